@@ -1,0 +1,285 @@
+"""Syntax tree of a probe script.
+
+Nodes are frozen and compare by identity, so passes can key side tables on
+them.  Each node's ``span`` is the position of its principal token: the
+operator of a binary expression, the name of a call, the keyword of a
+statement.  That is the token SystemTap names in ``near ...`` messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Tuple, Union
+
+
+@dataclass(frozen=True)
+class Span:
+    file: str
+    line: int
+    col: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.col}"
+
+
+def node(cls):
+    return dataclass(frozen=True, eq=False)(cls)
+
+
+# ---- expressions ---------------------------------------------------------
+
+@node
+class IntLit:
+    span: Span
+    value: int
+
+
+@node
+class StrLit:
+    span: Span
+    value: str
+
+
+@node
+class Var:
+    span: Span
+    name: str
+
+
+@node
+class Index:
+    span: Span
+    name: str
+    keys: Tuple["Expr", ...]
+
+
+@node
+class Call:
+    span: Span
+    name: str
+    args: Tuple["Expr", ...]
+
+
+@node
+class StatOp:
+    """``@count(s)``, ``@hist_log(s)`` and the other ``@name(...)`` forms."""
+    span: Span
+    op: str
+    args: Tuple["Expr", ...]
+
+
+@node
+class Unary:
+    span: Span
+    op: str
+    operand: "Expr"
+
+
+@node
+class Binary:
+    span: Span
+    op: str
+    left: "Expr"
+    right: "Expr"
+
+
+@node
+class Ternary:
+    span: Span
+    cond: "Expr"
+    then: "Expr"
+    otherwise: "Expr"
+
+
+@node
+class Assign:
+    span: Span
+    op: str
+    target: "Expr"
+    value: "Expr"
+
+
+@node
+class Crement:
+    span: Span
+    op: str
+    target: "Expr"
+    prefix: bool
+
+
+@node
+class InArray:
+    span: Span
+    keys: Tuple["Expr", ...]
+    array: str
+
+
+Expr = Union[IntLit, StrLit, Var, Index, Call, StatOp, Unary, Binary,
+             Ternary, Assign, Crement, InArray]
+
+
+# ---- statements ----------------------------------------------------------
+
+@node
+class Block:
+    span: Span
+    body: Tuple["Stmt", ...]
+
+
+@node
+class ExprStmt:
+    span: Span
+    expr: Expr
+
+
+@node
+class Empty:
+    span: Span
+
+
+@node
+class If:
+    span: Span
+    cond: Expr
+    then: "Stmt"
+    otherwise: Optional["Stmt"]
+
+
+@node
+class While:
+    span: Span
+    cond: Expr
+    body: "Stmt"
+
+
+@node
+class For:
+    span: Span
+    init: Optional[Expr]
+    cond: Optional[Expr]
+    step: Optional[Expr]
+    body: "Stmt"
+
+
+@node
+class ForeachKey:
+    span: Span
+    name: str
+    sort: str          # "", "+" or "-"
+
+
+@node
+class Foreach:
+    span: Span
+    value_var: Optional[str]
+    keys: Tuple[ForeachKey, ...]
+    array: str
+    value_sort: str
+    limit: Optional[Expr]
+    body: "Stmt"
+
+
+@node
+class Break:
+    span: Span
+
+
+@node
+class Continue:
+    span: Span
+
+
+@node
+class Next:
+    span: Span
+
+
+@node
+class Return:
+    span: Span
+    value: Optional[Expr]
+
+
+@node
+class Delete:
+    span: Span
+    target: Expr
+
+
+@node
+class TryCatch:
+    span: Span
+    body: Block
+    message_var: Optional[str]
+    handler: Block
+
+
+Stmt = Union[Block, ExprStmt, Empty, If, While, For, Foreach, Break,
+             Continue, Next, Return, Delete, TryCatch]
+
+
+# ---- declarations --------------------------------------------------------
+
+@node
+class ProbeComponent:
+    span: Span
+    name: str
+    arg: Union[int, str, None]
+
+
+@node
+class ProbePoint:
+    span: Span
+    components: Tuple[ProbeComponent, ...]
+    optional: bool
+
+    def __str__(self) -> str:
+        parts = []
+        for comp in self.components:
+            if comp.arg is None:
+                parts.append(comp.name)
+            elif isinstance(comp.arg, str):
+                parts.append(f'{comp.name}("{comp.arg}")')
+            else:
+                parts.append(f"{comp.name}({comp.arg})")
+        return ".".join(parts)
+
+
+@node
+class Probe:
+    span: Span
+    points: Tuple[ProbePoint, ...]
+    body: Block
+
+
+@node
+class Global:
+    span: Span
+    name: str
+    size: Optional[int]
+    init: Union[int, str, None]
+
+
+@node
+class Param:
+    span: Span
+    name: str
+    type_name: Optional[str]
+
+
+@node
+class Function:
+    span: Span
+    name: str
+    return_type: Optional[str]
+    params: Tuple[Param, ...]
+    body: Block
+
+
+@node
+class Script:
+    file: str
+    source: str
+    globals: Tuple[Global, ...]
+    functions: Tuple[Function, ...]
+    probes: Tuple[Probe, ...]

@@ -1,0 +1,155 @@
+"""Pass 4: generated C to a kernel module, with kbuild, through a
+content-addressed cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+from .ast import Span
+from .errors import EnvironmentProblem, StpcError
+from ..loader import VERSION
+
+_DEFINE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DEFINE_VALUE = re.compile(r"^[A-Za-z0-9_+\-*/().]*$")
+_MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
+_GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    kernel_release: str
+    defines: Tuple[Tuple[str, str], ...] = ()
+
+    @property
+    def build_tree(self) -> Path:
+        return Path("/lib/modules") / self.kernel_release / "build"
+
+
+def parse_define(text: str) -> Tuple[str, str]:
+    """``NAME=VALUE`` (or ``NAME``) from -D, checked to be safe for make."""
+    name, _, value = text.partition("=")
+    if not _DEFINE_NAME.match(name) or not _DEFINE_VALUE.match(value):
+        raise StpcError(f"invalid -D option '{text}'",
+                        hint="use -D NAME=VALUE with a C identifier and a "
+                        "number or identifier as value")
+    return name, value
+
+
+def runtime_dir() -> Path:
+    return Path(str(resources.files("stpc.runtime_c")))
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get("STPC_CACHE_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".cache" / "stpc"
+
+
+def _tree_identity(build_tree: Path) -> str:
+    """What makes two build trees produce different modules."""
+    digest = hashlib.sha256(str(build_tree.resolve()).encode())
+    for name in ("include/generated/utsrelease.h", ".config",
+                 "Module.symvers", "include/generated/autoconf.h"):
+        path = build_tree / name
+        if path.exists():
+            stat = path.stat()
+            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def _runtime_identity() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(runtime_dir().iterdir()):
+        if path.suffix in (".c", ".h"):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
+    digest = hashlib.sha256()
+    for part in (VERSION, _runtime_identity(), c_source, module_name,
+                 repr(options.defines), options.kernel_release,
+                 _tree_identity(options.build_tree)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def build(c_source: str, module_name: str, options: BuildOptions,
+          verbose: int = 0) -> Path:
+    """The path of the built module, from the cache when already built."""
+    if not (options.build_tree / "Makefile").exists():
+        raise EnvironmentProblem(
+            f"kernel build tree {options.build_tree} not found: install the "
+            f"headers (apt-get install linux-headers-{options.kernel_release})"
+            f" or pass -r with a kernel release that has them")
+    key = cache_key(c_source, module_name, options)
+    cached = cache_dir() / key[:2] / key / f"{module_name}.ko"
+    if cached.exists():
+        return cached
+    with tempfile.TemporaryDirectory(prefix="stpc-build-") as tmp:
+        workdir = Path(tmp)
+        built = _kbuild(workdir, c_source, module_name, options, verbose)
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(".ko.tmp")
+        shutil.copyfile(built, partial)
+        os.replace(partial, cached)
+    return cached
+
+
+def _kbuild(workdir: Path, c_source: str, module_name: str,
+            options: BuildOptions, verbose: int) -> Path:
+    (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
+    flags = [f"-I{runtime_dir()}", "-Werror"]
+    flags += [f"-D{name}={value}" if value else f"-D{name}"
+              for name, value in options.defines]
+    (workdir / "Kbuild").write_text(
+        f"obj-m := {module_name}.o\nccflags-y := {' '.join(flags)}\n")
+    command = ["make", "-C", str(options.build_tree), f"M={workdir}",
+               "modules"]
+    result = subprocess.run(command, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            errors="replace")
+    if verbose > 1:
+        print(result.stdout, end="", file=__import__("sys").stderr)
+    ko = workdir / f"{module_name}.ko"
+    if result.returncode != 0 or not ko.exists():
+        raise _build_failure(result.stdout, c_source, module_name)
+    return ko
+
+
+def _build_failure(output: str, c_source: str,
+                   module_name: str) -> StpcError:
+    """A build error, pointed at the script line its C line came from."""
+    first = _GCC_ERROR.search(output)
+    span: Optional[Span] = None
+    message = "the generated C code did not compile"
+    if first:
+        message += f": {first.group(4)}"
+        if first.group(1).endswith(f"{module_name}.c"):
+            span = _script_span(c_source, int(first.group(2)))
+    tail = "\n".join(output.strip().splitlines()[-30:])
+    return StpcError(message, span,
+                     hint="this is a bug in stpc; please report it with the "
+                     f"script. kbuild said:\n{tail}")
+
+
+def _script_span(c_source: str, c_line: int) -> Optional[Span]:
+    lines: List[str] = c_source.splitlines()[:c_line]
+    for line in reversed(lines):
+        match = _MARKER.search(line)
+        if match:
+            return Span(match.group(1), int(match.group(2)),
+                        int(match.group(3)))
+    return None

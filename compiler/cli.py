@@ -1,0 +1,182 @@
+"""The ``stpc`` command.
+
+Kept importable without the compiler's dependencies: running a
+pre-compiled ``.ko`` needs only stpc.loader, so the compiler passes are
+imported only when a script is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import traceback
+from typing import List, Optional
+
+from ..loader import VERSION
+from ..loader.kmod import LoaderError
+from ..loader.protocol import PROTOCOL_VERSION
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="stpc",
+        description="Compile a SystemTap script into a kernel module and "
+        "run it, or run a module stpc compiled earlier.")
+    p.add_argument("script", nargs="?",
+                   help="script file (.stp), or a module (.ko) to run")
+    p.add_argument("-e", dest="text", metavar="TEXT",
+                   help="script text given on the command line")
+    p.add_argument("--run", action="store_true",
+                   help="load the module, run it, and print its output")
+    p.add_argument("--emit-ko", action="store_true",
+                   help="write the module as NAME.ko in this directory")
+    p.add_argument("-m", dest="module_name", metavar="NAME",
+                   help="module name (default: from the script's name)")
+    p.add_argument("-r", dest="kernel_release", metavar="KVER",
+                   help="kernel release to build for (default: uname -r)")
+    p.add_argument("-p", dest="last_pass", type=int, choices=range(1, 6),
+                   metavar="N", help="stop after pass N: 1 parse, "
+                   "2 elaborate, 3 translate (prints C), 4 build, 5 run")
+    p.add_argument("-o", dest="output", metavar="FILE",
+                   help="write probe output to FILE")
+    p.add_argument("-c", dest="command", metavar="CMD",
+                   help="run CMD once the probes are armed; stop when it "
+                   "exits")
+    p.add_argument("-x", dest="target_pid", type=int, metavar="PID",
+                   help="value of target()")
+    p.add_argument("-D", dest="defines", action="append", default=[],
+                   metavar="NAME=VALUE", help="define for the C build "
+                   "(limits such as MAXSTRINGLEN, MAXACTION)")
+    p.add_argument("-v", dest="verbose", action="count", default=0,
+                   help="show pass names and times (twice: kbuild output)")
+    p.add_argument("--cleanup", action="store_true",
+                   help="remove stpc modules a killed loader left loaded")
+    p.add_argument("--version", action="version",
+                   version=f"stpc {VERSION} (loader protocol "
+                   f"{PROTOCOL_VERSION})")
+    return p
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except LoaderError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place bugs surface
+        return _internal_error(exc)
+
+
+def _dispatch(args) -> int:
+    if args.cleanup:
+        from ..loader.run import cleanup
+        if os.geteuid() != 0:
+            raise LoaderError("--cleanup needs root to remove modules")
+        cleanup()
+        return EXIT_OK
+    if args.script and args.script.endswith(".ko") and args.text is None:
+        return _run_ko(args)
+    if (args.script is None) == (args.text is None):
+        raise LoaderError("give one script: a file name or -e TEXT")
+    from .errors import StpcError
+    try:
+        return _compile(args)
+    except StpcError as exc:
+        sources = _sources(args)
+        print(exc.render(sources), file=sys.stderr)
+        return EXIT_FAILURE
+
+
+def _sources(args) -> dict:
+    if args.text is not None:
+        return {"<input>": args.text}
+    try:
+        with open(args.script, encoding="latin-1") as script:
+            return {args.script: script.read()}
+    except OSError:
+        return {}
+
+
+def _run_options(args):
+    from ..loader.run import RunOptions
+    return RunOptions(output=args.output, command=args.command,
+                      target_pid=args.target_pid, verbose=args.verbose)
+
+
+def _run_ko(args) -> int:
+    from ..loader.run import run_module
+    if not args.run:
+        raise LoaderError(f"{args.script} is a module: give --run to run it")
+    try:
+        with open(args.script, "rb") as ko:
+            image = ko.read()
+    except OSError as exc:
+        raise LoaderError(f"cannot read {args.script}: {exc.strerror}") \
+            from None
+    return run_module(image, _run_options(args)).exit_status
+
+
+def _compile(args) -> int:
+    from .build import parse_define
+    from .driver import Compilation, CompileOptions
+    from .unparse import describe_program, unparse
+    from .errors import StpcError
+
+    last = args.last_pass or (5 if args.run else 4 if args.emit_ko else None)
+    if last is None:
+        raise StpcError("nothing to do: give --run to load and run the "
+                        "script, --emit-ko to write a module, or -p N")
+    if last == 5 and not args.run:
+        raise StpcError("-p5 runs the module: give --run as well")
+    name = args.module_name
+    if name is None and args.emit_ko and args.script:
+        name = os.path.splitext(os.path.basename(args.script))[0]
+    options = CompileOptions(
+        kernel_release=args.kernel_release or os.uname().release,
+        module_name=name,
+        defines=tuple(parse_define(d) for d in args.defines),
+        verbose=args.verbose)
+    if args.text is not None:
+        comp = Compilation(args.text, "<input>", options)
+    else:
+        try:
+            comp = Compilation.from_file(args.script, options)
+        except OSError as exc:
+            raise StpcError(f"cannot read {args.script}: {exc.strerror}") \
+                from None
+    if last == 1:
+        sys.stdout.write(unparse(comp.script()))
+        return EXIT_OK
+    if last == 2:
+        sys.stdout.write(describe_program(comp.program()))
+        return EXIT_OK
+    if last == 3:
+        sys.stdout.write(comp.c_source())
+        return EXIT_OK
+    module = comp.module()
+    if args.emit_ko:
+        shutil.copyfile(module, f"{comp.module_name}.ko")
+    if last == 4:
+        if not args.emit_ko:
+            print(module)
+        return EXIT_OK
+    from ..loader.run import run_module
+    return run_module(module.read_bytes(), _run_options(args)).exit_status
+
+
+def _internal_error(exc: BaseException) -> int:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    print(f"stpc: internal error: {type(exc).__name__}: {exc}\n"
+          f"  at {where}\n"
+          "This is a bug in stpc; please report it with the command and "
+          "script that caused it.", file=sys.stderr)
+    return 70

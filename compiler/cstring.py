@@ -1,0 +1,39 @@
+"""Safe C literals for anything that reaches generated code."""
+
+from __future__ import annotations
+
+import re
+
+
+def c_string(text: str) -> str:
+    """A C string literal holding ``text``'s bytes.
+
+    Scripts are read as Latin-1, so every character is one byte; anything
+    outside printable ASCII, plus quote, backslash and '?' (trigraphs), is
+    written as a three-digit octal escape, which cannot run on into a
+    following digit.
+    """
+    out = ['"']
+    for ch in text:
+        code = ord(ch)
+        if code > 0xFF:
+            out.extend(f"\\{b:03o}" for b in ch.encode("utf-8"))
+        elif 32 <= code < 127 and ch not in '"\\?':
+            out.append(ch)
+        else:
+            out.append(f"\\{code:03o}")
+    out.append('"')
+    return "".join(out)
+
+
+def c_comment(text: str) -> str:
+    """Text safe inside a C block comment."""
+    return re.sub(r"[^ -~]", "?", text).replace("*/", "* /")
+
+
+def c_identifier(text: str) -> str:
+    """A valid C identifier (and kernel module name) made from ``text``."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", text)
+    if not ident or ident[0].isdigit():
+        ident = "_" + ident
+    return ident

@@ -1,0 +1,98 @@
+"""The ``Compilation``: runs the passes in order, each callable alone.
+
+    1 parse      source        -> ast.Script       (parse.py)
+    2 elaborate  ast.Script    -> ir.Program       (elaborate.py)
+    3 translate  ir.Program    -> C source         (translate.py)
+    4 build      C source      -> NAME.ko          (build.py)
+    5 run        NAME.ko       -> output           (stpc.loader)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Tuple, TypeVar
+
+from . import ast as A
+from .build import BuildOptions, build
+from .cstring import c_identifier
+from .elaborate import elaborate
+from .ir import Program
+from .parse import parse
+from .translate import ModuleInfo, translate
+from ..loader import VERSION
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    kernel_release: str
+    module_name: Optional[str] = None
+    defines: Tuple[Tuple[str, str], ...] = ()
+    verbose: int = 0
+
+
+class Compilation:
+    def __init__(self, source: str, file: str, options: CompileOptions):
+        self.source = source
+        self.file = file
+        self.options = options
+        self.source_hash = hashlib.sha256(source.encode("latin-1")).hexdigest()
+        self._script: Optional[A.Script] = None
+        self._program: Optional[Program] = None
+        self._c_source: Optional[str] = None
+        self._module: Optional[Path] = None
+
+    @classmethod
+    def from_file(cls, path: str, options: CompileOptions) -> "Compilation":
+        return cls(Path(path).read_text(encoding="latin-1"), path, options)
+
+    @property
+    def module_name(self) -> str:
+        if self.options.module_name:
+            return c_identifier(self.options.module_name)[:55]
+        return "stpc_" + self.source_hash[:16]
+
+    def _timed(self, number: int, name: str, work: Callable[[], R]) -> R:
+        start = time.perf_counter()
+        result = work()
+        if self.options.verbose:
+            ms = (time.perf_counter() - start) * 1000
+            print(f"Pass {number}: {name} in {ms:.0f}ms", file=sys.stderr)
+        return result
+
+    def script(self) -> A.Script:
+        if self._script is None:
+            self._script = self._timed(1, "parsed script",
+                                       lambda: parse(self.source, self.file))
+        return self._script
+
+    def program(self) -> Program:
+        if self._program is None:
+            script = self.script()
+            self._program = self._timed(2, "elaborated script",
+                                        lambda: elaborate(script))
+        return self._program
+
+    def c_source(self) -> str:
+        if self._c_source is None:
+            program = self.program()
+            info = ModuleInfo(self.module_name, self.source_hash, VERSION)
+            self._c_source = self._timed(3, "translated to C",
+                                         lambda: translate(program, info))
+        return self._c_source
+
+    def module(self) -> Path:
+        if self._module is None:
+            c_source = self.c_source()
+            options = BuildOptions(self.options.kernel_release,
+                                   self.options.defines)
+            self._module = self._timed(
+                4, "built module",
+                lambda: build(c_source, self.module_name, options,
+                              self.options.verbose))
+        return self._module

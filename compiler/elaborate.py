@@ -1,0 +1,560 @@
+"""Pass 2: resolve names, infer types across the whole script, classify
+probe points.  Produces the typed ``Program``; the tree is left as is."""
+
+from __future__ import annotations
+
+from typing import Dict, List, Optional
+
+from . import ast as A
+from .builtins import BUILTINS, VARIADIC_OUTPUT, is_builtin
+from .errors import ErrorCollector, StpcError, nearest
+from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
+                 ProbeSite, Program, Scope, Symbol, T)
+from .printf import format_arg_types, parse_format
+
+KNOWN_PROBE_POINTS = ("begin", "end", "begin(N)", "end(N)")
+_ARITH_ASSIGN = {"+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|="}
+_MAX_ROUNDS = 50
+
+
+def elaborate(script: A.Script) -> Program:
+    errors = ErrorCollector()
+    globals_ = _declare_globals(script, errors)
+    functions = _declare_functions(script, globals_, errors)
+    handlers, sites = _resolve_probes(script, errors)
+    scopes = [f.scope for f in functions.values()] + \
+        [h.scope for h in handlers]
+    for scope in scopes:
+        _collect_locals(scope, globals_)
+    typer = _Typer(globals_, functions, errors)
+    for _ in range(_MAX_ROUNDS):
+        if not typer.run(scopes, report=False):
+            break
+    typer.run(scopes, report=True)
+    errors.raise_if_any()
+    _mark_global_use(globals_, functions, scopes)
+    return Program(script, globals_, functions, handlers, sites,
+                   typer.types, typer.symbols, _max_nesting(functions))
+
+
+# ---- declarations --------------------------------------------------------
+
+def _declare_globals(script, errors) -> Dict[str, GlobalSym]:
+    globals_: Dict[str, GlobalSym] = {}
+    for decl in script.globals:
+        if decl.name in globals_:
+            errors.add(f"duplicate global '{decl.name}'", decl.span)
+            continue
+        sym = GlobalSym(decl, len(globals_))
+        if decl.init is not None:
+            sym.type = T.STRING if isinstance(decl.init, str) else T.LONG
+            sym.written = True
+        if decl.size is not None:
+            sym.key_types = []    # an array; key count comes from use
+        globals_[decl.name] = sym
+    return globals_
+
+
+def _declare_functions(script, globals_, errors) -> Dict[str, FunctionInfo]:
+    functions: Dict[str, FunctionInfo] = {}
+    for decl in script.functions:
+        if decl.name in functions:
+            errors.add(f"duplicate function '{decl.name}'", decl.span)
+            continue
+        if is_builtin(decl.name):
+            errors.add(f"function '{decl.name}' redefines a built-in",
+                       decl.span)
+        scope = Scope(decl.name, decl.body)
+        params = []
+        for param in decl.params:
+            sym = LocalSym(param.name, param.span,
+                           _type_name(param.type_name, param.span, errors),
+                           is_param=True, assigned=True)
+            if param.name in scope.locals:
+                errors.add(f"duplicate parameter '{param.name}'", param.span)
+            scope.locals[param.name] = sym
+            params.append(sym)
+        functions[decl.name] = FunctionInfo(
+            decl, scope, params,
+            _type_name(decl.return_type, decl.span, errors))
+    return functions
+
+
+def _type_name(name: Optional[str], span, errors) -> Optional[T]:
+    if name is None:
+        return None
+    if name in ("long", "string"):
+        return T(name)
+    errors.add(f"unknown type '{name}'", span, hint="use long or string")
+    return None
+
+
+def _resolve_probes(script, errors):
+    handlers: List[Handler] = []
+    sites: List[ProbeSite] = []
+    for probe in script.probes:
+        handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
+                          len(handlers))
+        for point in probe.points:
+            site = _classify_point(point, handler.index, len(sites), errors)
+            if site is not None:
+                sites.append(site)
+        handlers.append(handler)
+    return handlers, sites
+
+
+def _classify_point(point: A.ProbePoint, handler: int, order: int,
+                    errors) -> Optional[ProbeSite]:
+    comps = point.components
+    head = comps[0]
+    if len(comps) == 1 and head.name in ("begin", "end"):
+        if isinstance(head.arg, str):
+            errors.add(f"probe point '{head.name}' takes a number",
+                       head.span)
+            return None
+        return ProbeSite(point, ProbeKind(head.name), head.arg or 0,
+                         handler, order)
+    if point.optional:
+        return None
+    errors.add(f"unknown or unsupported probe point '{point}'", point.span,
+               hint=nearest(head.name, ("begin", "end")) or
+               "supported: " + ", ".join(KNOWN_PROBE_POINTS))
+    return None
+
+
+# ---- locals --------------------------------------------------------------
+
+def _collect_locals(scope: Scope, globals_) -> None:
+    """Every name a body assigns that is not a global is a local of it."""
+    def declare(name: str, span: A.Span) -> None:
+        if name not in globals_ and name not in scope.locals:
+            scope.locals[name] = LocalSym(name, span, assigned=True)
+        elif name in scope.locals:
+            scope.locals[name].assigned = True
+
+    for node in _walk(scope.body):
+        if isinstance(node, (A.Assign, A.Crement)) and \
+                isinstance(node.target, A.Var):
+            declare(node.target.name, node.target.span)
+        elif isinstance(node, A.Foreach):
+            for key in node.keys:
+                declare(key.name, key.span)
+            if node.value_var:
+                declare(node.value_var, node.span)
+        elif isinstance(node, A.TryCatch) and node.message_var:
+            declare(node.message_var, node.span)
+
+
+def _walk(node):
+    """Every node below ``node``, depth first, the node itself included."""
+    yield node
+    for value in vars(node).values():
+        if isinstance(value, tuple):
+            for item in value:
+                if hasattr(item, "span"):
+                    yield from _walk(item)
+        elif hasattr(value, "span") and not isinstance(value, A.Span):
+            yield from _walk(value)
+
+
+# ---- types ---------------------------------------------------------------
+
+class _Typer:
+    """Infers types; run until nothing changes, then once to report."""
+
+    def __init__(self, globals_, functions, errors: ErrorCollector):
+        self.globals = globals_
+        self.functions = functions
+        self.errors = errors
+        self.types: Dict[object, T] = {}
+        self.symbols: Dict[object, Symbol] = {}
+        self.changed = False
+        self.report = False
+        self.scope: Optional[Scope] = None
+        self.function: Optional[FunctionInfo] = None
+        self.loop_depth = 0
+
+    def run(self, scopes: List[Scope], report: bool) -> bool:
+        self.changed = False
+        self.report = report
+        for scope in scopes:
+            self.scope = scope
+            self.function = self.functions.get(scope.name) \
+                if not scope.name.startswith("probe_") else None
+            self.loop_depth = 0
+            self.stmt(scope.body)
+        if report:
+            self._report_unresolved(scopes)
+        return self.changed
+
+    def error(self, message: str, span, hint: Optional[str] = None) -> None:
+        if self.report:
+            self.errors.add(message, span, hint=hint)
+
+    # -- unification --
+    def unify_sym(self, sym, t: Optional[T], node) -> Optional[T]:
+        if t is None:
+            return sym.type
+        if sym.type is None:
+            sym.type = t
+            self.changed = True
+        elif sym.type is not t:
+            self.error(f"type mismatch for identifier '{sym.name}': "
+                       f"{t} here, {sym.type} elsewhere", node.span)
+        return sym.type
+
+    def expect(self, node, want: T) -> None:
+        got = self.expr(node, want)
+        if got is not None and got is not want:
+            self.error(f"type mismatch: expected {want}, found {got}",
+                       node.span)
+
+    def settle(self, node, t: Optional[T]) -> Optional[T]:
+        if t is not None:
+            self.types[node] = t
+        return t
+
+    # -- statements --
+    def stmt(self, node) -> None:
+        method = getattr(self, "stmt_" + type(node).__name__)
+        method(node)
+
+    def stmt_Block(self, node):
+        for child in node.body:
+            self.stmt(child)
+
+    def stmt_Empty(self, node):
+        pass
+
+    def stmt_ExprStmt(self, node):
+        self.expr(node.expr)
+
+    def stmt_If(self, node):
+        self.expect(node.cond, T.LONG)
+        self.stmt(node.then)
+        if node.otherwise is not None:
+            self.stmt(node.otherwise)
+
+    def _loop_body(self, body):
+        self.loop_depth += 1
+        self.stmt(body)
+        self.loop_depth -= 1
+
+    def stmt_While(self, node):
+        self.expect(node.cond, T.LONG)
+        self._loop_body(node.body)
+
+    def stmt_For(self, node):
+        if node.init is not None:
+            self.expr(node.init)
+        if node.cond is not None:
+            self.expect(node.cond, T.LONG)
+        if node.step is not None:
+            self.expr(node.step)
+        self._loop_body(node.body)
+
+    def stmt_Foreach(self, node):
+        self.error("foreach is not supported yet", node.span)
+        self._loop_body(node.body)
+
+    def stmt_Break(self, node):
+        if not self.loop_depth:
+            self.error("break outside a loop", node.span)
+
+    def stmt_Continue(self, node):
+        if not self.loop_depth:
+            self.error("continue outside a loop", node.span)
+
+    def stmt_Next(self, node):
+        if self.function is not None:
+            self.error("next is only allowed in a probe handler", node.span)
+
+    def stmt_Return(self, node):
+        if self.function is None:
+            self.error("return outside a function", node.span)
+            return
+        if node.value is None:
+            return
+        got = self.expr(node.value, self.function.return_type)
+        if got is None:
+            return
+        if self.function.return_type is None:
+            self.function.return_type = got
+            self.changed = True
+        elif got is not self.function.return_type:
+            self.error(f"type mismatch: function '{self.function.name}' "
+                       f"returns {self.function.return_type}, found {got}",
+                       node.value.span)
+
+    def stmt_Delete(self, node):
+        self.error("delete is not supported yet", node.span)
+
+    def stmt_TryCatch(self, node):
+        self.error("try/catch is not supported yet", node.span)
+
+    # -- expressions --
+    def expr(self, node, hint: Optional[T] = None) -> Optional[T]:
+        method = getattr(self, "expr_" + type(node).__name__)
+        return self.settle(node, method(node, hint))
+
+    def expr_IntLit(self, node, hint):
+        return T.LONG
+
+    def expr_StrLit(self, node, hint):
+        return T.STRING
+
+    def lookup(self, name: str, span) -> Symbol:
+        sym = self.scope.locals.get(name) or self.globals.get(name)
+        if sym is None:
+            sym = LocalSym(name, span)
+            self.scope.locals[name] = sym
+        return sym
+
+    def expr_Var(self, node, hint):
+        sym = self.lookup(node.name, node.span)
+        self.symbols[node] = sym
+        if isinstance(sym, GlobalSym) and sym.is_array:
+            self.error(f"array '{node.name}' used without an index",
+                       node.span)
+            return None
+        if isinstance(sym, GlobalSym):
+            self.scope.globals_read.add(node.name)
+        return self.unify_sym(sym, hint, node) if sym.type is None \
+            else sym.type
+
+    def expr_Index(self, node, hint):
+        self.error("arrays are not supported yet", node.span)
+        for key in node.keys:
+            self.expr(key)
+        return None
+
+    def expr_InArray(self, node, hint):
+        self.error("arrays are not supported yet", node.span)
+        return T.LONG
+
+    def expr_StatOp(self, node, hint):
+        self.error(f"'{node.op}' is not supported yet", node.span)
+        return T.LONG
+
+    def expr_Unary(self, node, hint):
+        self.expect(node.operand, T.LONG)
+        return T.LONG
+
+    def expr_Binary(self, node, hint):
+        op = node.op
+        if op == ".":
+            self.expect(node.left, T.STRING)
+            self.expect(node.right, T.STRING)
+            return T.STRING
+        if op in ("==", "!=", "<", ">", "<=", ">="):
+            left = self.expr(node.left)
+            right = self.expr(node.right, left)
+            if left is None and right is not None:
+                left = self.expr(node.left, right)
+            if left is not None and right is not None and left is not right:
+                self.error(f"type mismatch: comparing {left} with {right}",
+                           node.span)
+            return T.LONG
+        self.expect(node.left, T.LONG)
+        self.expect(node.right, T.LONG)
+        return T.LONG
+
+    def expr_Ternary(self, node, hint):
+        self.expect(node.cond, T.LONG)
+        then = self.expr(node.then, hint)
+        other = self.expr(node.otherwise, then or hint)
+        if then is None and other is not None:
+            then = self.expr(node.then, other)
+        if then is not None and other is not None and then is not other:
+            self.error(f"type mismatch: the branches of '?:' are {then} "
+                       f"and {other}", node.span)
+        return then or other
+
+    def assign_target(self, target, t: Optional[T]) -> Optional[T]:
+        if not isinstance(target, A.Var):
+            self.error("left side of an assignment must be a variable",
+                       target.span)
+            return None
+        sym = self.lookup(target.name, target.span)
+        self.symbols[target] = sym
+        if isinstance(sym, GlobalSym):
+            self.scope.globals_written.add(target.name)
+        return self.settle(target, self.unify_sym(sym, t, target))
+
+    def expr_Assign(self, node, hint):
+        op = node.op
+        if op == "<<<":
+            self.error("statistics ('<<<') are not supported yet", node.span)
+            return T.LONG
+        if op == "=":
+            value = self.expr(node.value, self._target_type(node.target))
+            return self.assign_target(node.target, value)
+        want = T.STRING if op == ".=" else T.LONG
+        self.expect(node.value, want)
+        got = self.assign_target(node.target, want)
+        if isinstance(node.target, A.Var) and isinstance(
+                self.symbols.get(node.target), GlobalSym):
+            self.scope.globals_read.add(node.target.name)
+        return got
+
+    def _target_type(self, target) -> Optional[T]:
+        if isinstance(target, A.Var):
+            sym = self.scope.locals.get(target.name) or \
+                self.globals.get(target.name)
+            return sym.type if sym is not None else None
+        return None
+
+    def expr_Crement(self, node, hint):
+        self.assign_target(node.target, T.LONG)
+        if isinstance(node.target, A.Var) and isinstance(
+                self.symbols.get(node.target), GlobalSym):
+            self.scope.globals_read.add(node.target.name)
+        return T.LONG
+
+    def expr_Call(self, node, hint):
+        if node.name in VARIADIC_OUTPUT:
+            return self.output_call(node)
+        builtin = BUILTINS.get(node.name)
+        if builtin is not None:
+            self.check_arity(node, len(builtin.params) - builtin.optional,
+                             len(builtin.params))
+            for arg, want in zip(node.args, builtin.params):
+                self.expect(arg, want)
+            return builtin.ret
+        function = self.functions.get(node.name)
+        if function is None:
+            names = list(self.functions) + list(BUILTINS) + \
+                list(VARIADIC_OUTPUT)
+            self.error(f"unknown function '{node.name}'", node.span,
+                       hint=nearest(node.name, names))
+            for arg in node.args:
+                self.expr(arg)
+            return None
+        self.scope.calls.add(node.name)
+        self.check_arity(node, len(function.params), len(function.params))
+        for arg, param in zip(node.args, function.params):
+            got = self.expr(arg, param.type)
+            self.unify_sym(param, got, arg)
+        return function.return_type
+
+    def check_arity(self, node, least: int, most: int) -> None:
+        count = len(node.args)
+        if least <= count <= most:
+            return
+        want = str(least) if least == most else f"{least} to {most}"
+        self.error(f"function '{node.name}' takes {want} argument"
+                   f"{'s' if most != 1 else ''}, {count} given", node.span)
+
+    def output_call(self, node) -> Optional[T]:
+        name = node.name
+        args = list(node.args)
+        if name in ("printf", "sprintf"):
+            self.check_format(node)
+        elif name in ("printd", "printdln"):
+            if not args:
+                self.error(f"function '{name}' needs a delimiter", node.span)
+            else:
+                self.expect(args[0], T.STRING)
+                args = args[1:]
+            for arg in args:
+                self.expr(arg)
+        else:
+            if name == "print" and not args:
+                self.error("function 'print' needs an argument", node.span)
+            for arg in args:
+                self.expr(arg)
+        return T.STRING if name.startswith("sprint") else None
+
+    def check_format(self, node) -> None:
+        if not node.args or not isinstance(node.args[0], A.StrLit):
+            self.error(f"the format of '{node.name}' must be a string "
+                       "literal", node.span)
+            for arg in node.args:
+                self.expr(arg)
+            return
+        self.expr(node.args[0])
+        try:
+            pieces = parse_format(node.args[0].value, node.args[0].span)
+        except StpcError as exc:
+            self.error(exc.message, exc.span, exc.hint)
+            return
+        wants = format_arg_types(pieces)
+        given = node.args[1:]
+        if len(wants) != len(given):
+            self.error(f"format string of '{node.name}' takes {len(wants)} "
+                       f"argument{'s' if len(wants) != 1 else ''}, "
+                       f"{len(given)} given", node.span)
+        for arg, want in zip(given, wants):
+            self.expect(arg, want)
+        for arg in given[len(wants):]:
+            self.expr(arg)
+
+    # -- final checks --
+    def _report_unresolved(self, scopes: List[Scope]) -> None:
+        for scope in scopes:
+            for sym in scope.locals.values():
+                if sym.type is None:
+                    known = list(scope.locals) + list(self.globals)
+                    known.remove(sym.name)
+                    self.error(f"unresolved type for identifier "
+                               f"'{sym.name}'", sym.span,
+                               hint=nearest(sym.name, known))
+        for sym in self.globals.values():
+            if sym.type is None:
+                self.error(f"unresolved type for global '{sym.name}'",
+                           sym.decl.span)
+        for function in self.functions.values():
+            if function.return_type is None and _returns_value(function):
+                self.error(f"unresolved return type of function "
+                           f"'{function.name}'", function.decl.span)
+
+
+def _returns_value(function: FunctionInfo) -> bool:
+    return any(isinstance(n, A.Return) and n.value is not None
+               for n in _walk(function.decl.body))
+
+
+# ---- whole-program facts -------------------------------------------------
+
+def _mark_global_use(globals_, functions, scopes) -> None:
+    for scope in scopes:
+        for name in scope.globals_read:
+            globals_[name].read = True
+        for name in scope.globals_written:
+            globals_[name].written = True
+    # a scope uses what the functions it calls use
+    changed = True
+    while changed:
+        changed = False
+        for scope in scopes:
+            for callee in list(scope.calls):
+                inner = functions[callee].scope
+                before = (len(scope.globals_read),
+                          len(scope.globals_written))
+                scope.globals_read |= inner.globals_read
+                scope.globals_written |= inner.globals_written
+                if (len(scope.globals_read),
+                        len(scope.globals_written)) != before:
+                    changed = True
+
+
+def _max_nesting(functions: Dict[str, FunctionInfo]) -> int:
+    """Deepest call chain plus one; plus ten when something recurses."""
+    depth: Dict[str, int] = {}
+    recursive = False
+
+    def visit(name: str, stack: tuple) -> int:
+        nonlocal recursive
+        if name in stack:
+            recursive = True
+            functions[name].recursive = True
+            return 0
+        if name in depth:
+            return depth[name]
+        calls = functions[name].scope.calls
+        deepest = max((visit(c, stack + (name,)) for c in calls), default=0)
+        depth[name] = deepest + 1
+        return depth[name]
+
+    longest = max((visit(name, ()) for name in functions), default=0)
+    return longest + 1 + (10 if recursive else 0)

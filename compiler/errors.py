@@ -1,0 +1,80 @@
+"""The one error hierarchy of the compiler.
+
+Every problem a user can cause is an ``StpcError``; the CLI renders it once
+with the source line and a caret.  Anything else escaping a pass is a bug
+and is rendered as one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Iterable, List, Optional, Sequence
+
+from .ast import Span
+
+
+class StpcError(Exception):
+    def __init__(self, message: str, span: Optional[Span] = None, *,
+                 hint: Optional[str] = None):
+        super().__init__(message)
+        self.message = message
+        self.span = span
+        self.hint = hint
+
+    def render(self, sources: dict) -> str:
+        """Format as ``FILE:LINE:COL: error: MESSAGE`` plus line and caret."""
+        if self.span is None:
+            lines = [f"error: {self.message}"]
+        else:
+            lines = [f"{self.span}: error: {self.message}"]
+            text = sources.get(self.span.file)
+            if text is not None:
+                source_lines = text.splitlines()
+                if 0 < self.span.line <= len(source_lines):
+                    line = source_lines[self.span.line - 1].expandtabs(8)
+                    lines.append(f"    {line}")
+                    lines.append("    " + " " * (self.span.col - 1) + "^")
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+
+class StpcErrors(StpcError):
+    """Several independent errors found by one pass, reported together."""
+
+    def __init__(self, errors: Sequence[StpcError]):
+        super().__init__(errors[0].message, errors[0].span, hint=errors[0].hint)
+        self.errors = list(errors)
+
+    def render(self, sources: dict) -> str:
+        return "\n".join(e.render(sources) for e in self.errors)
+
+
+class EnvironmentProblem(StpcError):
+    """The machine lacks something (a build tree, root, qemu): no location."""
+
+
+def nearest(name: str, candidates: Iterable[str]) -> Optional[str]:
+    """A ``did you mean`` hint naming the closest candidates, if any are."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3,
+                                      cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+
+
+class ErrorCollector:
+    """Gathers errors so one pass can report all it found at once."""
+
+    def __init__(self) -> None:
+        self.errors: List[StpcError] = []
+
+    def add(self, message: str, span: Optional[Span], *,
+            hint: Optional[str] = None) -> None:
+        self.errors.append(StpcError(message, span, hint=hint))
+
+    def raise_if_any(self) -> None:
+        if len(self.errors) == 1:
+            raise self.errors[0]
+        if self.errors:
+            raise StpcErrors(self.errors)

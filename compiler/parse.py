@@ -1,0 +1,309 @@
+"""Pass 1: source text to syntax tree."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+import lark
+from lark import Token, Transformer, v_args
+
+from . import ast as A
+from .errors import StpcError
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b",
+            "f": "\f", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
+
+_TOKEN_NAMES = {
+    "RBRACE": "'}'", "LBRACE": "'{'", "RPAR": "')'", "LPAR": "'('",
+    "SEMICOLON": "';'", "COMMA": "','", "NAME": "identifier",
+    "NUMBER": "number", "STRING": "string", "$END": "end of file",
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _parser() -> lark.Lark:
+    grammar = resources.files(__package__).joinpath("stap.lark").read_text()
+    return lark.Lark(grammar, parser="lalr", lexer="contextual",
+                     propagate_positions=True, maybe_placeholders=True)
+
+
+def parse(source: str, file: str) -> A.Script:
+    """Parse a whole script; a syntax error is raised as ``StpcError``."""
+    try:
+        tree = _parser().parse(source)
+    except lark.exceptions.UnexpectedInput as exc:
+        raise _syntax_error(exc, source, file) from None
+    return _Builder(file, source).transform(tree)
+
+
+def _syntax_error(exc, source: str, file: str) -> StpcError:
+    span = A.Span(file, exc.line if exc.line > 0 else 1,
+                  exc.column if exc.column > 0 else 1)
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
+        return StpcError(f"unexpected character {char!r}", span)
+    if isinstance(exc, lark.exceptions.UnexpectedEOF):
+        end_line = source.count("\n") + 1
+        last = source.rsplit("\n", 1)[-1]
+        return StpcError("unexpected end of file",
+                         A.Span(file, end_line, len(last) + 1))
+    token = exc.token
+    if token.type == "$END":
+        end_line = source.count("\n") + 1
+        last = source.rsplit("\n", 1)[-1]
+        return StpcError("unexpected end of file",
+                         A.Span(file, end_line, len(last) + 1))
+    expected = sorted(_TOKEN_NAMES.get(t, t.lower()) for t in exc.expected
+                      if not t.startswith("__"))
+    hint = None
+    if expected and len(expected) <= 6:
+        hint = "expected " + ", ".join(expected)
+    return StpcError(f"syntax error at '{token}'", span, hint=hint)
+
+
+def _unquote(token: Token) -> str:
+    text = token[1:-1]
+    out = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch != "\\":
+            out.append(ch)
+            i += 1
+            continue
+        nxt = text[i + 1]
+        if nxt in "01234567":
+            digits = nxt
+            while len(digits) < 3 and i + 1 + len(digits) < len(text) \
+                    and text[i + 1 + len(digits)] in "01234567":
+                digits += text[i + 1 + len(digits)]
+            out.append(chr(int(digits, 8) & 0xFF))
+            i += 1 + len(digits)
+        elif nxt == "x":
+            digits = ""
+            while len(digits) < 2 and i + 2 + len(digits) < len(text) \
+                    and text[i + 2 + len(digits)] in "0123456789abcdefABCDEF":
+                digits += text[i + 2 + len(digits)]
+            out.append(chr(int(digits or "0", 16)))
+            i += 2 + len(digits)
+        else:
+            out.append(_ESCAPES.get(nxt, "\\" + nxt))
+            i += 2
+    return "".join(out)
+
+
+def _number(token: Token) -> int:
+    text = str(token)
+    if text.lower().startswith("0x"):
+        value = int(text, 16)
+    elif len(text) > 1 and text.startswith("0"):
+        value = int(text, 8)
+    else:
+        value = int(text)
+    return value
+
+
+@v_args(meta=True)
+class _Builder(Transformer):
+    """Builds frozen AST nodes, each with the span of its principal token."""
+
+    def __init__(self, file: str, source: str):
+        super().__init__()
+        self.file = file
+        self.source = source
+
+    def _span(self, item) -> A.Span:
+        return A.Span(self.file, item.line, item.column)
+
+    # ---- declarations ----
+    def start(self, meta, items):
+        return A.Script(
+            file=self.file, source=self.source,
+            globals=tuple(g for decl in items if isinstance(decl, tuple)
+                          for g in decl),
+            functions=tuple(d for d in items if isinstance(d, A.Function)),
+            probes=tuple(d for d in items if isinstance(d, A.Probe)))
+
+    def probe_decl(self, meta, items):
+        *points, body = items
+        return A.Probe(self._span(meta), tuple(points), body)
+
+    def probe_point(self, meta, items):
+        optional = bool(items) and isinstance(items[-1], Token) \
+            and items[-1].type == "OPTIONAL_MARK"
+        comps = items[:-1] if optional else items
+        return A.ProbePoint(self._span(meta), tuple(comps), optional)
+
+    def probe_component(self, meta, items):
+        name, arg = items[0], (items[1] if len(items) > 1 else None)
+        return A.ProbeComponent(self._span(name), str(name), arg)
+
+    def pp_number(self, meta, items):
+        return _number(items[0])
+
+    def pp_negative(self, meta, items):
+        return -_number(items[-1])
+
+    def pp_string(self, meta, items):
+        return _unquote(items[0])
+
+    init_number, init_negative, init_string = pp_number, pp_negative, pp_string
+
+    def global_decl(self, meta, items):
+        return tuple(items)
+
+    def global_item(self, meta, items):
+        name, size, init = items[0], None, None
+        for item in items[1:]:
+            if isinstance(item, Token) and item.type == "NUMBER":
+                size = _number(item)
+            else:
+                init = item
+        return A.Global(self._span(name), str(name), size, init)
+
+    def function_decl(self, meta, items):
+        name, rtype, *rest = items
+        body = rest[-1]
+        params = tuple(p for p in rest[:-1] if p is not None)
+        return A.Function(self._span(name), str(name), rtype, params, body)
+
+    def param(self, meta, items):
+        return A.Param(self._span(items[0]), str(items[0]), items[1])
+
+    def type_suffix(self, meta, items):
+        return str(items[0])
+
+    # ---- statements ----
+    def block(self, meta, items):
+        return A.Block(self._span(meta), tuple(items))
+
+    def empty_stmt(self, meta, items):
+        return A.Empty(self._span(meta))
+
+    def expr_stmt(self, meta, items):
+        return A.ExprStmt(self._span(meta), items[0])
+
+    def if_stmt(self, meta, items):
+        cond, then = items[0], items[1]
+        otherwise = items[2] if len(items) > 2 else None
+        return A.If(self._span(meta), cond, then, otherwise)
+
+    def while_stmt(self, meta, items):
+        return A.While(self._span(meta), items[0], items[1])
+
+    def for_stmt(self, meta, items):
+        init, cond, step, body = items
+        return A.For(self._span(meta), init, cond, step, body)
+
+    def foreach_stmt(self, meta, items):
+        (value_var, keys), _in, array = items[0], items[1], items[2]
+        value_sort, limit = "", None
+        for item in items[3:-1]:
+            if isinstance(item, Token) and item.type in ("PLUS", "MINUS"):
+                value_sort = str(item)
+            elif item is not None:
+                limit = item
+        return A.Foreach(self._span(meta), value_var, keys, array,
+                         value_sort, limit, items[-1])
+
+    def foreach_head(self, meta, items):
+        if len(items) == 2:
+            return (str(items[0]), items[1])
+        return (None, items[0])
+
+    def foreach_keys(self, meta, items):
+        return tuple(items)
+
+    def foreach_key(self, meta, items):
+        sort = str(items[1]) if len(items) > 1 else ""
+        return A.ForeachKey(self._span(items[0]), str(items[0]), sort)
+
+    def foreach_limit(self, meta, items):
+        return items[0]
+
+    def array_ref(self, meta, items):
+        return str(items[0])
+
+    def break_stmt(self, meta, items):
+        return A.Break(self._span(items[0]))
+
+    def continue_stmt(self, meta, items):
+        return A.Continue(self._span(items[0]))
+
+    def next_stmt(self, meta, items):
+        return A.Next(self._span(items[0]))
+
+    def return_stmt(self, meta, items):
+        value = items[1] if len(items) > 1 else None
+        return A.Return(self._span(items[0]), value)
+
+    def delete_stmt(self, meta, items):
+        return A.Delete(self._span(meta), items[0])
+
+    def try_stmt(self, meta, items):
+        body, var, handler = items[0], None, items[-1]
+        if len(items) == 3:
+            var = str(items[1])
+        return A.TryCatch(self._span(meta), body, var, handler)
+
+    # ---- expressions ----
+    def _operator(self, meta, items):
+        return items[0]
+
+    assign_op = compare_op = shift_op = mul_op = crement_op = _operator
+
+    def assign(self, meta, items):
+        target, op, value = items
+        return A.Assign(self._span(op), str(op), target, value)
+
+    def ternary(self, meta, items):
+        cond, then, otherwise = items
+        return A.Ternary(self._span(meta), cond, then, otherwise)
+
+    def binary(self, meta, items):
+        left, op, right = items
+        return A.Binary(self._span(op), str(op), left, right)
+
+    def in_array(self, meta, items):
+        *keys, in_token, array = items
+        return A.InArray(self._span(in_token), tuple(keys), array)
+
+    def unary(self, meta, items):
+        op, operand = items
+        if str(op) == "-" and isinstance(operand, A.IntLit):
+            return A.IntLit(self._span(op), _wrap64(-operand.value))
+        return A.Unary(self._span(op), str(op), operand)
+
+    def pre_crement(self, meta, items):
+        op, target = items
+        return A.Crement(self._span(op), str(op), target, True)
+
+    def post_crement(self, meta, items):
+        target, op = items
+        return A.Crement(self._span(op), str(op), target, False)
+
+    def number(self, meta, items):
+        return A.IntLit(self._span(items[0]), _wrap64(_number(items[0])))
+
+    def string(self, meta, items):
+        return A.StrLit(self._span(items[0]), _unquote(items[0]))
+
+    def variable(self, meta, items):
+        return A.Var(self._span(items[0]), str(items[0]))
+
+    def index(self, meta, items):
+        return A.Index(self._span(items[0]), str(items[0]), tuple(items[1:]))
+
+    def call(self, meta, items):
+        args = tuple(a for a in items[1:] if a is not None)
+        return A.Call(self._span(items[0]), str(items[0]), args)
+
+    def stat_op(self, meta, items):
+        args = tuple(a for a in items[1:] if a is not None)
+        return A.StatOp(self._span(items[0]), str(items[0]), args)
+
+
+def _wrap64(value: int) -> int:
+    value &= (1 << 64) - 1
+    return value - (1 << 64) if value >= 1 << 63 else value

@@ -1,0 +1,102 @@
+"""printf format strings: parsed at compile time, checked against the
+arguments, and rewritten as a format for the kernel's vsnprintf."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+from .errors import StpcError
+from .ir import T
+
+_SPEC = re.compile(
+    r"%(?P<flags>[-+ 0#]*)(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?"
+    r"(?P<length>hh|h|ll|l|L|j|z|t)?(?P<conv>.?)", re.S)
+
+_INTEGER = {"d": "lld", "i": "lld", "u": "llu", "x": "llx", "X": "llX",
+            "o": "llo"}
+
+
+@dataclass(frozen=True)
+class Conversion:
+    flags: str
+    width: Union[str, int, None]     # "*" takes an argument
+    precision: Union[str, int, None]
+    conv: str
+
+    def arg_types(self) -> List[T]:
+        types = [T.LONG for part in (self.width, self.precision)
+                 if part == "*"]
+        if self.conv == "%":
+            return types
+        return types + [T.STRING if self.conv == "s" else T.LONG]
+
+    def kernel_format(self) -> str:
+        width = "" if self.width is None else str(self.width)
+        prec = "" if self.precision is None else "." + str(self.precision)
+        if self.conv == "%":
+            return "%%"
+        if self.conv == "p":
+            flags = self.flags.replace("#", "")
+            if self.width is None:
+                return f"%#{flags}018{prec}llx"
+            return f"%#{flags}{width}{prec}llx"
+        suffix = _INTEGER.get(self.conv, self.conv)
+        return f"%{self.flags}{width}{prec}{suffix}"
+
+
+Piece = Union[str, Conversion]
+
+
+def parse_format(fmt: str, span) -> List[Piece]:
+    pieces: List[Piece] = []
+    pos = 0
+    while True:
+        start = fmt.find("%", pos)
+        if start < 0:
+            break
+        if start > pos:
+            pieces.append(fmt[pos:start])
+        match = _SPEC.match(fmt, start)
+        conv = match.group("conv")
+        if conv not in "diuxXoscp%" or not conv:
+            raise StpcError(f"invalid or unsupported printf conversion "
+                            f"'%{conv}' in format string", span,
+                            hint="supported: %d %i %u %x %X %o %s %c %p %%")
+        pieces.append(Conversion(match.group("flags"),
+                                 _number_or_star(match.group("width")),
+                                 _number_or_star(match.group("prec")), conv))
+        pos = match.end()
+    if pos < len(fmt):
+        pieces.append(fmt[pos:])
+    return pieces
+
+
+def _number_or_star(text: Optional[str]):
+    if text is None or text == "*":
+        return text
+    return int(text)
+
+
+def format_arg_types(pieces: List[Piece]) -> List[T]:
+    return [t for p in pieces if isinstance(p, Conversion)
+            for t in p.arg_types()]
+
+
+def kernel_format(pieces: List[Piece]) -> Tuple[str, List[Tuple[T, bool]]]:
+    """The vsnprintf format, and per argument (type, passed as C int)."""
+    out = []
+    args: List[Tuple[T, bool]] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece.replace("%", "%%"))
+            continue
+        out.append(piece.kernel_format())
+        for part in (piece.width, piece.precision):
+            if part == "*":
+                args.append((T.LONG, True))
+        if piece.conv != "%":
+            args.append((T.STRING if piece.conv == "s" else T.LONG,
+                         piece.conv == "c"))
+    return "".join(out), args

@@ -1,0 +1,54 @@
+"""Mirror of runtime_c/stpc_protocol.h, the loader <-> module protocol.
+
+That header documents the protocol; this module repeats its constants for
+the loader, and tests/test_protocol.py checks that the two agree.
+"""
+
+import struct
+
+PROTOCOL_VERSION = 1
+
+PROC_PREFIX = "stpc-"
+CTL_FILE = "ctl"
+DATA_FILE = "data"
+
+CMD_START = "start"
+CMD_STOP = "stop"
+
+STATE_LOADED = 0
+STATE_STARTING = 1
+STATE_RUNNING = 2
+STATE_STOPPING = 3
+STATE_ERROR = 4
+
+STREAM_STDOUT = 1
+STREAM_STDERR = 2
+STREAM_PAD = 3
+
+# struct stpc_record: u64 seq, u32 len, u16 stream, u16 reserved
+RECORD = struct.Struct("<QIHH")
+RECORD_ALIGN = 8
+
+PARAM_TARGET = "stpc_target"
+PARAM_PROTOCOL = "stpc_protocol"
+
+
+def proc_dir(module_name: str) -> str:
+    return f"/proc/{PROC_PREFIX}{module_name}"
+
+
+def parse_records(data: bytes):
+    """Yields (seq, stream, payload) for each whole record in ``data``."""
+    pos = 0
+    while pos + RECORD.size <= len(data):
+        seq, length, stream, _ = RECORD.unpack_from(data, pos)
+        start = pos + RECORD.size
+        yield seq, stream, data[start:start + length]
+        padded = (length + RECORD_ALIGN - 1) // RECORD_ALIGN * RECORD_ALIGN
+        pos = start + padded
+
+
+def parse_status(line: str) -> dict:
+    """The ctl file's ``key=value`` line as a dict of ints."""
+    return {key: int(value) for key, value in
+            (item.split("=", 1) for item in line.split())}

@@ -1,0 +1,237 @@
+"""Running a module: load it, start it, stream its output, stop it,
+remove it.  Every way out of ``run_module`` removes the module."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from typing import BinaryIO, Optional
+
+from . import kmod, protocol
+from .kmod import LoaderError
+
+_POLL_SECONDS = 0.02
+_READ_SIZE = 1 << 20
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@dataclass
+class RunOptions:
+    output: Optional[str] = None       # -o FILE
+    command: Optional[str] = None      # -c CMD
+    target_pid: Optional[int] = None   # -x PID
+    verbose: int = 0
+
+
+@dataclass
+class RunResult:
+    errors: int
+    skipped: int
+    dropped: int
+
+    @property
+    def exit_status(self) -> int:
+        return 1 if self.errors else 0
+
+
+def module_name_of(image: bytes) -> str:
+    info = kmod.modinfo(image)
+    if "stpc_version" not in info:
+        raise LoaderError("not an stpc module (no stpc_version in .modinfo)")
+    return info["name"]
+
+
+def run_module(image: bytes, options: RunOptions) -> RunResult:
+    if os.geteuid() != 0:
+        raise LoaderError("running a probe module needs root: run stpc as "
+                          "root (or with sudo)")
+    info = kmod.modinfo(image)
+    name = module_name_of(image)
+    child = _Child(options.command) if options.command else None
+    target = child.pid if child else options.target_pid
+    params = f"{protocol.PARAM_TARGET}={target}" if target else ""
+    try:
+        kmod.init_module(image, params)
+    except OSError as exc:
+        if child:
+            child.abandon()
+        raise LoaderError(kmod.explain_load_error(exc, name, info)) from None
+    try:
+        with _Output(options.output) as out:
+            return _Session(name, out, child, options).run()
+    finally:
+        if child:
+            child.abandon()
+        _remove(name)
+
+
+def _remove(name: str) -> None:
+    for _ in range(50):
+        try:
+            kmod.delete_module(name)
+            return
+        except OSError as exc:
+            if exc.errno != errno.EAGAIN:
+                raise LoaderError(f"could not remove module {name}: "
+                                  f"{exc.strerror}") from None
+            time.sleep(0.1)
+    raise LoaderError(f"module {name} stayed busy; remove it with "
+                      "'stpc --cleanup'")
+
+
+class _Output:
+    """Where records go: stdout (or -o FILE) and stderr."""
+
+    def __init__(self, path: Optional[str]):
+        self.path = path
+        self.stdout: BinaryIO = sys.stdout.buffer
+
+    def __enter__(self):
+        if self.path:
+            self.stdout = open(self.path, "wb")
+        return self
+
+    def __exit__(self, *exc):
+        self.stdout.flush()
+        if self.path:
+            self.stdout.close()
+
+    def write(self, records) -> None:
+        for _, stream, payload in sorted(records):
+            if stream == protocol.STREAM_STDERR:
+                self.stdout.flush()
+                sys.stderr.buffer.write(payload)
+                sys.stderr.flush()
+            else:
+                self.stdout.write(payload)
+        self.stdout.flush()
+
+
+class _Child:
+    """The -c command: forked now, exec'd once the probes are armed."""
+
+    def __init__(self, command: str):
+        read_end, self.release_fd = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
+            os.close(self.release_fd)
+            go = os.read(read_end, 1)
+            if go != b"g":
+                os._exit(127)
+            os.execv("/bin/sh", ["sh", "-c", command])
+        os.close(read_end)
+        self.status: Optional[int] = None
+
+    def release(self) -> None:
+        os.write(self.release_fd, b"g")
+        os.close(self.release_fd)
+        self.release_fd = -1
+
+    def exited(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status is not None
+
+    def abandon(self) -> None:
+        """Ends a child that never ran, or reaps one that did."""
+        if self.release_fd >= 0:
+            os.close(self.release_fd)     # its read gets EOF and it exits
+            self.release_fd = -1
+        if self.status is None:
+            _, self.status = os.waitpid(self.pid, 0)
+
+
+class _Session:
+    def __init__(self, name: str, out: _Output, child: Optional[_Child],
+                 options: RunOptions):
+        self.name = name
+        self.out = out
+        self.child = child
+        self.options = options
+        self.stop_signal: Optional[int] = None
+        base = protocol.proc_dir(name)
+        self.ctl_path = f"{base}/{protocol.CTL_FILE}"
+        self.data_fd = os.open(f"{base}/{protocol.DATA_FILE}", os.O_RDONLY)
+
+    def run(self) -> RunResult:
+        previous = {sig: signal.signal(sig, self._on_signal)
+                    for sig in _STOP_SIGNALS}
+        try:
+            self._command(protocol.CMD_START)
+            if self.child:
+                self.child.release()
+            self._wait_for_end()
+            self._command(protocol.CMD_STOP)
+            self._drain()
+            status = self._status()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            os.close(self.data_fd)
+        return self._finish(status)
+
+    def _on_signal(self, signum, frame) -> None:
+        self.stop_signal = signum
+
+    def _command(self, word: str) -> None:
+        with open(self.ctl_path, "w") as ctl:
+            ctl.write(word)
+
+    def _status(self) -> dict:
+        with open(self.ctl_path) as ctl:
+            return protocol.parse_status(ctl.read())
+
+    def _drain(self) -> bool:
+        """Moves pending records to the output; True if there were any."""
+        any_data = False
+        while True:
+            data = os.read(self.data_fd, _READ_SIZE)
+            if not data:
+                return any_data
+            any_data = True
+            self.out.write(protocol.parse_records(data))
+
+    def _wait_for_end(self) -> None:
+        while self.stop_signal is None:
+            got_data = self._drain()
+            state = self._status()["state"]
+            if state in (protocol.STATE_STOPPING, protocol.STATE_ERROR):
+                return
+            if self.child and self.child.exited():
+                return
+            if not got_data:
+                time.sleep(_POLL_SECONDS)
+
+    def _finish(self, status: dict) -> RunResult:
+        result = RunResult(status["errors"], status["skipped"],
+                           status["dropped"])
+        if result.dropped:
+            _warn(f"WARNING: {result.dropped} output records dropped")
+        if result.errors or result.skipped:
+            _warn(f"WARNING: Number of errors: {result.errors}, "
+                  f"skipped probes: {result.skipped}")
+        return result
+
+
+def _warn(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def cleanup() -> int:
+    """Removes stpc modules left loaded by a loader that was killed."""
+    removed = 0
+    for name in kmod.loaded_modules():
+        marker = f"/sys/module/{name}/parameters/{protocol.PARAM_PROTOCOL}"
+        if not os.path.exists(marker):
+            continue
+        _remove(name)
+        print(f"removed {name}")
+        removed += 1
+    return removed

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The session: module init and exit, the run's state machine steered by
+ * the loader through the ctl file, and the frame every handler runs in
+ * (per-CPU context, reentrancy guard, global locks, error accounting).
+ */
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+
+long stpc_target;
+module_param_named(stpc_target, stpc_target, long, 0);
+MODULE_PARM_DESC(stpc_target, "pid returned by target()");
+
+static int stpc_protocol = STPC_PROTOCOL_VERSION;
+module_param(stpc_protocol, int, 0444);
+MODULE_PARM_DESC(stpc_protocol, "loader protocol version (read-only)");
+
+static struct stpc_context *stpc_contexts[NR_CPUS];
+static atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
+static atomic_t stpc_errors = ATOMIC_INIT(0);
+static atomic_t stpc_skipped = ATOMIC_INIT(0);
+static bool stpc_finished;
+static DEFINE_MUTEX(stpc_ctl_mutex);
+
+static void stpc_move_state(int from, int to)
+{
+	atomic_cmpxchg(&stpc_state, from, to);
+}
+
+void stpc_request_exit(void)
+{
+	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
+	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
+}
+
+void stpc_error(struct stpc_context *c, const char *msg, const char *location)
+{
+	if (c->last_error)
+		return;
+	c->last_error = msg;
+	c->error_location = location;
+}
+
+/* For messages built at run time, which must outlive their buffer. */
+void stpc_error_copy(struct stpc_context *c, const char *msg,
+		     const char *location)
+{
+	if (c->last_error)
+		return;
+	strscpy(c->error_buf, msg, sizeof(c->error_buf));
+	stpc_error(c, c->error_buf, location);
+}
+
+void stpc_maxaction(struct stpc_context *c, const char *location)
+{
+	c->last_error = NULL;
+	stpc_error(c, "MAXACTION exceeded", location);
+	c->error_uncatchable = true;
+}
+
+static void stpc_report_error(struct stpc_context *c)
+{
+	if (c->error_location)
+		stpc_warn("ERROR: %s %s\n", c->last_error, c->error_location);
+	else
+		stpc_warn("ERROR: %s\n", c->last_error);
+	if (atomic_inc_return(&stpc_errors) <= MAXERRORS)
+		return;
+	if (c->probe->kind == STPC_PROBE_OTHER)
+		stpc_request_exit();
+	else
+		atomic_set(&stpc_state, STPC_STATE_ERROR);
+}
+
+static bool stpc_probe_may_run(const struct stpc_probe *p)
+{
+	int state = atomic_read(&stpc_state);
+
+	switch (p->kind) {
+	case STPC_PROBE_BEGIN:
+		return state == STPC_STATE_STARTING;
+	case STPC_PROBE_END:
+		return state == STPC_STATE_STOPPING;
+	default:
+		return state == STPC_STATE_RUNNING;
+	}
+}
+
+static void stpc_unlock_globals(const struct stpc_probe *p, unsigned int n)
+{
+	while (n--) {
+		rwlock_t *lock = &stpc_program.locks[p->locks[n].index];
+
+		if (p->locks[n].write)
+			write_unlock(lock);
+		else
+			read_unlock(lock);
+	}
+}
+
+static bool stpc_trylock(rwlock_t *lock, bool write)
+{
+	int tries;
+
+	for (tries = 0; tries < MAXTRYLOCK; tries++) {
+		if (write ? write_trylock(lock) : read_trylock(lock))
+			return true;
+		ndelay(TRYLOCKDELAY);
+	}
+	return false;
+}
+
+/* Takes every global @p uses, in index order; all or none. */
+static bool stpc_lock_globals(const struct stpc_probe *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->nlocks; i++) {
+		if (!stpc_trylock(&stpc_program.locks[p->locks[i].index],
+				  p->locks[i].write)) {
+			stpc_unlock_globals(p, i);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void stpc_reset_context(struct stpc_context *c,
+			       const struct stpc_probe *p)
+{
+	c->probe = p;
+	c->last_error = NULL;
+	c->error_location = NULL;
+	c->error_uncatchable = false;
+	c->actions = 0;
+	c->max_actions = p->kind == STPC_PROBE_OTHER ?
+			 MAXACTION : MAXACTION_INTERRUPTIBLE;
+	c->nesting = 0;
+	c->outlen = 0;
+}
+
+void stpc_run_probe(const struct stpc_probe *p)
+{
+	struct stpc_context *c;
+
+	preempt_disable();
+	c = stpc_contexts[smp_processor_id()];
+	if (atomic_inc_return(&c->busy) != 1) {
+		atomic_inc(&stpc_skipped);
+		goto out;
+	}
+	if (!stpc_probe_may_run(p))
+		goto out;
+	if (!stpc_lock_globals(p)) {
+		atomic_inc(&stpc_skipped);
+		goto out;
+	}
+	stpc_reset_context(c, p);
+	p->handler(c);
+	stpc_unlock_globals(p, p->nlocks);
+	stpc_flush(c);
+	if (c->last_error)
+		stpc_report_error(c);
+out:
+	atomic_dec(&c->busy);
+	preempt_enable();
+}
+
+static int stpc_session_start(void)
+{
+	unsigned int i;
+
+	if (atomic_cmpxchg(&stpc_state, STPC_STATE_LOADED,
+			   STPC_STATE_STARTING) != STPC_STATE_LOADED)
+		return -EBUSY;
+	for (i = 0; i < stpc_program.nbegin; i++)
+		stpc_run_probe(&stpc_program.begin[i]);
+	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_RUNNING);
+	return 0;
+}
+
+static int stpc_session_stop(void)
+{
+	unsigned int i;
+
+	if (stpc_finished)
+		return 0;
+	stpc_move_state(STPC_STATE_LOADED, STPC_STATE_STOPPING);
+	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
+	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
+	for (i = 0; i < stpc_program.nend; i++)
+		stpc_run_probe(&stpc_program.end[i]);
+	stpc_finished = true;
+	return 0;
+}
+
+static int stpc_session_status(char *buf, size_t size)
+{
+	return scnprintf(buf, size,
+			 "state=%d errors=%d skipped=%d dropped=%llu finished=%d\n",
+			 atomic_read(&stpc_state), atomic_read(&stpc_errors),
+			 atomic_read(&stpc_skipped), stpc_dropped_records(),
+			 stpc_finished);
+}
+
+static int stpc_ctl_command(int (*command)(void))
+{
+	int ret;
+
+	if (mutex_lock_interruptible(&stpc_ctl_mutex))
+		return -ERESTARTSYS;
+	ret = command();
+	mutex_unlock(&stpc_ctl_mutex);
+	return ret;
+}
+
+static void stpc_free_contexts(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		vfree(stpc_contexts[cpu]);
+		stpc_contexts[cpu] = NULL;
+	}
+}
+
+static int stpc_alloc_contexts(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		stpc_contexts[cpu] = vzalloc(stpc_program.context_size);
+		if (!stpc_contexts[cpu])
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int __init stpc_module_init(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < stpc_program.nlocks; i++)
+		rwlock_init(&stpc_program.locks[i]);
+	stpc_program.init_globals();
+	ret = stpc_alloc_contexts();
+	if (ret)
+		goto fail;
+	ret = stpc_transport_init();
+	if (ret)
+		goto fail;
+	return 0;
+fail:
+	stpc_free_contexts();
+	return ret;
+}
+
+static void __exit stpc_module_exit(void)
+{
+	stpc_transport_exit();
+	stpc_free_contexts();
+}
+
+module_init(stpc_module_init);
+module_exit(stpc_module_exit);

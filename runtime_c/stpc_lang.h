@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Language operations the generated code calls: arithmetic with the
+ * script language's rules (wrapping, checked division) and bounded strings.
+ */
+#ifndef STPC_LANG_H
+#define STPC_LANG_H
+
+static inline s64 stpc_div(struct stpc_context *c, s64 a, s64 b,
+			   const char *location)
+{
+	if (unlikely(b == 0)) {
+		stpc_error(c, "division by 0", location);
+		return 0;
+	}
+	/* S64_MIN / -1 traps on x86; the wrapped result is S64_MIN */
+	if (unlikely(b == -1))
+		return (s64)(0 - (u64)a);
+	return div64_s64(a, b);
+}
+
+static inline s64 stpc_mod(struct stpc_context *c, s64 a, s64 b,
+			   const char *location)
+{
+	s64 quotient;
+
+	if (unlikely(b == 0)) {
+		stpc_error(c, "division by 0", location);
+		return 0;
+	}
+	if (unlikely(b == -1))
+		return 0;
+	quotient = div64_s64(a, b);
+	return a - quotient * b;
+}
+
+static inline s64 stpc_shl(s64 a, s64 b)
+{
+	return (s64)((u64)a << (b & 63));
+}
+
+static inline s64 stpc_shr(s64 a, s64 b)
+{
+	return a >> (b & 63);
+}
+
+static inline s64 stpc_neg(s64 a)
+{
+	return (s64)(0 - (u64)a);
+}
+
+/* Copies src into a MAXSTRINGLEN buffer; src may be dst itself. */
+static inline const char *stpc_str_assign(char *dst, const char *src)
+{
+	size_t len;
+
+	if (dst == src)
+		return dst;
+	len = strnlen(src, MAXSTRINGLEN - 1);
+	memmove(dst, src, len);
+	dst[len] = '\0';
+	return dst;
+}
+
+/* a . b into tmp, truncated to MAXSTRINGLEN - 1 bytes; tmp may alias a. */
+static inline const char *stpc_concat(char *tmp, const char *a, const char *b)
+{
+	size_t alen, blen;
+
+	alen = strnlen(a, MAXSTRINGLEN - 1);
+	if (tmp != a)
+		memmove(tmp, a, alen);
+	blen = strnlen(b, MAXSTRINGLEN - 1 - alen);
+	memmove(tmp + alen, b, blen);
+	tmp[alen + blen] = '\0';
+	return tmp;
+}
+
+static inline int stpc_strcmp(const char *a, const char *b)
+{
+	return strncmp(a, b, MAXSTRINGLEN);
+}
+
+#endif /* STPC_LANG_H */

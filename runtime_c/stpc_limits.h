@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Limits, each overridable with "stpc -D NAME=VALUE".  The defaults are
+ * SystemTap's, so scripts behave the same under both.
+ */
+#ifndef STPC_LIMITS_H
+#define STPC_LIMITS_H
+
+#ifndef MAXSTRINGLEN
+#define MAXSTRINGLEN 512
+#endif
+
+#ifndef MAXACTION
+#define MAXACTION 1000
+#endif
+
+/* begin and end probes run in process context and may do more work */
+#ifndef MAXACTION_INTERRUPTIBLE
+#define MAXACTION_INTERRUPTIBLE (MAXACTION * 10)
+#endif
+
+#ifndef MAXNESTING
+#define MAXNESTING 10
+#endif
+
+#ifndef MAXMAPENTRIES
+#define MAXMAPENTRIES 2048
+#endif
+
+#ifndef MAXTRYLOCK
+#define MAXTRYLOCK 100
+#endif
+
+#ifndef TRYLOCKDELAY
+#define TRYLOCKDELAY 10		/* nanoseconds between lock attempts */
+#endif
+
+#ifndef MAXSKIPPED
+#define MAXSKIPPED 100
+#endif
+
+#ifndef MAXERRORS
+#define MAXERRORS 0
+#endif
+
+/* Output one handler may produce before it is flushed as a record. */
+#ifndef STPC_PRINT_BUFSIZE
+#define STPC_PRINT_BUFSIZE 8192
+#endif
+
+/* Per-CPU output ring; a power of two. */
+#ifndef STPC_BUFFER_SIZE
+#define STPC_BUFFER_SIZE (1 << 20)
+#endif
+
+#if MAXSTRINGLEN < 16
+#error "MAXSTRINGLEN must be at least 16"
+#endif
+
+#if (STPC_BUFFER_SIZE & (STPC_BUFFER_SIZE - 1)) != 0
+#error "STPC_BUFFER_SIZE must be a power of two"
+#endif
+
+#endif /* STPC_LIMITS_H */

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The loader <-> module protocol: the one definition.
+ * Mirrored, constant for constant, by loader/protocol.py; a test checks
+ * that the two agree.
+ *
+ * Files: the module creates the directory /proc/stpc-MODNAME/ with
+ *
+ *   ctl   read:  one line of "key=value" pairs separated by spaces:
+ *                  state=N errors=N skipped=N dropped=N finished=0|1
+ *                where state is one of STPC_STATE_* below.
+ *         write: one command word: "start" runs the begin probes and arms
+ *                the others; "stop" disarms every probe, runs the end
+ *                probes (unless a begin probe failed) and sets finished=1.
+ *   data  read:  a stream of records, each a struct stpc_record header
+ *                followed by len payload bytes, padded with zero bytes to
+ *                a multiple of 8.  Records come out ordered by seq.
+ *                A read never splits a record; an empty read means no
+ *                record is pending right now (the loader polls).
+ *
+ * Module parameters the loader may pass to init_module:
+ *   stpc_target=PID      the value of target() (-c or -x).
+ * Every stpc module also has the read-only parameter stpc_protocol, whose
+ * value is STPC_PROTOCOL_VERSION; its presence in /sys/module/NAME/
+ * parameters/ marks a module as stpc's (used by "stpc --cleanup").
+ */
+#ifndef STPC_PROTOCOL_H
+#define STPC_PROTOCOL_H
+
+#define STPC_PROTOCOL_VERSION	1
+
+#define STPC_PROC_PREFIX	"stpc-"
+#define STPC_CTL_FILE		"ctl"
+#define STPC_DATA_FILE		"data"
+
+#define STPC_CMD_START		"start"
+#define STPC_CMD_STOP		"stop"
+
+enum stpc_state {
+	STPC_STATE_LOADED = 0,		/* init done, nothing armed */
+	STPC_STATE_STARTING = 1,	/* begin probes running */
+	STPC_STATE_RUNNING = 2,		/* probes armed */
+	STPC_STATE_STOPPING = 3,	/* exit() called or run ending */
+	STPC_STATE_ERROR = 4,		/* a begin or end probe failed */
+};
+
+enum stpc_stream {
+	STPC_STREAM_STDOUT = 1,
+	STPC_STREAM_STDERR = 2,
+	STPC_STREAM_PAD = 3,		/* internal to the ring, never read */
+};
+
+struct stpc_record {
+	unsigned long long seq;
+	unsigned int len;
+	unsigned short stream;
+	unsigned short reserved;
+};
+
+#define STPC_RECORD_ALIGN	8
+
+#endif /* STPC_PROTOCOL_H */

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The runtime's parts, included once at the end of a generated module,
+ * after the module's struct stpc_program, so that the whole module is one
+ * translation unit the compiler can inline across.
+ */
+#include "session.c"
+#include "print.c"
+#include "transport.c"
