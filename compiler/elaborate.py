@@ -499,8 +499,10 @@ class _Typer:
                     self.error(f"unresolved type for identifier "
                                f"'{sym.name}'", sym.span,
                                hint=nearest(sym.name, known))
+        used = set().union(*(s.globals_read | s.globals_written
+                             for s in scopes))
         for sym in self.globals.values():
-            if sym.type is None:
+            if sym.type is None and sym.name in used:
                 self.error(f"unresolved type for global '{sym.name}'",
                            sym.decl.span)
         for function in self.functions.values():

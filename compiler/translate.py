@@ -530,7 +530,7 @@ class _ScopeGen:
         delim = self.expr(node.args[0])
         fmt, args = self.value_args(node.args[1:], "d")
         call = self.printf_call(fmt + newline, args, "stpc_printf(c, ")
-        return f"({{ const char *d = {delim}; {call}; }})"
+        return f"({{ const char *d __maybe_unused = {delim}; {call}; }})"
 
     def call_printdln(self, node):
         return self.call_printd(node, "\n")

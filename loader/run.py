@@ -45,28 +45,69 @@ def module_name_of(image: bytes) -> str:
     return info["name"]
 
 
+_CAP_SYS_MODULE = 16
+
+
+def _may_load_modules() -> bool:
+    """Whether this process has CAP_SYS_MODULE, which init_module needs."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("CapEff:"):
+                    return bool(int(line.split()[1], 16) >>
+                                _CAP_SYS_MODULE & 1)
+    except OSError:
+        pass
+    return os.geteuid() == 0
+
+
 def run_module(image: bytes, options: RunOptions) -> RunResult:
-    if os.geteuid() != 0:
-        raise LoaderError("running a probe module needs root: run stpc as "
-                          "root (or with sudo)")
+    if not _may_load_modules():
+        raise LoaderError("running a probe module needs root "
+                          "(CAP_SYS_MODULE): run stpc as root or with sudo")
     info = kmod.modinfo(image)
     name = module_name_of(image)
-    child = _Child(options.command) if options.command else None
-    target = child.pid if child else options.target_pid
-    params = f"{protocol.PARAM_TARGET}={target}" if target else ""
-    try:
-        kmod.init_module(image, params)
-    except OSError as exc:
-        if child:
-            child.abandon()
-        raise LoaderError(kmod.explain_load_error(exc, name, info)) from None
-    try:
-        with _Output(options.output) as out:
-            return _Session(name, out, child, options).run()
-    finally:
-        if child:
-            child.abandon()
-        _remove(name)
+    with _StopSignals() as signals:
+        child = _Child(options.command) if options.command else None
+        target = child.pid if child else options.target_pid
+        params = f"{protocol.PARAM_TARGET}={target}" if target else ""
+        try:
+            kmod.init_module(image, params)
+        except OSError as exc:
+            if child:
+                child.abandon()
+            raise LoaderError(kmod.explain_load_error(exc, name, info)) \
+                from None
+        try:
+            with _Output(options.output) as out:
+                return _Session(name, out, child, signals).run()
+        finally:
+            if child:
+                child.abandon()
+            _remove(name)
+
+
+class _StopSignals:
+    """Turns SIGINT, SIGTERM and SIGHUP into a request to end the run.
+
+    Installed before the module is loaded, so a signal at any moment ends
+    the run cleanly (end probes, output drained, module removed)."""
+
+    def __init__(self):
+        self.received: Optional[int] = None
+        self.previous = {}
+
+    def __enter__(self):
+        self.previous = {sig: signal.signal(sig, self._handle)
+                         for sig in _STOP_SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
 
 
 def _remove(name: str) -> None:
@@ -149,19 +190,16 @@ class _Child:
 
 class _Session:
     def __init__(self, name: str, out: _Output, child: Optional[_Child],
-                 options: RunOptions):
+                 signals: _StopSignals):
         self.name = name
         self.out = out
         self.child = child
-        self.options = options
-        self.stop_signal: Optional[int] = None
+        self.signals = signals
         base = protocol.proc_dir(name)
         self.ctl_path = f"{base}/{protocol.CTL_FILE}"
         self.data_fd = os.open(f"{base}/{protocol.DATA_FILE}", os.O_RDONLY)
 
     def run(self) -> RunResult:
-        previous = {sig: signal.signal(sig, self._on_signal)
-                    for sig in _STOP_SIGNALS}
         try:
             self._command(protocol.CMD_START)
             if self.child:
@@ -171,13 +209,8 @@ class _Session:
             self._drain()
             status = self._status()
         finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
             os.close(self.data_fd)
         return self._finish(status)
-
-    def _on_signal(self, signum, frame) -> None:
-        self.stop_signal = signum
 
     def _command(self, word: str) -> None:
         with open(self.ctl_path, "w") as ctl:
@@ -198,7 +231,7 @@ class _Session:
             self.out.write(protocol.parse_records(data))
 
     def _wait_for_end(self) -> None:
-        while self.stop_signal is None:
+        while self.signals.received is None:
             got_data = self._drain()
             state = self._status()["state"]
             if state in (protocol.STATE_STOPPING, protocol.STATE_ERROR):

@@ -357,11 +357,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--cpus", type=int, default=2)
     ap.add_argument("--check", action="store_true",
                     help="boot, run `true`, report the boot time")
+    ap.add_argument("--print-kver", action="store_true",
+                    help="print the kernel release the VM would boot")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args(argv)
     if args.cmd[:1] == ["--"]:
         args.cmd = args.cmd[1:]
-    if not args.check and not args.cmd:
+    if not args.check and not args.print_kver and not args.cmd:
         ap.error("no command given (use -- CMD... or --check)")
     return args
 
@@ -369,6 +371,9 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
     kver = args.kver or find_kernel_release()
+    if args.print_kver:
+        print(kver or "")
+        return 0 if kver else EXIT_UNAVAILABLE
     command = "true" if args.check else shlex.join(args.cmd)
     try:
         res = run_in_vm(command, kver, args.rwdir, args.timeout,

@@ -19,7 +19,7 @@ static struct {
 {% for decl in globals %}
 	{{ decl }}
 {% endfor %}
-} stpc_g;
+} stpc_g __maybe_unused;
 
 static rwlock_t stpc_global_locks[{{ nglobals }} + 1];
 

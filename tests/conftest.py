@@ -1,0 +1,92 @@
+"""Shared fixtures: the kernel release, and the one VM boot that runs every
+case in tests/vmcases.py.
+
+VM tests skip only when the VM cannot start at all (no qemu, no kernel);
+with STPC_REQUIRE_VM=1 (set by .ci/run) they fail instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+
+import vm  # noqa: E402
+import vmcases  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "vm: loads modules in the test VM")
+    config.addinivalue_line("markers", "kbuild: builds modules with kbuild")
+
+
+def _unavailable(reason: str):
+    if os.environ.get("STPC_REQUIRE_VM") == "1":
+        pytest.fail(f"VM required but unavailable: {reason}")
+    pytest.skip(f"VM unavailable: {reason}")
+
+
+@pytest.fixture(scope="session")
+def kver() -> str:
+    release = vm.find_kernel_release()
+    if not release:
+        _unavailable("no kernel with /boot/vmlinuz-KVER and a build tree: "
+                     "apt-get install linux-image-amd64 linux-headers-amd64")
+    return release
+
+
+def _prebuild(cases) -> None:
+    commands = {}
+    for case in cases:
+        for argv in case.prebuild:
+            commands[(str(case.cwd), tuple(argv))] = argv
+    def build(item):
+        (cwd, _), argv = item
+        return argv, subprocess.run(argv, cwd=cwd, capture_output=True,
+                                    text=True)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for argv, proc in pool.map(build, commands.items()):
+            if proc.returncode != 0:
+                pytest.fail(f"host build failed: {' '.join(argv)}\n"
+                            f"{proc.stdout}{proc.stderr}")
+
+
+@pytest.fixture(scope="session")
+def vm_results(kver):
+    try:
+        vm.check_available(kver)
+    except vm.VMUnavailable as exc:
+        _unavailable(str(exc))
+    vmcases.prepare_work_dir()
+    cases = vmcases.all_cases(kver)
+    _prebuild(cases)
+    exchange = Path(tempfile.mkdtemp(prefix="stpc-vmtests-"))
+    cases_file = exchange / "cases.json"
+    results_file = exchange / "results.json"
+    cache = os.environ.get("STPC_CACHE_DIR", "")
+    cases_file.write_text(json.dumps([
+        {"id": c.id, "shell": c.shell, "cwd": str(c.cwd),
+         "timeout": c.timeout, "env": dict(c.env, STPC_CACHE_DIR=cache)}
+        for c in cases]))
+    command = (f"{sys.executable} {TESTS / 'vm_batch.py'} "
+               f"{cases_file} {results_file}")
+    total = sum(c.timeout for c in cases) + 300
+    rwdirs = [str(exchange)] + ([cache] if cache else [])
+    try:
+        run = vm.run_in_vm(command, kver, rwdirs, timeout=total)
+    except vm.VMError as exc:
+        pytest.fail(f"the VM failed: {exc}")
+    if run.returncode != 0 or not results_file.exists():
+        pytest.fail(f"VM batch failed (rc {run.returncode}):\n"
+                    f"{run.stdout}\n{run.stderr}\n{vm._tail(run.console)}")
+    results = json.loads(results_file.read_text())
+    return {"results": results, "dmesg": run.dmesg}

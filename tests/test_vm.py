@@ -1,0 +1,40 @@
+"""Modules built by stpc, loaded and run in the VM, output compared
+exactly.  The cases are listed in vmcases.py and run in one boot."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+import vm
+import vmcases
+
+pytestmark = pytest.mark.vm
+
+_KVER = vm.find_kernel_release() or "none"
+CASES = {case.id: case for case in vmcases.all_cases(_KVER)}
+
+
+@pytest.mark.parametrize("case_id", sorted(CASES))
+def test_case(case_id, vm_results):
+    case = CASES[case_id]
+    result = vm_results["results"].get(case_id)
+    assert result is not None, f"{case_id} did not run in the VM"
+    assert result["rc"] is not None, \
+        f"{case_id} timed out after {case.timeout}s: {result['stdout']!r}"
+    if case.stdout is not None:
+        assert result["stdout"] == case.stdout
+    if case.stderr is not None:
+        assert result["stderr"] == case.stderr
+    assert result["rc"] == case.rc, result["stderr"]
+    assert result["leftover_modules"] == [], \
+        f"{case_id} left modules loaded"
+
+
+def test_no_kernel_warnings(vm_results):
+    """No oops, BUG or WARNING from the kernel during the whole batch."""
+    bad = re.compile(r"\b(BUG|WARNING|Oops|general protection|RIP:)\b")
+    lines = [line for line in vm_results["dmesg"].splitlines()
+             if bad.search(line)]
+    assert lines == []
