@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from importlib import resources
+from typing import Optional
 
 import lark
 from lark import Token, Transformer, v_args
@@ -25,7 +26,8 @@ _TOKEN_NAMES = {
 def _parser() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("stap.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=True)
+                     propagate_positions=True, maybe_placeholders=True,
+                     cache=True)
 
 
 def parse(source: str, file: str) -> A.Script:
@@ -43,23 +45,27 @@ def _syntax_error(exc, source: str, file: str) -> StpcError:
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
         return StpcError(f"unexpected character {char!r}", span)
-    if isinstance(exc, lark.exceptions.UnexpectedEOF):
-        end_line = source.count("\n") + 1
-        last = source.rsplit("\n", 1)[-1]
-        return StpcError("unexpected end of file",
-                         A.Span(file, end_line, len(last) + 1))
-    token = exc.token
-    if token.type == "$END":
-        end_line = source.count("\n") + 1
-        last = source.rsplit("\n", 1)[-1]
-        return StpcError("unexpected end of file",
-                         A.Span(file, end_line, len(last) + 1))
-    expected = sorted(_TOKEN_NAMES.get(t, t.lower()) for t in exc.expected
-                      if not t.startswith("__"))
-    hint = None
-    if expected and len(expected) <= 6:
-        hint = "expected " + ", ".join(expected)
-    return StpcError(f"syntax error at '{token}'", span, hint=hint)
+    hint = _expected_hint(getattr(exc, "expected", ()))
+    if isinstance(exc, lark.exceptions.UnexpectedEOF) or \
+            exc.token.type == "$END":
+        return StpcError("unexpected end of file", _end_span(source, file),
+                         hint=hint)
+    return StpcError(f"syntax error at '{exc.token}'", span, hint=hint)
+
+
+def _expected_hint(expected) -> Optional[str]:
+    names = sorted({_TOKEN_NAMES.get(t, t.lower()) for t in expected
+                    if not t.startswith("__")})
+    if not names or len(names) > 6:
+        return None
+    return "expected " + ", ".join(names)
+
+
+def _end_span(source: str, file: str) -> A.Span:
+    """Just past the last character of the script, on its last line."""
+    text = source.rstrip()
+    line = text.count("\n") + 1
+    return A.Span(file, line, len(text.rsplit("\n", 1)[-1]) + 1)
 
 
 def _unquote(token: Token) -> str:

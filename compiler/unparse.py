@@ -54,7 +54,7 @@ def _stmt(node, depth: int) -> List[str]:
     if isinstance(node, A.Block):
         return _block(node, depth)
     if isinstance(node, A.ExprStmt):
-        return [pad + expr(node.expr)]
+        return [pad + expr(node.expr) + ";"]
     if isinstance(node, A.Empty):
         return [pad + ";"]
     if isinstance(node, A.If):

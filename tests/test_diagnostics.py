@@ -1,0 +1,89 @@
+"""Compile-time errors: exact messages, positions, carets, exit status 1,
+never a traceback.  Each tests/corpus/errors/NAME.stp has NAME.expected,
+the whole stderr of `stpc -p2 NAME.stp` run in that directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stpc.compiler import cli
+
+ERRORS = Path(__file__).parent / "corpus" / "errors"
+
+
+def run_cli(argv, capsys, cwd=None, monkeypatch=None):
+    if cwd is not None:
+        monkeypatch.chdir(cwd)
+    status = cli.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize("script", sorted(p.name for p in
+                                          ERRORS.glob("*.stp")))
+def test_error_corpus(script, capsys, monkeypatch):
+    status, out, err = run_cli(["-p2", script], capsys, ERRORS, monkeypatch)
+    expected = (ERRORS / script).with_suffix(".expected").read_text()
+    assert status == 1
+    assert out == ""
+    assert err == expected
+    assert "Traceback" not in err
+
+
+def test_error_corpus_is_large_enough():
+    assert len(list(ERRORS.glob("*.stp"))) >= 15
+
+
+def test_inline_script_syntax_error(capsys):
+    status, out, err = run_cli(["-p1", "-e", "probe begin { x = ( }"],
+                               capsys)
+    assert status == 1
+    assert err == ("<input>:1:21: error: syntax error at '}'\n"
+                   "    probe begin { x = ( }\n"
+                   "                        ^\n")
+
+
+def test_missing_build_tree_is_one_sentence(capsys):
+    status, out, err = run_cli(["-e", "probe begin { exit() }", "-p4", "-r",
+                                "0.0-nonexistent"], capsys)
+    assert status == 1
+    assert err == ("error: kernel build tree /lib/modules/0.0-nonexistent/"
+                   "build not found: install the headers (apt-get install "
+                   "linux-headers-0.0-nonexistent) or pass -r with a kernel "
+                   "release that has them\n")
+
+
+def test_nothing_to_do(capsys):
+    status, out, err = run_cli(["-e", "probe begin { exit() }"], capsys)
+    assert status == 1
+    assert "nothing to do" in err
+
+
+def test_unreadable_script(capsys):
+    status, out, err = run_cli(["-p1", "/nonexistent/x.stp"], capsys)
+    assert status == 1
+    assert err == "error: cannot read /nonexistent/x.stp: No such file or " \
+                  "directory\n"
+
+
+def test_internal_error_says_it_is_a_bug(capsys, monkeypatch):
+    from stpc.compiler import driver
+
+    def broken(script):
+        raise KeyError("boom")
+    monkeypatch.setattr(driver, "elaborate", broken)
+    status, out, err = run_cli(["-p2", "-e", "probe begin { exit() }"],
+                               capsys)
+    assert status == 70
+    assert "internal error: KeyError" in err
+    assert "This is a bug in stpc" in err
+    assert "Traceback" not in err
+
+
+def test_bad_define(capsys):
+    status, out, err = run_cli(["-p3", "-D", "X=1;rm", "-e",
+                                "probe begin { exit() }"], capsys)
+    assert status == 1
+    assert "invalid -D option 'X=1;rm'" in err

@@ -1,0 +1,38 @@
+"""The loader runs on production hosts with only the standard library
+(and rich): running a .ko must not import the compiler's dependencies."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BLOCKER = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('lark', 'elftools', 'jinja2'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", BLOCKER + code],
+                          capture_output=True, text=True)
+
+
+def test_loader_modules_import_without_compiler_deps():
+    proc = run_python("import stpc.loader.run, stpc.loader.kmod, "
+                      "stpc.loader.protocol, stpc.compiler.cli\nprint('ok')")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "ok\n"
+
+
+def test_ko_path_of_the_cli_needs_no_compiler():
+    # a missing .ko fails before anything is loaded: safe on any host
+    proc = run_python("from stpc.compiler.cli import main\n"
+                      "raise SystemExit(main(['/nonexistent/x.ko', "
+                      "'--run']))")
+    assert proc.returncode == 1
+    assert proc.stderr == ("ERROR: cannot read /nonexistent/x.ko: No such "
+                           "file or directory\n")

@@ -1,0 +1,87 @@
+"""The parser on every script the project ships: each parses, and -p1's
+output is a fixed point (printing what it parsed and parsing that again
+gives the same text), which checks spans-free structure end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stpc.compiler import ast as A
+from stpc.compiler.parse import parse
+from stpc.compiler.unparse import unparse
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = sorted(list((ROOT / "tests" / "corpus" / "run").glob("*.stp")) +
+                 list((ROOT / "examples").glob("*.stp")))
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_unparse_is_a_fixed_point(path):
+    once = unparse(parse(path.read_text(encoding="latin-1"), path.name))
+    twice = unparse(parse(once, "again"))
+    assert once == twice
+
+
+def first_stmt(text):
+    script = parse(f"probe begin {{ {text} }}", "t.stp")
+    return script.probes[0].body.body[0]
+
+
+@pytest.mark.parametrize("text,grouped", [
+    ("x = 1 + 2 * 3", "(x = (1 + (2 * 3)))"),
+    ("x = a . b + c", "(x = (a . (b + c)))"),
+    ("x = a < b == c", "(x = ((a < b) == c))"),
+    ("x = a || b && c", "(x = (a || (b && c)))"),
+    ("x = a | b ^ c & d", "(x = (a | (b ^ (c & d))))"),
+    ("x = a << 1 + 2", "(x = (a << (1 + 2)))"),
+    ("x = y = 3", "(x = (y = 3))"),
+    ("x = a ? b : c ? d : e", "(x = (a ? b : (c ? d : e)))"),
+    ("x = -5 - -3", "(x = (-5 - -3))"),
+    ("x += a++ + ++b", "(x += (a++ + ++b))"),
+    ("x = !a == ~b", "(x = (!(a) == ~(b)))"),
+    ("s <<< 1 + 2", "(s <<< (1 + 2))"),
+    ("x = [1, \"a\"] in m", "(x = [1, \"a\"] in m)"),
+    ("x = k in m", "(x = [k] in m)"),
+])
+def test_precedence(text, grouped):
+    from stpc.compiler.unparse import expr
+    assert expr(first_stmt(text).expr) == grouped
+
+
+def test_spans_point_at_principal_tokens():
+    stmt = first_stmt("x = a / b")
+    assert stmt.expr.span == A.Span("t.stp", 1, 17)
+    assert stmt.expr.value.span == A.Span("t.stp", 1, 21)
+
+
+@pytest.mark.parametrize("literal,value", [
+    ('"a\\nb"', "a\nb"), ('"\\t\\"\\\\"', "\t\"\\"), ('"\\101\\x42"', "AB"),
+    ("0x1F", 31), ("017", 15), ("9223372036854775807", 2**63 - 1),
+])
+def test_literals(literal, value):
+    assert first_stmt(f"x = {literal}").expr.value.value == value
+
+
+def test_probe_points_and_globals():
+    script = parse('global a = 1, b = "s", c[10]\n'
+                   'probe begin(-5), end?, timer.ms(100) { }', "t.stp")
+    assert [(g.name, g.size, g.init) for g in script.globals] == \
+        [("a", None, 1), ("b", None, "s"), ("c", 10, None)]
+    points = script.probes[0].points
+    assert [str(p) for p in points] == ["begin(-5)", "end", "timer.ms(100)"]
+    assert [p.optional for p in points] == [False, True, False]
+
+
+def test_foreach_forms():
+    stmt = first_stmt("foreach (v = [a, b-] in m+ limit 3) print(a)")
+    assert stmt.value_var == "v"
+    assert [(k.name, k.sort) for k in stmt.keys] == [("a", ""), ("b", "-")]
+    assert (stmt.array, stmt.value_sort) == ("m", "+")
+    assert stmt.limit.value == 3
+
+
+def test_comments_are_ignored():
+    script = parse("# hash\n// slash\n/* block\n */ probe begin { }", "t")
+    assert len(script.probes) == 1
