@@ -12,7 +12,16 @@ from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, Symbol, T)
 from .printf import format_arg_types, parse_format
 
-KNOWN_PROBE_POINTS = ("begin", "end", "begin(N)", "end(N)")
+KNOWN_PROBE_POINTS = ("begin", "end", "begin(N)", "end(N)", "timer.ms(N)",
+                      "timer.s(N)", "timer.us(N)", "timer.ns(N)",
+                      "timer.jiffies(N)", "timer.hz(N)")
+# the period of timer.UNIT(N) in nanoseconds, as a C expression of N
+_TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
+                "ms": "{n}ULL * NSEC_PER_MSEC", "msec": "{n}ULL * NSEC_PER_MSEC",
+                "us": "{n}ULL * NSEC_PER_USEC", "usec": "{n}ULL * NSEC_PER_USEC",
+                "ns": "{n}ULL", "nsec": "{n}ULL",
+                "jiffies": "{n}ULL * TICK_NSEC", "hz": "NSEC_PER_SEC / {n}ULL"}
+_MIN_TIMER_NS = 100000
 _ARITH_ASSIGN = {"+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|="}
 _MAX_ROUNDS = 50
 
@@ -26,6 +35,7 @@ def elaborate(script: A.Script) -> Program:
         [h.scope for h in handlers]
     for scope in scopes:
         _collect_locals(scope, globals_)
+    _classify_globals(scopes, globals_, errors)
     typer = _Typer(globals_, functions, errors)
     for _ in range(_MAX_ROUNDS):
         if not typer.run(scopes, report=False):
@@ -114,11 +124,99 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
             return None
         return ProbeSite(point, ProbeKind(head.name), head.arg or 0,
                          handler, order)
+    if len(comps) == 2 and head.name == "timer" and head.arg is None:
+        return _timer_site(point, handler, order, errors)
     if point.optional:
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
                hint=nearest(head.name, ("begin", "end")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
+    return None
+
+
+def _timer_site(point, handler, order, errors) -> Optional[ProbeSite]:
+    unit = point.components[1]
+    template = _TIMER_UNITS.get(unit.name)
+    if template is None:
+        errors.add(f"unknown timer unit '{unit.name}'", unit.span,
+                   hint=nearest(unit.name, _TIMER_UNITS) or
+                   "use timer.s, ms, us, ns, jiffies or hz")
+        return None
+    if not isinstance(unit.arg, int) or unit.arg <= 0:
+        errors.add(f"timer.{unit.name} needs a positive number", unit.span)
+        return None
+    interval = template.format(n=unit.arg)
+    if unit.name in ("us", "usec", "ns", "nsec"):
+        scale = 1000 if unit.name.startswith("u") else 1
+        if unit.arg * scale < _MIN_TIMER_NS:
+            errors.add(f"timer period {unit.arg}{unit.name} is below the "
+                       "minimum of 100us", unit.span)
+            return None
+    return ProbeSite(point, ProbeKind.TIMER, 0, handler, order, interval)
+
+
+# ---- arrays and scalars --------------------------------------------------
+
+def _array_uses(scopes):
+    """(name, key count or None, node) for each use of a name as an array,
+    and the Var nodes that ``delete`` names (they may be arrays)."""
+    uses, deleted = [], set()
+    for scope in scopes:
+        for node in _walk(scope.body):
+            if isinstance(node, A.Index):
+                uses.append((node.name, len(node.keys), node))
+            elif isinstance(node, A.InArray):
+                uses.append((node.array, len(node.keys), node))
+            elif isinstance(node, A.Foreach):
+                uses.append((node.array, len(node.keys), node))
+            elif isinstance(node, A.Delete) and \
+                    isinstance(node.target, A.Var):
+                deleted.add(node.target)
+    return uses, deleted
+
+
+def _classify_globals(scopes, globals_, errors) -> None:
+    """Decides which globals are arrays, and how many keys each takes."""
+    uses, deleted = _array_uses(scopes)
+    for name, nkeys, node in uses:
+        sym = globals_.get(name)
+        if sym is None:
+            errors.add(f"unknown array '{name}'", node.span,
+                       hint=nearest(name, globals_) or
+                       "arrays must be declared with 'global'")
+            continue
+        if not sym.key_types:
+            if sym.key_types is None and sym.decl.init is not None:
+                errors.add(f"global '{name}' has an initial value and is "
+                           "used as an array", node.span)
+            sym.key_types = [None] * nkeys
+        elif len(sym.key_types) != nkeys:
+            errors.add(f"array '{name}' used with {nkeys} key"
+                       f"{'s' if nkeys != 1 else ''} here and "
+                       f"{len(sym.key_types)} elsewhere", node.span)
+        if nkeys > 9:
+            errors.add(f"array '{name}' has more than 9 keys", node.span)
+    for scope in scopes:
+        for node in _walk(scope.body):
+            if isinstance(node, A.Var) and node not in deleted and \
+                    node.name not in scope.locals:
+                sym = globals_.get(node.name)
+                if sym is not None and sym.is_array:
+                    errors.add(f"array '{node.name}' used without an index",
+                               node.span)
+
+
+def _modifies_array(body, name: str) -> Optional[A.Span]:
+    for node in _walk(body):
+        target = None
+        if isinstance(node, (A.Assign, A.Crement)):
+            target = node.target
+        elif isinstance(node, A.Delete):
+            target = node.target
+        if isinstance(target, A.Index) and target.name == name or \
+                isinstance(target, A.Var) and target.name == name and \
+                isinstance(node, A.Delete):
+            return node.span
     return None
 
 
@@ -254,8 +352,41 @@ class _Typer:
         self._loop_body(node.body)
 
     def stmt_Foreach(self, node):
-        self.error("foreach is not supported yet", node.span)
+        sym = self.globals.get(node.array)
+        if sym is None or not sym.is_array:
+            self._loop_body(node.body)
+            return
+        self.symbols[node] = sym
+        self.scope.globals_read.add(node.array)
+        for i, key in enumerate(node.keys):
+            if i < len(sym.key_types):
+                local = self.scope.locals[key.name]
+                sym.key_types[i] = self.unify_types(sym.key_types[i], local,
+                                                    key)
+        if node.value_var:
+            local = self.scope.locals[node.value_var]
+            sym.type = self.unify_types(sym.type, local, node)
+        markers = [k for k in node.keys if k.sort] + \
+            ([node] if node.value_sort else [])
+        if len(markers) > 1:
+            self.error("foreach takes at most one sort marker (+ or -)",
+                       markers[1].span)
+        if node.limit is not None:
+            self.expect(node.limit, T.LONG)
+        modified = _modifies_array(node.body, node.array)
+        if modified is not None:
+            self.error(f"array '{node.array}' may not be modified inside a "
+                       "foreach over it", modified)
         self._loop_body(node.body)
+
+    def unify_types(self, known: Optional[T], local: LocalSym, node):
+        """Unifies a loop variable with the array part it iterates."""
+        if known is None:
+            if local.type is not None:
+                self.changed = True
+            return local.type
+        self.unify_sym(local, known, node)
+        return known
 
     def stmt_Break(self, node):
         if not self.loop_depth:
@@ -287,10 +418,27 @@ class _Typer:
                        node.value.span)
 
     def stmt_Delete(self, node):
-        self.error("delete is not supported yet", node.span)
+        target = node.target
+        if isinstance(target, A.Index):
+            self.assign_target(target, None)
+        elif isinstance(target, A.Var):
+            sym = self.globals.get(target.name) \
+                if target.name not in self.scope.locals else None
+            if sym is not None and sym.is_array:
+                self.symbols[target] = sym
+                self.scope.globals_written.add(target.name)
+            else:
+                self.assign_target(target, None)
+        else:
+            self.error("delete takes a variable, an array or an array "
+                       "element", target.span)
 
     def stmt_TryCatch(self, node):
-        self.error("try/catch is not supported yet", node.span)
+        self.stmt(node.body)
+        if node.message_var:
+            sym = self.scope.locals[node.message_var]
+            self.unify_sym(sym, T.STRING, node)
+        self.stmt(node.handler)
 
     # -- expressions --
     def expr(self, node, hint: Optional[T] = None) -> Optional[T]:
@@ -314,22 +462,44 @@ class _Typer:
         sym = self.lookup(node.name, node.span)
         self.symbols[node] = sym
         if isinstance(sym, GlobalSym) and sym.is_array:
-            self.error(f"array '{node.name}' used without an index",
-                       node.span)
             return None
         if isinstance(sym, GlobalSym):
             self.scope.globals_read.add(node.name)
         return self.unify_sym(sym, hint, node) if sym.type is None \
             else sym.type
 
+    def array_keys(self, name: str, keys, node) -> Optional[GlobalSym]:
+        """Types an array's keys; the array, or None if it is not one."""
+        sym = self.globals.get(name)
+        if sym is None or not sym.is_array:
+            for key in keys:
+                self.expr(key)
+            return None
+        self.symbols[node] = sym
+        for i, key in enumerate(keys[:len(sym.key_types)]):
+            got = self.expr(key, sym.key_types[i])
+            if got is None:
+                continue
+            if sym.key_types[i] is None:
+                sym.key_types[i] = got
+                self.changed = True
+            elif got is not sym.key_types[i]:
+                self.error(f"type mismatch for key {i + 1} of array "
+                           f"'{name}': {got} here, {sym.key_types[i]} "
+                           "elsewhere", key.span)
+        return sym
+
     def expr_Index(self, node, hint):
-        self.error("arrays are not supported yet", node.span)
-        for key in node.keys:
-            self.expr(key)
-        return None
+        sym = self.array_keys(node.name, node.keys, node)
+        if sym is None:
+            return None
+        self.scope.globals_read.add(node.name)
+        return self.unify_sym(sym, hint, node) if sym.type is None \
+            else sym.type
 
     def expr_InArray(self, node, hint):
-        self.error("arrays are not supported yet", node.span)
+        if self.array_keys(node.array, node.keys, node) is not None:
+            self.scope.globals_read.add(node.array)
         return T.LONG
 
     def expr_StatOp(self, node, hint):
@@ -371,9 +541,15 @@ class _Typer:
         return then or other
 
     def assign_target(self, target, t: Optional[T]) -> Optional[T]:
+        if isinstance(target, A.Index):
+            sym = self.array_keys(target.name, target.keys, target)
+            if sym is None:
+                return None
+            self.scope.globals_written.add(target.name)
+            return self.settle(target, self.unify_sym(sym, t, target))
         if not isinstance(target, A.Var):
-            self.error("left side of an assignment must be a variable",
-                       target.span)
+            self.error("left side of an assignment must be a variable or "
+                       "an array element", target.span)
             return None
         sym = self.lookup(target.name, target.span)
         self.symbols[target] = sym
@@ -392,12 +568,18 @@ class _Typer:
         want = T.STRING if op == ".=" else T.LONG
         self.expect(node.value, want)
         got = self.assign_target(node.target, want)
-        if isinstance(node.target, A.Var) and isinstance(
-                self.symbols.get(node.target), GlobalSym):
-            self.scope.globals_read.add(node.target.name)
+        self.mark_read_modify(node.target)
         return got
 
+    def mark_read_modify(self, target) -> None:
+        """``x += v`` and ``x++`` read the global they write."""
+        if isinstance(self.symbols.get(target), GlobalSym):
+            self.scope.globals_read.add(target.name)
+
     def _target_type(self, target) -> Optional[T]:
+        if isinstance(target, A.Index):
+            sym = self.globals.get(target.name)
+            return sym.type if sym is not None else None
         if isinstance(target, A.Var):
             sym = self.scope.locals.get(target.name) or \
                 self.globals.get(target.name)
@@ -406,9 +588,7 @@ class _Typer:
 
     def expr_Crement(self, node, hint):
         self.assign_target(node.target, T.LONG)
-        if isinstance(node.target, A.Var) and isinstance(
-                self.symbols.get(node.target), GlobalSym):
-            self.scope.globals_read.add(node.target.name)
+        self.mark_read_modify(node.target)
         return T.LONG
 
     def expr_Call(self, node, hint):
@@ -502,9 +682,14 @@ class _Typer:
         used = set().union(*(s.globals_read | s.globals_written
                              for s in scopes))
         for sym in self.globals.values():
-            if sym.type is None and sym.name in used:
+            if sym.name not in used:
+                continue
+            if sym.type is None:
                 self.error(f"unresolved type for global '{sym.name}'",
                            sym.decl.span)
+            if sym.key_types is not None and None in sym.key_types:
+                self.error(f"unresolved type for a key of array "
+                           f"'{sym.name}'", sym.decl.span)
         for function in self.functions.values():
             if function.return_type is None and _returns_value(function):
                 self.error(f"unresolved return type of function "

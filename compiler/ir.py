@@ -79,6 +79,7 @@ class FunctionInfo:
 class ProbeKind(enum.Enum):
     BEGIN = "begin"
     END = "end"
+    TIMER = "timer"
 
 
 @dataclass
@@ -89,6 +90,7 @@ class ProbeSite:
     priority: int
     handler: int        # index into Program.handlers
     order: int          # position in the script, for stable sorting
+    interval_ns: str = ""   # timer probes: the period, a C expression
 
 
 @dataclass

@@ -56,6 +56,7 @@ class ProbeView:
     point: str
     kind: str
     locks: List[str]
+    interval_ns: str = ""
 
 
 @dataclass
@@ -118,6 +119,7 @@ class _ModuleView:
         handlers = [self.handler_view(h.index) for h in program.handlers]
         begin = [self.probe_view(s) for s in program.sites_of(ProbeKind.BEGIN)]
         end = [self.probe_view(s) for s in program.sites_of(ProbeKind.END)]
+        timers = [self.probe_view(s) for s in program.sites_of(ProbeKind.TIMER)]
         unread = self.unread_globals_handler()
         if unread is not None:
             handlers.append(unread)
@@ -129,19 +131,35 @@ class _ModuleView:
             script_file=c_comment(program.script.file),
             module_name=self.info.name,
             max_nesting=program.max_nesting,
-            globals=[self.global_decl(g) for g in program.globals.values()],
+            globals=[self.global_decl(g) for g in program.globals.values()
+                     if not g.is_array],
+            maps=[self.map_desc(g) for g in program.globals.values()
+                  if g.is_array],
             global_inits=self.global_inits(),
             nglobals=len(program.globals),
             functions=functions,
             handlers=handlers,
             begin=begin,
             end=end,
+            timers=timers,
             c_string=c_string,
         )
 
     # -- globals --
     def global_decl(self, sym: GlobalSym) -> str:
         return _member_decl(f"g_{sym.name}", sym.type)
+
+    def map_desc(self, sym: GlobalSym) -> dict:
+        kinds = {T.LONG: "STPC_T_LONG", T.STRING: "STPC_T_STRING"}
+        if sym.decl.size:
+            overflow = f"Array overflow, check size limit ({sym.decl.size})"
+        else:
+            overflow = "Array overflow, check MAXMAPENTRIES"
+        return dict(name=sym.name, nkeys=len(sym.key_types),
+                    key_types=", ".join(kinds[t] for t in sym.key_types),
+                    value_type=kinds[sym.type],
+                    capacity=map_capacity(sym),
+                    overflow=c_string(overflow))
 
     def global_inits(self) -> List[str]:
         lines = []
@@ -182,24 +200,96 @@ class _ModuleView:
     def probe_view(self, site) -> ProbeView:
         scope = self.program.handlers[site.handler].scope
         kind = {ProbeKind.BEGIN: "STPC_PROBE_BEGIN",
-                ProbeKind.END: "STPC_PROBE_END"}[site.kind]
+                ProbeKind.END: "STPC_PROBE_END"}.get(site.kind,
+                                                     "STPC_PROBE_OTHER")
         return ProbeView(f"probe_{site.handler}", str(site.point), kind,
-                         self.locks(scope.globals_read, scope.globals_written))
+                         self.locks(scope.globals_read, scope.globals_written),
+                         site.interval_ns)
 
     def unread_globals_handler(self) -> Optional[HandlerView]:
         unread = self.program.unread_globals()
         if not unread:
             return None
+        frame = FrameView("stpc_locals_unread", "unread")
         lines = []
         for sym in unread:
-            if sym.type is T.STRING:
-                lines.append(f'stpc_printf(c, "%s=\\"%s\\"\\n", '
-                             f'{c_string(sym.name)}, stpc_g.g_{sym.name});')
-            else:
-                lines.append(f'stpc_printf(c, "%s=%lld\\n", '
-                             f'{c_string(sym.name)}, stpc_g.g_{sym.name});')
-        frame = FrameView("stpc_locals_unread", "unread")
+            if sym.is_array:
+                lines.extend(self.print_array(sym, frame))
+                continue
+            fmt, arg = _value_format(sym.type, f"stpc_g.g_{sym.name}")
+            lines.append(f"stpc_printf(c, {c_string(sym.name + '=' + fmt)}"
+                         f" \"\\n\", {arg});")
         return HandlerView("unread_globals", frame, lines)
+
+    def print_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
+        """One ``name[keys]=value`` line per entry, by value descending."""
+        m = map_ref(self.program, sym.name)
+        buf = f"sort_{sym.name}"
+        frame.temps.append(
+            f"struct stpc_map_entry *{buf}[{map_capacity(sym)}];")
+        formats, args = [], []
+        for i, t in enumerate(sym.key_types):
+            fmt, arg = _value_format(t, _key_ref(m, "e", i, t))
+            formats.append(fmt)
+            args.append(arg)
+        fmt, arg = _value_format(sym.type, _value_ref(m, "e", sym.type))
+        line = f"{sym.name}[{','.join(formats)}]={fmt}\n"
+        return [
+            "{",
+            "\tunsigned int i, n;",
+            f"\tn = stpc_map_sorted({m}, l->{buf}, 0, -1);",
+            "\tfor (i = 0; i < n; i++) {",
+            f"\t\tstruct stpc_map_entry *e = l->{buf}[i];",
+            f"\t\tstpc_printf(c, {c_string(line)}, "
+            f"{', '.join(args + [arg])});",
+            "\t}",
+            "}",
+        ]
+
+
+def _value_format(t: T, ref: str):
+    """printf format and argument showing a value as SystemTap does."""
+    if t is T.STRING:
+        return '"%s"', ref
+    return "%lld", f"(long long){ref}"
+
+
+def map_ref(program: Program, name: str) -> str:
+    """The C pointer to the map of global array ``name``."""
+    arrays = [g.name for g in program.globals.values() if g.is_array]
+    return f"(&stpc_maps[{arrays.index(name)}])"
+
+
+def map_capacity(sym: GlobalSym) -> str:
+    return str(sym.decl.size) if sym.decl.size else "MAXMAPENTRIES"
+
+
+def _value_ref(m: str, entry: str, t: T) -> str:
+    if t is T.STRING:
+        return f"stpc_value_str({m}, {entry})"
+    return f"(*stpc_value_long({m}, {entry}))"
+
+
+def _key_ref(m: str, entry: str, i: int, t: T) -> str:
+    if t is T.STRING:
+        return f"stpc_key_str({m}, {entry}, {i})"
+    return f"(*stpc_key_long({m}, {entry}, {i}))"
+
+
+def _assign_local(ref: str, value: str, t: T) -> str:
+    if t is T.STRING:
+        return f"stpc_str_assign({ref}, {value});"
+    return f"{ref} = {value};"
+
+
+def _sort_column(node: A.Foreach):
+    """(column, direction) for stpc_map_sorted, or (None, 0) unsorted."""
+    if node.value_sort:
+        return 0, 1 if node.value_sort == "+" else -1
+    for i, key in enumerate(node.keys):
+        if key.sort:
+            return i + 1, 1 if key.sort == "+" else -1
+    return None, 0
 
 
 def _member_decl(name: str, t: T) -> str:
@@ -297,6 +387,83 @@ class _ScopeGen:
         self.indent -= 1
         self.emit("}")
 
+    def stmt_Foreach(self, node):
+        sym = self.program.symbols[node]
+        m = map_ref(self.program, sym.name)
+        self.emit("{")
+        self.indent += 1
+        self.emit(f"struct stpc_map *fm = {m};")
+        self.emit("struct stpc_map_entry *fe;")
+        limit = self.expr(node.limit) if node.limit is not None else "-1"
+        self.emit(f"s64 limit = {limit}, done = 0;")
+        column, direction = _sort_column(node)
+        if column is None:
+            self.emit("for (fe = stpc_map_first(fm); fe; "
+                      "fe = stpc_map_next(fm, fe)) {")
+        else:
+            buf = self.temp_entries(sym)
+            self.emit("unsigned int fi, fn;")
+            self.emit(f"fn = stpc_map_sorted(fm, {buf}, {column}, "
+                      f"{direction});")
+            self.emit(f"for (fi = 0; fi < fn && (fe = {buf}[fi]); fi++) {{")
+        self.indent += 1
+        self.emit(f"STPC_STEP(c, {c_string(location(node))}, "
+                  f"{self.catch_label});")
+        self.emit("if (limit >= 0 && done++ >= limit)")
+        self.emit("\tbreak;")
+        for i, key in enumerate(node.keys):
+            self.emit(_assign_local(f"l->vars.l_{key.name}",
+                                    _key_ref("fm", "fe", i, sym.key_types[i]),
+                                    sym.key_types[i]))
+        if node.value_var:
+            self.emit(_assign_local(f"l->vars.l_{node.value_var}",
+                                    _value_ref("fm", "fe", sym.type),
+                                    sym.type))
+        self.stmt(node.body)
+        self.indent -= 1
+        self.emit("}")
+        self.indent -= 1
+        self.emit("}")
+
+    def temp_entries(self, sym) -> str:
+        name = f"sort{self.ntemps}"
+        self.ntemps += 1
+        self.frame.temps.append(
+            f"struct stpc_map_entry *{name}[{map_capacity(sym)}];")
+        return f"l->{name}"
+
+    def stmt_Delete(self, node):
+        target = node.target
+        sym = self.program.symbols.get(target)
+        if isinstance(target, A.Index):
+            m = map_ref(self.program, sym.name)
+            self.emit(f"{{ {self.key_prelude(sym, target.keys)} "
+                      f"stpc_map_delete({m}, &key); }}")
+        elif isinstance(sym, GlobalSym) and sym.is_array:
+            self.emit(f"stpc_map_clear({map_ref(self.program, sym.name)});")
+        elif self.type_of(target) is T.STRING:
+            self.emit(f"{self.var_ref(target)}[0] = '\\0';")
+        else:
+            self.emit(f"{self.var_ref(target)} = 0;")
+
+    def stmt_TryCatch(self, node):
+        label = f"catch{self.ntemps}"
+        self.ntemps += 1
+        outer, self.catch_label = self.catch_label, label
+        self.nested(node.body)
+        self.catch_label = outer
+        self.emit(f"{label}: __attribute__((unused));")
+        self.emit("if (unlikely(c->last_error)) {")
+        self.indent += 1
+        if node.message_var:
+            self.emit(f"stpc_str_assign(l->vars.l_{node.message_var}, "
+                      "c->last_error);")
+        self.emit("c->last_error = NULL;")
+        self.emit("c->error_location = NULL;")
+        self.stmt(node.handler)
+        self.indent -= 1
+        self.emit("}")
+
     def stmt_Break(self, node):
         self.emit("break;")
 
@@ -348,12 +515,17 @@ class _ScopeGen:
         return f"(~({operand}))"
 
     def expr_Binary(self, node):
-        op = node.op
-        left, right = self.expr(node.left), self.expr(node.right)
+        return self.binary_c(node.op, self.expr(node.left),
+                             self.expr(node.right), node,
+                             self.type_of(node.left))
+
+    def binary_c(self, op: str, left: str, right: str, node,
+                 operand_type: T) -> str:
+        """C for ``left op right``, given as C expressions."""
         if op == ".":
             return f"stpc_concat({self.temp_string()}, {left}, {right})"
         if op in ("==", "!=", "<", ">", "<=", ">="):
-            if self.type_of(node.left) is T.STRING:
+            if operand_type is T.STRING:
                 return f"((s64)(stpc_strcmp({left}, {right}) {op} 0))"
             return f"((s64)(({left}) {op} ({right})))"
         if op in ("&&", "||"):
@@ -370,27 +542,73 @@ class _ScopeGen:
         then, other = self.expr(node.then), self.expr(node.otherwise)
         return f"(({cond}) ? ({then}) : ({other}))"
 
+    def lvalue(self, target):
+        """(prelude, guard, ref): C that finds the target's storage, a
+        condition that it was found, and the storage as an lvalue (a
+        ``char *`` for strings)."""
+        if isinstance(target, A.Var):
+            return "", "1", self.var_ref(target)
+        sym = self.program.symbols[target]
+        m = map_ref(self.program, sym.name)
+        prelude = (self.key_prelude(sym, target.keys) +
+                   " struct stpc_map_entry *e = c->last_error ? NULL : "
+                   f"stpc_map_insert(c, {m}, &key, "
+                   f"{c_string(location(target))});")
+        return prelude, "e", _value_ref(m, "e", sym.type)
+
+    def key_prelude(self, sym, keys) -> str:
+        """C declaring ``key``, a struct stpc_key holding ``keys``."""
+        parts = []
+        for i, (key, t) in enumerate(zip(keys, sym.key_types)):
+            parts.append(f"{_C_TYPE[t]} k{i} = {self.expr(key)};")
+        parts.append("struct stpc_key key = {};")
+        for i, t in enumerate(sym.key_types):
+            slot = "str" if t is T.STRING else "num"
+            parts.append(f"key.{slot}[{i}] = k{i};")
+        return " ".join(parts)
+
+    def expr_Index(self, node):
+        sym = self.program.symbols[node]
+        m = map_ref(self.program, sym.name)
+        missing = '""' if sym.type is T.STRING else "0"
+        value = _value_ref(m, "e", sym.type)
+        if sym.type is T.STRING:
+            value = f"(const char *){value}"
+        return (f"({{ {self.key_prelude(sym, node.keys)} "
+                f"struct stpc_map_entry *e = stpc_map_find({m}, &key); "
+                f"e ? {value} : {missing}; }})")
+
+    def expr_InArray(self, node):
+        sym = self.program.symbols[node]
+        m = map_ref(self.program, sym.name)
+        return (f"({{ {self.key_prelude(sym, node.keys)} "
+                f"(s64)(stpc_map_find({m}, &key) != NULL); }})")
+
     def expr_Assign(self, node):
-        target = self.var_ref(node.target)
         value = self.expr(node.value)
+        prelude, guard, ref = self.lvalue(node.target)
         op = node.op
         if self.type_of(node.target) is T.STRING:
-            if op == ".=":
-                return f"stpc_concat({target}, {target}, {value})"
-            return f"stpc_str_assign({target}, {value})"
+            store = (f"stpc_concat({ref}, {ref}, v)" if op == ".="
+                     else f"stpc_str_assign({ref}, v)")
+            return (f"({{ const char *v = {value}; {prelude} "
+                    f"const char *r = \"\"; if ({guard}) {{ {store}; "
+                    f"r = {ref}; }} r; }})")
         if op == "=":
-            return f"({target} = ({value}))"
-        binary = A.Binary(node.span, op[:-1], node.target, node.value)
-        self.program.types[binary] = T.LONG
-        return f"({target} = {self.expr(binary)})"
+            update = f"{ref} = v"
+        else:
+            update = f"{ref} = " + self.binary_c(op[:-1], ref, "v", node,
+                                                 T.LONG)
+        return (f"({{ s64 v = {value}; {prelude} s64 r = 0; "
+                f"if ({guard}) {{ {update}; r = {ref}; }} r; }})")
 
     def expr_Crement(self, node):
-        target = self.var_ref(node.target)
+        prelude, guard, ref = self.lvalue(node.target)
         delta = "1" if node.op == "++" else "-1"
-        update = f"{target} = (s64)((u64){target} + (u64){delta})"
-        if node.prefix:
-            return f"({update})"
-        return f"({{ s64 old = {target}; {update}; old; }})"
+        result = ref if node.prefix else "old"
+        return (f"({{ {prelude} s64 r = 0; if ({guard}) {{ s64 old = {ref}; "
+                f"{ref} = (s64)((u64)old + (u64){delta}); r = {result}; }} "
+                "r; })")
 
     # -- calls --
     def expr_Call(self, node):

@@ -150,7 +150,10 @@ def describe_program(program) -> str:
     """What ``-p2`` prints: the elaborated globals, functions and probes."""
     out = ["# globals"]
     for sym in program.globals.values():
-        out.append(f"{sym.name}:{sym.type}")
+        keys = ""
+        if sym.is_array:
+            keys = "[" + ", ".join(str(t) for t in sym.key_types) + "]"
+        out.append(f"{sym.name}{keys}:{sym.type}")
     out.append("# functions")
     for function in program.functions.values():
         params = ", ".join(f"{p.name}:{p.type}" for p in function.params)

@@ -175,7 +175,9 @@ static int stpc_session_start(void)
 		return -EBUSY;
 	for (i = 0; i < stpc_program.nbegin; i++)
 		stpc_run_probe(&stpc_program.begin[i]);
-	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_RUNNING);
+	if (atomic_cmpxchg(&stpc_state, STPC_STATE_STARTING,
+			   STPC_STATE_RUNNING) == STPC_STATE_STARTING)
+		stpc_timers_arm();
 	return 0;
 }
 
@@ -188,6 +190,7 @@ static int stpc_session_stop(void)
 	stpc_move_state(STPC_STATE_LOADED, STPC_STATE_STOPPING);
 	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
 	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
+	stpc_timers_disarm();
 	for (i = 0; i < stpc_program.nend; i++)
 		stpc_run_probe(&stpc_program.end[i]);
 	stpc_finished = true;
@@ -236,6 +239,28 @@ static int stpc_alloc_contexts(void)
 	return 0;
 }
 
+static void stpc_free_maps(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.nmaps; i++)
+		stpc_map_free(&stpc_program.maps[i]);
+}
+
+static int stpc_alloc_maps(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < stpc_program.nmaps; i++) {
+		ret = stpc_map_init(&stpc_program.maps[i],
+				    &stpc_program.map_descs[i]);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int __init stpc_module_init(void)
 {
 	unsigned int i;
@@ -243,6 +268,9 @@ static int __init stpc_module_init(void)
 
 	for (i = 0; i < stpc_program.nlocks; i++)
 		rwlock_init(&stpc_program.locks[i]);
+	ret = stpc_alloc_maps();
+	if (ret)
+		goto fail;
 	stpc_program.init_globals();
 	ret = stpc_alloc_contexts();
 	if (ret)
@@ -253,13 +281,16 @@ static int __init stpc_module_init(void)
 	return 0;
 fail:
 	stpc_free_contexts();
+	stpc_free_maps();
 	return ret;
 }
 
 static void __exit stpc_module_exit(void)
 {
+	stpc_timers_disarm();
 	stpc_transport_exit();
 	stpc_free_contexts();
+	stpc_free_maps();
 }
 
 module_init(stpc_module_init);

@@ -4,6 +4,8 @@
  * after the module's struct stpc_program, so that the whole module is one
  * translation unit the compiler can inline across.
  */
+#include "map.c"
+#include "timers.c"
 #include "session.c"
 #include "print.c"
 #include "transport.c"

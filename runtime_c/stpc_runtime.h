@@ -19,6 +19,7 @@
 #include <linux/vmalloc.h>
 #include <linux/sched.h>
 #include <linux/delay.h>
+#include <linux/hrtimer.h>
 
 #include "stpc_protocol.h"
 #include "stpc_limits.h"
@@ -45,11 +46,105 @@ struct stpc_probe {
 	enum stpc_probe_kind kind;
 };
 
+struct stpc_timer_probe {
+	struct hrtimer timer;
+	u64 interval_ns;
+	const struct stpc_probe *probe;
+	bool armed;
+};
+
+/* ---- associative arrays (map.c) ---- */
+#define STPC_MAX_KEYS 9
+
+enum stpc_value_type {
+	STPC_T_LONG = 1,
+	STPC_T_STRING = 2,
+};
+
+struct stpc_map_desc {
+	unsigned int nkeys;
+	unsigned char key_types[STPC_MAX_KEYS];
+	unsigned char value_type;
+	unsigned int max_entries;
+	const char *overflow_message;
+};
+
+/* A key being looked up; string parts are borrowed, not copied. */
+struct stpc_key {
+	s64 num[STPC_MAX_KEYS];
+	const char *str[STPC_MAX_KEYS];
+};
+
+struct stpc_map_entry {
+	u32 bucket_next;	/* links are slot index + 1; 0 ends a list */
+	u32 prev, next;		/* insertion order */
+	u32 hash;
+	u64 seq;		/* insertion number, for stable sorts */
+};
+
+struct stpc_map {
+	const struct stpc_map_desc *desc;
+	char *slots;
+	u32 *buckets;
+	u32 nbuckets;
+	u32 free, first, last, count;
+	u64 seq;
+	size_t slot_size;
+	size_t value_off;
+	size_t key_off[STPC_MAX_KEYS];
+};
+
+static inline s64 *stpc_key_long(const struct stpc_map *m,
+				 const struct stpc_map_entry *e, unsigned int i)
+{
+	return (s64 *)((char *)e + m->key_off[i]);
+}
+
+static inline char *stpc_key_str(const struct stpc_map *m,
+				 const struct stpc_map_entry *e, unsigned int i)
+{
+	return (char *)e + m->key_off[i];
+}
+
+static inline s64 *stpc_value_long(const struct stpc_map *m,
+				   const struct stpc_map_entry *e)
+{
+	return (s64 *)((char *)e + m->value_off);
+}
+
+static inline char *stpc_value_str(const struct stpc_map *m,
+				   const struct stpc_map_entry *e)
+{
+	return (char *)e + m->value_off;
+}
+
+int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc);
+void stpc_map_free(struct stpc_map *m);
+void stpc_map_clear(struct stpc_map *m);
+struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
+				     const struct stpc_key *k);
+struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
+				       struct stpc_map *m,
+				       const struct stpc_key *k,
+				       const char *location);
+void stpc_map_delete(struct stpc_map *m, const struct stpc_key *k);
+struct stpc_map_entry *stpc_map_first(const struct stpc_map *m);
+struct stpc_map_entry *stpc_map_next(const struct stpc_map *m,
+				     const struct stpc_map_entry *e);
+unsigned int stpc_map_sorted(const struct stpc_map *m,
+			     struct stpc_map_entry **out, int column,
+			     int direction);
+
 struct stpc_program {
 	const struct stpc_probe *begin;		/* sorted by priority */
 	unsigned int nbegin;
 	const struct stpc_probe *end;		/* sorted by priority */
 	unsigned int nend;
+	struct stpc_timer_probe *timers;
+	unsigned int ntimers;
+	struct stpc_map *maps;
+	const struct stpc_map_desc *map_descs;
+	unsigned int nmaps;
 	size_t context_size;			/* of the generated context */
 	rwlock_t *locks;			/* one per global */
 	unsigned int nlocks;

@@ -27,6 +27,8 @@ def test_case(case_id, vm_results):
         assert result["stdout"] == case.stdout
     if case.stderr is not None:
         assert result["stderr"] == case.stderr
+    if case.stderr_pattern is not None:
+        assert re.fullmatch(case.stderr_pattern, result["stderr"])
     assert result["rc"] == case.rc, result["stderr"]
     assert result["leftover_modules"] == [], \
         f"{case_id} left modules loaded"

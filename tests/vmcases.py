@@ -28,7 +28,7 @@ class VmCase:
     stderr: Optional[str] = None
     rc: int = 0
     timeout: int = 180
-    stdout_check: Optional[str] = None   # name of a custom check
+    stderr_pattern: Optional[str] = None  # regex the whole stderr matches
     env: dict = field(default_factory=dict)
 
 
@@ -84,36 +84,23 @@ def workflow_cases(kver: str) -> List[VmCase]:
                shell="stpc hello_pre.ko --run", cwd=work,
                prebuild=[emit],
                stdout=_read(EXAMPLES / "hello.out"), stderr=""),
-        VmCase(id="workflow/inline-e",
-               shell="stpc -e 'probe begin { printf(\"hello %d\\n\", 6*7); "
-                     "exit() }' --run",
-               cwd=work,
-               prebuild=[["stpc", "-e", 'probe begin { printf("hello %d\\n",'
-                          ' 6*7); exit() }', "-p4", "-r", kver]],
-               stdout="hello 42\n", stderr=""),
+        _inline("workflow/inline-e", kver,
+                'probe begin { printf("hello %d\\n", 6*7); exit() }',
+                stdout="hello 42\n"),
         VmCase(id="workflow/output-file",
                shell="stpc hello_pre.ko --run -o /tmp/out.txt && "
                      "echo file: && cat /tmp/out.txt",
                cwd=work, prebuild=[emit],
                stdout="file:\n" + (_read(EXAMPLES / "hello.out") or ""),
                stderr=""),
-        VmCase(id="workflow/command-c",
-               shell="stpc -c 'echo child > /tmp/c.txt' -e "
-                     "'probe begin { println(target() > 0) } "
-                     "probe end { println(\"end\") }' --run && "
-                     "cat /tmp/c.txt",
-               cwd=work,
-               prebuild=[["stpc", "-e", "probe begin { println(target() > 0)"
-                          " } probe end { println(\"end\") }", "-p4",
-                          "-r", kver]],
-               stdout="1\nend\nchild\n", stderr=""),
-        VmCase(id="workflow/target-x",
-               shell="stpc -x 4242 -e 'probe begin { println(target()); "
-                     "exit() }' --run",
-               cwd=work,
-               prebuild=[["stpc", "-e", "probe begin { println(target()); "
-                          "exit() }", "-p4", "-r", kver]],
-               stdout="4242\n", stderr=""),
+        _inline("workflow/command-c", kver,
+                'probe begin { println(target() > 0) } '
+                'probe end { println("end") }',
+                options=["-c", "echo child > /tmp/c.txt"],
+                then="&& cat /tmp/c.txt", stdout="1\nend\nchild\n"),
+        _inline("workflow/target-x", kver,
+                "probe begin { println(target()); exit() }",
+                options=["-x", "4242"], stdout="4242\n"),
         VmCase(id="workflow/sigterm-runs-end-probes",
                shell=f"stpc {forever} --run > /tmp/o & pid=$!; "
                      f"{_UNTIL_UP} kill -TERM $pid; wait $pid; "
@@ -130,6 +117,12 @@ def workflow_cases(kver: str) -> List[VmCase]:
                cwd=work,
                prebuild=[["stpc", str(forever), "-p4", "-r", kver]],
                stdout="1\nremoved MODULE\n0\n", stderr=""),
+        _inline("workflow/full-buffer-counts-drops", kver,
+                'probe begin { for (i = 0; i < 3000; i++) '
+                'printf("%0100d\\n", i); exit() }',
+                defines=["-DSTPC_BUFFER_SIZE=32768", "-DMAXACTION=100000"],
+                then="| wc -l", stdout=None, stderr=None,
+                stderr_pattern=r"WARNING: \d+ output records dropped\n"),
         VmCase(id="workflow/without-cap-sys-module",
                shell="setpriv --inh-caps=-sys_module "
                      "--bounding-set=-sys_module stpc hello_pre.ko --run",
@@ -137,6 +130,19 @@ def workflow_cases(kver: str) -> List[VmCase]:
                stderr="ERROR: running a probe module needs root "
                       "(CAP_SYS_MODULE): run stpc as root or with sudo\n"),
     ]
+
+
+def _inline(case_id: str, kver: str, script: str, options=(), defines=(),
+            then: str = "", **expect) -> VmCase:
+    """A case running `stpc -e SCRIPT --run` in the guest; the host builds
+    the same script first, so the guest finds it in the cache."""
+    run = ["stpc", *defines, *options, "-e", script, "--run"]
+    expect.setdefault("stderr", "")
+    return VmCase(id=case_id, shell=f"{shlex.join(run)} {then}".strip(),
+                  cwd=WORK,
+                  prebuild=[["stpc", *defines, "-e", script, "-p4", "-r",
+                             kver]],
+                  **expect)
 
 
 def prepare_work_dir() -> None:

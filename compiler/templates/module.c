@@ -23,6 +23,22 @@ static struct {
 
 static rwlock_t stpc_global_locks[{{ nglobals }} + 1];
 
+/* ---- arrays ---- */
+static struct stpc_map stpc_maps[{{ maps | length }} + 1];
+
+static const struct stpc_map_desc stpc_map_descs[] = {
+{% for map in maps %}
+	{	/* {{ map.name }} */
+		.nkeys = {{ map.nkeys }},
+		.key_types = { {{ map.key_types }} },
+		.value_type = {{ map.value_type }},
+		.max_entries = {{ map.capacity }},
+		.overflow_message = {{ map.overflow }},
+	},
+{% endfor %}
+	{ }
+};
+
 static void stpc_init_globals(void)
 {
 {% for line in global_inits %}
@@ -100,7 +116,7 @@ out: __attribute__((unused));
 {% endfor %}
 
 /* ---- probe points ---- */
-{% for group, probes in [("begin", begin), ("end", end)] %}
+{% for group, probes in [("begin", begin), ("end", end), ("timer", timers)] %}
 {% for probe in probes %}
 static const struct stpc_lock_req stpc_{{ group }}_{{ loop.index0 }}_locks[] = {
 {% for lock in probe.locks %}
@@ -124,11 +140,24 @@ static const struct stpc_probe stpc_{{ group }}_probes[] = {
 };
 {% endfor %}
 
+static struct stpc_timer_probe stpc_timers[] = {
+{% for probe in timers %}
+	{ .interval_ns = {{ probe.interval_ns }},
+	  .probe = &stpc_timer_probes[{{ loop.index0 }}] },
+{% endfor %}
+	{ }
+};
+
 static const struct stpc_program stpc_program = {
 	.begin = stpc_begin_probes,
 	.nbegin = {{ begin | length }},
 	.end = stpc_end_probes,
 	.nend = {{ end | length }},
+	.timers = stpc_timers,
+	.ntimers = {{ timers | length }},
+	.maps = stpc_maps,
+	.map_descs = stpc_map_descs,
+	.nmaps = {{ maps | length }},
 	.context_size = sizeof(struct stpc_full_context),
 	.locks = stpc_global_locks,
 	.nlocks = {{ nglobals }},
