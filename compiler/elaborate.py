@@ -22,7 +22,7 @@ _TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
                 "ns": "{n}ULL", "nsec": "{n}ULL",
                 "jiffies": "{n}ULL * TICK_NSEC", "hz": "NSEC_PER_SEC / {n}ULL"}
 _MIN_TIMER_NS = 100000
-_ARITH_ASSIGN = {"+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "^=", "|="}
+_EXTRACTORS = ("@count", "@sum", "@min", "@max", "@avg")
 _MAX_ROUNDS = 50
 
 
@@ -291,6 +291,10 @@ class _Typer:
 
     # -- unification --
     def unify_sym(self, sym, t: Optional[T], node) -> Optional[T]:
+        if t is T.HIST:
+            self.error("a histogram can only be printed, with print or "
+                       "println", node.span)
+            return sym.type
         if t is None:
             return sym.type
         if sym.type is None:
@@ -463,6 +467,11 @@ class _Typer:
         self.symbols[node] = sym
         if isinstance(sym, GlobalSym) and sym.is_array:
             return None
+        if isinstance(sym, GlobalSym) and sym.type is T.STATS:
+            self.error(f"statistic '{node.name}' can only be read with "
+                       "@count, @sum, @min, @max, @avg or printed with "
+                       "@hist_log or @hist_linear", node.span)
+            return None
         if isinstance(sym, GlobalSym):
             self.scope.globals_read.add(node.name)
         return self.unify_sym(sym, hint, node) if sym.type is None \
@@ -502,9 +511,60 @@ class _Typer:
             self.scope.globals_read.add(node.array)
         return T.LONG
 
+    def stat_arg(self, node) -> Optional[GlobalSym]:
+        """The statistic an extractor reads, checked."""
+        arg = node.args[0] if node.args else None
+        sym = self.globals.get(arg.name) if isinstance(arg, A.Var) else None
+        if sym is None or sym.is_array:
+            self.error(f"'{node.op}' needs a global statistic (a global "
+                       "that '<<<' adds to)", node.span)
+            return None
+        self.symbols[node] = sym
+        self.scope.globals_read.add(sym.name)
+        self.unify_sym(sym, T.STATS, arg)
+        return sym
+
     def expr_StatOp(self, node, hint):
+        if node.op in _EXTRACTORS:
+            if len(node.args) != 1:
+                self.error(f"'{node.op}' takes one statistic", node.span)
+            self.stat_arg(node)
+            return T.LONG
+        if node.op in ("@hist_log", "@hist_linear"):
+            self.histogram(node)
+            return T.HIST
         self.error(f"'{node.op}' is not supported yet", node.span)
         return T.LONG
+
+    def histogram(self, node) -> None:
+        sym = self.stat_arg(node)
+        if node.op == "@hist_log":
+            spec = ("log",)
+            if len(node.args) != 1:
+                self.error("'@hist_log' takes one statistic", node.span)
+        else:
+            limits = node.args[1:]
+            if len(limits) != 3 or not all(isinstance(a, A.IntLit)
+                                           for a in limits):
+                self.error("'@hist_linear' takes a statistic and three "
+                           "number literals: start, stop, step", node.span)
+                return
+            start, stop, step = (a.value for a in limits)
+            if step <= 0 or stop <= start:
+                self.error("'@hist_linear' needs start < stop and a "
+                           "positive step", node.span)
+                return
+            if (stop - start) // step > 1000:
+                self.error("'@hist_linear' would have more than 1000 "
+                           "buckets", node.span)
+                return
+            spec = ("linear", start, stop, step)
+        if sym is None:
+            return
+        if sym.hist is not None and sym.hist != spec:
+            self.error(f"statistic '{sym.name}' is printed as two different "
+                       "histograms", node.span)
+        sym.hist = spec
 
     def expr_Unary(self, node, hint):
         self.expect(node.operand, T.LONG)
@@ -560,7 +620,18 @@ class _Typer:
     def expr_Assign(self, node, hint):
         op = node.op
         if op == "<<<":
-            self.error("statistics ('<<<') are not supported yet", node.span)
+            self.expect(node.value, T.LONG)
+            target = node.target
+            if not isinstance(target, A.Var) or \
+                    target.name not in self.globals or \
+                    target.name in self.scope.locals:
+                self.error("'<<<' adds to a global statistic; arrays of "
+                           "statistics are not supported yet", target.span)
+                return T.LONG
+            sym = self.globals[target.name]
+            self.symbols[target] = sym
+            self.scope.globals_written.add(target.name)
+            self.unify_sym(sym, T.STATS, target)
             return T.LONG
         if op == "=":
             value = self.expr(node.value, self._target_type(node.target))
@@ -642,7 +713,10 @@ class _Typer:
             if name == "print" and not args:
                 self.error("function 'print' needs an argument", node.span)
             for arg in args:
-                self.expr(arg)
+                if self.expr(arg) is T.HIST and (len(args) > 1 or
+                                                 name.startswith("sprint")):
+                    self.error("a histogram is printed alone, with print or "
+                               "println", arg.span)
         return T.STRING if name.startswith("sprint") else None
 
     def check_format(self, node) -> None:

@@ -17,6 +17,7 @@ class T(enum.Enum):
     LONG = "long"
     STRING = "string"
     STATS = "stats"
+    HIST = "histogram"      # @hist_log/@hist_linear: only printed
 
     def __str__(self) -> str:
         return self.value
@@ -28,6 +29,7 @@ class GlobalSym:
     index: int
     type: Optional[T] = None
     key_types: Optional[List[Optional[T]]] = None   # None: a scalar
+    hist: Optional[tuple] = None    # ("log",) or ("linear", start, stop, step)
     read: bool = False
     written: bool = False
 
@@ -38,6 +40,15 @@ class GlobalSym:
     @property
     def is_array(self) -> bool:
         return self.key_types is not None
+
+    @property
+    def nbuckets(self) -> int:
+        if self.hist is None:
+            return 0
+        if self.hist[0] == "log":
+            return 129
+        _, start, stop, step = self.hist
+        return (stop - start) // step + 1 + 2
 
 
 @dataclass

@@ -132,7 +132,9 @@ class _ModuleView:
             module_name=self.info.name,
             max_nesting=program.max_nesting,
             globals=[self.global_decl(g) for g in program.globals.values()
-                     if not g.is_array],
+                     if not g.is_array and g.type is not T.STATS],
+            stats=[self.stat_desc(g) for g in program.globals.values()
+                   if g.type is T.STATS],
             maps=[self.map_desc(g) for g in program.globals.values()
                   if g.is_array],
             global_inits=self.global_inits(),
@@ -148,6 +150,13 @@ class _ModuleView:
     # -- globals --
     def global_decl(self, sym: GlobalSym) -> str:
         return _member_decl(f"g_{sym.name}", sym.type)
+
+    def stat_desc(self, sym: GlobalSym) -> dict:
+        hist = sym.hist or ("none",)
+        start, stop, step = hist[1:] if hist[0] == "linear" else (0, 0, 0)
+        return dict(name=sym.name, hist=f"STPC_HIST_{hist[0].upper()}",
+                    start=_c_long(start), stop=_c_long(stop),
+                    step=_c_long(step), nbuckets=sym.nbuckets)
 
     def map_desc(self, sym: GlobalSym) -> dict:
         kinds = {T.LONG: "STPC_T_LONG", T.STRING: "STPC_T_STRING"}
@@ -173,8 +182,12 @@ class _ModuleView:
         return lines
 
     def locks(self, read: set, written: set) -> List[str]:
+        """Lock requests in index order; statistics take none (their
+        adders are per-CPU and readers check sequence counts)."""
         lines = []
         for sym in self.program.globals.values():
+            if sym.type is T.STATS:
+                continue
             if sym.name in written:
                 lines.append(f"{{ .index = {sym.index}, .write = 1 }}")
             elif sym.name in read:
@@ -216,10 +229,22 @@ class _ModuleView:
             if sym.is_array:
                 lines.extend(self.print_array(sym, frame))
                 continue
+            if sym.type is T.STATS:
+                lines.append(self.print_stat(sym, frame))
+                continue
             fmt, arg = _value_format(sym.type, f"stpc_g.g_{sym.name}")
             lines.append(f"stpc_printf(c, {c_string(sym.name + '=' + fmt)}"
                          f" \"\\n\", {arg});")
         return HandlerView("unread_globals", frame, lines)
+
+    def print_stat(self, sym: GlobalSym, frame: FrameView) -> str:
+        """``name @count=N @min=N @max=N @sum=N @avg=N``."""
+        read = stat_read(self.program, sym, frame)
+        avg = "r->count ? div64_s64(r->sum, r->count) : 0"
+        fmt = f"{sym.name} @count=%lld @min=%lld @max=%lld @sum=%lld " \
+              "@avg=%lld\n"
+        return (f"{{ {read} stpc_printf(c, {c_string(fmt)}, r->count, "
+                f"r->min, r->max, r->sum, {avg}); }}")
 
     def print_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
         """One ``name[keys]=value`` line per entry, by value descending."""
@@ -252,6 +277,23 @@ def _value_format(t: T, ref: str):
     if t is T.STRING:
         return '"%s"', ref
     return "%lld", f"(long long){ref}"
+
+
+def stat_ref(program: Program, name: str) -> str:
+    """The C pointer to the storage of global statistic ``name``."""
+    stats = [g.name for g in program.globals.values() if g.type is T.STATS]
+    return f"(&stpc_stats[{stats.index(name)}])"
+
+
+def stat_read(program: Program, sym: GlobalSym, frame: FrameView) -> str:
+    """C declaring ``r``, every CPU's share of ``sym`` merged."""
+    n = len(frame.temps)
+    words = f"STPC_STAT_WORDS({sym.nbuckets})"
+    frame.temps.append(f"u64 agg{n}[{words}];")
+    frame.temps.append(f"u64 scratch{n}[{words}];")
+    return (f"struct stpc_stat_record *r = (void *)l->agg{n}; "
+            f"stpc_stat_read({stat_ref(program, sym.name)}, r, "
+            f"(void *)l->scratch{n});")
 
 
 def map_ref(program: Program, name: str) -> str:
@@ -584,7 +626,36 @@ class _ScopeGen:
         return (f"({{ {self.key_prelude(sym, node.keys)} "
                 f"(s64)(stpc_map_find({m}, &key) != NULL); }})")
 
+    def expr_StatOp(self, node):
+        sym = self.program.symbols[node]
+        read = stat_read(self.program, sym, self.frame)
+        loc = c_string(location(node))
+        value = {
+            "@count": "r->count",
+            "@sum": "r->sum",
+            "@min": "r->min",
+            "@max": "r->max",
+            "@avg": "div64_s64(r->sum, r->count)",
+        }[node.op]
+        if node.op in ("@count", "@sum"):
+            return f"({{ {read} {value}; }})"
+        return (f"({{ {read} r->count ? {value} : "
+                f"(stpc_error(c, \"empty aggregate\", {loc}), 0); }})")
+
+    def print_histogram(self, node, newline: str) -> str:
+        sym = self.program.symbols[node]
+        read = stat_read(self.program, sym, self.frame)
+        tail = f' stpc_printf(c, "\\n");' if newline else ""
+        return (f"({{ {read} if (!c->last_error) {{ stpc_print_hist(c, "
+                f"{stat_ref(self.program, sym.name)}, r);{tail} }} 0; }})")
+
     def expr_Assign(self, node):
+        if node.op == "<<<":
+            sym = self.program.symbols[node.target]
+            return (f"({{ s64 v = {self.expr(node.value)}; "
+                    "if (!c->last_error) "
+                    f"stpc_stat_add({stat_ref(self.program, sym.name)}, v); "
+                    "v; })")
         value = self.expr(node.value)
         prelude, guard, ref = self.lvalue(node.target)
         op = node.op
@@ -738,6 +809,8 @@ class _ScopeGen:
         return "".join(fmt), args
 
     def call_print(self, node, newline: str = ""):
+        if node.args and self.type_of(node.args[0]) is T.HIST:
+            return self.print_histogram(node.args[0], newline)
         fmt, args = self.value_args(node.args)
         return self.printf_call(fmt + newline, args, "stpc_printf(c, ")
 

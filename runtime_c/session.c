@@ -239,15 +239,18 @@ static int stpc_alloc_contexts(void)
 	return 0;
 }
 
-static void stpc_free_maps(void)
+/* Arrays and statistics: storage for every global that needs it. */
+static void stpc_free_storage(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < stpc_program.nmaps; i++)
 		stpc_map_free(&stpc_program.maps[i]);
+	for (i = 0; i < stpc_program.nstats; i++)
+		stpc_stat_free(&stpc_program.stats[i]);
 }
 
-static int stpc_alloc_maps(void)
+static int stpc_alloc_storage(void)
 {
 	unsigned int i;
 	int ret;
@@ -255,6 +258,12 @@ static int stpc_alloc_maps(void)
 	for (i = 0; i < stpc_program.nmaps; i++) {
 		ret = stpc_map_init(&stpc_program.maps[i],
 				    &stpc_program.map_descs[i]);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < stpc_program.nstats; i++) {
+		ret = stpc_stat_init(&stpc_program.stats[i],
+				     &stpc_program.stat_descs[i]);
 		if (ret)
 			return ret;
 	}
@@ -268,7 +277,7 @@ static int __init stpc_module_init(void)
 
 	for (i = 0; i < stpc_program.nlocks; i++)
 		rwlock_init(&stpc_program.locks[i]);
-	ret = stpc_alloc_maps();
+	ret = stpc_alloc_storage();
 	if (ret)
 		goto fail;
 	stpc_program.init_globals();
@@ -281,7 +290,7 @@ static int __init stpc_module_init(void)
 	return 0;
 fail:
 	stpc_free_contexts();
-	stpc_free_maps();
+	stpc_free_storage();
 	return ret;
 }
 
@@ -290,7 +299,7 @@ static void __exit stpc_module_exit(void)
 	stpc_timers_disarm();
 	stpc_transport_exit();
 	stpc_free_contexts();
-	stpc_free_maps();
+	stpc_free_storage();
 }
 
 module_init(stpc_module_init);

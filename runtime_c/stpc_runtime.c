@@ -5,6 +5,7 @@
  * translation unit the compiler can inline across.
  */
 #include "map.c"
+#include "stats.c"
 #include "timers.c"
 #include "session.c"
 #include "print.c"

@@ -135,6 +135,47 @@ unsigned int stpc_map_sorted(const struct stpc_map *m,
 			     struct stpc_map_entry **out, int column,
 			     int direction);
 
+/* ---- statistics (stats.c) ---- */
+enum stpc_hist_kind {
+	STPC_HIST_NONE,
+	STPC_HIST_LOG,
+	STPC_HIST_LINEAR,
+};
+
+#define STPC_LOG_ZERO		64	/* log bucket of 0; 2^k is 65 + k */
+#define STPC_LOG_BUCKETS	129
+
+struct stpc_stat_desc {
+	enum stpc_hist_kind hist;
+	s64 start, stop, step;		/* linear histograms */
+	unsigned int nbuckets;		/* linear: under, n buckets, over */
+};
+
+struct stpc_stat_record {
+	u32 seq;			/* odd while an update is under way */
+	u32 reserved;
+	s64 count, sum, min, max;
+	u64 buckets[];
+};
+
+/* u64 words holding a record with @nbuckets buckets */
+#define STPC_STAT_WORDS(nbuckets) \
+	(sizeof(struct stpc_stat_record) / sizeof(u64) + (nbuckets))
+
+struct stpc_stat {
+	const struct stpc_stat_desc *desc;
+	struct stpc_stat_record *cpu[NR_CPUS];
+};
+
+int stpc_stat_init(struct stpc_stat *s, const struct stpc_stat_desc *desc);
+void stpc_stat_free(struct stpc_stat *s);
+void stpc_stat_add(struct stpc_stat *s, s64 v);
+void stpc_stat_read(struct stpc_stat *s, struct stpc_stat_record *out,
+		    struct stpc_stat_record *scratch);
+void stpc_stat_clear(struct stpc_stat *s);
+void stpc_print_hist(struct stpc_context *c, const struct stpc_stat *s,
+		     const struct stpc_stat_record *r);
+
 struct stpc_program {
 	const struct stpc_probe *begin;		/* sorted by priority */
 	unsigned int nbegin;
@@ -145,6 +186,9 @@ struct stpc_program {
 	struct stpc_map *maps;
 	const struct stpc_map_desc *map_descs;
 	unsigned int nmaps;
+	struct stpc_stat *stats;
+	const struct stpc_stat_desc *stat_descs;
+	unsigned int nstats;
 	size_t context_size;			/* of the generated context */
 	rwlock_t *locks;			/* one per global */
 	unsigned int nlocks;

@@ -23,6 +23,22 @@ static struct {
 
 static rwlock_t stpc_global_locks[{{ nglobals }} + 1];
 
+/* ---- statistics ---- */
+static struct stpc_stat stpc_stats[{{ stats | length }} + 1];
+
+static const struct stpc_stat_desc stpc_stat_descs[] = {
+{% for stat in stats %}
+	{	/* {{ stat.name }} */
+		.hist = {{ stat.hist }},
+		.start = {{ stat.start }},
+		.stop = {{ stat.stop }},
+		.step = {{ stat.step }},
+		.nbuckets = {{ stat.nbuckets }},
+	},
+{% endfor %}
+	{ }
+};
+
 /* ---- arrays ---- */
 static struct stpc_map stpc_maps[{{ maps | length }} + 1];
 
@@ -158,6 +174,9 @@ static const struct stpc_program stpc_program = {
 	.maps = stpc_maps,
 	.map_descs = stpc_map_descs,
 	.nmaps = {{ maps | length }},
+	.stats = stpc_stats,
+	.stat_descs = stpc_stat_descs,
+	.nstats = {{ stats | length }},
 	.context_size = sizeof(struct stpc_full_context),
 	.locks = stpc_global_locks,
 	.nlocks = {{ nglobals }},
