@@ -38,10 +38,7 @@ class Conversion:
         if self.conv == "%":
             return "%%"
         if self.conv == "p":
-            flags = self.flags.replace("#", "")
-            if self.width is None:
-                return f"%#{flags}018{prec}llx"
-            return f"%#{flags}{width}{prec}llx"
+            return f"%#{self.flags.replace('#', '')}{width}{prec}llx"
         suffix = _INTEGER.get(self.conv, self.conv)
         return f"%{self.flags}{width}{prec}{suffix}"
 

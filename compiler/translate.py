@@ -106,6 +106,32 @@ def location(node) -> str:
     return f"near {near(node)} at {node.span}"
 
 
+def first_token(node):
+    """The node whose token comes first in an expression's text."""
+    if isinstance(node, A.Binary):
+        return first_token(node.left)
+    if isinstance(node, A.Assign):
+        return first_token(node.target)
+    if isinstance(node, A.Ternary):
+        return first_token(node.cond)
+    if isinstance(node, A.Crement) and not node.prefix:
+        return first_token(node.target)
+    return node
+
+
+def statement_location(node) -> str:
+    """Where SystemTap says a statement is: its first token."""
+    if isinstance(node, A.ExprStmt):
+        return location(first_token(node.expr))
+    return location(node)
+
+
+def _has_statements(node) -> bool:
+    if isinstance(node, A.Block):
+        return any(_has_statements(child) for child in node.body)
+    return not isinstance(node, A.Empty)
+
+
 class _ModuleView:
     """Precomputes everything the module template shows."""
 
@@ -386,7 +412,7 @@ class _ScopeGen:
                 self.stmt(child)
             return
         self.emit(f"/* {c_comment(str(node.span))} */")
-        self.emit(f"STPC_STEP(c, {c_string(location(node))}, "
+        self.emit(f"STPC_STEP(c, {c_string(statement_location(node))}, "
                   f"{self.catch_label});")
         getattr(self, "stmt_" + type(node).__name__)(node)
 
@@ -421,10 +447,18 @@ class _ScopeGen:
         self.emit(f"for ({init}; {cond}; {step}) {{")
         self.loop_body(node, node.body)
 
+    def loop_step(self, loop, body) -> None:
+        """Counts a loop iteration.  Like SystemTap, MAXACTION is reported
+        at a statement; only a loop with an empty body checks here."""
+        if _has_statements(body):
+            self.emit("STPC_COUNT(c);")
+        else:
+            self.emit(f"STPC_STEP(c, {c_string(location(loop))}, "
+                      f"{self.catch_label});")
+
     def loop_body(self, loop, body) -> None:
         self.indent += 1
-        self.emit(f"STPC_STEP(c, {c_string(location(loop))}, "
-                  f"{self.catch_label});")
+        self.loop_step(loop, body)
         self.stmt(body)
         self.indent -= 1
         self.emit("}")
@@ -449,8 +483,7 @@ class _ScopeGen:
                       f"{direction});")
             self.emit(f"for (fi = 0; fi < fn && (fe = {buf}[fi]); fi++) {{")
         self.indent += 1
-        self.emit(f"STPC_STEP(c, {c_string(location(node))}, "
-                  f"{self.catch_label});")
+        self.loop_step(node, node.body)
         self.emit("if (limit >= 0 && done++ >= limit)")
         self.emit("\tbreak;")
         for i, key in enumerate(node.keys):

@@ -64,11 +64,8 @@ static void stpc_report_error(struct stpc_context *c)
 		stpc_warn("ERROR: %s %s\n", c->last_error, c->error_location);
 	else
 		stpc_warn("ERROR: %s\n", c->last_error);
-	if (atomic_inc_return(&stpc_errors) <= MAXERRORS)
-		return;
-	if (c->probe->kind == STPC_PROBE_OTHER)
-		stpc_request_exit();
-	else
+	/* like SystemTap, the run ends without running the end probes */
+	if (atomic_inc_return(&stpc_errors) > MAXERRORS)
 		atomic_set(&stpc_state, STPC_STATE_ERROR);
 }
 

@@ -226,7 +226,7 @@ void stpc_print_hist(struct stpc_context *c, const struct stpc_stat *s,
 	for (b = first; b <= last; b++) {
 		if (stpc_hist_elided(r, b, first, last)) {
 			if (!in_gap)
-				stpc_printf(c, "%*s\n", width, "~");
+				stpc_printf(c, "%*s\n", width + 2, "~");
 			in_gap = true;
 			continue;
 		}

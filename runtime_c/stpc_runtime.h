@@ -233,6 +233,9 @@ extern long stpc_target;
 		}							\
 	} while (0)
 
+/* A loop iteration: counted toward MAXACTION, checked at statements. */
+#define STPC_COUNT(c) ((c)->actions++)
+
 /* print.c */
 __printf(2, 3) void stpc_printf(struct stpc_context *c, const char *fmt, ...);
 void stpc_print_str(struct stpc_context *c, const char *s);

@@ -55,6 +55,7 @@ Usage::
     python3 tests/stap_oracle.py --oneliners        # the built-in one-liners
     python3 tests/stap_oracle.py -e 'probe begin { print(1); exit() }'
     python3 tests/stap_oracle.py --json results.json --no-driver ...
+    python3 tests/stap_oracle.py --opt=-u tests/corpus/run/try_catch.stp
 
 Exit status: 0 when every compared script matches (under ``staprun``, and
 also under ``stap`` unless ``--no-driver``), 1 on any difference, 2 on a
@@ -411,6 +412,9 @@ def _parse_args(argv):
     ap.add_argument("--corpus", action="store_true",
                     help="include the whole corpus (default when no "
                     "scripts, -e or --oneliners are given)")
+    ap.add_argument("--opt", action="append", default=[], metavar="OPT",
+                    help="extra stap option for every script, e.g. --opt=-u "
+                    "(repeatable)")
     ap.add_argument("--work", type=Path, default=DEFAULT_WORK,
                     help="scratch dir (default /tmp/oracle)")
     ap.add_argument("--kver", help="kernel release (default: tests/vm.py's)")
@@ -451,6 +455,8 @@ def main(argv=None) -> int:
     if args.oneliners:
         cases += [eval_case(n, t) for n, t in ONELINERS]
     cases += [eval_case(f"e{i}", t) for i, t in enumerate(args.evals, 1)]
+    for case in cases:
+        case["opts"] = case["opts"] + args.opt
     names = [c["name"] for c in cases]
     if len(set(names)) != len(names):
         print("stap_oracle: duplicate script names", file=sys.stderr)
