@@ -702,9 +702,10 @@ class _Typer:
         if name in ("printf", "sprintf"):
             self.check_format(node)
         elif name in ("printd", "printdln"):
-            if not args:
-                self.error(f"function '{name}' needs a delimiter", node.span)
-            else:
+            if len(args) < 3:
+                self.error(f"function '{name}' needs a delimiter and at "
+                           "least two values", node.span)
+            if args:
                 self.expect(args[0], T.STRING)
                 args = args[1:]
             for arg in args:

@@ -10,9 +10,11 @@ from typing import List, Optional, Tuple, Union
 from .errors import StpcError
 from .ir import T
 
+# As SystemTap: at most one flag character, and only the 'l' length
+# modifier (a '0' after a flag is part of the width).
 _SPEC = re.compile(
-    r"%(?P<flags>[-+ 0#]*)(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?"
-    r"(?P<length>hh|h|ll|l|L|j|z|t)?(?P<conv>.?)", re.S)
+    r"%(?P<flags>[-+ 0#]?)(?P<width>\*|\d+)?(?:\.(?P<prec>\*|\d+))?"
+    r"(?P<length>l)?(?P<conv>.?)", re.S)
 
 _INTEGER = {"d": "lld", "i": "lld", "u": "llu", "x": "llx", "X": "llX",
             "o": "llo"}
@@ -57,10 +59,13 @@ def parse_format(fmt: str, span) -> List[Piece]:
             pieces.append(fmt[pos:start])
         match = _SPEC.match(fmt, start)
         conv = match.group("conv")
+        if conv == "%" and match.end() - start > 2:
+            conv = match.group(0)[1:]
         if conv not in "diuxXoscp%" or not conv:
             raise StpcError(f"invalid or unsupported printf conversion "
                             f"'%{conv}' in format string", span,
-                            hint="supported: %d %i %u %x %X %o %s %c %p %%")
+                            hint="supported: %d %i %u %x %X %o %s %c %p %%, with at "
+                            "most one of the flags - + space 0 #")
         pieces.append(Conversion(match.group("flags"),
                                  _number_or_star(match.group("width")),
                                  _number_or_star(match.group("prec")), conv))

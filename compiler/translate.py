@@ -739,9 +739,11 @@ class _ScopeGen:
         if ret is T.STRING:
             result = self.temp_string()
             parts.append(f"{result}[0] = '\\0';")
+        # SystemTap names the called function's declaration here
+        where = f"near identifier '{function.name}' at {function.decl.span}"
         parts.append(f"if (unlikely(c->nesting + 1 >= MAXNESTING)) "
                      f"stpc_error(c, \"MAXNESTING exceeded\", "
-                     f"{c_string(location(node))}); else if (!c->last_error) {{")
+                     f"{c_string(where)}); else if (!c->last_error) {{")
         for param, arg in zip(function.params, args):
             if param.type is T.STRING:
                 parts.append(f"stpc_str_assign(callee->vars.l_{param.name}, {arg});")

@@ -32,6 +32,18 @@ on every compile; that one line is an artefact of the host and is dropped
 from the driver's stderr before comparing (``--keep-symbols-warning`` keeps
 it).  It is still shown in the raw output.
 
+Reading the results
+-------------------
+* On a runtime error the driver adds, after the module's own two lines,
+  ``WARNING: /usr/bin/staprun exited with status: 1``,
+  ``Pass 5: run failed.  [man error::pass5]`` and Debian's ``Tip: ...``
+  line; ``staprun`` shows the module's output without them.
+* stap's optimiser elides side-effect-free code (unused assignments,
+  calls to pure functions, empty loops) and warns about it; ``--opt=-u``
+  turns most of that off when a script depends on such code running.
+* One probe handler can emit only about 120 KB; past that stap drops the
+  rest and warns ``There were N transport failures`` (``-s`` does not help).
+
 Runtime workaround (required for Debian's 6.1.0-5x kernels)
 -----------------------------------------------------------
 SystemTap 4.8's runtime calls ``task_work_cancel(task, func)``; Debian's
@@ -347,6 +359,7 @@ def _raw(label: str, got: dict) -> list[str]:
 
 def report(cases, builds, results, args) -> tuple[str, bool]:
     out, all_match = [], True
+    counts = {"MATCH": 0, "DIFF": 0, "BUILD": 0}
     for case in cases:
         name, exp = case["name"], case["expected"]
         build = builds[name]
@@ -358,8 +371,10 @@ def report(cases, builds, results, args) -> tuple[str, bool]:
         out.append(f"=== {title}")
         if build["rc"] != 0:
             # Compile failure: what stap prints is the build's output.
-            got = {"stdout": "", "stderr": build["stderr"], "rc": 1}
+            got = {"stdout": "", "stderr": build["stderr"], "rc": 1,
+                   "seconds": build["seconds"]}
             out.append("  build (stap -p4) FAILED")
+            counts["BUILD"] += 1
             err = _normalise_driver_stderr(build["stderr"], args.keep_symbols_warning)
             if exp is not None:
                 diff = compare(exp, got, err)
@@ -379,16 +394,19 @@ def report(cases, builds, results, args) -> tuple[str, bool]:
             err = got["stderr"]
             if is_driver:
                 err = _normalise_driver_stderr(err, args.keep_symbols_warning)
+            diff = []
             if exp is not None:
                 diff = compare(exp, got, err)
                 if got.get("timed_out"):
                     diff.append("  (run timed out)")
                 all_match &= not diff
+                counts["MATCH" if not diff else "DIFF"] += 1
                 out.append(f"  [{mode}] " + ("MATCH" if not diff else "DIFF"))
                 out += diff
-            if exp is None or args.verbose or (
-                    diff if exp is not None else True):
+            if exp is None or diff or args.verbose:
                 out += _raw(mode, got)
+    out.append(f"=== summary: {counts['MATCH']} runs match, "
+               f"{counts['DIFF']} differ, {counts['BUILD']} build failures")
     return "\n".join(out) + "\n", all_match
 
 
