@@ -86,19 +86,27 @@ def format_arg_types(pieces: List[Piece]) -> List[T]:
             for t in p.arg_types()]
 
 
-def kernel_format(pieces: List[Piece]) -> Tuple[str, List[Tuple[T, bool]]]:
-    """The vsnprintf format, and per argument (type, passed as C int)."""
+def kernel_format(pieces: List[Piece]) -> Tuple[str, List[str]]:
+    """The vsnprintf format, and how to pass each argument: "long",
+    "int", "string", or "octal" (a long shown as by ``%#o``, passed as a
+    string because the kernel prints 0 as "0" where SystemTap prints
+    "00")."""
     out = []
-    args: List[Tuple[T, bool]] = []
+    args: List[str] = []
     for piece in pieces:
         if isinstance(piece, str):
             out.append(piece.replace("%", "%%"))
             continue
-        out.append(piece.kernel_format())
         for part in (piece.width, piece.precision):
             if part == "*":
-                args.append((T.LONG, True))
+                args.append("int")
+        if piece.conv == "o" and piece.flags == "#" and \
+                piece.precision is None:
+            width = "" if piece.width is None else str(piece.width)
+            out.append(f"%{width}s")
+            args.append("octal")
+            continue
+        out.append(piece.kernel_format())
         if piece.conv != "%":
-            args.append((T.STRING if piece.conv == "s" else T.LONG,
-                         piece.conv == "c"))
+            args.append({"s": "string", "c": "int"}.get(piece.conv, "long"))
     return "".join(out), args

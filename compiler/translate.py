@@ -803,13 +803,17 @@ class _ScopeGen:
     def format_args(self, node, pieces) -> tuple:
         fmt, arg_kinds = kernel_format(pieces)
         args = []
-        for arg, (t, as_int) in zip(node.args[1:], arg_kinds):
-            if t is T.STRING:
-                args.append(("const char *", self.expr(arg)))
-            elif as_int:
-                args.append(("int", f"(int){self.expr(arg)}"))
+        for arg, how in zip(node.args[1:], arg_kinds):
+            value = self.expr(arg)
+            if how == "string":
+                args.append(("const char *", value))
+            elif how == "int":
+                args.append(("int", f"(int){value}"))
+            elif how == "octal":
+                args.append(("const char *", f"stpc_octal_alt("
+                             f"{self.temp_string()}, {value})"))
             else:
-                args.append(("long long", self.expr(arg)))
+                args.append(("long long", value))
         return fmt, args
 
     def call_printf(self, node):

@@ -81,4 +81,13 @@ static inline int stpc_strcmp(const char *a, const char *b)
 	return strncmp(a, b, MAXSTRINGLEN);
 }
 
+/* printf's %#o: SystemTap prints 0 as "00", the kernel's vsnprintf "0". */
+static inline const char *stpc_octal_alt(char *buf, s64 v)
+{
+	if (v == 0)
+		return "00";
+	snprintf(buf, MAXSTRINGLEN, "%#llo", (unsigned long long)v);
+	return buf;
+}
+
 #endif /* STPC_LANG_H */
