@@ -101,10 +101,16 @@ def build(c_source: str, module_name: str, options: BuildOptions,
     with tempfile.TemporaryDirectory(prefix="stpc-build-") as tmp:
         workdir = Path(tmp)
         built = _kbuild(workdir, c_source, module_name, options, verbose)
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".ko.tmp")
-        shutil.copyfile(built, partial)
-        os.replace(partial, cached)
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".ko.tmp")
+            shutil.copyfile(built, partial)
+            os.replace(partial, cached)
+        except OSError as exc:
+            raise EnvironmentProblem(
+                f"cannot write the module cache {cache_dir()}: "
+                f"{exc.strerror}; set STPC_CACHE_DIR to a writable "
+                "directory") from None
     return cached
 
 

@@ -6,6 +6,7 @@ output.  Nothing is ever loaded into this machine's own kernel."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -28,8 +29,10 @@ def main(script: str) -> int:
     print(f"== booting {kver} in a VM (TCG, about a minute) and running "
           f"`stpc {script} --run` there", flush=True)
     cache = os.environ.get("STPC_CACHE_DIR", "")
-    run = vm.run_in_vm(f"stpc {script} --run", kver,
-                       rwdirs=[cache] if cache else [])
+    command = f"stpc {shlex.quote(script)} --run"
+    if cache:
+        command = f"STPC_CACHE_DIR={shlex.quote(cache)} {command}"
+    run = vm.run_in_vm(command, kver, rwdirs=[cache] if cache else [])
     print("== output:")
     sys.stdout.write(run.stdout)
     sys.stderr.write(run.stderr)
