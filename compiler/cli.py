@@ -108,7 +108,7 @@ def _sources(args) -> dict:
 def _run_options(args):
     from ..loader.run import RunOptions
     return RunOptions(output=args.output, command=args.command,
-                      target_pid=args.target_pid, verbose=args.verbose)
+                      target_pid=args.target_pid)
 
 
 def _run_ko(args) -> int:

@@ -24,7 +24,6 @@ class RunOptions:
     output: Optional[str] = None       # -o FILE
     command: Optional[str] = None      # -c CMD
     target_pid: Optional[int] = None   # -x PID
-    verbose: int = 0
 
 
 @dataclass
@@ -142,7 +141,7 @@ class _Output:
             self.stdout.close()
 
     def write(self, records) -> None:
-        for _, stream, payload in sorted(records):
+        for _, stream, payload in records:
             if stream == protocol.STREAM_STDERR:
                 self.stdout.flush()
                 sys.stderr.buffer.write(payload)
