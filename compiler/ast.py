@@ -114,8 +114,52 @@ class InArray:
     array: str
 
 
+@node
+class TargetVar:
+    """``$name``, ``$return``, ``$$parms``/``$$locals``/``$$vars``/
+    ``$$return`` (``pretty`` when written with a trailing ``$``)."""
+    span: Span
+    name: str           # without the $ signs
+    context: bool       # $$name: a pretty-printed group of variables
+    pretty: bool = False
+
+
+@node
+class AtOp:
+    """``@cast(p, "type"[, "module"])``, ``@entry(e)``, ``@defined(e)``,
+    ``@var("name@file"[, "module"])``."""
+    span: Span
+    op: str
+    args: Tuple["Expr", ...]
+
+
+@node
+class Member:
+    """``base->name`` on a target value (struct pointer or struct)."""
+    span: Span
+    base: "Expr"
+    name: str
+
+
+@node
+class Subscript:
+    """``base[index]`` on a target array or pointer."""
+    span: Span
+    base: "Expr"
+    index: "Expr"
+
+
+@node
+class AddressOf:
+    span: Span
+    operand: "Expr"
+
+
 Expr = Union[IntLit, StrLit, Var, Index, Call, StatOp, Unary, Binary,
-             Ternary, Assign, Crement, InArray]
+             Ternary, Assign, Crement, InArray, TargetVar, AtOp, Member,
+             Subscript, AddressOf]
+
+TARGET_NODES = (TargetVar, AtOp, Member, Subscript, AddressOf)
 
 
 # ---- statements ----------------------------------------------------------
@@ -177,6 +221,7 @@ class Foreach:
     value_sort: str
     limit: Optional[Expr]
     body: "Stmt"
+    value_op: str = ""  # statistics arrays: the extractor to sort by
 
 
 @node

@@ -29,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
         "run it, or run a module stpc compiled earlier.")
     p.add_argument("script", nargs="?",
                    help="script file (.stp), or a module (.ko) to run")
+    p.add_argument("script_args", nargs="*", metavar="ARG",
+                   help="script arguments, read in the script as $1 "
+                   "(a number) or @1 (a string), $2 ...")
     p.add_argument("-e", dest="text", metavar="TEXT",
                    help="script text given on the command line")
     p.add_argument("--run", action="store_true",
@@ -54,6 +57,17 @@ def _parser() -> argparse.ArgumentParser:
                    "(limits such as MAXSTRINGLEN, MAXACTION)")
     p.add_argument("-v", dest="verbose", action="count", default=0,
                    help="show pass names and times (twice: kbuild output)")
+    p.add_argument("--debuginfo-path", action="append", default=[],
+                   metavar="DIR", help="also look for module and kernel "
+                   "DWARF under DIR")
+    p.add_argument("--kernel-types", choices=("auto", "dwarf", "btf"),
+                   default="auto", help="where kernel.function probes get "
+                   "types and variables: DWARF (the -dbg package), BTF "
+                   "(entry parameters only), or DWARF when installed")
+    p.add_argument("-l", dest="list_points", metavar="POINT",
+                   help="list the probe points matching POINT")
+    p.add_argument("-L", dest="list_vars", metavar="POINT",
+                   help="list matching probe points with their $variables")
     p.add_argument("--cleanup", action="store_true",
                    help="remove stpc modules a killed loader left loaded")
     p.add_argument("--version", action="version",
@@ -63,7 +77,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
+    if args.text is not None and args.script is not None:
+        # with -e, every positional word is a script argument
+        args.script_args.insert(0, args.script)
+        args.script = None
     try:
         return _dispatch(args)
     except LoaderError as exc:
@@ -82,6 +100,8 @@ def _dispatch(args) -> int:
             raise LoaderError("--cleanup needs root to remove modules")
         cleanup()
         return EXIT_OK
+    if args.list_points or args.list_vars:
+        return _list(args)
     if args.script and args.script.endswith(".ko") and args.text is None:
         return _run_ko(args)
     if (args.script is None) == (args.text is None):
@@ -93,6 +113,24 @@ def _dispatch(args) -> int:
         sources = _sources(args)
         print(exc.render(sources), file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _list(args) -> int:
+    """-l/-L: the probe points a pattern matches, like stap -l/-L."""
+    from .errors import StpcError
+    from .listing import list_points
+    point = args.list_points or args.list_vars
+    try:
+        for line in list_points(point, args.kernel_release or
+                                os.uname().release,
+                                tuple(args.debuginfo_path),
+                                with_vars=bool(args.list_vars)):
+            print(line)
+    except StpcError as exc:
+        print(exc.render({"<point>": f"probe {point} {{ }}"}),
+              file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def _sources(args) -> dict:
@@ -143,7 +181,10 @@ def _compile(args) -> int:
         kernel_release=args.kernel_release or os.uname().release,
         module_name=name,
         defines=tuple(parse_define(d) for d in args.defines),
-        verbose=args.verbose)
+        verbose=args.verbose,
+        script_args=tuple(args.script_args),
+        debuginfo_path=tuple(args.debuginfo_path),
+        kernel_types=args.kernel_types)
     if args.text is not None:
         comp = Compilation(args.text, "<input>", options)
     else:

@@ -22,6 +22,7 @@ from .cstring import c_identifier
 from .elaborate import elaborate
 from .ir import Program
 from .parse import parse
+from .probes import ProbeEnvironment
 from .translate import ModuleInfo, translate
 from ..loader import VERSION
 
@@ -34,6 +35,9 @@ class CompileOptions:
     module_name: Optional[str] = None
     defines: Tuple[Tuple[str, str], ...] = ()
     verbose: int = 0
+    script_args: Tuple[str, ...] = ()   # what $1/@1 ... stand for
+    debuginfo_path: Tuple[str, ...] = ()  # --debuginfo-path DIRs
+    kernel_types: str = "auto"      # --kernel-types: dwarf, btf or auto
 
 
 class Compilation:
@@ -68,20 +72,26 @@ class Compilation:
     def script(self) -> A.Script:
         if self._script is None:
             self._script = self._timed(1, "parsed script",
-                                       lambda: parse(self.source, self.file))
+                                       lambda: parse(self.source, self.file,
+                                                     self.options.script_args))
         return self._script
 
     def program(self) -> Program:
         if self._program is None:
             script = self.script()
+            env = ProbeEnvironment(self.options.kernel_release,
+                                   self.options.debuginfo_path,
+                                   self.options.verbose,
+                                   self.options.kernel_types)
             self._program = self._timed(2, "elaborated script",
-                                        lambda: elaborate(script))
+                                        lambda: elaborate(script, env))
         return self._program
 
     def c_source(self) -> str:
         if self._c_source is None:
             program = self.program()
-            info = ModuleInfo(self.module_name, self.source_hash, VERSION)
+            info = ModuleInfo(self.module_name, self.source_hash, VERSION,
+                              self.options.kernel_release)
             self._c_source = self._timed(3, "translated to C",
                                          lambda: translate(program, info))
         return self._c_source

@@ -11,10 +11,13 @@ from .errors import ErrorCollector, StpcError, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, Symbol, T)
 from .printf import format_arg_types, parse_format
+from .probes import ProbeEnvironment, ProbeResolver
+from .targets import check_target_uses
 
-KNOWN_PROBE_POINTS = ("begin", "end", "begin(N)", "end(N)", "timer.ms(N)",
-                      "timer.s(N)", "timer.us(N)", "timer.ns(N)",
-                      "timer.jiffies(N)", "timer.hz(N)")
+KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
+                      "error(N)", "timer.ms(N)", "timer.s(N)", "timer.us(N)",
+                      "timer.ns(N)", "timer.jiffies(N)", "timer.hz(N)",
+                      "timer.profile")
 # the period of timer.UNIT(N) in nanoseconds, as a C expression of N
 _TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
                 "ms": "{n}ULL * NSEC_PER_MSEC", "msec": "{n}ULL * NSEC_PER_MSEC",
@@ -22,15 +25,19 @@ _TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
                 "ns": "{n}ULL", "nsec": "{n}ULL",
                 "jiffies": "{n}ULL * TICK_NSEC", "hz": "NSEC_PER_SEC / {n}ULL"}
 _MIN_TIMER_NS = 100000
-_EXTRACTORS = ("@count", "@sum", "@min", "@max", "@avg")
+_PROFILE_PP = "perf.type(1).config(0).sample(1000000)"
+_EXTRACTORS = ("@count", "@sum", "@min", "@max", "@avg", "@variance")
+_MAX_VARIANCE_SHIFT = 62
 _MAX_ROUNDS = 50
 
 
-def elaborate(script: A.Script) -> Program:
+def elaborate(script: A.Script,
+              env: Optional[ProbeEnvironment] = None) -> Program:
     errors = ErrorCollector()
     globals_ = _declare_globals(script, errors)
     functions = _declare_functions(script, globals_, errors)
-    handlers, sites = _resolve_probes(script, errors)
+    resolver = ProbeResolver(env) if env is not None else None
+    handlers, sites = _resolve_probes(script, errors, resolver)
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
     for scope in scopes:
@@ -43,8 +50,11 @@ def elaborate(script: A.Script) -> Program:
     typer.run(scopes, report=True)
     errors.raise_if_any()
     _mark_global_use(globals_, functions, scopes)
-    return Program(script, globals_, functions, handlers, sites,
-                   typer.types, typer.symbols, _max_nesting(functions))
+    program = Program(script, globals_, functions, handlers, sites,
+                      typer.types, typer.symbols, _max_nesting(functions))
+    check_target_uses(program, resolver, errors)
+    errors.raise_if_any()
+    return program
 
 
 # ---- declarations --------------------------------------------------------
@@ -99,13 +109,17 @@ def _type_name(name: Optional[str], span, errors) -> Optional[T]:
     return None
 
 
-def _resolve_probes(script, errors):
+def _resolve_probes(script, errors, resolver):
     handlers: List[Handler] = []
     sites: List[ProbeSite] = []
     for probe in script.probes:
         handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
                           len(handlers))
         for point in probe.points:
+            if point.components[0].name in ("kernel", "module"):
+                sites.extend(_code_sites(point, handler.index, len(sites),
+                                         errors, resolver))
+                continue
             site = _classify_point(point, handler.index, len(sites), errors)
             if site is not None:
                 sites.append(site)
@@ -113,11 +127,19 @@ def _resolve_probes(script, errors):
     return handlers, sites
 
 
+def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:
+    if resolver is None:
+        errors.add(f"probe point '{point}' needs a kernel release to "
+                   "resolve against", point.span)
+        return []
+    return resolver.resolve(point, handler, order, errors)
+
+
 def _classify_point(point: A.ProbePoint, handler: int, order: int,
                     errors) -> Optional[ProbeSite]:
     comps = point.components
     head = comps[0]
-    if len(comps) == 1 and head.name in ("begin", "end"):
+    if len(comps) == 1 and head.name in ("begin", "end", "error"):
         if isinstance(head.arg, str):
             errors.add(f"probe point '{head.name}' takes a number",
                        head.span)
@@ -125,11 +147,16 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         return ProbeSite(point, ProbeKind(head.name), head.arg or 0,
                          handler, order)
     if len(comps) == 2 and head.name == "timer" and head.arg is None:
+        if comps[1].name == "profile" and comps[1].arg is None:
+            # SystemTap 4.8 samples with a 1 ms cpu-clock perf event and
+            # pp() names that event
+            return ProbeSite(point, ProbeKind.PROFILE, 0, handler, order,
+                             description=_PROFILE_PP)
         return _timer_site(point, handler, order, errors)
     if point.optional:
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
-               hint=nearest(head.name, ("begin", "end")) or
+               hint=nearest(head.name, ("begin", "end", "error")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
     return None
 
@@ -362,14 +389,15 @@ class _Typer:
             return
         self.symbols[node] = sym
         self.scope.globals_read.add(node.array)
+        if node.value_sort or any(key.sort for key in node.keys):
+            # a sort leaves the array in its order (map.c): a change
+            self.scope.globals_written.add(node.array)
         for i, key in enumerate(node.keys):
-            if i < len(sym.key_types):
-                local = self.scope.locals[key.name]
+            local = self.bound_local(key.name, key)
+            if i < len(sym.key_types) and local is not None:
                 sym.key_types[i] = self.unify_types(sym.key_types[i], local,
                                                     key)
-        if node.value_var:
-            local = self.scope.locals[node.value_var]
-            sym.type = self.unify_types(sym.type, local, node)
+        self.check_foreach_value(node, sym)
         markers = [k for k in node.keys if k.sort] + \
             ([node] if node.value_sort else [])
         if len(markers) > 1:
@@ -382,6 +410,45 @@ class _Typer:
             self.error(f"array '{node.array}' may not be modified inside a "
                        "foreach over it", modified)
         self._loop_body(node.body)
+
+    def check_foreach_value(self, node, sym: GlobalSym) -> None:
+        """The value variable, and the extractor a statistics array is
+        sorted by (``foreach (k in s @sum-)``; @count by default)."""
+        if sym.type is T.STATS:
+            if node.value_var:
+                self.error(f"foreach over statistics array '{sym.name}' "
+                           "cannot take its values in a variable", node.span,
+                           hint=f"read them with @count({sym.name}[k]) ...")
+                self.quiet_local(node.value_var)
+            if node.value_op and node.value_op not in _EXTRACTORS:
+                self.error(f"cannot sort by '{node.value_op}'", node.span,
+                           hint="use one of " + ", ".join(_EXTRACTORS))
+            if node.value_op == "@variance":
+                sym.uses_variance = True
+            return
+        if node.value_op and sym.type is not None:
+            self.error(f"'{node.value_op}' sorts an array of statistics; "
+                       f"'{sym.name}' holds {sym.type} values", node.span)
+        local = self.bound_local(node.value_var, node) \
+            if node.value_var else None
+        if local is not None:
+            sym.type = self.unify_types(sym.type, local, node)
+
+    def bound_local(self, name: str, node) -> Optional[LocalSym]:
+        """The local a foreach or catch binds; none if ``name`` is a
+        global's (_collect_locals made no local for it)."""
+        local = self.scope.locals.get(name)
+        if local is None:
+            self.error(f"'{name}' is a global: the variables of foreach "
+                       "and catch must be locals", node.span)
+        return local
+
+    def quiet_local(self, name: str) -> None:
+        """Types a local that an error already reported on, so that it is
+        not reported again as unresolved."""
+        local = self.scope.locals.get(name)
+        if local is not None and local.type is None:
+            local.type = T.LONG
 
     def unify_types(self, known: Optional[T], local: LocalSym, node):
         """Unifies a loop variable with the array part it iterates."""
@@ -436,18 +503,32 @@ class _Typer:
         else:
             self.error("delete takes a variable, an array or an array "
                        "element", target.span)
+            return
+        sym = self.globals.get(target.name)
+        if sym is not None and sym.is_array and sym.type is T.STATS:
+            # deleting must exclude '<<<' like reading does (see locks)
+            self.scope.globals_read.add(target.name)
 
     def stmt_TryCatch(self, node):
         self.stmt(node.body)
-        if node.message_var:
-            sym = self.scope.locals[node.message_var]
+        sym = self.bound_local(node.message_var, node) \
+            if node.message_var else None
+        if sym is not None:
             self.unify_sym(sym, T.STRING, node)
         self.stmt(node.handler)
 
     # -- expressions --
-    def expr(self, node, hint: Optional[T] = None) -> Optional[T]:
+    def expr(self, node, hint: Optional[T] = None,
+             hist_ok: bool = False) -> Optional[T]:
+        """The node's type.  A histogram is refused unless the caller
+        (print and friends, '=', a call) takes it and says why not."""
         method = getattr(self, "expr_" + type(node).__name__)
-        return self.settle(node, method(node, hint))
+        t = method(node, hint)
+        if t is T.HIST and not hist_ok:
+            self.error("a histogram can only be printed, with print or "
+                       "println", node.span)
+            return None
+        return self.settle(node, t)
 
     def expr_IntLit(self, node, hint):
         return T.LONG
@@ -502,6 +583,11 @@ class _Typer:
         sym = self.array_keys(node.name, node.keys, node)
         if sym is None:
             return None
+        if sym.type is T.STATS:
+            self.error(f"statistic '{node.name}' can only be read with "
+                       "@count, @sum, @min, @max, @avg, @variance or "
+                       "printed with @hist_log or @hist_linear", node.span)
+            return None
         self.scope.globals_read.add(node.name)
         return self.unify_sym(sym, hint, node) if sym.type is None \
             else sym.type
@@ -514,10 +600,17 @@ class _Typer:
     def stat_arg(self, node) -> Optional[GlobalSym]:
         """The statistic an extractor reads, checked."""
         arg = node.args[0] if node.args else None
-        sym = self.globals.get(arg.name) if isinstance(arg, A.Var) else None
-        if sym is None or sym.is_array:
-            self.error(f"'{node.op}' needs a global statistic (a global "
-                       "that '<<<' adds to)", node.span)
+        if isinstance(arg, A.Index):
+            sym = self.array_keys(arg.name, arg.keys, arg)
+        elif isinstance(arg, A.Var):
+            sym = self.globals.get(arg.name)
+            sym = None if sym is None or sym.is_array else sym
+        else:
+            sym = None
+        if sym is None:
+            self.error(f"'{node.op}' needs a global statistic or an element "
+                       "of a statistics array (what '<<<' adds to)",
+                       node.span)
             return None
         self.symbols[node] = sym
         self.scope.globals_read.add(sym.name)
@@ -525,16 +618,39 @@ class _Typer:
         return sym
 
     def expr_StatOp(self, node, hint):
+        if node.op == "@variance" and len(node.args) == 2:
+            self.variance_shift(node)
+        elif node.op in _EXTRACTORS and len(node.args) != 1:
+            self.error(f"'{node.op}' takes one statistic", node.span)
         if node.op in _EXTRACTORS:
-            if len(node.args) != 1:
-                self.error(f"'{node.op}' takes one statistic", node.span)
-            self.stat_arg(node)
+            sym = self.stat_arg(node)
+            if sym is not None and node.op == "@variance":
+                sym.uses_variance = True
             return T.LONG
         if node.op in ("@hist_log", "@hist_linear"):
             self.histogram(node)
             return T.HIST
         self.error(f"'{node.op}' is not supported yet", node.span)
         return T.LONG
+
+    def variance_shift(self, node) -> None:
+        """``@variance(s, N)``: SystemTap keeps the running mean scaled by
+        2^N, for precision; every use must agree on N."""
+        shift = node.args[1]
+        sym = self.stat_arg(node)
+        if not isinstance(shift, A.IntLit) or \
+                not 0 <= shift.value <= _MAX_VARIANCE_SHIFT:
+            self.error("the bit shift of '@variance' must be a number from "
+                       f"0 to {_MAX_VARIANCE_SHIFT}", shift.span)
+            return
+        if sym is None:
+            return
+        if sym.variance_shift is None:
+            sym.variance_shift = shift.value
+        elif sym.variance_shift != shift.value:
+            self.error(f"statistic '{sym.name}' has conflicting @variance "
+                       f"bit shifts: {shift.value} here, "
+                       f"{sym.variance_shift} before", shift.span)
 
     def histogram(self, node) -> None:
         sym = self.stat_arg(node)
@@ -622,25 +738,36 @@ class _Typer:
         if op == "<<<":
             self.expect(node.value, T.LONG)
             target = node.target
-            if not isinstance(target, A.Var) or \
-                    target.name not in self.globals or \
-                    target.name in self.scope.locals:
-                self.error("'<<<' adds to a global statistic; arrays of "
-                           "statistics are not supported yet", target.span)
+            sym = self.stat_target(target)
+            if sym is None:
+                self.error("'<<<' adds to a global statistic or to an "
+                           "element of a global array", target.span)
+                if isinstance(target, A.Var):
+                    self.quiet_local(target.name)
                 return T.LONG
-            sym = self.globals[target.name]
             self.symbols[target] = sym
             self.scope.globals_written.add(target.name)
+            self.scope.globals_added.add(target.name)
             self.unify_sym(sym, T.STATS, target)
             return T.LONG
         if op == "=":
-            value = self.expr(node.value, self._target_type(node.target))
+            value = self.expr(node.value, self._target_type(node.target),
+                              hist_ok=True)
             return self.assign_target(node.target, value)
         want = T.STRING if op == ".=" else T.LONG
         self.expect(node.value, want)
         got = self.assign_target(node.target, want)
         self.mark_read_modify(node.target)
         return got
+
+    def stat_target(self, target) -> Optional[GlobalSym]:
+        """The global that ``target <<< v`` adds to, or None."""
+        if isinstance(target, A.Index):
+            return self.array_keys(target.name, target.keys, target)
+        if isinstance(target, A.Var) and target.name not in self.scope.locals:
+            sym = self.globals.get(target.name)
+            return sym if sym is not None and not sym.is_array else None
+        return None
 
     def mark_read_modify(self, target) -> None:
         """``x += v`` and ``x++`` read the global they write."""
@@ -656,6 +783,38 @@ class _Typer:
                 self.globals.get(target.name)
             return sym.type if sym is not None else None
         return None
+
+    # -- target variables: numbers, or strings for $$parms and friends --
+    def expr_TargetVar(self, node, hint):
+        return T.STRING if node.context else T.LONG
+
+    def expr_Member(self, node, hint):
+        self.expr(node.base)
+        return T.LONG
+
+    def expr_Subscript(self, node, hint):
+        self.expr(node.base)
+        self.expect(node.index, T.LONG)
+        return T.LONG
+
+    def expr_AddressOf(self, node, hint):
+        if not isinstance(node.operand, (A.TargetVar, A.Member,
+                                         A.Subscript, A.AtOp)):
+            self.error("'&' takes a target variable", node.span)
+        self.expr(node.operand)
+        return T.LONG
+
+    def expr_AtOp(self, node, hint):
+        if node.op == "@cast":
+            if node.args:
+                self.expect(node.args[0], T.LONG)
+            return T.LONG
+        if node.op == "@defined":
+            return T.LONG
+        for arg in node.args:
+            self.expr(arg)
+        self.error(f"'{node.op}' is not supported yet", node.span)
+        return T.LONG
 
     def expr_Crement(self, node, hint):
         self.assign_target(node.target, T.LONG)
@@ -684,7 +843,7 @@ class _Typer:
         self.scope.calls.add(node.name)
         self.check_arity(node, len(function.params), len(function.params))
         for arg, param in zip(node.args, function.params):
-            got = self.expr(arg, param.type)
+            got = self.expr(arg, param.type, hist_ok=True)
             self.unify_sym(param, got, arg)
         return function.return_type
 
@@ -714,8 +873,8 @@ class _Typer:
             if name == "print" and not args:
                 self.error("function 'print' needs an argument", node.span)
             for arg in args:
-                if self.expr(arg) is T.HIST and (len(args) > 1 or
-                                                 name.startswith("sprint")):
+                if self.expr(arg, hist_ok=True) is T.HIST and (
+                        len(args) > 1 or name.startswith("sprint")):
                     self.error("a histogram is printed alone, with print or "
                                "println", arg.span)
         return T.STRING if name.startswith("sprint") else None
@@ -792,11 +951,13 @@ def _mark_global_use(globals_, functions, scopes) -> None:
             for callee in list(scope.calls):
                 inner = functions[callee].scope
                 before = (len(scope.globals_read),
-                          len(scope.globals_written))
+                          len(scope.globals_written),
+                          len(scope.globals_added))
                 scope.globals_read |= inner.globals_read
                 scope.globals_written |= inner.globals_written
-                if (len(scope.globals_read),
-                        len(scope.globals_written)) != before:
+                scope.globals_added |= inner.globals_added
+                if (len(scope.globals_read), len(scope.globals_written),
+                        len(scope.globals_added)) != before:
                     changed = True
 
 

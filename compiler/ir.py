@@ -30,6 +30,8 @@ class GlobalSym:
     type: Optional[T] = None
     key_types: Optional[List[Optional[T]]] = None   # None: a scalar
     hist: Optional[tuple] = None    # ("log",) or ("linear", start, stop, step)
+    uses_variance: bool = False     # @variance reads it
+    variance_shift: Optional[int] = None    # as given by @variance(s, N)
     read: bool = False
     written: bool = False
 
@@ -71,6 +73,7 @@ class Scope:
     locals: Dict[str, LocalSym] = field(default_factory=dict)
     globals_read: Set[str] = field(default_factory=set)
     globals_written: Set[str] = field(default_factory=set)
+    globals_added: Set[str] = field(default_factory=set)   # by '<<<'
     calls: Set[str] = field(default_factory=set)
 
 
@@ -90,7 +93,39 @@ class FunctionInfo:
 class ProbeKind(enum.Enum):
     BEGIN = "begin"
     END = "end"
+    ERROR = "error"             # like end, when the run ends in an error
     TIMER = "timer"
+    PROFILE = "profile"         # timer.profile: on every CPU, each tick
+    KPROBE = "kprobe"           # function entry, inline or statement
+    KRETPROBE = "kretprobe"     # function return
+
+
+@dataclass
+class TargetModule:
+    """A module (or the kernel) that probes are placed in.  The loader
+    passes one address per slot; ``slots`` names them in order."""
+    name: str                   # "kernel" for vmlinux
+    index: int
+    first_slot: int
+    slots: List[str]            # this_module, build-id note, sections...
+    build_id: str
+    optional: bool = True       # false once any mandatory probe uses it
+    debuginfo: str = ""         # the file whose DWARF we read
+
+    def slot(self, name: str) -> int:
+        return self.first_slot + self.slots.index(name)
+
+
+@dataclass
+class CodeSite:
+    """Where a kprobe goes: a section of a target, and the symbol the
+    runtime expects to find there (checked with sprint_symbol)."""
+    module: str
+    section: str
+    offset: int
+    symbol: str
+    symbol_offset: int
+    function: str               # for probefunc()
 
 
 @dataclass
@@ -102,6 +137,10 @@ class ProbeSite:
     handler: int        # index into Program.handlers
     order: int          # position in the script, for stable sorting
     interval_ns: str = ""   # timer probes: the period, a C expression
+    code: Optional[CodeSite] = None     # kprobes: where
+    description: str = ""   # kprobes: the resolved point, for pp()
+    variant: int = -1       # >= 0: the handler is translated for this
+                            # site alone (it reads target variables)
 
 
 @dataclass
@@ -121,6 +160,11 @@ class Program:
     types: Dict[object, T]          # expression node -> type
     symbols: Dict[object, Symbol]   # Var/Index/foreach node -> symbol
     max_nesting: int
+    # kernel/module probes: their targets, and per site (by id) the
+    # compile-time facts of probes.ResolvedSite
+    targets: Dict[str, TargetModule] = field(default_factory=dict)
+    code_sites: Dict[int, object] = field(default_factory=dict)
+    nslots: int = 0
 
     def sites_of(self, kind: ProbeKind) -> List[ProbeSite]:
         chosen = [s for s in self.sites if s.kind is kind]

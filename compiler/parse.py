@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
-from typing import Optional
+from typing import Optional, Sequence, Tuple
 
 import lark
 from lark import Token, Transformer, v_args
@@ -14,6 +15,8 @@ from .errors import StpcError
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b",
             "f": "\f", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
+
+_SCRIPT_NUMBER = re.compile(r"-?(0[xX][0-9a-fA-F]+|[0-9]+)")
 
 _TOKEN_NAMES = {
     "RBRACE": "'}'", "LBRACE": "'{'", "RPAR": "')'", "LPAR": "'('",
@@ -30,13 +33,20 @@ def _parser() -> lark.Lark:
                      cache=True)
 
 
-def parse(source: str, file: str) -> A.Script:
-    """Parse a whole script; a syntax error is raised as ``StpcError``."""
+def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
+    """Parse a whole script; a syntax error is raised as ``StpcError``.
+    ``args`` are the script arguments that ``$N`` and ``@N`` stand for."""
     try:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(exc, source, file) from None
-    return _Builder(file, source).transform(tree)
+    try:
+        return _Builder(file, source, tuple(args)).transform(tree)
+    except lark.exceptions.VisitError as exc:
+        # a script argument that is missing or not a number
+        if isinstance(exc.orig_exc, StpcError):
+            raise exc.orig_exc from None
+        raise
 
 
 def _syntax_error(exc, source: str, file: str) -> StpcError:
@@ -114,10 +124,11 @@ def _number(token: Token) -> int:
 class _Builder(Transformer):
     """Builds frozen AST nodes, each with the span of its principal token."""
 
-    def __init__(self, file: str, source: str):
+    def __init__(self, file: str, source: str, args: Tuple[str, ...] = ()):
         super().__init__()
         self.file = file
         self.source = source
+        self.args = args
 
     def _span(self, item) -> A.Span:
         return A.Span(self.file, item.line, item.column)
@@ -154,7 +165,38 @@ class _Builder(Transformer):
     def pp_string(self, meta, items):
         return _unquote(items[0])
 
+    def pp_script_arg(self, meta, items):
+        return self._script_arg(items[0])
+
     init_number, init_negative, init_string = pp_number, pp_negative, pp_string
+    init_script_arg = pp_script_arg
+
+    def _script_arg(self, token: Token):
+        """What ``$N`` (a number) or ``@N`` (a string) stands for, as
+        SystemTap substitutes it while parsing."""
+        index = int(token[1:])
+        if not 1 <= index <= len(self.args):
+            raise StpcError(
+                f"script argument '{token}' not given ({len(self.args)} "
+                "given)", self._span(token),
+                hint="give script arguments after the script: "
+                     "stpc SCRIPT.stp ARG1 ARG2 ...")
+        text = self.args[index - 1]
+        if token.startswith("@"):
+            return text
+        if not _SCRIPT_NUMBER.fullmatch(text):
+            raise StpcError(f"script argument '{token}' is '{text}', not a "
+                            "number", self._span(token),
+                            hint=f"use @{index} for it as a string")
+        negative = text.startswith("-")
+        value = _number(text.lstrip("-"))
+        return _wrap64(-value if negative else value)
+
+    def script_arg(self, meta, items):
+        value = self._script_arg(items[0])
+        if isinstance(value, str):
+            return A.StrLit(self._span(items[0]), value)
+        return A.IntLit(self._span(items[0]), value)
 
     def global_decl(self, meta, items):
         return tuple(items)
@@ -204,14 +246,16 @@ class _Builder(Transformer):
 
     def foreach_stmt(self, meta, items):
         (value_var, keys), _in, array = items[0], items[1], items[2]
-        value_sort, limit = "", None
+        value_sort, limit, value_op = "", None, ""
         for item in items[3:-1]:
             if isinstance(item, Token) and item.type in ("PLUS", "MINUS"):
                 value_sort = str(item)
+            elif isinstance(item, Token) and item.type == "AT_NAME":
+                value_op = str(item)    # statistics: sort by @sum ...
             elif item is not None:
                 limit = item
         return A.Foreach(self._span(meta), value_var, keys, array,
-                         value_sort, limit, items[-1])
+                         value_sort, limit, items[-1], value_op)
 
     def foreach_head(self, meta, items):
         if len(items) == 2:
@@ -305,9 +349,56 @@ class _Builder(Transformer):
         args = tuple(a for a in items[1:] if a is not None)
         return A.Call(self._span(items[0]), str(items[0]), args)
 
-    def stat_op(self, meta, items):
-        args = tuple(a for a in items[1:] if a is not None)
-        return A.StatOp(self._span(items[0]), str(items[0]), args)
+    def at_op(self, meta, items):
+        name = items[0]
+        suffixes = [i for i in items[1:] if isinstance(i, _Suffix)]
+        args = tuple(a for a in items[1:]
+                     if a is not None and not isinstance(a, _Suffix))
+        if str(name) in _TARGET_AT_OPS:
+            base = A.AtOp(self._span(name), str(name), args)
+        else:
+            base = A.StatOp(self._span(name), str(name), args)
+        return _apply_suffixes(base, suffixes)
+
+    def target(self, meta, items):
+        token, suffixes = items[0], items[1:]
+        text = str(token)
+        context = text.startswith("$$")
+        pretty = len(text) > 2 and text.endswith("$")
+        name = text.strip("$")
+        base = A.TargetVar(self._span(token), name, context, pretty)
+        return _apply_suffixes(base, suffixes)
+
+    def member_suffix(self, meta, items):
+        arrow, name = items
+        return _Suffix(self._span(arrow), name=str(name))
+
+    def index_suffix(self, meta, items):
+        return _Suffix(A.Span(self.file, meta.line, meta.column),
+                       index=items[0])
+
+    def address_of(self, meta, items):
+        op, operand = items
+        return A.AddressOf(self._span(op), operand)
+
+
+_TARGET_AT_OPS = {"@cast", "@entry", "@defined", "@var"}
+
+
+class _Suffix:
+    """A ``->name`` or ``[index]`` waiting for its base."""
+
+    def __init__(self, span: A.Span, name: str = "", index=None):
+        self.span, self.name, self.index = span, name, index
+
+
+def _apply_suffixes(base, suffixes):
+    for suffix in suffixes:
+        if suffix.index is not None:
+            base = A.Subscript(suffix.span, base, suffix.index)
+        else:
+            base = A.Member(suffix.span, base, suffix.name)
+    return base
 
 
 def _wrap64(value: int) -> int:

@@ -44,6 +44,21 @@ class Conversion:
         suffix = _INTEGER.get(self.conv, self.conv)
         return f"%{self.flags}{width}{prec}{suffix}"
 
+    def gcc_rejects(self) -> bool:
+        """What SystemTap and the kernel's vsnprintf accept but gcc's
+        format check (an error under -Werror) refuses: a flag the
+        conversion ignores, a precision on %c, and '0' with a precision,
+        which both still zero-pad."""
+        conv, flags = self.conv, self.flags
+        if conv in ("c", "s"):
+            return flags in ("+", " ", "#", "0") or \
+                (conv == "c" and self.precision is not None)
+        if conv in ("u", "x", "X", "o", "p") and flags in ("+", " "):
+            return True
+        if conv in ("d", "i") and flags == "#":
+            return True
+        return conv != "%" and flags == "0" and self.precision is not None
+
 
 Piece = Union[str, Conversion]
 
@@ -79,6 +94,11 @@ def _number_or_star(text: Optional[str]):
     if text is None or text == "*":
         return text
     return int(text)
+
+
+def gcc_checkable(pieces: List[Piece]) -> bool:
+    return not any(isinstance(p, Conversion) and p.gcc_rejects()
+                   for p in pieces)
 
 
 def format_arg_types(pieces: List[Piece]) -> List[T]:

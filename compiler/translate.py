@@ -8,8 +8,9 @@ template ``templates/module.c`` filled from a precomputed view model.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import jinja2
 
@@ -17,7 +18,8 @@ from . import ast as A
 from .cstring import c_comment, c_string
 from .errors import StpcError
 from .ir import FunctionInfo, GlobalSym, ProbeKind, Program, T
-from .printf import kernel_format, parse_format
+from .printf import gcc_checkable, kernel_format, parse_format
+from .targets import compiler_for
 
 _C_TYPE = {T.LONG: "s64", T.STRING: "const char *"}
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -32,6 +34,7 @@ class ModuleInfo:
     name: str
     source_hash: str
     version: str
+    kernel_release: str = ""
 
 
 @dataclass
@@ -88,6 +91,14 @@ def near(node) -> str:
         return f"operator '{node.op}'"
     if isinstance(node, (A.Var, A.Index, A.Call)):
         return f"identifier '{node.name}'"
+    if isinstance(node, A.TargetVar):
+        return f"identifier '{'$$' if node.context else '$'}{node.name}'"
+    if isinstance(node, A.Member):
+        return "operator '->'"
+    if isinstance(node, (A.AtOp, A.AddressOf)):
+        return f"operator '{getattr(node, 'op', '&')}'"
+    if isinstance(node, A.Subscript):
+        return "operator '['"
     if isinstance(node, A.StatOp):
         return f"operator '{node.op}'"
     if isinstance(node, A.IntLit):
@@ -142,16 +153,21 @@ class _ModuleView:
     def build(self) -> dict:
         program = self.program
         functions = [self.function_view(f) for f in program.functions.values()]
-        handlers = [self.handler_view(h.index) for h in program.handlers]
+        handlers = [view for h in program.handlers
+                    for view in self.handler_views(h.index)]
         begin = [self.probe_view(s) for s in program.sites_of(ProbeKind.BEGIN)]
         end = [self.probe_view(s) for s in program.sites_of(ProbeKind.END)]
         timers = [self.probe_view(s) for s in program.sites_of(ProbeKind.TIMER)]
+        errors = [self.probe_view(s) for s in program.sites_of(ProbeKind.ERROR)]
+        profile = [self.probe_view(s)
+                   for s in program.sites_of(ProbeKind.PROFILE)]
         unread = self.unread_globals_handler()
         if unread is not None:
             handlers.append(unread)
+            # printing sorts the arrays, which reorders them: exclusive
+            names = set(g.name for g in program.unread_globals())
             end.append(ProbeView(unread.name, "end", "STPC_PROBE_END",
-                                 self.locks(set(), set(
-                                     g.name for g in program.unread_globals()))))
+                                 self.locks(names, names)))
         return dict(
             info=self.info,
             script_file=c_comment(program.script.file),
@@ -159,10 +175,11 @@ class _ModuleView:
             max_nesting=program.max_nesting,
             globals=[self.global_decl(g) for g in program.globals.values()
                      if not g.is_array and g.type is not T.STATS],
-            stats=[self.stat_desc(g) for g in program.globals.values()
-                   if g.type is T.STATS],
-            maps=[self.map_desc(g) for g in program.globals.values()
-                  if g.is_array],
+            stats=[self.stat_desc(g) for g in
+                   _scalar_stats(program) + _stat_arrays(program)],
+            nstats=len(_scalar_stats(program)),
+            maps=[self.map_desc(g) for g in _plain_arrays(program)],
+            stat_maps=[self.map_desc(g) for g in _stat_arrays(program)],
             global_inits=self.global_inits(),
             nglobals=len(program.globals),
             functions=functions,
@@ -170,8 +187,76 @@ class _ModuleView:
             begin=begin,
             end=end,
             timers=timers,
+            errors=errors,
+            profile=profile,
+            kprobes=self.kprobe_views(),
+            targets=self.target_views(),
+            nslots=program.nslots,
+            stpc_info=c_string(json.dumps(self.module_metadata(),
+                                          sort_keys=True)),
             c_string=c_string,
         )
+
+    # -- kernel and module probes --
+    def kprobe_views(self) -> List[dict]:
+        views = []
+        for site in self.program.sites:
+            if site.code is None:
+                continue
+            code = site.code
+            target = self.program.targets[code.module]
+            views.append(dict(
+                probe=self.probe_view(site), target=target.index,
+                slot=target.slot(code.section), offset=code.offset,
+                symbol=c_string(code.symbol),
+                symbol_offset=code.symbol_offset,
+                function=c_string(code.function),
+                is_return=int(site.kind is ProbeKind.KRETPROBE),
+                optional=int(site.point.optional)))
+        return views
+
+    def target_views(self) -> List[dict]:
+        views = []
+        for target in self.program.targets.values():
+            build_id = bytes.fromhex(target.build_id)
+            views.append(dict(
+                name=c_string(target.name), first_slot=target.first_slot,
+                nslots=len(target.slots),
+                is_kernel=int(target.name == "kernel"),
+                optional=int(target.optional),
+                build_id=c_string(build_id.decode("latin-1")),
+                build_id_len=len(build_id),
+                slots=", ".join(c_string(s) for s in target.slots),
+                slot_defines=[f"STPC_SLOT_{target.index}_{_c_ident(s)} "
+                              f"{target.first_slot + i}"
+                              for i, s in enumerate(target.slots)]))
+        return views
+
+    def module_metadata(self) -> dict:
+        """What the loader reads from the .stpc_info section."""
+        return dict(
+            format=1, stpc_version=self.info.version,
+            module=self.info.name, kernel_release=self.info.kernel_release,
+            source_hash=self.info.source_hash, nslots=self.program.nslots,
+            targets=[dict(name=t.name, build_id=t.build_id,
+                          first_slot=t.first_slot, slots=t.slots,
+                          optional=t.optional)
+                     for t in self.program.targets.values()],
+            probes=[s.description for s in self.program.sites
+                    if s.code is not None])
+
+    def relocate(self, resolved) -> Callable[[int], str]:
+        """DWARF address of ``resolved``'s file -> C expression of where it
+        is at run time (a slot's address plus an offset)."""
+        def c_address(address: int) -> str:
+            where = resolved.debug.locate(address)
+            target = self.program.targets[where.target]
+            if where.section not in target.slots:
+                target.slots.append(where.section)
+                _renumber_slots(self.program)
+            return (f"((u64)stpc_addrs[STPC_SLOT_{target.index}_"
+                    f"{_c_ident(where.section)}] + {where.offset}ULL)")
+        return c_address
 
     # -- globals --
     def global_decl(self, sym: GlobalSym) -> str:
@@ -182,10 +267,16 @@ class _ModuleView:
         start, stop, step = hist[1:] if hist[0] == "linear" else (0, 0, 0)
         return dict(name=sym.name, hist=f"STPC_HIST_{hist[0].upper()}",
                     start=_c_long(start), stop=_c_long(stop),
-                    step=_c_long(step), nbuckets=sym.nbuckets)
+                    step=_c_long(step), nbuckets=sym.nbuckets,
+                    variance=int(sym.uses_variance),
+                    shift=sym.variance_shift or 0)
 
     def map_desc(self, sym: GlobalSym) -> dict:
-        kinds = {T.LONG: "STPC_T_LONG", T.STRING: "STPC_T_STRING"}
+        kinds = {T.LONG: "STPC_T_LONG", T.STRING: "STPC_T_STRING",
+                 T.STATS: "STPC_T_STATS"}
+        stat = "NULL"
+        if sym.type is T.STATS:
+            stat = f"&stpc_stat_descs[{_stat_desc_index(self.program, sym)}]"
         if sym.decl.size:
             overflow = f"Array overflow, check size limit ({sym.decl.size})"
         else:
@@ -194,7 +285,7 @@ class _ModuleView:
                     key_types=", ".join(kinds[t] for t in sym.key_types),
                     value_type=kinds[sym.type],
                     capacity=map_capacity(sym),
-                    overflow=c_string(overflow))
+                    overflow=c_string(overflow), stat=stat)
 
     def global_inits(self) -> List[str]:
         lines = []
@@ -208,15 +299,20 @@ class _ModuleView:
         return lines
 
     def locks(self, read: set, written: set) -> List[str]:
-        """Lock requests in index order; statistics take none (their
-        adders are per-CPU and readers check sequence counts)."""
+        """Lock requests in index order.  Statistics take none (their
+        adders are per-CPU and readers check sequence counts); arrays of
+        statistics turn the lock around: '<<<' adds to its own CPU's map
+        and takes it shared, readers and delete take it exclusive."""
         lines = []
         for sym in self.program.globals.values():
-            if sym.type is T.STATS:
+            if sym.type is T.STATS and not sym.is_array:
                 continue
-            if sym.name in written:
+            exclusive, shared = written, read
+            if sym.type is T.STATS:
+                exclusive, shared = read, written
+            if sym.name in exclusive:
                 lines.append(f"{{ .index = {sym.index}, .write = 1 }}")
-            elif sym.name in read:
+            elif sym.name in shared:
                 lines.append(f"{{ .index = {sym.index}, .write = 0 }}")
         return lines
 
@@ -229,19 +325,35 @@ class _ModuleView:
             frame.vars.append(_member_decl("retvalue", function.return_type))
         return FunctionView(function.name, frame, body)
 
-    def handler_view(self, index: int) -> HandlerView:
+    def handler_views(self, index: int) -> List[HandlerView]:
+        """One handler, or one per site when it reads target variables
+        (their locations differ from site to site)."""
+        variants = [s for s in self.program.sites
+                    if s.handler == index and s.variant >= 0]
+        if not variants:
+            return [self.handler_view(index, None)]
+        return [self.handler_view(index, s) for s in variants]
+
+    def handler_view(self, index: int, site) -> HandlerView:
         handler = self.program.handlers[index]
-        frame = FrameView(f"stpc_locals_probe_{index}", f"probe_{index}")
-        gen = _ScopeGen(self.program, frame, None)
+        name = _handler_name(index, site)
+        frame = FrameView(f"stpc_locals_{name}", name)
+        targets = None
+        if site is not None:
+            resolved = self.program.code_sites[id(site)]
+            targets = (resolved, self.relocate(resolved))
+        gen = _ScopeGen(self.program, frame, None, targets)
         body = gen.body(handler.scope.body, handler.scope.locals)
-        return HandlerView(f"probe_{index}", frame, body)
+        return HandlerView(name, frame, body)
 
     def probe_view(self, site) -> ProbeView:
         scope = self.program.handlers[site.handler].scope
         kind = {ProbeKind.BEGIN: "STPC_PROBE_BEGIN",
-                ProbeKind.END: "STPC_PROBE_END"}.get(site.kind,
+                ProbeKind.END: "STPC_PROBE_END",
+                ProbeKind.ERROR: "STPC_PROBE_ERROR"}.get(site.kind,
                                                      "STPC_PROBE_OTHER")
-        return ProbeView(f"probe_{site.handler}", str(site.point), kind,
+        point = site.description or str(site.point)
+        return ProbeView(_handler_name(site.handler, site), point, kind,
                          self.locks(scope.globals_read, scope.globals_written),
                          site.interval_ns)
 
@@ -252,6 +364,9 @@ class _ModuleView:
         frame = FrameView("stpc_locals_unread", "unread")
         lines = []
         for sym in unread:
+            if sym.is_array and sym.type is T.STATS:
+                lines.extend(self.print_stat_array(sym, frame))
+                continue
             if sym.is_array:
                 lines.extend(self.print_array(sym, frame))
                 continue
@@ -266,11 +381,34 @@ class _ModuleView:
     def print_stat(self, sym: GlobalSym, frame: FrameView) -> str:
         """``name @count=N @min=N @max=N @sum=N @avg=N``."""
         read = stat_read(self.program, sym, frame)
-        avg = "r->count ? div64_s64(r->sum, r->count) : 0"
-        fmt = f"{sym.name} @count=%lld @min=%lld @max=%lld @sum=%lld " \
-              "@avg=%lld\n"
-        return (f"{{ {read} stpc_printf(c, {c_string(fmt)}, r->count, "
-                f"r->min, r->max, r->sum, {avg}); }}")
+        fmt = sym.name + _STAT_SUMMARY
+        return f"{{ {read} stpc_printf(c, {c_string(fmt)}, {_STAT_FIELDS}); }}"
+
+    def print_stat_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
+        """``name[keys] @count=N ...`` per key, by @count descending."""
+        sm = stat_map_ref(self.program, sym.name)
+        buf = f"sort_{sym.name}"
+        frame.temps.append(
+            f"struct stpc_map_entry *{buf}[{map_capacity(sym)}];")
+        formats, args = [], []
+        for i, t in enumerate(sym.key_types):
+            fmt, arg = _value_format(t, _key_ref("m", "e", i, t))
+            formats.append(fmt)
+            args.append(arg)
+        line = f"{sym.name}[{','.join(formats)}]{_STAT_SUMMARY}"
+        return [
+            "{",
+            "\tunsigned int i, n;",
+            f"\tstruct stpc_map *m = stpc_stat_map_aggregate(c, {sm}, NULL);",
+            f"\tn = stpc_map_sorted_by(m, l->{buf}, 0, -1, STPC_STAT_COUNT);",
+            "\tfor (i = 0; i < n; i++) {",
+            f"\t\tstruct stpc_map_entry *e = l->{buf}[i];",
+            "\t\tstruct stpc_stat_record *r = stpc_value_stat(m, e);",
+            f"\t\tstpc_printf(c, {c_string(line)}, "
+            f"{', '.join(args)}, {_STAT_FIELDS});",
+            "\t}",
+            "}",
+        ]
 
     def print_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
         """One ``name[keys]=value`` line per entry, by value descending."""
@@ -298,6 +436,24 @@ class _ModuleView:
         ]
 
 
+def _handler_name(index: int, site) -> str:
+    if site is not None and site.variant >= 0:
+        return f"probe_{index}_{site.variant}"
+    return f"probe_{index}"
+
+
+def _c_ident(text: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in text)
+
+
+def _renumber_slots(program: Program) -> None:
+    slot = 0
+    for target in program.targets.values():
+        target.first_slot = slot
+        slot += len(target.slots)
+    program.nslots = slot
+
+
 def _value_format(t: T, ref: str):
     """printf format and argument showing a value as SystemTap does."""
     if t is T.STRING:
@@ -305,10 +461,45 @@ def _value_format(t: T, ref: str):
     return "%lld", f"(long long){ref}"
 
 
+# the end-of-run line of a statistic, after its name; and its arguments
+_STAT_SUMMARY = " @count=%lld @min=%lld @max=%lld @sum=%lld @avg=%lld\n"
+_STAT_FIELDS = ("r->count, r->min, r->max, r->sum, "
+                "stpc_stat_field(r, STPC_STAT_AVG)")
+_STAT_OPS = {"@count": "STPC_STAT_COUNT", "@sum": "STPC_STAT_SUM",
+             "@min": "STPC_STAT_MIN", "@max": "STPC_STAT_MAX",
+             "@avg": "STPC_STAT_AVG", "@variance": "STPC_STAT_VARIANCE"}
+
+
+def _scalar_stats(program: Program) -> List[GlobalSym]:
+    return [g for g in program.globals.values()
+            if g.type is T.STATS and not g.is_array]
+
+
+def _stat_arrays(program: Program) -> List[GlobalSym]:
+    return [g for g in program.globals.values()
+            if g.type is T.STATS and g.is_array]
+
+
+def _plain_arrays(program: Program) -> List[GlobalSym]:
+    return [g for g in program.globals.values()
+            if g.is_array and g.type is not T.STATS]
+
+
+def _stat_desc_index(program: Program, sym: GlobalSym) -> int:
+    """Scalar statistics' descriptions come first, then the arrays'."""
+    return (_scalar_stats(program) + _stat_arrays(program)).index(sym)
+
+
 def stat_ref(program: Program, name: str) -> str:
     """The C pointer to the storage of global statistic ``name``."""
-    stats = [g.name for g in program.globals.values() if g.type is T.STATS]
+    stats = [g.name for g in _scalar_stats(program)]
     return f"(&stpc_stats[{stats.index(name)}])"
+
+
+def stat_map_ref(program: Program, name: str) -> str:
+    """The C pointer to the storage of global statistics array ``name``."""
+    arrays = [g.name for g in _stat_arrays(program)]
+    return f"(&stpc_stat_maps[{arrays.index(name)}])"
 
 
 def stat_read(program: Program, sym: GlobalSym, frame: FrameView) -> str:
@@ -324,7 +515,7 @@ def stat_read(program: Program, sym: GlobalSym, frame: FrameView) -> str:
 
 def map_ref(program: Program, name: str) -> str:
     """The C pointer to the map of global array ``name``."""
-    arrays = [g.name for g in program.globals.values() if g.is_array]
+    arrays = [g.name for g in _plain_arrays(program)]
     return f"(&stpc_maps[{arrays.index(name)}])"
 
 
@@ -360,6 +551,13 @@ def _sort_column(node: A.Foreach):
     return None, 0
 
 
+def _truth(value: str) -> str:
+    """A long as a condition.  Compared with 0, as gcc's
+    int-in-bool-context fails valid scripts such as 'if (x * 2)' and
+    'if (c ? 1 : 2)'."""
+    return f"(({value}) != 0)"
+
+
 def _member_decl(name: str, t: T) -> str:
     if t is T.STRING:
         return f"char {name}[MAXSTRINGLEN];"
@@ -376,10 +574,16 @@ class _ScopeGen:
     """Lowers one probe handler or function body to C lines."""
 
     def __init__(self, program: Program, frame: FrameView,
-                 function: Optional[FunctionInfo]):
+                 function: Optional[FunctionInfo], targets=None):
         self.program = program
         self.frame = frame
         self.function = function
+        self.targets = None
+        if targets is not None:
+            resolved, relocate = targets
+            self.targets = compiler_for(
+                resolved, relocate, self.expr,
+                lambda node: c_string(location(node)))
         self.lines: List[str] = []
         self.indent = 1
         self.catch_label = "out"
@@ -430,19 +634,19 @@ class _ScopeGen:
         self.emit(f"(void)({self.expr(node.expr)});")
 
     def stmt_If(self, node):
-        self.emit(f"if ({self.expr(node.cond)})")
+        self.emit(f"if ({self.cond(node.cond)})")
         self.nested(node.then)
         if node.otherwise is not None:
             self.emit("else")
             self.nested(node.otherwise)
 
     def stmt_While(self, node):
-        self.emit(f"while ({self.expr(node.cond)}) {{")
+        self.emit(f"while ({self.cond(node.cond)}) {{")
         self.loop_body(node, node.body)
 
     def stmt_For(self, node):
         init = self.expr(node.init) if node.init is not None else ""
-        cond = self.expr(node.cond) if node.cond is not None else ""
+        cond = self.cond(node.cond) if node.cond is not None else ""
         step = self.expr(node.step) if node.step is not None else ""
         self.emit(f"for ({init}; {cond}; {step}) {{")
         self.loop_body(node, node.body)
@@ -463,12 +667,19 @@ class _ScopeGen:
         self.indent -= 1
         self.emit("}")
 
+    def foreach_map(self, node, sym: GlobalSym) -> str:
+        """The map a foreach walks: a statistics array's CPUs merged."""
+        if sym.type is not T.STATS:
+            return map_ref(self.program, sym.name)
+        return (f"stpc_stat_map_aggregate(c, "
+                f"{stat_map_ref(self.program, sym.name)}, "
+                f"{c_string(location(node))})")
+
     def stmt_Foreach(self, node):
         sym = self.program.symbols[node]
-        m = map_ref(self.program, sym.name)
         self.emit("{")
         self.indent += 1
-        self.emit(f"struct stpc_map *fm = {m};")
+        self.emit(f"struct stpc_map *fm = {self.foreach_map(node, sym)};")
         self.emit("struct stpc_map_entry *fe;")
         limit = self.expr(node.limit) if node.limit is not None else "-1"
         self.emit(f"s64 limit = {limit}, done = 0;")
@@ -479,8 +690,9 @@ class _ScopeGen:
         else:
             buf = self.temp_entries(sym)
             self.emit("unsigned int fi, fn;")
-            self.emit(f"fn = stpc_map_sorted(fm, {buf}, {column}, "
-                      f"{direction});")
+            stat_op = _STAT_OPS[node.value_op or "@count"]
+            self.emit(f"fn = stpc_map_sorted_by(fm, {buf}, {column}, "
+                      f"{direction}, {stat_op});")
             self.emit(f"for (fi = 0; fi < fn && (fe = {buf}[fi]); fi++) {{")
         self.indent += 1
         self.loop_step(node, node.body)
@@ -510,7 +722,9 @@ class _ScopeGen:
     def stmt_Delete(self, node):
         target = node.target
         sym = self.program.symbols.get(target)
-        if isinstance(target, A.Index):
+        if isinstance(sym, GlobalSym) and sym.type is T.STATS:
+            self.delete_statistics(target, sym)
+        elif isinstance(target, A.Index):
             m = map_ref(self.program, sym.name)
             self.emit(f"{{ {self.key_prelude(sym, target.keys)} "
                       f"stpc_map_delete({m}, &key); }}")
@@ -520,6 +734,17 @@ class _ScopeGen:
             self.emit(f"{self.var_ref(target)}[0] = '\\0';")
         else:
             self.emit(f"{self.var_ref(target)} = 0;")
+
+    def delete_statistics(self, target, sym: GlobalSym) -> None:
+        if not sym.is_array:
+            self.emit(f"stpc_stat_clear({stat_ref(self.program, sym.name)});")
+            return
+        sm = stat_map_ref(self.program, sym.name)
+        if isinstance(target, A.Index):
+            self.emit(f"{{ {self.key_prelude(sym, target.keys)} "
+                      f"stpc_stat_map_delete({sm}, &key); }}")
+        else:
+            self.emit(f"stpc_stat_map_clear({sm});")
 
     def stmt_TryCatch(self, node):
         label = f"catch{self.ntemps}"
@@ -561,6 +786,9 @@ class _ScopeGen:
     def expr(self, node) -> str:
         return getattr(self, "expr_" + type(node).__name__)(node)
 
+    def cond(self, node) -> str:
+        return _truth(self.expr(node))
+
     def type_of(self, node) -> T:
         return self.program.types[node]
 
@@ -579,6 +807,24 @@ class _ScopeGen:
     def expr_Var(self, node):
         return self.var_ref(node)
 
+    # -- target variables --
+    def target_value(self, node):
+        return self.targets.value(node)
+
+    expr_Member = expr_Subscript = expr_AddressOf = expr_AtOp = target_value
+
+    def expr_TargetVar(self, node):
+        if not node.context:
+            return self.targets.value(node)
+        pieces, args = [], []
+        for piece, piece_args in self.targets.context_group(node):
+            pieces.append(piece)
+            for ctype, arg in piece_args:
+                while "@TEMP@" in arg:
+                    arg = arg.replace("@TEMP@", self.temp_string(), 1)
+                args.append((ctype, arg))
+        return self.sprint_into(" ".join(pieces), args)
+
     def expr_Unary(self, node):
         operand = self.expr(node.operand)
         if node.op == "-":
@@ -586,7 +832,7 @@ class _ScopeGen:
         if node.op == "+":
             return f"({operand})"
         if node.op == "!":
-            return f"((s64)!({operand}))"
+            return f"((s64)!{_truth(operand)})"
         return f"(~({operand}))"
 
     def expr_Binary(self, node):
@@ -602,9 +848,12 @@ class _ScopeGen:
         if op in ("==", "!=", "<", ">", "<=", ">="):
             if operand_type is T.STRING:
                 return f"((s64)(stpc_strcmp({left}, {right}) {op} 0))"
-            return f"((s64)(({left}) {op} ({right})))"
+            # through temporaries: 'x < x' and '(x & 1) == 2' are valid
+            # scripts, but gcc's tautological-compare fails them
+            return (f"({{ s64 cl = {left}, cr = {right}; "
+                    f"(s64)(cl {op} cr); }})")
         if op in ("&&", "||"):
-            return f"((s64)(({left}) {op} ({right})))"
+            return f"((s64)({_truth(left)} {op} {_truth(right)}))"
         if op in _CHECKED:
             return (f"{_CHECKED[op]}(c, {left}, {right}, "
                     f"{c_string(location(node))})")
@@ -613,7 +862,7 @@ class _ScopeGen:
         return f"((s64)((u64)({left}) {_ARITH[op]} (u64)({right})))"
 
     def expr_Ternary(self, node):
-        cond = self.expr(node.cond)
+        cond = self.cond(node.cond)
         then, other = self.expr(node.then), self.expr(node.otherwise)
         return f"(({cond}) ? ({then}) : ({other}))"
 
@@ -655,40 +904,64 @@ class _ScopeGen:
 
     def expr_InArray(self, node):
         sym = self.program.symbols[node]
-        m = map_ref(self.program, sym.name)
+        if sym.type is T.STATS:
+            found = (f"stpc_stat_map_contains("
+                     f"{stat_map_ref(self.program, sym.name)}, &key)")
+        else:
+            found = (f"stpc_map_find({map_ref(self.program, sym.name)}, "
+                     "&key) != NULL")
         return (f"({{ {self.key_prelude(sym, node.keys)} "
-                f"(s64)(stpc_map_find({m}, &key) != NULL); }})")
+                f"(s64)({found}); }})")
+
+    def read_statistic(self, node) -> str:
+        """C declaring ``r``: the merged statistic an extractor reads, a
+        global one or an element of a statistics array."""
+        sym, arg = self.program.symbols[node], node.args[0]
+        if not isinstance(arg, A.Index):
+            return stat_read(self.program, sym, self.frame)
+        n = len(self.frame.temps)
+        self.frame.temps.append(
+            f"u64 agg{n}[STPC_STAT_WORDS({sym.nbuckets})];")
+        return (f"{self.key_prelude(sym, arg.keys)} "
+                f"struct stpc_stat_record *r = (void *)l->agg{n}; "
+                f"stpc_stat_map_read({stat_map_ref(self.program, sym.name)}, "
+                "&key, r);")
 
     def expr_StatOp(self, node):
-        sym = self.program.symbols[node]
-        read = stat_read(self.program, sym, self.frame)
+        read = self.read_statistic(node)
         loc = c_string(location(node))
-        value = {
-            "@count": "r->count",
-            "@sum": "r->sum",
-            "@min": "r->min",
-            "@max": "r->max",
-            "@avg": "div64_s64(r->sum, r->count)",
-        }[node.op]
+        value = f"stpc_stat_field(r, {_STAT_OPS[node.op]})"
         if node.op in ("@count", "@sum"):
             return f"({{ {read} {value}; }})"
         return (f"({{ {read} r->count ? {value} : "
                 f"(stpc_error(c, \"empty aggregate\", {loc}), 0); }})")
 
     def print_histogram(self, node, newline: str) -> str:
-        sym = self.program.symbols[node]
-        read = stat_read(self.program, sym, self.frame)
+        read = self.read_statistic(node)
+        index = _stat_desc_index(self.program, self.program.symbols[node])
+        desc = f"&stpc_stat_descs[{index}]"
         tail = f' stpc_printf(c, "\\n");' if newline else ""
         return (f"({{ {read} if (!c->last_error) {{ stpc_print_hist(c, "
-                f"{stat_ref(self.program, sym.name)}, r);{tail} }} 0; }})")
+                f"{desc}, r);{tail} }} 0; }})")
+
+    def add_to_statistic(self, node) -> str:
+        """``target <<< value``: per-CPU, see stats.c and stat_map.c."""
+        target = node.target
+        sym = self.program.symbols[target]
+        value = f"s64 v = {self.expr(node.value)};"
+        if isinstance(target, A.Index):
+            add = (f"{self.key_prelude(sym, target.keys)} "
+                   "if (!c->last_error) stpc_stat_map_add(c, "
+                   f"{stat_map_ref(self.program, sym.name)}, &key, v, "
+                   f"{c_string(location(target))});")
+        else:
+            add = ("if (!c->last_error) "
+                   f"stpc_stat_add({stat_ref(self.program, sym.name)}, v);")
+        return f"({{ {value} {add} v; }})"
 
     def expr_Assign(self, node):
         if node.op == "<<<":
-            sym = self.program.symbols[node.target]
-            return (f"({{ s64 v = {self.expr(node.value)}; "
-                    "if (!c->last_error) "
-                    f"stpc_stat_add({stat_ref(self.program, sym.name)}, v); "
-                    "v; })")
+            return self.add_to_statistic(node)
         value = self.expr(node.value)
         prelude, guard, ref = self.lvalue(node.target)
         op = node.op
@@ -744,6 +1017,8 @@ class _ScopeGen:
         parts.append(f"if (unlikely(c->nesting + 1 >= MAXNESTING)) "
                      f"stpc_error(c, \"MAXNESTING exceeded\", "
                      f"{c_string(where)}); else if (!c->last_error) {{")
+        # every call starts with zeroed locals and return value
+        parts.append("memset(&callee->vars, 0, sizeof(callee->vars));")
         for param, arg in zip(function.params, args):
             if param.type is T.STRING:
                 parts.append(f"stpc_str_assign(callee->vars.l_{param.name}, {arg});")
@@ -785,6 +1060,94 @@ class _ScopeGen:
         raise StpcError(f"function '{node.name}' is not supported yet",
                         node.span)
 
+    def helper_call(self, node, helper: str, before=(), after=()) -> str:
+        """``helper(before..., args..., after...)``, the script arguments
+        evaluated first, left to right (C leaves call arguments unordered)."""
+        decls, names = [], []
+        for i, arg in enumerate(node.args):
+            decls.append(f"{_C_TYPE[self.type_of(arg)]} a{i} = "
+                         f"{self.expr(arg)};")
+            names.append(f"a{i}")
+        call_args = ", ".join([*before, *names, *after])
+        return f"({{ {' '.join(decls)} {helper}({call_args}); }})"
+
+    def call_substr(self, node):
+        length = () if len(node.args) == 3 else ("MAXSTRINGLEN",)
+        return self.helper_call(node, "stpc_substr", (self.temp_string(),),
+                                length)
+
+    def call_str_replace(self, node):
+        return self.helper_call(node, "stpc_str_replace",
+                                (self.temp_string(),))
+
+    def call_text_str(self, node):
+        return self.helper_call(node, "stpc_text_str", (self.temp_string(),))
+
+    def call_tokenize(self, node):
+        return self.helper_call(node, "stpc_tokenize",
+                                ("c", self.temp_string()))
+
+    def call_isinstr(self, node):
+        return self.helper_call(node, "stpc_isinstr")
+
+    def call_strtol(self, node):
+        return self.helper_call(node, "stpc_strtol")
+
+    def call_stringat(self, node):
+        return self.helper_call(node, "stpc_stringat", ("c",),
+                                (c_string(location(node)),))
+
+    # -- kernel and user memory: fault-safe, errors name the call --
+    def memory_string(self, node, space: str) -> str:
+        """kernel_string(addr[, fallback]) and user_string likewise; with a
+        fallback, a fault returns it instead of being an error."""
+        where = c_string(location(node))
+        addr = self.expr(node.args[0])
+        length = self.expr(node.args[1]) if node.name.endswith("_n") \
+            else "MAXSTRINGLEN"
+        read = (f"stpc_{space}_string(c, {self.temp_string()}, a0, "
+                f"{length}, {where})")
+        if len(node.args) == 2 and not node.name.endswith("_n"):
+            fallback = self.expr(node.args[1])
+            return (f"({{ s64 a0 = {addr}; const char *d = {fallback}; "
+                    f"const char *e = c->last_error; const char *r = {read};"
+                    f" if (!e && c->last_error) {{ c->last_error = NULL; "
+                    f"c->error_location = NULL; r = d; }} r; }})")
+        return f"({{ s64 a0 = {addr}; {read}; }})"
+
+    def call_kernel_string(self, node):
+        return self.memory_string(node, "kernel")
+
+    call_kernel_string_n = call_kernel_string
+
+    def call_user_string(self, node):
+        return self.memory_string(node, "user")
+
+    call_user_string_n = call_user_string
+
+    def memory_number(self, node) -> str:
+        space, _, kind = node.name.partition("_")
+        size, cast = {"long": (8, "s64"), "int": (4, "s32"),
+                      "short": (2, "s16"), "char": (1, "s8")}[kind]
+        reader = "stpc_deref" if space == "kernel" else "stpc_user_deref"
+        return (f"((s64)({cast}){reader}(c, {self.expr(node.args[0])}, "
+                f"{size}, {c_string(location(node))}))")
+
+    call_kernel_long = call_kernel_int = call_kernel_short = \
+        call_kernel_char = call_user_long = call_user_int = \
+        call_user_short = call_user_char = memory_number
+
+    def call_probefunc(self, node):
+        if self.targets is not None:
+            return c_string(self.targets.scope.function_name)
+        return "stpc_probefunc(c)"
+
+    def call_print_backtrace(self, node):
+        return "({ stpc_print_backtrace(c); 0; })"
+
+    def call_backtrace(self, node):
+        return f"stpc_backtrace({self.temp_string()})"
+
     def call_exit(self, node):
         return "({ stpc_request_exit(); 0; })"
 
@@ -792,13 +1155,20 @@ class _ScopeGen:
         msg = self.expr(node.args[0])
         return f"({{ stpc_error_copy(c, {msg}, NULL); 0; }})"
 
-    def printf_call(self, fmt: str, args: List[str], sink: str) -> str:
-        """Evaluates the arguments, then prints only if none failed."""
+    def printf_call(self, fmt: str, args: List[str], sink: str,
+                    checked: bool = True) -> str:
+        """Evaluates the arguments, then prints only if none failed.
+        Unless ``checked``, the format reaches the call through an array
+        in a statement expression, where gcc does not check it."""
         decls = " ".join(f"{ctype} a{i} = {value};"
                          for i, (ctype, value) in enumerate(args))
         names = "".join(f", a{i}" for i in range(len(args)))
+        literal = c_string(fmt) if checked else \
+            f"({{ static const char f[] = {c_string(fmt)}; f; }})"
+        if not fmt:     # prints nothing; gcc's format-zero-length fails it
+            return f"({{ {decls} 0; }})"
         return (f"({{ {decls} if (!c->last_error) "
-                f"{sink}{c_string(fmt)}{names}); 0; }})")
+                f"{sink}{literal}{names}); 0; }})")
 
     def format_args(self, node, pieces) -> tuple:
         fmt, arg_kinds = kernel_format(pieces)
@@ -819,17 +1189,18 @@ class _ScopeGen:
     def call_printf(self, node):
         pieces = parse_format(node.args[0].value, node.args[0].span)
         fmt, args = self.format_args(node, pieces)
-        return self.printf_call(fmt, args, "stpc_printf(c, ")
+        return self.printf_call(fmt, args, "stpc_printf(c, ",
+                                gcc_checkable(pieces))
 
     def call_sprintf(self, node):
         pieces = parse_format(node.args[0].value, node.args[0].span)
         fmt, args = self.format_args(node, pieces)
-        return self.sprint_into(fmt, args)
+        return self.sprint_into(fmt, args, gcc_checkable(pieces))
 
-    def sprint_into(self, fmt: str, args) -> str:
+    def sprint_into(self, fmt: str, args, checked: bool = True) -> str:
         tmp = self.temp_string()
         call = self.printf_call(fmt, args,
-                                f"snprintf({tmp}, MAXSTRINGLEN, ")
+                                f"snprintf({tmp}, MAXSTRINGLEN, ", checked)
         return f"({{ {tmp}[0] = '\\0'; (void){call}; (const char *){tmp}; }})"
 
     def value_args(self, nodes, delim: Optional[str] = None):

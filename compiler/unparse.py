@@ -75,15 +75,16 @@ def _stmt(node, depth: int) -> List[str]:
             _stmt(node.body, depth + 1)
     if isinstance(node, A.Return):
         value = f" {expr(node.value)}" if node.value is not None else ""
-        return [pad + "return" + value]
+        # the ';' keeps a bare return from taking the next line as its value
+        return [pad + "return" + value + ";"]
     if isinstance(node, A.Delete):
-        return [pad + f"delete {expr(node.target)}"]
+        return [pad + f"delete {expr(node.target)};"]
     if isinstance(node, A.TryCatch):
         catch = f"catch ({node.message_var})" if node.message_var else "catch"
         return [pad + "try"] + _block(node.body, depth) + [pad + catch] + \
             _block(node.handler, depth)
     keyword = {A.Break: "break", A.Continue: "continue", A.Next: "next"}
-    return [pad + keyword[type(node)]]
+    return [pad + keyword[type(node)] + ";"]
 
 
 def _foreach_head(node: A.Foreach) -> str:
@@ -91,7 +92,8 @@ def _foreach_head(node: A.Foreach) -> str:
     head = keys[0] if len(keys) == 1 else "[" + ", ".join(keys) + "]"
     if node.value_var:
         head = f"{node.value_var} = {head}"
-    text = f"{head} in {node.array}{node.value_sort}"
+    by = f" {node.value_op} " if node.value_op else ""
+    text = f"{head} in {node.array}{by}{node.value_sort}"
     if node.limit is not None:
         text += f" limit {expr(node.limit)}"
     return text

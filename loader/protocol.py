@@ -30,6 +30,9 @@ RECORD = struct.Struct("<QIHH")
 RECORD_ALIGN = 8
 
 PARAM_TARGET = "stpc_target"
+PARAM_ADDRS = "stpc_addrs"
+INFO_SECTION = ".stpc_info"
+INFO_FORMAT = 1
 PARAM_PROTOCOL = "stpc_protocol"
 
 

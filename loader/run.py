@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, Optional
 
-from . import kmod, protocol
+from . import kmod, protocol, targets
 from .kmod import LoaderError
 
 _POLL_SECONDS = 0.02
@@ -31,10 +31,12 @@ class RunResult:
     errors: int
     skipped: int
     dropped: int
+    refused: bool = False       # the module never started
+    aborted: bool = False       # ended in error, e.g. past MAXSKIPPED
 
     @property
     def exit_status(self) -> int:
-        return 1 if self.errors else 0
+        return 1 if self.errors or self.aborted else 0
 
 
 def module_name_of(image: bytes) -> str:
@@ -66,17 +68,22 @@ def run_module(image: bytes, options: RunOptions) -> RunResult:
                           "(CAP_SYS_MODULE): run stpc as root or with sudo")
     info = kmod.modinfo(image)
     name = module_name_of(image)
+    stpc_info = targets.read_info(image)
     with _StopSignals() as signals:
+        addresses = targets.resolve(stpc_info)
         child = _Child(options.command) if options.command else None
         target = child.pid if child else options.target_pid
-        params = f"{protocol.PARAM_TARGET}={target}" if target else ""
+        params = [f"{protocol.PARAM_TARGET}={target}" if target else "",
+                  addresses.param]
         try:
-            kmod.init_module(image, params)
+            kmod.init_module(image, " ".join(p for p in params if p))
         except OSError as exc:
             if child:
                 child.abandon()
             raise LoaderError(kmod.explain_load_error(exc, name, info)) \
                 from None
+        finally:
+            addresses.release()
         try:
             with _Output(options.output) as out:
                 return _Session(name, out, child, signals).run()
@@ -200,7 +207,8 @@ class _Session:
 
     def run(self) -> RunResult:
         try:
-            self._command(protocol.CMD_START)
+            if not self._start():
+                return RunResult(1, 0, 0, refused=True)
             if self.child:
                 self.child.release()
             self._wait_for_end()
@@ -210,6 +218,16 @@ class _Session:
         finally:
             os.close(self.data_fd)
         return self._finish(status)
+
+    def _start(self) -> bool:
+        """False if the module refused to start; it has said why on its
+        stderr stream (a target that does not match, for instance)."""
+        try:
+            self._command(protocol.CMD_START)
+        except OSError:
+            self._drain()
+            return False
+        return True
 
     def _command(self, word: str) -> None:
         with open(self.ctl_path, "w") as ctl:
@@ -242,7 +260,8 @@ class _Session:
 
     def _finish(self, status: dict) -> RunResult:
         result = RunResult(status["errors"], status["skipped"],
-                           status["dropped"])
+                           status["dropped"],
+                           aborted=status["state"] == protocol.STATE_ERROR)
         if result.dropped:
             _warn(f"WARNING: {result.dropped} output records dropped")
         if result.errors or result.skipped:

@@ -19,6 +19,13 @@ static size_t stpc_type_size(unsigned char type)
 	return type == STPC_T_STRING ? MAXSTRINGLEN : sizeof(s64);
 }
 
+static size_t stpc_value_size(const struct stpc_map_desc *desc)
+{
+	if (desc->value_type == STPC_T_STATS)
+		return STPC_STAT_WORDS(desc->stat->nbuckets) * sizeof(u64);
+	return stpc_type_size(desc->value_type);
+}
+
 static struct stpc_map_entry *stpc_slot(const struct stpc_map *m, u32 link)
 {
 	return (struct stpc_map_entry *)(m->slots + (size_t)(link - 1) *
@@ -41,7 +48,7 @@ int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 		off += ALIGN(stpc_type_size(desc->key_types[i]), 8);
 	}
 	m->value_off = off;
-	m->slot_size = off + ALIGN(stpc_type_size(desc->value_type), 8);
+	m->slot_size = off + ALIGN(stpc_value_size(desc), 8);
 	m->nbuckets = roundup_pow_of_two(desc->max_entries);
 	m->slots = vzalloc((size_t)desc->max_entries * m->slot_size);
 	m->buckets = vzalloc(m->nbuckets * sizeof(u32));
@@ -215,15 +222,27 @@ struct stpc_sort_spec {
 	const struct stpc_map *map;
 	int column;		/* 0: the value; i + 1: key i */
 	int direction;		/* 1 ascending, -1 descending */
+	int stat_op;		/* statistics values: what to compare */
 };
 
-static int stpc_compare_column(const struct stpc_map *m, int column,
+static int stpc_compare_s64(s64 a, s64 b)
+{
+	return a == b ? 0 : a < b ? -1 : 1;
+}
+
+static int stpc_compare_column(const struct stpc_sort_spec *spec,
 			       const struct stpc_map_entry *a,
 			       const struct stpc_map_entry *b)
 {
+	const struct stpc_map *m = spec->map;
+	int column = spec->column;
 	unsigned char type;
 	size_t off;
 
+	if (column == 0 && m->desc->value_type == STPC_T_STATS)
+		return stpc_compare_s64(
+			stpc_stat_field(stpc_value_stat(m, a), spec->stat_op),
+			stpc_stat_field(stpc_value_stat(m, b), spec->stat_op));
 	if (column == 0) {
 		type = m->desc->value_type;
 		off = m->value_off;
@@ -233,11 +252,8 @@ static int stpc_compare_column(const struct stpc_map *m, int column,
 	}
 	if (type == STPC_T_STRING)
 		return stpc_strcmp((const char *)a + off, (const char *)b + off);
-	if (*(const s64 *)((const char *)a + off) ==
-	    *(const s64 *)((const char *)b + off))
-		return 0;
-	return *(const s64 *)((const char *)a + off) <
-	       *(const s64 *)((const char *)b + off) ? -1 : 1;
+	return stpc_compare_s64(*(const s64 *)((const char *)a + off),
+				*(const s64 *)((const char *)b + off));
 }
 
 static int stpc_compare_entries(const void *pa, const void *pb,
@@ -246,7 +262,7 @@ static int stpc_compare_entries(const void *pa, const void *pb,
 	const struct stpc_sort_spec *spec = priv;
 	const struct stpc_map_entry *a = *(const struct stpc_map_entry **)pa;
 	const struct stpc_map_entry *b = *(const struct stpc_map_entry **)pb;
-	int order = stpc_compare_column(spec->map, spec->column, a, b);
+	int order = stpc_compare_column(spec, a, b);
 
 	if (order)
 		return order * spec->direction;
@@ -254,17 +270,51 @@ static int stpc_compare_entries(const void *pa, const void *pb,
 	return a->seq < b->seq ? -1 : 1;
 }
 
-/* Fills @out (room for every entry) in sorted order; returns the count. */
-unsigned int stpc_map_sorted(const struct stpc_map *m,
-			     struct stpc_map_entry **out, int column,
-			     int direction)
+/*
+ * Puts the entries in the order of @order, as SystemTap does after a sort:
+ * a later unsorted foreach walks them in that order, and later sorts break
+ * ties by it.
+ */
+static void stpc_map_relink(struct stpc_map *m, struct stpc_map_entry **order,
+			    unsigned int n)
 {
-	struct stpc_sort_spec spec = { m, column, direction };
+	u32 prev = STPC_NONE, link;
+	unsigned int i;
+
+	m->first = STPC_NONE;
+	for (i = 0; i < n; i++) {
+		link = stpc_link(m, order[i]);
+		order[i]->prev = prev;
+		order[i]->next = STPC_NONE;
+		order[i]->seq = i + 1;	/* m->seq >= n: new keys still go last */
+		if (prev != STPC_NONE)
+			stpc_slot(m, prev)->next = link;
+		else
+			m->first = link;
+		prev = link;
+	}
+	m->last = prev;
+}
+
+/* Fills @out (room for every entry) in sorted order; returns the count. */
+unsigned int stpc_map_sorted(struct stpc_map *m, struct stpc_map_entry **out,
+			     int column, int direction)
+{
+	return stpc_map_sorted_by(m, out, column, direction, STPC_STAT_COUNT);
+}
+
+/* The same, a statistics array's values compared by @stat_op. */
+unsigned int stpc_map_sorted_by(struct stpc_map *m,
+				struct stpc_map_entry **out, int column,
+				int direction, int stat_op)
+{
+	struct stpc_sort_spec spec = { m, column, direction, stat_op };
 	struct stpc_map_entry *e;
 	unsigned int n = 0;
 
 	for (e = stpc_map_first(m); e; e = stpc_map_next(m, e))
 		out[n++] = e;
 	sort_r(out, n, sizeof(*out), stpc_compare_entries, NULL, &spec);
+	stpc_map_relink(m, out, n);
 	return n;
 }

@@ -78,6 +78,8 @@ static bool stpc_probe_may_run(const struct stpc_probe *p)
 		return state == STPC_STATE_STARTING;
 	case STPC_PROBE_END:
 		return state == STPC_STATE_STOPPING;
+	case STPC_PROBE_ERROR:
+		return state == STPC_STATE_ERROR;
 	default:
 		return state == STPC_STATE_RUNNING;
 	}
@@ -136,23 +138,40 @@ static void stpc_reset_context(struct stpc_context *c,
 	c->outlen = 0;
 }
 
+/* A probe that could not run; too many of them end the run (MAXSKIPPED). */
+static void stpc_skip_probe(void)
+{
+	if (atomic_inc_return(&stpc_skipped) <= MAXSKIPPED)
+		return;
+	if (atomic_cmpxchg(&stpc_state, STPC_STATE_RUNNING, STPC_STATE_ERROR) ==
+	    STPC_STATE_RUNNING)
+		stpc_warn("ERROR: Skipped too many probes, check MAXSKIPPED or "
+			  "try again with stap -t for more details.\n");
+}
+
 void stpc_run_probe(const struct stpc_probe *p)
+{
+	stpc_run_probe_regs(p, NULL);
+}
+
+void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs)
 {
 	struct stpc_context *c;
 
 	preempt_disable();
 	c = stpc_contexts[smp_processor_id()];
 	if (atomic_inc_return(&c->busy) != 1) {
-		atomic_inc(&stpc_skipped);
+		stpc_skip_probe();
 		goto out;
 	}
 	if (!stpc_probe_may_run(p))
 		goto out;
 	if (!stpc_lock_globals(p)) {
-		atomic_inc(&stpc_skipped);
+		stpc_skip_probe();
 		goto out;
 	}
 	stpc_reset_context(c, p);
+	c->regs = regs;
 	p->handler(c);
 	stpc_unlock_globals(p, p->nlocks);
 	stpc_flush(c);
@@ -167,14 +186,18 @@ static int stpc_session_start(void)
 {
 	unsigned int i;
 
+	if (!stpc_targets_resolved())
+		return -ENOEXEC;
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_LOADED,
 			   STPC_STATE_STARTING) != STPC_STATE_LOADED)
 		return -EBUSY;
 	for (i = 0; i < stpc_program.nbegin; i++)
 		stpc_run_probe(&stpc_program.begin[i]);
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_STARTING,
-			   STPC_STATE_RUNNING) == STPC_STATE_STARTING)
+			   STPC_STATE_RUNNING) == STPC_STATE_STARTING) {
 		stpc_timers_arm();
+		stpc_kprobes_arm();
+	}
 	return 0;
 }
 
@@ -188,8 +211,12 @@ static int stpc_session_stop(void)
 	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
 	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
 	stpc_timers_disarm();
+	stpc_kprobes_disarm();
 	for (i = 0; i < stpc_program.nend; i++)
 		stpc_run_probe(&stpc_program.end[i]);
+	/* after an error the end probes did not run: the error probes do */
+	for (i = 0; i < stpc_program.nerror; i++)
+		stpc_run_probe(&stpc_program.error[i]);
 	stpc_finished = true;
 	return 0;
 }
@@ -245,6 +272,8 @@ static void stpc_free_storage(void)
 		stpc_map_free(&stpc_program.maps[i]);
 	for (i = 0; i < stpc_program.nstats; i++)
 		stpc_stat_free(&stpc_program.stats[i]);
+	for (i = 0; i < stpc_program.nstat_maps; i++)
+		stpc_stat_map_free(&stpc_program.stat_maps[i]);
 }
 
 static int stpc_alloc_storage(void)
@@ -261,6 +290,12 @@ static int stpc_alloc_storage(void)
 	for (i = 0; i < stpc_program.nstats; i++) {
 		ret = stpc_stat_init(&stpc_program.stats[i],
 				     &stpc_program.stat_descs[i]);
+		if (ret)
+			return ret;
+	}
+	for (i = 0; i < stpc_program.nstat_maps; i++) {
+		ret = stpc_stat_map_init(&stpc_program.stat_maps[i],
+					 &stpc_program.stat_map_descs[i]);
 		if (ret)
 			return ret;
 	}
@@ -284,6 +319,8 @@ static int __init stpc_module_init(void)
 	ret = stpc_transport_init();
 	if (ret)
 		goto fail;
+	/* a failure is reported on the data stream; "start" then refuses */
+	stpc_resolve_targets();
 	return 0;
 fail:
 	stpc_free_contexts();
@@ -294,6 +331,8 @@ fail:
 static void __exit stpc_module_exit(void)
 {
 	stpc_timers_disarm();
+	stpc_kprobes_disarm();
+	stpc_unpin_targets();
 	stpc_transport_exit();
 	stpc_free_contexts();
 	stpc_free_storage();

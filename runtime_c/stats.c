@@ -54,27 +54,64 @@ static unsigned int stpc_bucket(const struct stpc_stat_desc *d, s64 v)
 	return 1 + (u64)(v - d->start) / d->step;
 }
 
-void stpc_stat_add(struct stpc_stat *s, s64 v)
+/*
+ * @variance: SystemTap's integer version of Welford's running variance,
+ * with the mean kept scaled by 2^shift and the step truncated to 32 bits
+ * as SystemTap does, so results agree to the last digit.
+ */
+static void stpc_stat_variance_add(const struct stpc_stat_desc *d,
+				   struct stpc_stat_record *r, s64 v)
 {
-	struct stpc_stat_record *r = s->cpu[smp_processor_id()];
+	s64 scaled = (s64)((u64)v << d->shift);
+	s32 delta;
 
-	WRITE_ONCE(r->seq, r->seq + 1);
-	smp_wmb();
+	if (r->count == 1) {
+		r->mean_s = scaled;
+		r->m2 = 0;
+		return;
+	}
+	delta = (s32)(scaled - r->mean_s);
+	r->mean_s += div64_s64(delta, r->count);
+	r->m2 = (s64)((u64)r->m2 + (u64)delta * (u64)(scaled - r->mean_s));
+	r->variance_s = div64_s64(r->m2, r->count - 1);
+}
+
+/* Adds @v to one record; the caller keeps other writers away. */
+void stpc_stat_record_add(const struct stpc_stat_desc *d,
+			  struct stpc_stat_record *r, s64 v)
+{
 	if (!r->count || v < r->min)
 		r->min = v;
 	if (!r->count || v > r->max)
 		r->max = v;
 	r->count++;
 	r->sum += v;
-	if (s->desc->hist != STPC_HIST_NONE)
-		r->buckets[stpc_bucket(s->desc, v)]++;
+	if (d->variance)
+		stpc_stat_variance_add(d, r, v);
+	if (d->hist != STPC_HIST_NONE)
+		r->buckets[stpc_bucket(d, v)]++;
+}
+
+void stpc_stat_add(struct stpc_stat *s, s64 v)
+{
+	struct stpc_stat_record *r = s->cpu[smp_processor_id()];
+
+	WRITE_ONCE(r->seq, r->seq + 1);
+	smp_wmb();
+	stpc_stat_record_add(s->desc, r, v);
 	smp_wmb();
 	WRITE_ONCE(r->seq, r->seq + 1);
 }
 
-static void stpc_stat_merge(struct stpc_stat_record *into,
-			    const struct stpc_stat_record *r,
-			    unsigned int nbuckets)
+/*
+ * Adds one CPU's record @r into @into.  For the variance, the CPUs are
+ * combined with the total variance formula, sum n_i (mean_i - mean)^2 +
+ * sum (n_i - 1) var_i; the first sum is gathered expanded (n_i mean_i and
+ * n_i mean_i^2), which in wrapping 64-bit arithmetic gives what SystemTap's
+ * two passes give, in one.
+ */
+void stpc_stat_merge(struct stpc_stat_record *into,
+		     const struct stpc_stat_record *r, unsigned int nbuckets)
 {
 	unsigned int i;
 
@@ -86,8 +123,28 @@ static void stpc_stat_merge(struct stpc_stat_record *into,
 		into->max = r->max;
 	into->count += r->count;
 	into->sum += r->sum;
+	into->n_mean += (u64)r->count * (u64)r->mean_s;
+	into->n_mean2 += (u64)r->count * (u64)r->mean_s * (u64)r->mean_s;
+	into->s2 += (u64)(r->count - 1) * (u64)r->variance_s;
 	for (i = 0; i < nbuckets; i++)
 		into->buckets[i] += r->buckets[i];
+}
+
+/* After the last merge: the variance of the merged record. */
+void stpc_stat_finish(const struct stpc_stat_desc *d,
+		      struct stpc_stat_record *r)
+{
+	s64 mean, s1;
+
+	if (!d->variance || r->count < 2) {
+		r->variance = 0;
+		return;
+	}
+	mean = div64_s64((s64)((u64)r->sum << d->shift), r->count);
+	s1 = (s64)((u64)r->n_mean2 - 2 * (u64)mean * (u64)r->n_mean +
+		   (u64)mean * (u64)mean * (u64)r->count);
+	r->variance = div64_s64((s64)((u64)s1 + (u64)r->s2), r->count - 1) >>
+		      ((2 * d->shift) & 63);
 }
 
 /* Merges every CPU's record into @out (room for the buckets). */
@@ -111,6 +168,26 @@ void stpc_stat_read(struct stpc_stat *s, struct stpc_stat_record *out,
 				break;
 		}
 		stpc_stat_merge(out, scratch, s->desc->nbuckets);
+	}
+	stpc_stat_finish(s->desc, out);
+}
+
+/* The value @op (@count, @sum ...) of a merged record with data. */
+s64 stpc_stat_field(const struct stpc_stat_record *r, enum stpc_stat_op op)
+{
+	switch (op) {
+	case STPC_STAT_SUM:
+		return r->sum;
+	case STPC_STAT_MIN:
+		return r->min;
+	case STPC_STAT_MAX:
+		return r->max;
+	case STPC_STAT_AVG:
+		return r->count ? div64_s64(r->sum, r->count) : 0;
+	case STPC_STAT_VARIANCE:
+		return r->variance;
+	default:
+		return r->count;
 	}
 }
 
@@ -202,10 +279,9 @@ static void stpc_hist_bar(struct stpc_context *c, u64 count, u64 scale,
 		    count);
 }
 
-void stpc_print_hist(struct stpc_context *c, const struct stpc_stat *s,
+void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 		     const struct stpc_stat_record *r)
 {
-	const struct stpc_stat_desc *d = s->desc;
 	unsigned int first, last, b;
 	int width = 5, count_width;
 	u64 max = 0, scale;

@@ -90,4 +90,28 @@ static inline const char *stpc_octal_alt(char *buf, s64 v)
 	return buf;
 }
 
+/* strings.c: each writes into @out, a MAXSTRINGLEN buffer, and returns it */
+const char *stpc_substr(char *out, const char *s, s64 start, s64 len);
+s64 stpc_stringat(struct stpc_context *c, const char *s, s64 pos,
+		  const char *location);
+const char *stpc_str_replace(char *out, const char *s, const char *find,
+			     const char *repl);
+const char *stpc_tokenize(struct stpc_context *c, char *out,
+			  const char *input, const char *delim);
+const char *stpc_text_str(char *out, const char *s);
+
+/* backtrace.c */
+void stpc_print_backtrace(struct stpc_context *c);
+const char *stpc_backtrace(char *out);
+
+static inline s64 stpc_isinstr(const char *s, const char *part)
+{
+	return strstr(s, part) != NULL;
+}
+
+static inline s64 stpc_strtol(const char *s, s64 base)
+{
+	return simple_strtol(s, NULL, (unsigned int)base);
+}
+
 #endif /* STPC_LANG_H */

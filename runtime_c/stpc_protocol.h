@@ -20,6 +20,21 @@
  *
  * Module parameters the loader may pass to init_module:
  *   stpc_target=PID      the value of target() (-c or -x).
+ *   stpc_addrs=A,B,...   for kernel and module probes: one address per
+ *                        "slot" listed in the .stpc_info section (below),
+ *                        in order.  A module target's slots are its
+ *                        struct module (.gnu.linkonce.this_module), its
+ *                        build-id note (.note.gnu.build-id), then code
+ *                        and data sections, each read by the loader from
+ *                        /sys/module/NAME/sections/; the kernel's one
+ *                        slot is _stext from /proc/kallsyms.  0 means
+ *                        "not loaded".  The module checks every address
+ *                        (kallsyms names, build-id) before using any.
+ *
+ * The .stpc_info section of every stpc module holds one JSON object
+ * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,
+ * source_hash, nslots, probes (their descriptions) and targets, each
+ * {name, build_id (hex), first_slot, slots (names), optional}.
  * Every stpc module also has the read-only parameter stpc_protocol, whose
  * value is STPC_PROTOCOL_VERSION; its presence in /sys/module/NAME/
  * parameters/ marks a module as stpc's (used by "stpc --cleanup").
@@ -32,6 +47,11 @@
 #define STPC_PROC_PREFIX	"stpc-"
 #define STPC_CTL_FILE		"ctl"
 #define STPC_DATA_FILE		"data"
+
+#define STPC_PARAM_TARGET	"stpc_target"
+#define STPC_PARAM_ADDRS	"stpc_addrs"
+#define STPC_INFO_SECTION	".stpc_info"
+#define STPC_INFO_FORMAT	1
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_STOP		"stop"

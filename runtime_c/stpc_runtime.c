@@ -6,7 +6,12 @@
  */
 #include "map.c"
 #include "stats.c"
+#include "stat_map.c"
+#include "strings.c"
+#include "backtrace.c"
 #include "timers.c"
 #include "session.c"
+#include "targets.c"
+#include "kprobes.c"
 #include "print.c"
 #include "transport.c"

@@ -19,6 +19,7 @@
 #include <linux/vmalloc.h>
 #include <linux/sched.h>
 #include <linux/delay.h>
+#include <linux/kprobes.h>
 #include <linux/hrtimer.h>
 
 #include "stpc_protocol.h"
@@ -35,6 +36,7 @@ struct stpc_lock_req {
 enum stpc_probe_kind {
 	STPC_PROBE_BEGIN,
 	STPC_PROBE_END,
+	STPC_PROBE_ERROR,		/* instead of end, after an error */
 	STPC_PROBE_OTHER,
 };
 
@@ -59,7 +61,10 @@ struct stpc_timer_probe {
 enum stpc_value_type {
 	STPC_T_LONG = 1,
 	STPC_T_STRING = 2,
+	STPC_T_STATS = 3,	/* a struct stpc_stat_record (stat_map.c) */
 };
+
+struct stpc_stat_desc;
 
 struct stpc_map_desc {
 	unsigned int nkeys;
@@ -67,6 +72,7 @@ struct stpc_map_desc {
 	unsigned char value_type;
 	unsigned int max_entries;
 	const char *overflow_message;
+	const struct stpc_stat_desc *stat;	/* STPC_T_STATS values */
 };
 
 /* A key being looked up; string parts are borrowed, not copied. */
@@ -131,9 +137,11 @@ void stpc_map_delete(struct stpc_map *m, const struct stpc_key *k);
 struct stpc_map_entry *stpc_map_first(const struct stpc_map *m);
 struct stpc_map_entry *stpc_map_next(const struct stpc_map *m,
 				     const struct stpc_map_entry *e);
-unsigned int stpc_map_sorted(const struct stpc_map *m,
-			     struct stpc_map_entry **out, int column,
-			     int direction);
+unsigned int stpc_map_sorted(struct stpc_map *m, struct stpc_map_entry **out,
+			     int column, int direction);
+unsigned int stpc_map_sorted_by(struct stpc_map *m,
+				struct stpc_map_entry **out, int column,
+				int direction, int stat_op);
 
 /* ---- statistics (stats.c) ---- */
 enum stpc_hist_kind {
@@ -149,12 +157,27 @@ struct stpc_stat_desc {
 	enum stpc_hist_kind hist;
 	s64 start, stop, step;		/* linear histograms */
 	unsigned int nbuckets;		/* linear: under, n buckets, over */
+	bool variance;			/* @variance reads it */
+	unsigned int shift;		/* of the scaled mean, for @variance */
+};
+
+/* What @count, @sum ... read, and what foreach sorts a stat array by. */
+enum stpc_stat_op {
+	STPC_STAT_COUNT,
+	STPC_STAT_SUM,
+	STPC_STAT_MIN,
+	STPC_STAT_MAX,
+	STPC_STAT_AVG,
+	STPC_STAT_VARIANCE,
 };
 
 struct stpc_stat_record {
 	u32 seq;			/* odd while an update is under way */
 	u32 reserved;
 	s64 count, sum, min, max;
+	s64 mean_s, m2, variance_s;	/* one CPU: Welford's running state */
+	s64 n_mean, n_mean2, s2;	/* merged: sums over CPUs ... */
+	s64 variance;			/* ... giving the variance */
 	u64 buckets[];
 };
 
@@ -169,18 +192,97 @@ struct stpc_stat {
 
 int stpc_stat_init(struct stpc_stat *s, const struct stpc_stat_desc *desc);
 void stpc_stat_free(struct stpc_stat *s);
+void stpc_stat_record_add(const struct stpc_stat_desc *d,
+			  struct stpc_stat_record *r, s64 v);
 void stpc_stat_add(struct stpc_stat *s, s64 v);
+void stpc_stat_merge(struct stpc_stat_record *into,
+		     const struct stpc_stat_record *r, unsigned int nbuckets);
+void stpc_stat_finish(const struct stpc_stat_desc *d,
+		      struct stpc_stat_record *r);
 void stpc_stat_read(struct stpc_stat *s, struct stpc_stat_record *out,
 		    struct stpc_stat_record *scratch);
+s64 stpc_stat_field(const struct stpc_stat_record *r, enum stpc_stat_op op);
 void stpc_stat_clear(struct stpc_stat *s);
-void stpc_print_hist(struct stpc_context *c, const struct stpc_stat *s,
+void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 		     const struct stpc_stat_record *r);
+
+/*
+ * An array of statistics (stat_map.c): one map per CPU, so "s[k] <<< v"
+ * touches only its own CPU's map, and @count(s[k]) or foreach merge the
+ * CPUs.  Adders hold the array's lock shared (they never wait for each
+ * other), readers hold it exclusive.
+ */
+struct stpc_stat_map {
+	const struct stpc_map_desc *desc;
+	struct stpc_map *cpu[NR_CPUS];
+	struct stpc_map agg;		/* merged, for foreach and printing */
+};
+
+int stpc_stat_map_init(struct stpc_stat_map *sm,
+		       const struct stpc_map_desc *desc);
+void stpc_stat_map_free(struct stpc_stat_map *sm);
+void stpc_stat_map_add(struct stpc_context *c, struct stpc_stat_map *sm,
+		       const struct stpc_key *k, s64 v, const char *location);
+void stpc_stat_map_read(struct stpc_stat_map *sm, const struct stpc_key *k,
+			struct stpc_stat_record *out);
+bool stpc_stat_map_contains(struct stpc_stat_map *sm,
+			    const struct stpc_key *k);
+void stpc_stat_map_delete(struct stpc_stat_map *sm, const struct stpc_key *k);
+void stpc_stat_map_clear(struct stpc_stat_map *sm);
+struct stpc_map *stpc_stat_map_aggregate(struct stpc_context *c,
+					 struct stpc_stat_map *sm,
+					 const char *location);
+
+static inline struct stpc_stat_record *
+stpc_value_stat(const struct stpc_map *m, const struct stpc_map_entry *e)
+{
+	return (struct stpc_stat_record *)((char *)e + m->value_off);
+}
+
+/* ---- kernel and module probes (targets.c, kprobes.c) ---- */
+#define STPC_MAX_TARGETS	16
+#define STPC_MAX_BUILD_ID	64
+
+/* A module (or the kernel) probes sit in; see .stpc_info and the loader. */
+struct stpc_target_desc {
+	const char *name;
+	const u8 *build_id;
+	unsigned int build_id_len;
+	unsigned int first_slot;	/* into stpc_addrs[] */
+	unsigned int nslots;
+	const char *const *slots;	/* what each slot is the address of */
+	bool is_kernel;
+	bool optional;			/* every probe in it is optional */
+};
+
+struct stpc_kprobe {
+	struct stpc_probe probe;
+	unsigned int target;
+	unsigned int slot;		/* the section the offset is in */
+	unsigned long offset;
+	const char *symbol;		/* what kallsyms must call the address */
+	unsigned long symbol_offset;
+	const char *function;		/* probefunc() */
+	bool is_return;
+	bool optional;
+	bool usable;			/* resolved and checked */
+	bool armed;
+	unsigned long addr;
+	union {
+		struct kprobe kp;
+		struct kretprobe krp;
+	};
+};
 
 struct stpc_program {
 	const struct stpc_probe *begin;		/* sorted by priority */
 	unsigned int nbegin;
 	const struct stpc_probe *end;		/* sorted by priority */
 	unsigned int nend;
+	const struct stpc_probe *error;		/* sorted by priority */
+	unsigned int nerror;
+	const struct stpc_probe *profile;	/* timer.profile */
+	unsigned int nprofile;
 	struct stpc_timer_probe *timers;
 	unsigned int ntimers;
 	struct stpc_map *maps;
@@ -189,16 +291,24 @@ struct stpc_program {
 	struct stpc_stat *stats;
 	const struct stpc_stat_desc *stat_descs;
 	unsigned int nstats;
+	struct stpc_stat_map *stat_maps;
+	const struct stpc_map_desc *stat_map_descs;
+	unsigned int nstat_maps;
 	size_t context_size;			/* of the generated context */
 	rwlock_t *locks;			/* one per global */
 	unsigned int nlocks;
 	void (*init_globals)(void);
+	struct stpc_kprobe *kprobes;
+	unsigned int nkprobes;
+	const struct stpc_target_desc *targets;
+	unsigned int ntargets;
 };
 
 /* Per-CPU state of the handler running on that CPU. */
 struct stpc_context {
 	atomic_t busy;
 	const struct stpc_probe *probe;
+	struct pt_regs *regs;		/* kprobes: the probed registers */
 	const char *last_error;		/* set once per handler run */
 	const char *error_location;	/* "near ... at FILE:L:C", or NULL */
 	bool error_uncatchable;
@@ -206,6 +316,8 @@ struct stpc_context {
 	unsigned long max_actions;
 	int nesting;
 	size_t outlen;
+	char *tok_next;			/* tokenize(): rest of tok_str */
+	char tok_str[MAXSTRINGLEN];
 	char error_buf[MAXSTRINGLEN];
 	char out[STPC_PRINT_BUFSIZE];
 };
@@ -217,6 +329,14 @@ void stpc_error_copy(struct stpc_context *c, const char *msg,
 void stpc_maxaction(struct stpc_context *c, const char *location);
 void stpc_request_exit(void);
 void stpc_run_probe(const struct stpc_probe *p);
+/* targets.c, kprobes.c: called by the session */
+static void stpc_resolve_targets(void);
+static bool stpc_targets_resolved(void);
+static void stpc_unpin_targets(void);
+static void stpc_kprobes_arm(void);
+static void stpc_kprobes_disarm(void);
+static const char *stpc_probefunc(struct stpc_context *c);
+void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
 extern long stpc_target;
 
 /*

@@ -20,6 +20,7 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
+import fixture  # noqa: E402
 import vm  # noqa: E402
 import vmcases  # noqa: E402
 
@@ -44,7 +45,10 @@ def kver() -> str:
     return release
 
 
-def _prebuild(cases) -> None:
+def _prebuild(cases, kver) -> None:
+    # the fixture first: scripts that probe it read its DWARF
+    fixture.build_fixture(kver)
+    fixture.build_fixture(kver, "other")
     commands = {}
     for case in cases:
         for argv in case.prebuild:
@@ -68,7 +72,7 @@ def vm_results(kver):
         _unavailable(str(exc))
     vmcases.prepare_work_dir()
     cases = vmcases.all_cases(kver)
-    _prebuild(cases)
+    _prebuild(cases, kver)
     exchange = Path(tempfile.mkdtemp(prefix="stpc-vmtests-"))
     cases_file = exchange / "cases.json"
     results_file = exchange / "results.json"

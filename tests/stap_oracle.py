@@ -7,7 +7,8 @@ every module and the tool compares what SystemTap printed with the
 expected ``NAME.out`` / ``NAME.err`` / ``NAME.rc`` files of
 tests/corpus/run (missing ``.err`` means empty stderr, missing ``.rc``
 means 0; ``NAME.opts`` holds extra stap options such as
-``-DMAXACTION=10000``, given to stap unchanged).
+``-DMAXACTION=10000``, given to stap unchanged; ``NAME.args`` holds
+script arguments, given after the script name).
 
 Two ways of running are recorded in the guest for each script:
 
@@ -155,6 +156,7 @@ def corpus_case(script: Path) -> dict:
     return {
         "name": script.stem, "kind": "file", "source": str(script),
         "text": script.read_text(), "opts": opts,
+        "args": shlex.split(_read(script.with_suffix(".args")) or ""),
         "expected": None if out is None else {
             "stdout": out,
             "stderr": _read(script.with_suffix(".err")) or "",
@@ -223,6 +225,7 @@ def build_case(case: dict, work: Path, runtime: Path, kver: str,
     if case["kind"] == "file":
         (src / f"{case['name']}.stp").write_text(case["text"])
         argv.append(f"{case['name']}.stp")
+        argv += case.get("args", [])
     else:
         argv += ["-e", case["text"]]
     start = time.monotonic()
@@ -289,8 +292,8 @@ def guest_main(plan_path: str) -> int:
             argv = ["stap", "-R", plan["runtime"]] + \
                 (["-r", plan["kver"]] if plan["guest_r"] else []) + \
                 case["opts"]
-            argv += ([f"{case['name']}.stp"] if case["kind"] == "file"
-                     else ["-e", case["text"]])
+            argv += ([f"{case['name']}.stp"] + case.get("args", [])
+                     if case["kind"] == "file" else ["-e", case["text"]])
             res["stap"] = _run_guest_cmd(argv, plan["src"], env,
                                          plan["timeout"] + 120)
             res["stap"]["leftover_modules"] = _stap_modules()

@@ -33,7 +33,7 @@ def test_error_corpus(script, capsys, monkeypatch):
 
 
 def test_error_corpus_is_large_enough():
-    assert len(list(ERRORS.glob("*.stp"))) >= 15
+    assert len(list(ERRORS.glob("*.stp"))) >= 40
 
 
 def test_inline_script_syntax_error(capsys):
@@ -71,7 +71,7 @@ def test_unreadable_script(capsys):
 def test_internal_error_says_it_is_a_bug(capsys, monkeypatch):
     from stpc.compiler import driver
 
-    def broken(script):
+    def broken(script, env=None):
         raise KeyError("boom")
     monkeypatch.setattr(driver, "elaborate", broken)
     status, out, err = run_cli(["-p2", "-e", "probe begin { exit() }"],

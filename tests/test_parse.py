@@ -17,11 +17,43 @@ SCRIPTS = sorted(list((ROOT / "tests" / "corpus" / "run").glob("*.stp")) +
                  list((ROOT / "examples").glob("*.stp")))
 
 
+def script_args(path: Path):
+    args = path.with_suffix(".args")
+    return args.read_text().split() if args.exists() else ()
+
+
 @pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
 def test_unparse_is_a_fixed_point(path):
-    once = unparse(parse(path.read_text(encoding="latin-1"), path.name))
+    once = unparse(parse(path.read_text(encoding="latin-1"), path.name,
+                         script_args(path)))
     twice = unparse(parse(once, "again"))
     assert once == twice
+
+
+def test_run_corpus_is_large_enough():
+    assert len(list((ROOT / "tests" / "corpus" / "run").glob("*.stp"))) \
+        >= 120
+
+
+@pytest.mark.parametrize("text,value", [
+    ("$1", A.IntLit), ("@1", A.StrLit), ("$2 + 1", A.Binary),
+])
+def test_script_arguments_are_literals(text, value):
+    script = parse(f"probe begin {{ x = {text} }}", "t.stp", ["0x10", "-3"])
+    assert isinstance(first_stmt_of(script).expr.value, value)
+
+
+def test_script_argument_values():
+    script = parse('probe timer.ms($1) { x = $2; y = @1 }', "t.stp",
+                   ["0x10", "-3"])
+    probe = script.probes[0]
+    assert probe.points[0].components[1].arg == 16
+    assert probe.body.body[0].expr.value.value == -3
+    assert probe.body.body[1].expr.value.value == "0x10"
+
+
+def first_stmt_of(script):
+    return script.probes[0].body.body[0]
 
 
 def first_stmt(text):

@@ -28,6 +28,10 @@ def test_constants_agree():
     assert defines["STPC_CMD_START"] == f'"{protocol.CMD_START}"'
     assert defines["STPC_CMD_STOP"] == f'"{protocol.CMD_STOP}"'
     assert int(defines["STPC_RECORD_ALIGN"]) == protocol.RECORD_ALIGN
+    assert defines["STPC_PARAM_TARGET"] == f'"{protocol.PARAM_TARGET}"'
+    assert defines["STPC_PARAM_ADDRS"] == f'"{protocol.PARAM_ADDRS}"'
+    assert defines["STPC_INFO_SECTION"] == f'"{protocol.INFO_SECTION}"'
+    assert int(defines["STPC_INFO_FORMAT"]) == protocol.INFO_FORMAT
     for name, value in enums.items():
         assert getattr(protocol, name[len("STPC_"):]) == int(value), name
 

@@ -27,6 +27,9 @@ def test_case(case_id, vm_results):
         assert result["stdout"] == case.stdout
     if case.stderr is not None:
         assert result["stderr"] == case.stderr
+    if case.stdout_pattern is not None:
+        assert re.fullmatch(case.stdout_pattern, result["stdout"]), \
+            result["stdout"]
     if case.stderr_pattern is not None:
         assert re.fullmatch(case.stderr_pattern, result["stderr"])
     assert result["rc"] == case.rc, result["stderr"]

@@ -7,13 +7,18 @@ host first, so the VM only loads and runs them.
 
 from __future__ import annotations
 
+import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from fixture import fixture_ko
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "run"
+FIXTURE_CORPUS = ROOT / "tests" / "corpus" / "fixture"
 EXAMPLES = ROOT / "examples"
 WORK = ROOT / ".cache" / "vm-work"
 
@@ -29,6 +34,7 @@ class VmCase:
     rc: int = 0
     timeout: int = 180
     stderr_pattern: Optional[str] = None  # regex the whole stderr matches
+    stdout_pattern: Optional[str] = None  # regex the whole stdout matches
     env: dict = field(default_factory=dict)
 
 
@@ -38,20 +44,59 @@ def _read(path: Path) -> Optional[str]:
 
 def corpus_cases(kver: str) -> List[VmCase]:
     """tests/corpus/run/NAME.stp with NAME.out, and optionally NAME.err,
-    NAME.rc and NAME.opts (extra stpc options, shell words)."""
+    NAME.rc, NAME.opts (extra stpc options, shell words) and NAME.args
+    (script arguments, given after the script)."""
     cases = []
     for script in sorted(CORPUS.glob("*.stp")):
         opts = shlex.split(_read(script.with_suffix(".opts")) or "")
         build_opts = [o for o in opts if o.startswith("-D")]
         run_opts = [o for o in opts if not o.startswith("-D")]
+        script_args = shlex.split(_read(script.with_suffix(".args")) or "")
         module = f"t_{script.stem}"
         cases.append(VmCase(
             id=f"corpus/{script.stem}",
             shell=shlex.join(["stpc", f"{module}.ko", "--run"] + run_opts),
             cwd=CORPUS,
-            prebuild=[["stpc", script.name, "--emit-ko", "-m", module,
-                       "-r", kver] + build_opts],
+            prebuild=[["stpc", script.name, *script_args, "--emit-ko",
+                       "-m", module, "-r", kver] + build_opts],
             stdout=_read(script.with_suffix(".out")) or "",
+            stderr=_read(script.with_suffix(".err")) or "",
+            rc=int(_read(script.with_suffix(".rc")) or 0)))
+    return cases
+
+
+# loads the fixture, runs a command, then removes the fixture again: that
+# fails if the run left it pinned
+_WITH_FIXTURE = ("insmod {ko} && {{ {run}; }}; rc=$?; "
+                 "rmmod stpc_fixture || echo 'fixture still pinned'; "
+                 "exit $rc")
+_FIXTURE_WORKLOAD = "echo 3 > /proc/stpc_fixture"
+
+
+def fixture_cases(kver: str) -> List[VmCase]:
+    """tests/corpus/fixture/NAME.stp probe the fixture module, loaded
+    first; the run's -c writes 3 to /proc/stpc_fixture (iterations
+    k = 0, 1, 2) unless NAME.opts gives other options.  In NAME.out,
+    @FIXTURE_DIR@ stands for the directory of the fixture's source."""
+    ko = fixture_ko(kver)
+    cases = []
+    for script in sorted(FIXTURE_CORPUS.glob("*.stp")):
+        opts = shlex.split(_read(script.with_suffix(".opts")) or "")
+        build_opts = [o for o in opts if o.startswith("-D")]
+        run_opts = [o for o in opts if not o.startswith("-D")] or \
+            ["-c", _FIXTURE_WORKLOAD]
+        module = f"f_{script.stem}"
+        run = shlex.join(["stpc", f"{module}.ko", "--run"] + run_opts)
+        expected = (_read(script.with_suffix(".out")) or "").replace(
+            "@FIXTURE_DIR@", str(ko.parent))
+        cases.append(VmCase(
+            id=f"fixture/{script.stem}",
+            shell=_WITH_FIXTURE.format(ko=ko, run=run),
+            cwd=FIXTURE_CORPUS,
+            prebuild=[["stpc", script.name, "--emit-ko", "-m", module,
+                       "-r", kver, "--debuginfo-path", str(ko.parent)]
+                      + build_opts],
+            stdout=expected,
             stderr=_read(script.with_suffix(".err")) or "",
             rc=int(_read(script.with_suffix(".rc")) or 0)))
     return cases
@@ -145,10 +190,103 @@ def _inline(case_id: str, kver: str, script: str, options=(), defines=(),
                   **expect)
 
 
+_PIN = ('probe module("stpc_fixture").function("stpc_fixture_ints") { } '
+        'probe begin { println("up") } probe end { println("end") }')
+_OPTIONAL = ('probe module("stpc_fixture").function("stpc_fixture_ints")? '
+             '{ println("hit") } probe begin { println("begin"); exit() }')
+
+
 def prepare_work_dir() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "forever.stp").write_text(_FOREVER + "\n")
+    (WORK / "pin.stp").write_text(_PIN + "\n")
+    (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
 
 
 def all_cases(kver: str) -> List[VmCase]:
-    return corpus_cases(kver) + example_cases(kver) + workflow_cases(kver)
+    """Every case; STPC_VM_CASES=REGEX keeps only the ids it matches (for
+    quick runs while developing; CI runs them all)."""
+    cases = corpus_cases(kver) + example_cases(kver) + \
+        workflow_cases(kver) + fixture_cases(kver) + \
+        target_workflow_cases(kver) + language_cases(kver)
+    wanted = os.environ.get("STPC_VM_CASES")
+    if wanted:
+        cases = [c for c in cases if re.search(wanted, c.id)]
+    return cases
+
+
+# one frame of print_backtrace(): " 0xADDR : symbol+0xOFF/0xSIZE [module]"
+_FRAME = r" 0x[0-9a-f]{16} : \S+\+0x[0-9a-f]+/0x[0-9a-f]+ \[\S+\]\n"
+
+
+def language_cases(kver: str) -> List[VmCase]:
+    """Language features whose output varies from run to run, checked by
+    its shape."""
+    return [
+        _inline("language/profile-backtrace", kver,
+                "global done; probe timer.profile { bt = backtrace(); "
+                "if (bt != \"\" && !done) { done = 1; print_backtrace(); "
+                "println(\"--\"); println(bt); println(pp()) } } "
+                "probe timer.ms(500) { exit() }",
+                stdout=None, stdout_pattern=f"({_FRAME})+--\n"
+                r"(0x[0-9a-f]+ )+\n"
+                r"perf\.type\(1\)\.config\(0\)\.sample\(1000000\)\n"),
+        _inline("language/profile-every-cpu", kver,
+                "global cpus; probe timer.profile { cpus[cpu()] = 1 } "
+                "probe timer.ms(300) { exit() } "
+                "probe end { println(\"cpus \", 0 in cpus, 1 in cpus) }",
+                stdout="cpus 11\n"),
+        # MAXTRYLOCK=0: every lock attempt fails, so each run of the timer
+        # is skipped; the fourth skip passes MAXSKIPPED
+        _inline("language/maxskipped", kver,
+                "global g; probe timer.ms(5) { g++ } "
+                "probe end { println(\"end\") } "
+                "probe error { println(\"error probe\") }",
+                defines=["-DMAXSKIPPED=3", "-DMAXTRYLOCK=0"],
+                stdout="error probe\n", rc=1,
+                stderr="ERROR: Skipped too many probes, check MAXSKIPPED or "
+                       "try again with stap -t for more details.\n"
+                       "WARNING: Number of errors: 0, skipped probes: 4\n"),
+    ]
+
+
+def target_workflow_cases(kver: str) -> List[VmCase]:
+    """Pinning, build-ids and absent targets, around the fixture."""
+    work = WORK
+    ko, other = fixture_ko(kver), fixture_ko(kver, "other")
+    script = work / "pin.stp"
+    build = [["stpc", str(script), "--emit-ko", "-m", "pin", "-r", kver,
+              "--debuginfo-path", str(ko.parent)]]
+    optional = work / "optional.stp"
+    return [
+        VmCase(id="targets/rmmod-fails-while-armed",
+               shell=f"insmod {ko} && {{ stpc pin.ko --run > /tmp/o & "
+                     f"pid=$!; {_UNTIL_UP} "
+                     "rmmod stpc_fixture 2>/dev/null || echo busy; "
+                     "kill -TERM $pid; wait $pid; echo rc=$?; "
+                     "rmmod stpc_fixture && echo removed; cat /tmp/o; }",
+               cwd=work, prebuild=build,
+               stdout="busy\nrc=0\nremoved\nup\nend\n", stderr=""),
+        VmCase(id="targets/build-id-mismatch-refused",
+               shell=f"insmod {other} && {{ before=$(wc -l < /proc/modules);"
+                     " stpc pin.ko --run; echo rc=$?; "
+                     "[ $(wc -l < /proc/modules) = $before ] && echo same; "
+                     "rmmod stpc_fixture; }",
+               cwd=work, prebuild=build, stdout="rc=1\nsame\n",
+               stderr=None,
+               stderr_pattern=r"ERROR: build-id mismatch for stpc_fixture: "
+                              r"expected ([0-9a-f]{40}), found "
+                              r"(?!\1)[0-9a-f]{40}\n"),
+        VmCase(id="targets/not-loaded-refused",
+               shell="stpc pin.ko --run; echo rc=$?",
+               cwd=work, prebuild=build, stdout="rc=1\n",
+               stderr="ERROR: module stpc_fixture is not loaded\n"),
+        VmCase(id="targets/optional-probe-without-module",
+               shell="stpc optional.ko --run",
+               cwd=work,
+               prebuild=[["stpc", str(optional), "--emit-ko", "-m",
+                          "optional", "-r", kver, "--debuginfo-path",
+                          str(ko.parent)]],
+               stdout="begin\n", stderr=""),
+    ]
+

@@ -9,9 +9,19 @@
 #endif
 
 #include "stpc_runtime.h"
+#include "stpc_deref.h"
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
+
+/* ---- kernel and module targets: one address per slot, from the loader ---- */
+#define STPC_NSLOTS {{ nslots }}
+{% for target in targets %}
+{% for define in target.slot_defines %}
+#define {{ define }}
+{% endfor %}
+{% endfor %}
+static unsigned long stpc_addrs[STPC_NSLOTS + 1];
 
 /* ---- globals ---- */
 static struct {
@@ -23,8 +33,8 @@ static struct {
 
 static rwlock_t stpc_global_locks[{{ nglobals }} + 1];
 
-/* ---- statistics ---- */
-static struct stpc_stat stpc_stats[{{ stats | length }} + 1];
+/* ---- statistics: the scalars' descriptions, then the arrays' ---- */
+static struct stpc_stat stpc_stats[{{ nstats }} + 1];
 
 static const struct stpc_stat_desc stpc_stat_descs[] = {
 {% for stat in stats %}
@@ -34,26 +44,33 @@ static const struct stpc_stat_desc stpc_stat_descs[] = {
 		.stop = {{ stat.stop }},
 		.step = {{ stat.step }},
 		.nbuckets = {{ stat.nbuckets }},
+		.variance = {{ stat.variance }},
+		.shift = {{ stat.shift }},
 	},
 {% endfor %}
 	{ }
 };
 
-/* ---- arrays ---- */
+/* ---- arrays, and arrays of statistics ---- */
 static struct stpc_map stpc_maps[{{ maps | length }} + 1];
+static struct stpc_stat_map stpc_stat_maps[{{ stat_maps | length }} + 1];
+{% for table, descs in [("stpc_map_descs", maps),
+                        ("stpc_stat_map_descs", stat_maps)] %}
 
-static const struct stpc_map_desc stpc_map_descs[] = {
-{% for map in maps %}
+static const struct stpc_map_desc {{ table }}[] = {
+{% for map in descs %}
 	{	/* {{ map.name }} */
 		.nkeys = {{ map.nkeys }},
 		.key_types = { {{ map.key_types }} },
 		.value_type = {{ map.value_type }},
 		.max_entries = {{ map.capacity }},
 		.overflow_message = {{ map.overflow }},
+		.stat = {{ map.stat }},
 	},
 {% endfor %}
 	{ }
 };
+{% endfor %}
 
 static void stpc_init_globals(void)
 {
@@ -98,14 +115,15 @@ static inline struct stpc_full_context *stpc_ctx(struct stpc_context *c)
 }
 
 /* ---- functions ---- */
+{# a function the script never calls is still built, as SystemTap checks it #}
 {% for function in functions %}
-static void stpc_fn_{{ function.name }}(struct stpc_context *c);
+static void __maybe_unused stpc_fn_{{ function.name }}(struct stpc_context *c);
 {% endfor %}
 {% for function in functions %}
 
 static void stpc_fn_{{ function.name }}(struct stpc_context *c)
 {
-	struct {{ function.frame.struct }} *l =
+	struct {{ function.frame.struct }} *l __maybe_unused =
 		&stpc_ctx(c)->frames[c->nesting].{{ function.frame.member }};
 
 {% for line in function.body %}
@@ -132,7 +150,8 @@ out: __attribute__((unused));
 {% endfor %}
 
 /* ---- probe points ---- */
-{% for group, probes in [("begin", begin), ("end", end), ("timer", timers)] %}
+{% for group, probes in [("begin", begin), ("end", end), ("error", errors),
+                          ("timer", timers), ("profile", profile)] %}
 {% for probe in probes %}
 static const struct stpc_lock_req stpc_{{ group }}_{{ loop.index0 }}_locks[] = {
 {% for lock in probe.locks %}
@@ -164,11 +183,72 @@ static struct stpc_timer_probe stpc_timers[] = {
 	{ }
 };
 
+/* ---- kernel and module probes ---- */
+{% for target in targets %}
+static const char *const stpc_target_{{ loop.index0 }}_slots[] = { {{ target.slots }} };
+{% endfor %}
+
+static const struct stpc_target_desc stpc_targets[] = {
+{% for target in targets %}
+	{
+		.name = {{ target.name }},
+		.build_id = (const u8 *){{ target.build_id }},
+		.build_id_len = {{ target.build_id_len }},
+		.first_slot = {{ target.first_slot }},
+		.nslots = {{ target.nslots }},
+		.slots = stpc_target_{{ loop.index0 }}_slots,
+		.is_kernel = {{ target.is_kernel }},
+		.optional = {{ target.optional }},
+	},
+{% endfor %}
+	{ }
+};
+
+{% for kprobe in kprobes %}
+static const struct stpc_lock_req stpc_kprobe_{{ loop.index0 }}_locks[] = {
+{% for lock in kprobe.probe.locks %}
+	{{ lock }},
+{% endfor %}
+	{ 0, 0 }
+};
+{% endfor %}
+
+static struct stpc_kprobe stpc_kprobes[] = {
+{% for kprobe in kprobes %}
+	{
+		.probe = {
+			.handler = stpc_{{ kprobe.probe.handler }},
+			.point = {{ c_string(kprobe.probe.point) }},
+			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
+			.nlocks = {{ kprobe.probe.locks | length }},
+			.kind = STPC_PROBE_OTHER,
+		},
+		.target = {{ kprobe.target }},
+		.slot = {{ kprobe.slot }},
+		.offset = {{ kprobe.offset }},
+		.symbol = {{ kprobe.symbol }},
+		.symbol_offset = {{ kprobe.symbol_offset }},
+		.function = {{ kprobe.function }},
+		.is_return = {{ kprobe.is_return }},
+		.optional = {{ kprobe.optional }},
+	},
+{% endfor %}
+	{ }
+};
+
+/* what the loader needs to know, read from the .ko file (see docs) */
+static const char stpc_info[] __used __section(".stpc_info") =
+	{{ stpc_info }};
+
 static const struct stpc_program stpc_program = {
 	.begin = stpc_begin_probes,
 	.nbegin = {{ begin | length }},
 	.end = stpc_end_probes,
 	.nend = {{ end | length }},
+	.error = stpc_error_probes,
+	.nerror = {{ errors | length }},
+	.profile = stpc_profile_probes,
+	.nprofile = {{ profile | length }},
 	.timers = stpc_timers,
 	.ntimers = {{ timers | length }},
 	.maps = stpc_maps,
@@ -176,11 +256,18 @@ static const struct stpc_program stpc_program = {
 	.nmaps = {{ maps | length }},
 	.stats = stpc_stats,
 	.stat_descs = stpc_stat_descs,
-	.nstats = {{ stats | length }},
+	.nstats = {{ nstats }},
+	.stat_maps = stpc_stat_maps,
+	.stat_map_descs = stpc_stat_map_descs,
+	.nstat_maps = {{ stat_maps | length }},
 	.context_size = sizeof(struct stpc_full_context),
 	.locks = stpc_global_locks,
 	.nlocks = {{ nglobals }},
 	.init_globals = stpc_init_globals,
+	.kprobes = stpc_kprobes,
+	.nkprobes = {{ kprobes | length }},
+	.targets = stpc_targets,
+	.ntargets = {{ targets | length }},
 };
 
 #include "stpc_runtime.c"

@@ -1,0 +1,461 @@
+"""Resolving ``kernel.*`` and ``module(...).*`` probe points against DWARF.
+
+``module("NAME").function("PATTERN")[.call|.return|.inline]`` and
+``.statement("func@file:LINE")`` (and the same on ``kernel``) become one
+kprobe site per matching address, each a (module, section, offset) triple
+plus the symbol the runtime expects there.  Where the DWARF comes from is
+decided here: the path given, /lib/modules/KVER (modules.dep), Debian's
+/usr/lib/debug tree, then ``--debuginfo-path`` / ``$STPC_DEBUGINFO_PATH``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import lzma
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional, Tuple
+
+from . import ast as A
+from .dwarf import DebugFile, Subprogram
+from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
+from .ctype import Prototype
+from .ir import CodeSite, ProbeKind, ProbeSite, TargetModule
+from .varscope import BtfScope, DwarfScope
+
+
+@dataclass(frozen=True)
+class ProbeEnvironment:
+    """What resolution needs to know of the machine being compiled for."""
+    kernel_release: str
+    debuginfo_path: Tuple[str, ...] = ()
+    verbose: int = 0
+    kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
+
+
+@dataclass
+class Pattern:
+    """``name@file:line`` split; ``file`` and ``line`` are optional."""
+    function: str
+    file: Optional[str] = None
+    line: Optional[int] = None
+    line_range: Optional[Tuple[int, int]] = None
+
+
+_PATTERN = re.compile(r"^(?P<func>[^@:]+)(?:@(?P<file>[^:]+)"
+                      r"(?::(?P<line>\d+)(?:-(?P<end>\d+))?)?)?$")
+
+
+def parse_pattern(text: str, span: A.Span) -> Pattern:
+    match = _PATTERN.match(text)
+    if match is None:
+        raise StpcError(f"malformed function pattern '{text}'", span,
+                        hint="use NAME, a glob like acme_*, NAME@FILE "
+                             "or NAME@FILE:LINE")
+    line = match.group("line")
+    end = match.group("end")
+    return Pattern(match.group("func"), match.group("file"),
+                   int(line) if line else None,
+                   (int(line), int(end)) if end else None)
+
+
+@dataclass
+class ResolvedSite:
+    """Compile-time facts about one kprobe site, for target variables:
+    its DWARF (debug, function, pc) or, for kernel functions known only
+    from BTF, the prototype."""
+    site: ProbeSite
+    debug: Optional[DebugFile]
+    function: Optional[Subprogram]
+    pc: int
+    returns: bool
+    prototype: Optional[Prototype] = None
+    btf: Optional[object] = None
+
+    def scope(self, relocate):
+        if self.prototype is not None:
+            return BtfScope(self.prototype, self.btf)
+        return DwarfScope(self, relocate)
+
+
+@dataclass
+class ProbeResolver:
+    env: ProbeEnvironment
+    targets: Dict[str, TargetModule] = field(default_factory=dict)
+    resolved: Dict[int, ResolvedSite] = field(default_factory=dict)
+    _debug: Dict[str, DebugFile] = field(default_factory=dict)
+    _btf: Optional[object] = None
+    _next_slot: int = 0
+
+    def resolve(self, point: A.ProbePoint, handler: int, order: int,
+                errors: ErrorCollector) -> List[ProbeSite]:
+        """Every site of a kernel/module probe point; errors are
+        collected, an optional point that matches nothing gives []."""
+        try:
+            sites = self._resolve(point, handler, order)
+        except StpcError as exc:
+            if point.optional and not isinstance(exc, _Malformed):
+                return []
+            if exc.span is None and not isinstance(exc, EnvironmentProblem):
+                exc.span = point.span
+            errors.errors.append(exc)
+            return []
+        return sites
+
+    # -- the point's shape --
+    def _resolve(self, point: A.ProbePoint, handler: int,
+                 order: int) -> List[ProbeSite]:
+        comps = point.components
+        head = comps[0]
+        if head.name == "kernel" and head.arg is None:
+            target, debug = "kernel", None
+        elif head.name == "module" and isinstance(head.arg, str):
+            target, debug = None, head.arg
+        else:
+            raise _Malformed(f"'{head.name}' probe points need a module "
+                             "name: module(\"NAME\")", head.span)
+        if len(comps) < 2 or comps[1].name not in ("function", "statement") \
+                or not isinstance(comps[1].arg, str):
+            raise _Malformed(f"expected .function(\"PATTERN\") or "
+                             f".statement(\"PATTERN\") after {head.name}",
+                             comps[-1].span)
+        what = comps[1]
+        suffixes = [c.name for c in comps[2:]]
+        for c in comps[2:]:
+            if c.name not in ("call", "return", "inline") or c.arg is not None \
+                    or what.name == "statement" or len(suffixes) > 1:
+                raise _Malformed(f"unsupported probe point suffix "
+                                 f"'.{c.name}'", c.span,
+                                 hint="use .call, .return or .inline")
+        pattern = parse_pattern(what.arg, what.span)
+        if target == "kernel" and self.kernel_from_btf():
+            return self._btf_sites(point, pattern, what, suffixes, handler,
+                                   order)
+        debug_file = self.debug_file(target or debug, head.span)
+        if what.name == "statement":
+            return self._statement_sites(point, debug_file, pattern, handler,
+                                         order, what.span)
+        return self._function_sites(point, debug_file, pattern,
+                                    suffixes[0] if suffixes else "",
+                                    handler, order, what.span)
+
+    # -- functions --
+    def _matching_functions(self, debug: DebugFile, pattern: Pattern,
+                            inline: bool, span) -> List[Subprogram]:
+        found = debug.find_inlined(pattern.function) if inline \
+            else debug.find_functions(pattern.function)
+        if pattern.file:
+            found = [f for f in found
+                     if fnmatch.fnmatchcase(f.decl_file, "*" + pattern.file)
+                     or fnmatch.fnmatchcase(os.path.basename(f.decl_file),
+                                            pattern.file)]
+        if pattern.line is not None and pattern.line_range is None:
+            found = [f for f in found if f.decl_line == pattern.line]
+        if not found:
+            names = [s.name.split(".", 1)[0]
+                     for s in debug.function_symbols()]
+            hint = nearest(pattern.function, names)
+            where = "kernel" if debug.target == "kernel" \
+                else f"module {debug.target}"
+            raise StpcError(f"no function matches '{pattern.function}"
+                            f"{'@' + pattern.file if pattern.file else ''}' "
+                            f"in {where}", span, hint=hint)
+        return found
+
+    def _function_sites(self, point, debug, pattern, suffix, handler, order,
+                        span) -> List[ProbeSite]:
+        functions = self._matching_functions(debug, pattern,
+                                             suffix == "inline", span)
+        functions = _without_init_code(debug, functions, pattern, span)
+        kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
+        target = self.target_module(debug, point.optional)
+        sites = []
+        for function in functions:
+            pc = function.low_pc
+            where = f"{function.name}@{self.short_file(debug, function)}:" \
+                    f"{function.decl_line}"
+            text = self.describe(debug, "function", where, suffix)
+            sites.append(self.site(point, kind, handler, order + len(sites),
+                                   debug, function, pc, target, text))
+        return sites
+
+    # -- kernel functions from BTF (no DWARF installed) --
+    def _btf_sites(self, point, pattern, what, suffixes, handler,
+                   order) -> List[ProbeSite]:
+        """Entry and return probes on kernel functions, placed by symbol
+        name (the loader reads each address from /proc/kallsyms)."""
+        if what.name != "function" or pattern.file or \
+                suffixes not in ([], ["call"], ["return"]):
+            raise StpcError(
+                f"no DWARF for kernel {self.env.kernel_release}: only "
+                ".function(\"NAME\"), .call and .return probes work from "
+                "BTF", what.span, hint="install linux-image-"
+                f"{self.env.kernel_release}-dbg, or pass --debuginfo-path")
+        btf = self.kernel_btf()
+        names = sorted(n for n in btf.function_names()
+                       if fnmatch.fnmatchcase(n, pattern.function))
+        if not names:
+            raise StpcError(f"no function matches '{pattern.function}' in "
+                            "the kernel", what.span,
+                            hint=nearest(pattern.function,
+                                         btf.function_names()))
+        returns = suffixes == ["return"]
+        kind = ProbeKind.KRETPROBE if returns else ProbeKind.KPROBE
+        target = self.kernel_target(point.optional)
+        sites = []
+        for name in names:
+            section = f"symbol:{name}"
+            if section not in target.slots:
+                target.slots.append(section)
+                self._renumber()
+            site = ProbeSite(point, kind, 0, handler, order + len(sites),
+                             code=CodeSite("kernel", section, 0, name, 0,
+                                           name),
+                             description=self.describe_btf(name, returns))
+            self.resolved[id(site)] = ResolvedSite(
+                site, None, None, 0, returns, btf.function(name), btf)
+            sites.append(site)
+        return sites
+
+    def kernel_from_btf(self) -> bool:
+        if self.env.kernel_types == "auto":
+            return find_vmlinux(self.env) is None
+        return self.env.kernel_types == "btf"
+
+    @staticmethod
+    def describe_btf(name: str, returns: bool) -> str:
+        return f'kernel.function("{name}")' + (".return" if returns else "")
+
+    def kernel_btf(self):
+        if self._btf is None:
+            from .btf import load_kernel_btf
+            self._btf = load_kernel_btf(self.env.kernel_release)
+            if self.env.verbose:
+                print(f"stpc: kernel types from BTF: {self._btf.source}",
+                      file=sys.stderr)
+        return self._btf
+
+    # -- statements --
+    def _statement_sites(self, point, debug, pattern, handler, order,
+                         span) -> List[ProbeSite]:
+        if pattern.line is None:
+            raise StpcError("a statement probe needs a line: "
+                            "FUNCTION@FILE:LINE", span)
+        candidates = self._matching_functions(
+            debug, Pattern(pattern.function, pattern.file), False, span)
+        target = self.target_module(debug, point.optional)
+        first, last = pattern.line_range or (pattern.line, pattern.line)
+        sites = []
+        for function in candidates:
+            for line in range(first, last + 1):
+                addresses = debug.line_addresses(function, line)
+                if not addresses:
+                    continue
+                where = f"{function.name}@" \
+                        f"{self.short_file(debug, function)}:{line}"
+                text = self.describe(debug, "statement", where, "")
+                sites.append(self.site(point, ProbeKind.KPROBE, handler,
+                                       order + len(sites), debug, function,
+                                       addresses[0], target, text))
+        if not sites:
+            lines = sorted({n for f in candidates for n in debug.lines_of(f)})
+            shown = ", ".join(str(n) for n in lines[:40])
+            raise StpcError(f"no statement at line {pattern.line} of "
+                            f"{pattern.function}", span,
+                            hint=f"lines with code: {shown}" if lines
+                            else None)
+        return sites
+
+    # -- sites --
+    def site(self, point, kind, handler, order, debug, function, pc,
+             target, text) -> ProbeSite:
+        address = debug.locate(pc)
+        symbol = debug.symbol_at(pc)
+        if symbol is None:
+            raise StpcError(f"no symbol covers the address of "
+                            f"{function.name}", point.span)
+        if address.section not in target.slots:
+            target.slots.append(address.section)
+            self._renumber()
+        code = CodeSite(target.name, address.section, address.offset,
+                        symbol.name, pc - symbol.address, function.name)
+        site = ProbeSite(point, kind, 0, handler, order, code=code,
+                         description=text)
+        self.resolved[id(site)] = ResolvedSite(
+            site, debug, function, pc, kind is ProbeKind.KRETPROBE)
+        return site
+
+    def describe(self, debug: DebugFile, what: str, where: str,
+                 suffix: str) -> str:
+        head = "kernel" if debug.target == "kernel" \
+            else f'module("{debug.target}")'
+        tail = f".{suffix}" if suffix and suffix != "inline" else ""
+        if suffix == "inline":
+            tail = ""
+        return f'{head}.{what}("{where}"){tail}'
+
+    @staticmethod
+    def short_file(debug: DebugFile, function: Subprogram) -> str:
+        comp_dir = function.die.cu.get_top_DIE().attributes.get(
+            "DW_AT_comp_dir")
+        name = function.decl_file
+        if comp_dir is not None:
+            prefix = comp_dir.value.decode("utf-8", "replace").rstrip("/")
+            if name.startswith(prefix + "/") and debug.target == "kernel":
+                return name[len(prefix) + 1:]
+        return name
+
+    # -- targets --
+    def target_module(self, debug: DebugFile, optional: bool) -> TargetModule:
+        return self._target(debug.target, debug.build_id, str(debug.path),
+                            optional)
+
+    def kernel_target(self, optional: bool) -> TargetModule:
+        return self._target("kernel", "", self.kernel_btf().source, optional)
+
+    def _target(self, name: str, build_id: str, source: str,
+                optional: bool) -> TargetModule:
+        target = self.targets.get(name)
+        if target is None:
+            slots = ["_stext"] if name == "kernel" else \
+                [".gnu.linkonce.this_module", ".note.gnu.build-id"]
+            target = TargetModule(name, len(self.targets), self._next_slot,
+                                  slots, build_id, optional, source)
+            self.targets[name] = target
+            self._renumber()
+            if self.env.verbose:
+                print(f"stpc: {name}: debug information from {source}",
+                      file=sys.stderr)
+        target.optional = target.optional and optional
+        return target
+
+    def _renumber(self) -> None:
+        slot = 0
+        for target in self.targets.values():
+            target.first_slot = slot
+            slot += len(target.slots)
+        self._next_slot = slot
+
+    @property
+    def nslots(self) -> int:
+        return self._next_slot
+
+    # -- debuginfo --
+    def debug_file(self, module: str, span) -> DebugFile:
+        key = module
+        if key not in self._debug:
+            self._debug[key] = self._open(module, span)
+        return self._debug[key]
+
+    def _open(self, module: str, span) -> DebugFile:
+        if module == "kernel":
+            path = find_vmlinux(self.env)
+            if path is None:
+                raise StpcError(
+                    f"no DWARF for kernel {self.env.kernel_release}", span,
+                    hint="install linux-image-"
+                         f"{self.env.kernel_release}-dbg, or pass "
+                         "--debuginfo-path DIR")
+            return DebugFile(path, "kernel")
+        if "/" in module:
+            path = Path(module)
+            if not path.exists():
+                raise StpcError(f"module file {module} does not exist", span)
+            return DebugFile(_plain_ko(path), module_name_of_file(path))
+        candidates = find_module_debuginfo(module, self.env)
+        for path in candidates:
+            debug = DebugFile(_plain_ko(path), module)
+            if debug.elf.get_section_by_name(".debug_info") is not None:
+                return debug
+        raise StpcError(f"no DWARF found for module {module}", span,
+                        hint="pass the .ko path as module(\"/path/x.ko\"), or "
+                             "--debuginfo-path DIR")
+
+
+def _without_init_code(debug, functions, pattern, span):
+    """Init code is freed once the kernel or module has started, so a
+    glob leaves it out and a name that means only init code is refused."""
+    kept = [f for f in functions
+            if not _section_at(debug, f.low_pc).startswith(".init")]
+    if kept or not functions:
+        return kept
+    raise StpcError(f"{functions[0].name} is init code, freed once "
+                    f"{debug.target} has started; it cannot be probed", span)
+
+
+def _section_at(debug, address: int) -> str:
+    if debug.relocatable:
+        return debug.locate(address).section
+    for section in debug.elf.iter_sections():
+        start = section["sh_addr"]
+        if section["sh_flags"] & 0x2 and \
+                start <= address < start + section["sh_size"]:
+            return section.name
+    return ""
+
+
+class _Malformed(StpcError):
+    """A probe point that is wrong whatever the machine: never optional."""
+
+
+def module_name_of_file(path: Path) -> str:
+    """A .ko's module name: its file name, with dashes as underscores."""
+    name = path.name
+    for suffix in (".xz", ".zst", ".gz"):
+        name = name.removesuffix(suffix)
+    return name.removesuffix(".ko").removesuffix(".debug").replace("-", "_")
+
+
+def _plain_ko(path: Path) -> Path:
+    """An uncompressed copy of a .ko.xz (Debian may compress modules)."""
+    if path.suffix != ".xz":
+        return path
+    out = Path(tempfile.mkdtemp(prefix="stpc-ko-")) / path.stem
+    out.write_bytes(lzma.decompress(path.read_bytes()))
+    return out
+
+
+def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
+    kver = env.kernel_release
+    candidates = [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
+        [Path(d) / "vmlinux" for d in env.debuginfo_path] + [
+        Path(f"/usr/lib/debug/boot/vmlinux-{kver}"),
+        Path(f"/usr/lib/debug/lib/modules/{kver}/vmlinux")]
+    return next((p for p in candidates if p.is_file()), None)
+
+
+def find_module_debuginfo(module: str, env: ProbeEnvironment) -> List[Path]:
+    """Files that may hold the DWARF of ``module``, best first."""
+    kver = env.kernel_release
+    found: List[Path] = []
+    relative = _modules_dep_path(module, kver)
+    if relative is not None:
+        found.append(Path(f"/lib/modules/{kver}") / relative)
+        found.append(Path(f"/usr/lib/debug/lib/modules/{kver}") / relative)
+    search = list(env.debuginfo_path)
+    extra = os.environ.get("STPC_DEBUGINFO_PATH")
+    if extra:
+        search.extend(extra.split(":"))
+    for directory in search:
+        for root, _, files in os.walk(directory):
+            for name in files:
+                if ".ko" in name and module_name_of_file(Path(name)) == \
+                        module:
+                    found.append(Path(root) / name)
+    return [p for p in found if p.is_file()]
+
+
+def _modules_dep_path(module: str, kver: str) -> Optional[str]:
+    try:
+        with open(f"/lib/modules/{kver}/modules.dep") as dep:
+            for line in dep:
+                path = line.split(":", 1)[0]
+                if module_name_of_file(Path(path)) == module:
+                    return path
+    except OSError:
+        pass
+    return None

@@ -1,0 +1,392 @@
+"""Target variables (``$name->member[i]``, ``$return``, ``$$parms``,
+``@cast``, ``&``) to C, at one kprobe site.
+
+Each access is a chain of steps over a typed object whose location is
+known at compile time (a register, memory at a C address expression, or
+a computed value).  Only the final read, and the pointer loads on the
+way, happen at run time; every one of them goes through a fault-safe
+runtime helper that reports ``kernel read fault at 0x...``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from . import ast as A
+from . import ctype as C
+from .errors import StpcError, nearest
+from .location import (Computed, InMemory, InRegister, Location, Pieces,
+                       Unavailable, regs)
+
+CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
+
+
+@dataclass
+class Obj:
+    """A C object at a known place, during compilation of one access."""
+    type: C.CType
+    loc: Location
+
+
+class TargetCompiler:
+    """Compiles the target expressions of one probe site.
+
+    ``expr_c`` translates ordinary script subexpressions (array indices
+    and @cast pointers) to C; ``where`` gives the C string naming a
+    node's position for runtime errors."""
+
+    def __init__(self, scope, returns: bool, point: str,
+                 expr_c: Callable[[object], str],
+                 where: Callable[[object], str]):
+        self.scope = scope          # varscope.DwarfScope or BtfScope
+        self.returns = returns      # a .return probe
+        self.point = point          # the site, for messages
+        self.expr_c = expr_c
+        self.where = where
+
+    # -- entry point --
+    def value(self, node) -> str:
+        """C for a target expression used as a number (an s64)."""
+        if isinstance(node, A.TargetVar) and node.context:
+            raise StpcError("internal: context group used as a number",
+                            node.span)
+        if isinstance(node, A.AddressOf):
+            obj = self.object(node.operand)
+            if not isinstance(obj.loc, InMemory):
+                raise StpcError("cannot take the address of a value held "
+                                "in a register", node.span)
+            return f"((s64){obj.loc.address})"
+        if isinstance(node, A.AtOp) and node.op == "@defined":
+            return "((s64)1)" if self.defined(node.args[0]) else "((s64)0)"
+        return self.load(self.object(node), node)
+
+    def defined(self, node) -> bool:
+        try:
+            self.object(node)
+        except StpcError:
+            return False
+        return True
+
+    # -- objects --
+    def object(self, node) -> Obj:
+        if isinstance(node, A.TargetVar):
+            return self.variable(node)
+        if isinstance(node, A.Member):
+            return self.member(self.object(node.base), node)
+        if isinstance(node, A.Subscript):
+            return self.subscript(self.object(node.base), node)
+        if isinstance(node, A.AtOp) and node.op == "@cast":
+            return self.cast(node)
+        raise StpcError(f"{_describe(node)} is not a target value",
+                        node.span)
+
+    def variable(self, node: A.TargetVar) -> Obj:
+        if node.name == "return":
+            return self.return_value(node)
+        if self.returns:
+            raise StpcError(f"'${node.name}' in a .return probe: only "
+                            "$return is readable there", node.span,
+                            hint="read parameters in the entry probe of "
+                                 "the function")
+        variables = self.scope.variables()
+        for var in variables:
+            if var.name == node.name:
+                return Obj(var.type, self.locate(var, node))
+        names = [v.name for v in variables]
+        raise StpcError(
+            f"unknown target variable '${node.name}' in "
+            f"{self.scope.function_name}", node.span,
+            hint=(nearest(node.name, names) or "") +
+            (" available: " + ", ".join("$" + n for n in names if n)
+             if names else " the function has no variables"))
+
+    def locate(self, var, node) -> Location:
+        try:
+            return var.location(self.where(node))
+        except Unavailable as exc:
+            raise StpcError(f"'${var.name}' is not available at "
+                            f"{self.point}: {exc}", node.span,
+                            hint=self.scope.availability(var)) from None
+
+    def return_value(self, node) -> Obj:
+        if not self.returns:
+            raise StpcError("$return is only available in .return probes",
+                            node.span)
+        rtype = self.scope.return_type()
+        if isinstance(C.strip(rtype), C.Void):
+            raise StpcError(f"{self.scope.function_name} returns void",
+                            node.span)
+        if rtype.size > 8:
+            loc: Location = Pieces(((8, InRegister("ax")),
+                                    (8, InRegister("dx"))))
+        else:
+            loc = InRegister("ax")
+        return Obj(rtype, loc)
+
+    def cast(self, node: A.AtOp) -> Obj:
+        if len(node.args) < 2 or not isinstance(node.args[1], A.StrLit):
+            raise StpcError("@cast needs a pointer and a type name string",
+                            node.span)
+        wanted = node.args[1].value.strip()
+        struct = self.find_struct(wanted, node)
+        pointer = self.expr_c(node.args[0])
+        return Obj(struct, InMemory(f"((u64)({pointer}))"))
+
+    def find_struct(self, wanted: str, node) -> C.CType:
+        kind, _, name = wanted.partition(" ")
+        if kind not in ("struct", "union") or not name:
+            raise StpcError(f"@cast type '{wanted}' must be "
+                            "'struct NAME' or 'union NAME'", node.span)
+        found = self.scope.find_struct(kind, name.strip())
+        if found is None:
+            raise StpcError(f"no {wanted} in the debug information of "
+                            f"{self.point}", node.span)
+        return found
+
+    # -- steps --
+    def member(self, obj: Obj, node: A.Member) -> Obj:
+        t = C.strip(obj.type)
+        if isinstance(t, C.Pointer):
+            obj = Obj(t.target, InMemory(self.load_raw(obj, 8, node)))
+            t = C.strip(t.target)
+        if not isinstance(t, C.Struct):
+            raise StpcError(f"'->{node.name}' on {obj.type.display()}, "
+                            "which is not a struct or union", node.span)
+        if t.declaration:
+            raise StpcError(f"{t.display()} is only declared here; its "
+                            "members are unknown", node.span)
+        found = t.member(node.name)
+        if found is None:
+            raise StpcError(f"{t.display()} has no member '{node.name}'",
+                            node.span, hint=(nearest(node.name,
+                                                     t.member_names())
+                                             or "") + " members: " +
+                            ", ".join(t.member_names()))
+        offset, member = found
+        loc = self.offset(obj.loc, offset, max(member.type.size, 1), node)
+        if member.bit_size:
+            raw = self.load_raw(Obj(member.type, loc),
+                                (member.bit_offset + member.bit_size + 7) // 8,
+                                node)
+            mask = (1 << member.bit_size) - 1
+            return Obj(member.type, Computed(
+                f"(({raw} >> {member.bit_offset}) & {mask:#x}ULL)"))
+        return Obj(member.type, loc)
+
+    def subscript(self, obj: Obj, node: A.Subscript) -> Obj:
+        t = C.strip(obj.type)
+        index = f"((s64)({self.expr_c(node.index)}))"
+        if isinstance(t, C.Array):
+            if not isinstance(obj.loc, InMemory):
+                raise StpcError("indexing an array held in registers",
+                                node.span)
+            base, element = obj.loc.address, t.element
+        elif isinstance(t, C.Pointer):
+            base, element = self.load_raw(obj, 8, node), t.target
+        else:
+            raise StpcError(f"'[]' on {obj.type.display()}, which is not "
+                            "an array or pointer", node.span)
+        size = max(element.size, 1)
+        return Obj(element, InMemory(f"({base} + (u64)({index} * {size}))"))
+
+    # -- locations --
+    def offset(self, loc: Location, offset: int, size: int,
+               node) -> Location:
+        if offset == 0 and not isinstance(loc, Pieces):
+            return loc
+        if isinstance(loc, InMemory):
+            return InMemory(f"({loc.address} + {offset})")
+        if isinstance(loc, InRegister):
+            return Computed(f"({regs(loc.register)} >> {offset * 8})")
+        if isinstance(loc, Computed):
+            return Computed(f"(({loc.value}) >> {offset * 8})")
+        start = 0
+        for part_size, part in loc.parts:
+            if start <= offset and offset + size <= start + part_size:
+                return self.offset(part, offset - start, size, node)
+            start += part_size
+        raise StpcError("a member split across registers", node.span)
+
+    def load_raw(self, obj: Obj, size: int, node) -> str:
+        """The object's first ``size`` bytes as a u64 C expression."""
+        loc = obj.loc
+        if isinstance(loc, Pieces):
+            loc = self.offset(loc, 0, size, node)
+        if isinstance(loc, InMemory):
+            return (f"stpc_deref(c, {loc.address}, {size}, "
+                    f"{self.where(node)})")
+        if isinstance(loc, InRegister):
+            return _truncate(regs(loc.register), size)
+        return _truncate(f"((u64)({loc.value}))", size)
+
+    def load(self, obj: Obj, node) -> str:
+        """The object as a number, the way SystemTap shows it."""
+        t = C.strip(obj.type)
+        if isinstance(t, C.Array):
+            if not isinstance(obj.loc, InMemory):
+                raise StpcError("an array held in registers has no "
+                                "address", node.span)
+            return f"((s64){obj.loc.address})"
+        if isinstance(t, C.Struct):
+            raise StpcError(f"{_describe(node)} is a {t.display()}, not a "
+                            "number: read one of its members with ->",
+                            node.span, hint="members: " +
+                            ", ".join(t.member_names()))
+        if isinstance(t, C.Base) and t.floating:
+            raise StpcError(f"{_describe(node)} is a floating-point value",
+                            node.span)
+        if isinstance(t, (C.Void, C.Function)):
+            raise StpcError(f"{_describe(node)} has no value", node.span)
+        size = t.size or 8
+        signed = getattr(t, "signed", False)
+        raw = self.load_raw(obj, size, node)
+        if signed and size < 8:
+            return f"((s64)(s{size * 8})({raw}))"
+        return f"((s64)({raw}))"
+
+    # -- $$parms, $$locals, $$vars, $$return --
+    def context_group(self, node: A.TargetVar) -> List[tuple]:
+        """(C format piece, [(C type, C arg)]) per variable shown."""
+        if node.name not in CONTEXT_GROUPS:
+            raise StpcError(f"unknown context variable '$${node.name}'",
+                            node.span, hint=nearest(node.name,
+                                                    CONTEXT_GROUPS))
+        if node.name == "return":
+            if not self.returns:
+                raise StpcError("$$return is only available in .return "
+                                "probes", node.span)
+            return [self.shown("return", A.TargetVar(node.span, "return",
+                                                     False), node.pretty)]
+        if self.returns:
+            raise StpcError(f"$${node.name} in a .return probe",
+                            node.span, hint="use $$return")
+        shown = []
+        for var in self.scope.variables():
+            if (node.name == "parms" and not var.is_param) or \
+                    (node.name == "locals" and var.is_param):
+                continue
+            shown.append(self.shown(var.name, A.TargetVar(
+                node.span, var.name, False), node.pretty))
+        return shown
+
+    def shown(self, name: str, var: A.TargetVar, pretty: bool) -> tuple:
+        try:
+            obj = self.object(var)
+        except StpcError:
+            return (f"{name}=?", [])
+        t = C.strip(obj.type)
+        if pretty and C.is_string_like(t) and (
+                isinstance(t, C.Pointer) or isinstance(obj.loc, InMemory)):
+            return (f"{name}=\"%s\"", [("const char *",
+                                        f"stpc_kernel_string_or(c, @TEMP@, "
+                                        f"{self.load(obj, var)})")])
+        if isinstance(t, C.Struct):
+            return (f"{name}={{...}}", [])
+        if isinstance(t, C.Array):
+            return (f"{name}=[...]", [])
+        if isinstance(t, (C.Void, C.Function)) or (
+                isinstance(t, C.Base) and t.floating):
+            return (f"{name}=?", [])
+        size = t.size or 8
+        raw = self.load_raw(obj, size, var)
+        return (f"{name}=%#llx", [("unsigned long long", raw)])
+
+
+def _truncate(value: str, size: int) -> str:
+    if size >= 8:
+        return value
+    return f"({value} & {(1 << (size * 8)) - 1:#x}ULL)"
+
+
+def _describe(node) -> str:
+    if isinstance(node, A.TargetVar):
+        return f"'${node.name}'"
+    if isinstance(node, A.Member):
+        return f"'->{node.name}'"
+    if isinstance(node, A.AtOp):
+        return f"'{node.op}'"
+    return "this expression"
+
+
+def is_target(node) -> bool:
+    return isinstance(node, A.TARGET_NODES)
+
+
+def _chain_extras(node):
+    """The ordinary subexpressions inside a target access chain."""
+    while True:
+        if isinstance(node, A.Subscript):
+            yield node.index
+            node = node.base
+        elif isinstance(node, A.Member):
+            node = node.base
+        elif isinstance(node, A.AddressOf):
+            node = node.operand
+        elif isinstance(node, A.AtOp) and node.op == "@cast" and node.args:
+            yield node.args[0]
+            return
+        else:
+            return
+
+
+def outer_targets(node):
+    """Each whole target access under ``node`` (not its inner links)."""
+    if is_target(node):
+        yield node
+        for extra in _chain_extras(node):
+            yield from outer_targets(extra)
+        return
+    for value in vars(node).values():
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if hasattr(item, "span") and not isinstance(item, A.Span):
+                yield from outer_targets(item)
+
+
+def check_target_uses(program, resolver, errors) -> None:
+    """Target variables appear only in kprobe handlers and resolve at
+    every site of them; each such site gets its own handler variant."""
+    if resolver is not None:
+        program.targets = resolver.targets
+        program.code_sites = resolver.resolved
+        program.nslots = resolver.nslots
+    for function in program.functions.values():
+        for node in outer_targets(function.decl.body):
+            errors.add(f"{_describe(node)}: target variables can only be "
+                       "used in kernel and module probe handlers",
+                       node.span)
+    for handler in program.handlers:
+        nodes = list(outer_targets(handler.decl.body))
+        if not nodes:
+            continue
+        for site in program.sites:
+            if site.handler != handler.index:
+                continue
+            if site.code is None:
+                errors.add(f"{_describe(nodes[0])}: target variables are "
+                           f"not available in '{site.point}' probes",
+                           nodes[0].span)
+                continue
+            site.variant = site.order
+            _check_site(program.code_sites[id(site)], nodes, errors)
+
+
+def compiler_for(resolved, relocate, expr_c, where) -> TargetCompiler:
+    """The target compiler of one resolved site (probes.ResolvedSite)."""
+    scope = resolved.scope(relocate)
+    return TargetCompiler(scope, resolved.returns,
+                          resolved.site.description, expr_c, where)
+
+
+def _check_site(resolved, nodes, errors) -> None:
+    compiler = compiler_for(resolved, lambda address: "0",
+                            lambda node: "0", lambda node: "NULL")
+    for node in nodes:
+        try:
+            if isinstance(node, A.TargetVar) and node.context:
+                compiler.context_group(node)
+            else:
+                compiler.value(node)
+        except StpcError as exc:
+            errors.errors.append(exc)

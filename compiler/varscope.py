@@ -1,0 +1,131 @@
+"""The target variables visible at one probe site, whatever described
+them: DWARF (any address, parameters and locals, exact locations) or BTF
+(function entry only, parameters in the x86-64 argument registers).
+
+``TargetCompiler`` (targets.py) asks a scope for variables, types and
+structs, and never looks at DWARF or BTF itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+from elftools.dwarf.dwarf_expr import DWARFExprParser
+
+from . import ctype as C
+from .dwarf import function_return_type, variable_name, variable_type
+from .location import (Frame, InRegister, Location, Unavailable,
+                       available_ranges, compile_location, select_expression)
+
+# the System V AMD64 ABI's integer argument registers, in order
+ARGUMENT_REGISTERS = ("di", "si", "dx", "cx", "r8", "r9")
+
+
+@dataclass
+class TargetVariable:
+    name: str
+    type: C.CType
+    is_param: bool
+    locate: Callable[[str], Location]   # C fault location -> Location
+
+    def location(self, fault_where: str) -> Location:
+        return self.locate(fault_where)
+
+
+class DwarfScope:
+    """Variables at a DWARF-resolved site (probes.ResolvedSite)."""
+
+    def __init__(self, resolved, relocate: Callable[[int], str]):
+        self.resolved = resolved
+        self.debug = resolved.debug
+        self.function = resolved.function
+        self.pc = resolved.pc
+        self.relocate = relocate
+        self.parser = DWARFExprParser(self.debug.dwarf.structs)
+
+    @property
+    def function_name(self) -> str:
+        return self.function.name
+
+    def variables(self) -> List[TargetVariable]:
+        dies = self.debug.variables_at(self.function, self.pc)
+        return [TargetVariable(variable_name(die), variable_type(die),
+                               die.tag == "DW_TAG_formal_parameter",
+                               self._locator(die))
+                for die in dies]
+
+    def _locator(self, die) -> Callable[[str], Location]:
+        def locate(fault_where: str) -> Location:
+            base = self.function.die.attributes.get("DW_AT_frame_base")
+            frame = Frame(pc=self.pc, cfa=self.debug.cfa_rule(self.pc),
+                          frame_base=bytes(base.value) if base else None,
+                          entry_pc=self.function.low_pc,
+                          relocate=self.relocate, fault_where=fault_where)
+            expr = select_expression(self.debug.dwarf, die, "DW_AT_location",
+                                     self.pc, _cu_base(die))
+            return compile_location(self.parser, expr, frame)
+        locate.die = die
+        return locate
+
+    def availability(self, variable: TargetVariable) -> Optional[str]:
+        """Where in the function a variable can be read, as a hint."""
+        die = variable.locate.die
+        lines = set()
+        for low, high in available_ranges(self.debug.dwarf, die,
+                                          _cu_base(die)):
+            for line in self.debug.lines_of(self.function):
+                if any(low <= a < high for a in
+                       self.debug.line_addresses(self.function, line)):
+                    lines.add(line)
+        if not lines:
+            return None
+        shown = ", ".join(str(n) for n in sorted(lines)[:20])
+        return f"it is available at lines {shown} (use .statement)"
+
+    def return_type(self) -> C.CType:
+        return function_return_type(self.function)
+
+    def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
+        return self.debug.find_struct(kind, name)
+
+
+class BtfScope:
+    """Parameters of a function known from BTF, at its entry."""
+
+    def __init__(self, prototype: C.Prototype, btf):
+        self.prototype = prototype
+        self.btf = btf
+
+    @property
+    def function_name(self) -> str:
+        return self.prototype.name
+
+    def variables(self) -> List[TargetVariable]:
+        return [TargetVariable(p.name, p.type, True, self._locator(i, p))
+                for i, p in enumerate(self.prototype.params) if p.name]
+
+    @staticmethod
+    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
+        def locate(fault_where: str) -> Location:
+            if index >= len(ARGUMENT_REGISTERS):
+                raise Unavailable("it is passed on the stack, which BTF "
+                                  "does not describe")
+            if param.type.size > 8:
+                raise Unavailable("a struct passed by value needs DWARF")
+            return InRegister(ARGUMENT_REGISTERS[index])
+        return locate
+
+    def availability(self, variable: TargetVariable) -> Optional[str]:
+        return "install the kernel's -dbg package for DWARF"
+
+    def return_type(self) -> C.CType:
+        return self.prototype.return_type
+
+    def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
+        return self.btf.struct(name, kind)
+
+
+def _cu_base(die) -> int:
+    low = die.cu.get_top_DIE().attributes.get("DW_AT_low_pc")
+    return low.value if low is not None else 0

@@ -1,0 +1,170 @@
+"""Where the probed modules and the kernel are on this boot.
+
+A module's ``.stpc_info`` section lists, per target, the addresses it
+needs ("slots"): for a module, its struct module, its build-id note and
+some sections, all read from /sys/module/NAME/sections/; for the kernel,
+``_stext`` from /proc/kallsyms.  The loader passes them as the
+``stpc_addrs`` parameter; the module checks each before using it.
+
+Each module target's ``.gnu.linkonce.this_module`` file stays open until
+``init_module`` has returned, and the module pins the target itself; the
+open file does not keep a module from being removed (kernfs drains it),
+but it makes a removal between reading and loading visible here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from . import kmod, protocol
+from .kmod import LoaderError
+
+THIS_MODULE = ".gnu.linkonce.this_module"
+BUILD_ID_NOTE = ".note.gnu.build-id"
+
+
+def read_info(image: bytes) -> Optional[dict]:
+    """The module's .stpc_info metadata (None for modules without it)."""
+    try:
+        raw = kmod.elf_section(image, protocol.INFO_SECTION)
+    except LoaderError:
+        return None
+    try:
+        info = json.loads(raw.rstrip(b"\0").decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise LoaderError(f"the {protocol.INFO_SECTION} section of this "
+                          "module is corrupt") from None
+    if info.get("format") != protocol.INFO_FORMAT:
+        raise LoaderError(f"this module's metadata has format "
+                          f"{info.get('format')}; this stpc reads format "
+                          f"{protocol.INFO_FORMAT}")
+    return info
+
+
+@dataclass
+class TargetAddresses:
+    """The stpc_addrs parameter, and the files held open for it."""
+    addresses: List[int]
+    held: List[int] = field(default_factory=list)
+
+    @property
+    def param(self) -> str:
+        if not self.addresses:
+            return ""
+        return protocol.PARAM_ADDRS + "=" + ",".join(
+            f"{a:#x}" for a in self.addresses)
+
+    def release(self) -> None:
+        for fd in self.held:
+            os.close(fd)
+        self.held = []
+
+
+def resolve(info: Optional[dict]) -> TargetAddresses:
+    """Reads every slot's address; refuses a target that is not loaded
+    (unless all its probes are optional) or whose build-id differs."""
+    result = TargetAddresses([0] * (info or {}).get("nslots", 0))
+    try:
+        for target in (info or {}).get("targets", []):
+            _resolve_target(target, result)
+    except BaseException:
+        result.release()
+        raise
+    return result
+
+
+def _resolve_target(target: dict, result: TargetAddresses) -> None:
+    name, first = target["name"], target["first_slot"]
+    if name == "kernel":
+        symbols = kernel_symbols(
+            [s.partition(":")[2] or s for s in target["slots"]])
+        for i, slot in enumerate(target["slots"]):
+            result.addresses[first + i] = symbols[slot.partition(":")[2]
+                                                  or slot]
+        return
+    sections = f"/sys/module/{name}/sections"
+    try:
+        fd = os.open(f"{sections}/{THIS_MODULE}", os.O_RDONLY)
+    except OSError:
+        if target["optional"]:
+            return
+        raise LoaderError(f"module {name} is not loaded") from None
+    result.held.append(fd)
+    check_build_id(name, target["build_id"])
+    result.addresses[first] = _read_address(os.pread(fd, 64, 0), name,
+                                            THIS_MODULE)
+    for i, section in enumerate(target["slots"][1:], start=1):
+        try:
+            with open(f"{sections}/{section}", "rb") as f:
+                raw = f.read()
+        except OSError:
+            raise LoaderError(f"module {name} has no section {section} "
+                              "loaded") from None
+        result.addresses[first + i] = _read_address(raw, name, section)
+
+
+def _read_address(raw: bytes, name: str, section: str) -> int:
+    try:
+        address = int(raw.decode().strip(), 16)
+    except ValueError:
+        address = 0
+    if address == 0:
+        raise LoaderError(f"cannot read the address of {section} of {name}: "
+                          "run stpc as root")
+    return address
+
+
+def build_id_of_loaded(name: str) -> Optional[str]:
+    """The GNU build-id of a loaded module, from its notes in sysfs."""
+    try:
+        with open(f"/sys/module/{name}/notes/{BUILD_ID_NOTE}", "rb") as f:
+            note = f.read()
+    except OSError:
+        return None
+    return parse_build_id_note(note)
+
+
+def parse_build_id_note(note: bytes) -> Optional[str]:
+    if len(note) < 12:
+        return None
+    namesz = int.from_bytes(note[0:4], "little")
+    descsz = int.from_bytes(note[4:8], "little")
+    start = 12 + (namesz + 3) // 4 * 4
+    desc = note[start:start + descsz]
+    return desc.hex() if len(desc) == descsz else None
+
+
+def check_build_id(name: str, expected: str) -> None:
+    found = build_id_of_loaded(name)
+    if expected and found is not None and found != expected:
+        raise LoaderError(f"build-id mismatch for {name}: expected "
+                          f"{expected}, found {found}")
+
+
+def kernel_symbols(names: List[str]) -> dict:
+    """Addresses of kernel (not module) symbols, from /proc/kallsyms:
+    _stext, and the functions probed by name (kernel types from BTF).
+    The first of several same-named symbols wins; the module checks
+    that kallsyms names the address it is given."""
+    wanted, found = set(names), {}
+    try:
+        with open("/proc/kallsyms") as kallsyms:
+            for line in kallsyms:
+                fields = line.split()
+                if len(fields) == 3 and fields[2] in wanted and \
+                        fields[2] not in found:
+                    found[fields[2]] = int(fields[0], 16)
+    except OSError:
+        pass
+    if found.get("_stext", 0) == 0:
+        raise LoaderError("cannot read kernel addresses from /proc/kallsyms:"
+                          " run stpc as root")
+    missing = sorted(wanted - set(found))
+    if missing:
+        raise LoaderError(f"kernel function {missing[0]} is not in "
+                          "/proc/kallsyms: this kernel differs from the one "
+                          "the module was built for")
+    return found

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kernel.function / module(...).function / .statement probes: kprobes
+ * and kretprobes at the addresses the section resolver computed.  Armed
+ * after the begin probes, disarmed before the end probes, both from the
+ * loader's ctl writes (process context, where registration may sleep).
+ */
+#include <linux/kprobes.h>
+
+static int stpc_kprobe_hit(struct kprobe *k, struct pt_regs *regs)
+{
+	struct stpc_kprobe *kp = container_of(k, struct stpc_kprobe, kp);
+
+	stpc_run_probe_regs(&kp->probe, regs);
+	return 0;
+}
+
+static int stpc_kretprobe_hit(struct kretprobe_instance *ri,
+			      struct pt_regs *regs)
+{
+	struct stpc_kprobe *kp =
+		container_of(get_kretprobe(ri), struct stpc_kprobe, krp);
+
+	stpc_run_probe_regs(&kp->probe, regs);
+	return 0;
+}
+
+static int stpc_arm_kprobe(struct stpc_kprobe *kp)
+{
+	if (kp->is_return) {
+		memset(&kp->krp, 0, sizeof(kp->krp));
+		kp->krp.kp.addr = (kprobe_opcode_t *)kp->addr;
+		kp->krp.handler = stpc_kretprobe_hit;
+		kp->krp.maxactive = 0;	/* the kernel's default */
+		return register_kretprobe(&kp->krp);
+	}
+	memset(&kp->kp, 0, sizeof(kp->kp));
+	kp->kp.addr = (kprobe_opcode_t *)kp->addr;
+	kp->kp.pre_handler = stpc_kprobe_hit;
+	return register_kprobe(&kp->kp);
+}
+
+static void stpc_kprobes_arm(void)
+{
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < stpc_program.nkprobes; i++) {
+		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
+
+		if (!kp->usable)
+			continue;
+		ret = stpc_arm_kprobe(kp);
+		if (ret) {
+			stpc_warn("%s: cannot arm probe %s at %pS: error %d\n",
+				  kp->optional ? "WARNING" : "ERROR",
+				  kp->probe.point, (void *)kp->addr, ret);
+			if (!kp->optional) {
+				atomic_inc(&stpc_errors);
+				atomic_set(&stpc_state, STPC_STATE_ERROR);
+			}
+			continue;
+		}
+		kp->armed = true;
+	}
+}
+
+static void stpc_kprobes_disarm(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.nkprobes; i++) {
+		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
+
+		if (!kp->armed)
+			continue;
+		if (kp->is_return)
+			unregister_kretprobe(&kp->krp);
+		else
+			unregister_kprobe(&kp->kp);
+		kp->armed = false;
+	}
+}
+
+/* probefunc(): the probed function, "" outside kernel/module probes. */
+static __maybe_unused const char *stpc_probefunc(struct stpc_context *c)
+{
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.nkprobes; i++)
+		if (c->probe == &stpc_program.kprobes[i].probe)
+			return stpc_program.kprobes[i].function;
+	return "";
+}

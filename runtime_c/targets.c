@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The section resolver: turns the addresses the loader read from
+ * /sys/module/NAME/sections/ (and _stext from /proc/kallsyms) into probe
+ * addresses, after checking each of them against the kernel's own view
+ * (kallsyms names, the module's build-id note), and pins every target
+ * module so it cannot be removed while probes may sit in it.
+ *
+ * Nothing here trusts the loader: a wrong address is refused with a
+ * message, never dereferenced blindly.
+ */
+#include <linux/kallsyms.h>
+#include <linux/module.h>
+#include <linux/elf.h>
+
+/* the ELF note type of a GNU build-id (not in the kernel headers) */
+#define STPC_NT_GNU_BUILD_ID	3
+
+/* stpc_addrs[] itself is defined by the generated module */
+static unsigned int stpc_naddrs;
+module_param_array_named(stpc_addrs, stpc_addrs, ulong, &stpc_naddrs, 0);
+MODULE_PARM_DESC(stpc_addrs, "target section addresses, in the order of "
+		 "the .stpc_info section (set by the loader)");
+
+static struct module *stpc_pinned[STPC_MAX_TARGETS];
+static bool stpc_target_present[STPC_MAX_TARGETS];
+static bool stpc_resolve_failed;
+
+static bool stpc_symbol_is(unsigned long addr, const char *symbol,
+			   unsigned long offset, const char *module)
+{
+	char want[KSYM_NAME_LEN + 32];
+	char got[KSYM_SYMBOL_LEN];
+	size_t len;
+
+	sprint_symbol(got, addr);
+	len = scnprintf(want, sizeof(want), "%s+%#lx/", symbol, offset);
+	if (strncmp(got, want, len))
+		return false;
+	if (!module)
+		return true;
+	scnprintf(want, sizeof(want), " [%s]", module);
+	len = strlen(want);
+	return strlen(got) > len && !strcmp(got + strlen(got) - len, want);
+}
+
+static void stpc_resolve_error(const char *msg)
+{
+	stpc_warn("ERROR: %s\n", msg);
+	stpc_resolve_failed = true;
+}
+
+/* The GNU build-id note at @addr, inside @mod; 0 on success. */
+static int stpc_read_build_id(unsigned long addr, u8 *out, unsigned int *len)
+{
+	struct elf_note hdr;
+
+	if (copy_from_kernel_nofault(&hdr, (void *)addr, sizeof(hdr)))
+		return -EFAULT;
+	if (hdr.n_type != STPC_NT_GNU_BUILD_ID || hdr.n_namesz != 4 ||
+	    hdr.n_descsz > STPC_MAX_BUILD_ID)
+		return -EINVAL;
+	*len = hdr.n_descsz;
+	return copy_from_kernel_nofault(out, (void *)(addr + sizeof(hdr) + 4),
+					hdr.n_descsz) ? -EFAULT : 0;
+}
+
+static void stpc_check_build_id(const struct stpc_target_desc *t,
+				unsigned long note)
+{
+	u8 found[STPC_MAX_BUILD_ID];
+	unsigned int len = 0;
+	char msg[128 + 4 * STPC_MAX_BUILD_ID];
+
+	if (stpc_read_build_id(note, found, &len)) {
+		scnprintf(msg, sizeof(msg), "cannot read the build-id of %s",
+			  t->name);
+		stpc_resolve_error(msg);
+		return;
+	}
+	if (len == t->build_id_len && !memcmp(found, t->build_id, len))
+		return;
+	scnprintf(msg, sizeof(msg),
+		  "build-id mismatch for %s: expected %*phN, found %*phN",
+		  t->name, (int)t->build_id_len, t->build_id, (int)len, found);
+	stpc_resolve_error(msg);
+}
+
+/*
+ * A module target: the first slot is its struct module, which kallsyms
+ * must name __this_module of that module; pinned before preemption is
+ * enabled again, so it cannot go away between the check and the get.
+ */
+static void stpc_resolve_module(unsigned int index)
+{
+	const struct stpc_target_desc *t = &stpc_program.targets[index];
+	unsigned long mod_addr = stpc_addrs[t->first_slot];
+	struct module *mod = (struct module *)mod_addr;
+	char msg[128];
+	unsigned int i;
+	bool named;
+
+	if (!mod_addr) {
+		if (t->optional)
+			return;
+		scnprintf(msg, sizeof(msg), "module %s is not loaded", t->name);
+		stpc_resolve_error(msg);
+		return;
+	}
+	preempt_disable();
+	named = stpc_symbol_is(mod_addr, "__this_module", 0, t->name);
+	if (named && !try_module_get(mod))
+		named = false;
+	preempt_enable();
+	if (!named) {
+		scnprintf(msg, sizeof(msg), "address %#lx passed for module %s "
+			  "is not its struct module", mod_addr, t->name);
+		stpc_resolve_error(msg);
+		return;
+	}
+	stpc_pinned[index] = mod;
+	for (i = 1; i < t->nslots; i++) {
+		unsigned long addr = stpc_addrs[t->first_slot + i];
+
+		if (!within_module(addr, mod)) {
+			scnprintf(msg, sizeof(msg), "section %s of %s is not "
+				  "inside the module", t->slots[i], t->name);
+			stpc_resolve_error(msg);
+			return;
+		}
+	}
+	stpc_check_build_id(t, stpc_addrs[t->first_slot + 1]);
+	stpc_target_present[index] = true;
+}
+
+static void stpc_resolve_kernel(unsigned int index)
+{
+	const struct stpc_target_desc *t = &stpc_program.targets[index];
+
+	if (!stpc_symbol_is(stpc_addrs[t->first_slot], "_stext", 0, NULL)) {
+		stpc_resolve_error("the _stext address passed for the kernel is "
+				   "wrong");
+		return;
+	}
+	stpc_target_present[index] = true;
+}
+
+/* Every kprobe's address, checked against the symbol it must be in. */
+static void stpc_resolve_kprobes(void)
+{
+	char msg[KSYM_NAME_LEN + 128];
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.nkprobes; i++) {
+		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
+		const struct stpc_target_desc *t =
+			&stpc_program.targets[kp->target];
+
+		if (!stpc_target_present[kp->target])
+			continue;
+		kp->addr = stpc_addrs[kp->slot] + kp->offset;
+		if (!stpc_symbol_is(kp->addr, kp->symbol, kp->symbol_offset,
+				    t->is_kernel ? NULL : t->name)) {
+			scnprintf(msg, sizeof(msg), "probe %s: %#lx is not "
+				  "%s+%#lx", kp->probe.point, kp->addr,
+				  kp->symbol, kp->symbol_offset);
+			stpc_resolve_error(msg);
+			continue;
+		}
+		kp->usable = true;
+	}
+}
+
+static void stpc_resolve_targets(void)
+{
+	unsigned int i;
+
+	if (stpc_program.ntargets && stpc_naddrs != STPC_NSLOTS) {
+		stpc_resolve_error("the loader passed no target addresses; run "
+				   "this module with stpc");
+		return;
+	}
+	for (i = 0; i < stpc_program.ntargets; i++) {
+		if (stpc_program.targets[i].is_kernel)
+			stpc_resolve_kernel(i);
+		else
+			stpc_resolve_module(i);
+	}
+	if (!stpc_resolve_failed)
+		stpc_resolve_kprobes();
+}
+
+static bool stpc_targets_resolved(void)
+{
+	return !stpc_resolve_failed;
+}
+
+static void stpc_unpin_targets(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.ntargets; i++) {
+		if (stpc_pinned[i])
+			module_put(stpc_pinned[i]);
+		stpc_pinned[i] = NULL;
+	}
+}

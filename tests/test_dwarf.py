@@ -1,0 +1,201 @@
+"""DWARF resolution against the fixture module built from source (its
+-O2 code gives registers, location lists, entry values, pieces and
+stack slots), plus location expressions written by hand."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from elftools.dwarf.dwarf_expr import DWARFExprParser
+
+from stpc.compiler import ast as A
+from stpc.compiler import ctype as C
+from stpc.compiler.dwarf import DebugFile, variable_name, variable_type
+from stpc.compiler.errors import StpcError
+from stpc.compiler.location import (Computed, Frame, InMemory, InRegister,
+                                    Pieces, Unavailable, compile_location)
+from stpc.compiler.probes import parse_pattern
+
+import fixture
+
+LOOP_LINE = 242
+SPAN = A.Span("t.stp", 1, 1)
+
+
+@pytest.fixture(scope="module")
+def debug(kver):
+    return DebugFile(fixture.build_fixture(kver), "stpc_fixture")
+
+
+def _function(debug, name):
+    [function] = debug.find_functions(name)
+    return function
+
+
+def _params(debug, name):
+    function = _function(debug, name)
+    return {variable_name(d): d for d in debug.parameters(function)}
+
+
+# -- functions, sections, lines --
+
+def test_functions_are_found_by_glob_with_their_sections(debug):
+    names = [f.name for f in debug.find_functions("stpc_fixture_*")]
+    assert {"stpc_fixture_ints", "stpc_fixture_ptr", "stpc_fixture_struct",
+            "stpc_fixture_byval", "stpc_fixture_return",
+            "stpc_fixture_locals", "stpc_fixture_init"} <= set(names)
+    init = _function(debug, "stpc_fixture_init")
+    assert debug.locate(init.low_pc).section == ".init.text"
+    ints = _function(debug, "stpc_fixture_ints")
+    where = debug.locate(ints.low_pc)
+    assert (where.target, where.section) == ("stpc_fixture", ".text")
+
+
+def test_function_offsets_match_the_symbol_table(debug, kver):
+    out = subprocess.run(["readelf", "-sW", str(debug.path)],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) == 8 and fields[7] == "stpc_fixture_return":
+            value = int(fields[1], 16)
+    ret = _function(debug, "stpc_fixture_return")
+    assert debug.locate(ret.low_pc).offset == value
+
+
+def test_build_id_matches_readelf(debug):
+    out = subprocess.run(["readelf", "-n", str(debug.path)],
+                         capture_output=True, text=True).stdout
+    assert f"Build ID: {debug.build_id}" in out
+
+
+def test_declaration_file_and_line(debug):
+    ints = _function(debug, "stpc_fixture_ints")
+    assert ints.decl_file.endswith("/stpc_fixture.c")
+    source = (fixture.SOURCE / "stpc_fixture.c").read_text().splitlines()
+    assert "stpc_fixture_ints(" in source[ints.decl_line - 1]
+
+
+def test_the_loop_line_has_one_statement_address(debug):
+    locals_fn = _function(debug, "stpc_fixture_locals")
+    source = (fixture.SOURCE / "stpc_fixture.c").read_text().splitlines()
+    assert "STPC_FIXTURE_LOOP_LINE" in source[LOOP_LINE - 1]
+    [address] = debug.line_addresses(locals_fn, LOOP_LINE)
+    assert locals_fn.low_pc < address < locals_fn.high_pc
+    names = [variable_name(d) for d in debug.variables_at(locals_fn, address)]
+    assert sorted(names) == ["acc", "i", "n", "sum"]
+
+
+def test_inlined_instances_are_found(debug):
+    inlined = debug.find_inlined("stpc_fixture_inlined_helper")
+    assert inlined and all(f.is_inline for f in inlined)
+
+
+def test_patterns():
+    p = parse_pattern("f*@dir/x.c:12", SPAN)
+    assert (p.function, p.file, p.line) == ("f*", "dir/x.c", 12)
+    assert parse_pattern("name", SPAN).file is None
+    with pytest.raises(StpcError):
+        parse_pattern("a@b:c:d", SPAN)
+
+
+# -- types --
+
+def test_parameter_types_follow_dwarf(debug):
+    params = _params(debug, "stpc_fixture_ints")
+    types = {n: C.strip(variable_type(d)) for n, d in params.items()}
+    assert (types["s"].size, types["s"].signed) == (2, True)
+    assert (types["uc"].size, types["uc"].signed) == (1, False)
+    assert (types["ul"].size, types["ul"].signed) == (8, False)
+    item = C.strip(variable_type(_params(debug, "stpc_fixture_struct")["item"]))
+    struct = C.strip(item.target)
+    assert struct.display() == "struct stpc_fixture_item"
+    offset, name = struct.member("name")
+    assert C.strip(name.type).display() == "char[16]"
+    assert C.is_string_like(name.type)
+    assert struct.member("pos")[0] == 32
+    assert struct.member("missing") is None
+
+
+# -- locations at the probe address --
+
+def _location(debug, function_name, variable, pc=None):
+    function = _function(debug, function_name)
+    pc = function.low_pc if pc is None else pc
+    die = {variable_name(d): d
+           for d in debug.variables_at(function, pc)}[variable]
+    from stpc.compiler.location import select_expression
+    cu_low = die.cu.get_top_DIE().attributes["DW_AT_low_pc"].value
+    expr = select_expression(debug.dwarf, die, "DW_AT_location", pc, cu_low)
+    base = function.die.attributes.get("DW_AT_frame_base")
+    frame = Frame(pc, debug.cfa_rule(pc), bytes(base.value) if base else None,
+                  function.low_pc, lambda a: f"RELOC({a:#x})", "W")
+    return compile_location(DWARFExprParser(debug.dwarf.structs), expr, frame)
+
+
+def test_entry_parameters_are_in_argument_registers(debug):
+    registers = ["di", "si", "dx", "cx", "r8", "r9"]
+    for name, register in zip(["i", "u", "s", "uc", "l", "ul"], registers):
+        assert _location(debug, "stpc_fixture_ints", name) == \
+            InRegister(register)
+
+
+def test_struct_by_value_is_in_two_register_pieces(debug):
+    loc = _location(debug, "stpc_fixture_byval", "p")
+    assert loc == Pieces(((8, InRegister("di")), (8, InRegister("si"))))
+
+
+def test_loop_locals_at_the_statement(debug):
+    function = _function(debug, "stpc_fixture_locals")
+    [pc] = debug.line_addresses(function, LOOP_LINE)
+    for name in ("i", "sum", "acc"):
+        loc = _location(debug, "stpc_fixture_locals", name, pc)
+        assert isinstance(loc, (InRegister, Computed)), (name, loc)
+
+
+def test_cfa_at_entry_is_above_the_return_address(debug):
+    ints = _function(debug, "stpc_fixture_ints")
+    assert debug.cfa_rule(ints.low_pc) == (7, 8)
+
+
+# -- location expressions written by hand --
+
+def _run(expr, pc=0x10, entry=0x10, cfa=(7, 8), frame_base=b"\x9c"):
+    frame = Frame(pc, cfa, frame_base, entry, lambda a: f"RELOC({a:#x})",
+                  "W")
+    parser = DWARFExprParser(_structs())
+    return compile_location(parser, bytes(expr), frame)
+
+
+def _structs():
+    from elftools.dwarf.structs import DWARFStructs
+    return DWARFStructs(little_endian=True, dwarf_format=32, address_size=8)
+
+
+def test_hand_written_expressions():
+    # DW_OP_breg7 8; DW_OP_deref -> the pointer stored at sp + 8
+    loc = _run([0x77, 0x08, 0x06])
+    assert isinstance(loc, InMemory) and "stpc_deref" in loc.address
+    # DW_OP_fbreg -16 with frame base DW_OP_call_frame_cfa
+    loc = _run([0x91, 0x70])
+    assert loc == InMemory("((((u64)c->regs->sp) + 8LL) + -16LL)")
+    # DW_OP_lit5; DW_OP_stack_value
+    assert _run([0x35, 0x9f]) == Computed("5ULL")
+    # DW_OP_addr X; DW_OP_stack_value: a relocated address
+    assert _run([0x03] + list((0x1020).to_bytes(8, "little")) + [0x9f]) \
+        == Computed("RELOC(0x1020)")
+    # DW_OP_breg3 -1; DW_OP_stack_value
+    assert _run([0x73, 0x7f, 0x9f]) == \
+        Computed("(((u64)c->regs->bx) + -1LL)")
+
+
+def test_entry_values_only_at_the_entry():
+    entry_rdi = [0xa3, 0x01, 0x55, 0x9f]    # DW_OP_entry_value(reg5)
+    assert _run(entry_rdi) == Computed("((u64)c->regs->di)")
+    with pytest.raises(Unavailable):
+        _run(entry_rdi, pc=0x20)
+
+
+def test_unknown_operations_are_unavailable():
+    with pytest.raises(Unavailable):
+        _run([0x96, 0x96])      # DW_OP_nop twice: no value at all
