@@ -10,7 +10,7 @@ KVER = $(shell $(VPY) tests/vm.py --print-kver)
 export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup apt demo test unit-test vm-test fixture clean
+.PHONY: setup apt demo test unit-test vm-test fixture debuginfo clean
 
 setup: apt $(VENV)/.installed
 
@@ -37,6 +37,12 @@ unit-test: setup
 
 vm-test: setup
 	$(VPY) -m pytest -q tests -m vm
+
+# Debian's vmlinux with DWARF for KVER (from linux-image-KVER-dbg, ~860 MB
+# download, once) into $(STPC_CACHE_DIR)/debuginfo/KVER/: kernel.function
+# probes and tests/test_kernel_dwarf.py read it.
+debuginfo: setup
+	$(VPY) -m stpc.compiler.debuginfo $(KVER)
 
 fixture: setup
 	$(MAKE) -C tests/fixture_module KVER=$(KVER)

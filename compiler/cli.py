@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--debuginfo-path", action="append", default=[],
                    metavar="DIR", help="also look for module and kernel "
                    "DWARF under DIR")
+    p.add_argument("--fetch-debuginfo", action="store_true",
+                   help="download Debian's linux-image-KVER-dbg once and "
+                   "keep only its vmlinux (with DWARF) in the cache")
     p.add_argument("--kernel-types", choices=("auto", "dwarf", "btf"),
                    default="auto", help="where kernel.function probes get "
                    "types and variables: DWARF (the -dbg package), BTF "
@@ -94,6 +97,11 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def _dispatch(args) -> int:
+    if args.fetch_debuginfo:
+        status = _fetch_debuginfo(args)
+        if status != EXIT_OK or not (args.script or args.text or
+                                     args.list_points or args.list_vars):
+            return status
     if args.cleanup:
         from ..loader.run import cleanup
         if os.geteuid() != 0:
@@ -113,6 +121,17 @@ def _dispatch(args) -> int:
         sources = _sources(args)
         print(exc.render(sources), file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _fetch_debuginfo(args) -> int:
+    from .debuginfo import fetch_vmlinux
+    from .errors import StpcError
+    try:
+        fetch_vmlinux(args.kernel_release or os.uname().release)
+    except StpcError as exc:
+        print(exc.render({}), file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
 
 
 def _list(args) -> int:
@@ -146,7 +165,7 @@ def _sources(args) -> dict:
 def _run_options(args):
     from ..loader.run import RunOptions
     return RunOptions(output=args.output, command=args.command,
-                      target_pid=args.target_pid)
+                      target_pid=args.target_pid, verbose=args.verbose > 0)
 
 
 def _run_ko(args) -> int:

@@ -58,8 +58,14 @@ def fetch_vmlinux(kernel_release: str,
     member = f"./usr/lib/debug/boot/vmlinux-{kernel_release}"
     with tempfile.TemporaryDirectory(prefix="stpc-dbg-",
                                      dir=target) as work:
-        _run(["apt-get", "download", package], cwd=work,
-             what=f"apt-get download {package}")
+        try:
+            _run(["apt-get", "download", package], cwd=work,
+                 what=f"apt-get download {package}")
+        except EnvironmentProblem:
+            # a fresh machine may have no package lists yet
+            _run(["apt-get", "update"], cwd=work, what="apt-get update")
+            _run(["apt-get", "download", package], cwd=work,
+                 what=f"apt-get download {package}")
         debs = sorted(Path(work).glob("*.deb"))
         if not debs:
             raise EnvironmentProblem(f"apt-get download {package} gave "

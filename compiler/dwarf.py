@@ -11,18 +11,24 @@ relative to ``_stext``, which KASLR moves as a whole.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import functools
 import io
+import mmap
+import marshal
+import os
 import struct
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from elftools.common.exceptions import ELFError
+from elftools.dwarf.callframe import CallFrameInfo
 from elftools.dwarf.die import DIE
+from elftools.dwarf.dwarfinfo import DebugSectionDescriptor
 from elftools.elf.elffile import ELFFile
-from elftools.elf.sections import NoteSection, SymbolTableSection
 
 from . import ctype as C
 from .errors import EnvironmentProblem
@@ -31,6 +37,15 @@ from .errors import EnvironmentProblem
 # addresses stay below 2**32 because some DWARF relocations are 32-bit.
 FAKE_STRIDE = 1 << 24
 _SYM = struct.Struct("<IBBHQQ")     # Elf64_Sym
+# Bump when the layout of the per-build-id index files changes.
+INDEX_VERSION = 1
+_STT_FUNC = 2
+_SYMBOL_TYPES = {0: "STT_NOTYPE", 1: "STT_OBJECT", 2: "STT_FUNC",
+                 3: "STT_SECTION", 4: "STT_FILE", 5: "STT_COMMON",
+                 6: "STT_TLS", 10: "STT_GNU_IFUNC"}
+# x86-64: at a function's first instruction, CFA = rsp + 8 (the return
+# address was just pushed), whatever the function's FDE says later.
+_ENTRY_CFA = {"EM_X86_64": (7, 8)}
 
 
 @dataclass(frozen=True)
@@ -91,30 +106,91 @@ def _patched_module_image(data: bytes) -> Tuple[bytes, Dict[int, int]]:
     return bytes(out), bases
 
 
+class _SectionStream:
+    """A read-only file-like window on one section of a mapped file, so
+    pyelftools reads the kernel's DWARF in place: only the pages a lookup
+    touches are ever read (vmlinux carries ~230 MB of DWARF)."""
+
+    __slots__ = ("_map", "_base", "_size", "_pos")
+
+    def __init__(self, mapped, base: int, size: int):
+        self._map, self._base, self._size, self._pos = mapped, base, size, 0
+
+    def read(self, n: int = -1) -> bytes:
+        pos = self._pos
+        end = self._size if n is None or n < 0 else min(pos + n, self._size)
+        if end <= pos:
+            return b""
+        self._pos = end
+        return self._map[self._base + pos:self._base + end]
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self._pos
+        elif whence == 2:
+            offset += self._size
+        self._pos = max(offset, 0)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
 class DebugFile:
-    """One ELF file with DWARF: a ``.ko`` or vmlinux."""
+    """One ELF file with DWARF: a ``.ko`` or vmlinux.
+
+    A module is small: it is read whole and pyelftools applies its
+    relocations.  vmlinux (ET_EXEC, ~630 MB with DWARF) is mapped, its
+    DWARF is read in place without applying the ``.rela.debug_*``
+    sections (the linker already wrote final values), and everything that
+    would need a pass over the whole file (symbols, address ranges to
+    units, frame entries, where structs are defined) is indexed once per
+    build-id under ``$STPC_CACHE_DIR/dwarf/BUILDID/``."""
 
     def __init__(self, path: Path, target: str):
         self.path = Path(path)
         self.target = target
+        self._map = None
+        self._cus_seen: Dict[int, object] = {}
+        self._subprograms: Dict[int, Optional[Subprogram]] = {}
         try:
-            data = self.path.read_bytes()
-            probe = ELFFile(io.BytesIO(data))
-            self.relocatable = probe["e_type"] == "ET_REL"
+            with open(self.path, "rb") as stream:
+                head = stream.read(64)
+            if head[:4] != b"\x7fELF":
+                raise ELFError("not an ELF file")
+            e_type = struct.unpack_from("<H", head, 16)[0]
+            self.relocatable = e_type == 1      # ET_REL
             if self.relocatable:
-                data, self.bases = _patched_module_image(data)
+                data, self.bases = _patched_module_image(
+                    self.path.read_bytes())
+                self.elf = ELFFile(io.BytesIO(data))
             else:
                 self.bases = {}
-            self.elf = ELFFile(io.BytesIO(data))
+                self._file = open(self.path, "rb")
+                self._map = mmap.mmap(self._file.fileno(), 0,
+                                      access=mmap.ACCESS_READ)
+                self.elf = ELFFile(self._file)
+                self.elf._read_dwarf_section = self._mapped_section
             if not self.elf.has_dwarf_info():
                 raise EnvironmentProblem(
                     f"{self.path} has no DWARF debugging information")
             self.dwarf = self.elf.get_dwarf_info(
-                relocate_dwarf_sections=self.relocatable)
-        except (OSError, ELFError) as exc:
+                relocate_dwarf_sections=self.relocatable,
+                follow_links=False)
+        except (OSError, ELFError, ValueError, struct.error) as exc:
             raise EnvironmentProblem(f"cannot read {self.path}: {exc}")
         self._sections = [(base, self.elf.get_section(index).name)
                           for index, base in self.bases.items()]
+
+    def _mapped_section(self, section, relocate: bool):
+        if section["sh_flags"] & 0x800 or section["sh_type"] == "SHT_NOBITS":
+            # SHF_COMPRESSED: pyelftools' own reader decompresses
+            return ELFFile._read_dwarf_section(self.elf, section, False)
+        return DebugSectionDescriptor(
+            stream=_SectionStream(self._map, section["sh_offset"],
+                                  section["sh_size"]),
+            name=section.name, global_offset=section["sh_offset"],
+            size=section["sh_size"], address=section["sh_addr"])
 
     # -- addresses --
     def locate(self, address: int) -> CodeAddress:
@@ -128,31 +204,56 @@ class DebugFile:
         raise ValueError(f"address {address:#x} is in no section")
 
     @functools.cached_property
+    def _index(self) -> "_SymbolIndex":
+        """Symbols (and, for vmlinux, address ranges of units), read once
+        per build-id and cached."""
+        if self.relocatable:
+            return _SymbolIndex.from_symtab(self)
+        return _cached(self, "symbols", lambda: _SymbolIndex.from_symtab(
+            self, with_aranges=True), _SymbolIndex.encode,
+            _SymbolIndex.decode)
+
+    @property
     def _symbols(self) -> Dict[str, Tuple[int, int, str]]:
-        """name -> (value, size, type) for every named symbol."""
-        table = {}
-        symtab = self.elf.get_section_by_name(".symtab")
-        if not isinstance(symtab, SymbolTableSection):
-            return table
-        for sym in symtab.iter_symbols():
-            if sym.name and sym["st_shndx"] != "SHN_UNDEF":
-                table.setdefault(sym.name, (sym["st_value"], sym["st_size"],
-                                            sym["st_info"]["type"]))
+        """name -> (value, size, type) for every named symbol (the first
+        one of a name in the symbol table)."""
+        index = self._index
+        table: Dict[str, Tuple[int, int, str]] = {}
+        for i, name in enumerate(index.names):
+            if name not in table:
+                table[name] = index.lookup(name)
         return table
 
     def symbol_value(self, name: str) -> int:
-        try:
-            return self._symbols[name][0]
-        except KeyError:
+        found = self._index.lookup(name)
+        if found is None:
             raise EnvironmentProblem(f"{self.path} has no symbol {name}")
+        return found[0]
 
     def function_symbols(self) -> List[FunctionSym]:
-        return [FunctionSym(name, value, size)
-                for name, (value, size, kind) in self._symbols.items()
-                if kind == "STT_FUNC" and size > 0]
+        """Every sized function symbol, by address (several may share a
+        name: static functions of different files)."""
+        index = self._index
+        return [index.function(p) for p in range(len(index.functions))]
+
+    def _functions_named(self, name_glob: str) -> List[FunctionSym]:
+        """Function symbols whose name, less any ``.isra.0``-like suffix,
+        matches the glob."""
+        index = self._index
+        if not any(c in name_glob for c in "*?["):
+            picks = index.named(name_glob)
+        else:
+            picks = index.matching(name_glob)
+        return [index.function(p) for p in sorted(picks)]
 
     def symbol_at(self, address: int) -> Optional[FunctionSym]:
-        for sym in self.function_symbols():
+        """The function symbol covering ``address`` (a global one when
+        several start at the same place)."""
+        index = self._index
+        i = bisect.bisect_right(index.starts, address)
+        # functions may nest or overlap: look back a little
+        for p in range(i - 1, max(i - 64, 0) - 1, -1):
+            sym = index.function(p)
             if sym.address <= address < sym.address + sym.size:
                 return sym
         return None
@@ -160,10 +261,18 @@ class DebugFile:
     @functools.cached_property
     def build_id(self) -> str:
         for section in self.elf.iter_sections():
-            if isinstance(section, NoteSection):
-                for note in section.iter_notes():
-                    if note["n_type"] == "NT_GNU_BUILD_ID":
-                        return note["n_desc"]
+            if section["sh_type"] != "SHT_NOTE":
+                continue
+            data = section.data()
+            pos = 0
+            while pos + 12 <= len(data):
+                namesz, descsz, kind = struct.unpack_from("<III", data, pos)
+                name_at = pos + 12
+                desc_at = name_at + (namesz + 3) // 4 * 4
+                if kind == 3 and data[name_at:name_at + namesz] == \
+                        b"GNU\0":
+                    return data[desc_at:desc_at + descsz].hex()
+                pos = desc_at + (descsz + 3) // 4 * 4
         return ""
 
     # -- compilation units --
@@ -173,15 +282,35 @@ class DebugFile:
 
     def cu_at(self, address: int):
         """The compilation unit whose code contains ``address``."""
-        if self._aranges is not None:
-            offset = self._aranges.cu_offset_at_addr(address)
-            if offset is not None:
-                return self.dwarf.get_CU_at(offset)
+        offset = self._cu_offset_at(address)
+        if offset is not None:
+            return self._unit(offset)
+        if not self.relocatable:
+            return None     # never walk every unit of vmlinux
         for cu in self.dwarf.iter_CUs():
             if any(lo <= address < hi for lo, hi in self.die_ranges(
                     cu.get_top_DIE(), cu)):
                 return cu
         return None
+
+    def _cu_offset_at(self, address: int) -> Optional[int]:
+        if not self.relocatable:
+            lows, highs, units = self._index.aranges
+            i = bisect.bisect_right(lows, address)
+            for j in range(i - 1, max(i - 8, 0) - 1, -1):
+                if lows[j] <= address < highs[j]:
+                    return units[j]
+            return None
+        if self._aranges is not None:
+            return self._aranges.cu_offset_at_addr(address)
+        return None
+
+    def _unit(self, offset: int):
+        """The unit at ``offset``; remembered as one a script reaches, where
+        ``find_struct`` looks first."""
+        cu = self.dwarf.get_CU_at(offset)
+        self._cus_seen.setdefault(offset, cu)
+        return cu
 
     def die_ranges(self, die: DIE, cu=None) -> List[Tuple[int, int]]:
         """[low, high) address ranges of a DIE (low_pc/high_pc or
@@ -224,9 +353,21 @@ class DebugFile:
     # -- functions --
     def subprogram_at(self, address: int) -> Optional[Subprogram]:
         """The out-of-line function whose entry is ``address``."""
+        if address not in self._subprograms:
+            self._subprograms[address] = self._find_subprogram(address)
+        return self._subprograms[address]
+
+    def _find_subprogram(self, address: int) -> Optional[Subprogram]:
         cu = self.cu_at(address)
         if cu is None:
             return None
+        if not self.relocatable:
+            sym = self.symbol_at(address)
+            if sym is not None:
+                found = self._subprogram_named(cu, sym.name.split(".")[0],
+                                               address)
+                if found is not None:
+                    return found
         for die in cu.get_top_DIE().iter_children():
             if die.tag != "DW_TAG_subprogram":
                 continue
@@ -235,6 +376,27 @@ class DebugFile:
                 return self._subprogram(die, spans)
             if any(lo == address for lo, _ in spans):
                 return self._subprogram(die, spans)
+        return None
+
+    def _subprogram_named(self, cu, name: str,
+                          address: int) -> Optional[Subprogram]:
+        """vmlinux: the function of ``cu`` called ``name`` whose code
+        starts at ``address``, found from the uses of its name in the
+        unit's bytes rather than by walking the unit's (thousands of)
+        top-level entries.  Its entry is the DIE so named, or (for a
+        function also inlined, or cloned as .isra/.constprop) a concrete
+        instance whose DW_AT_abstract_origin names that DIE."""
+        unit, end = cu.cu_offset, cu.cu_offset + cu.size
+        for named in self._dies_named(name, unit, end):
+            if named.tag != "DW_TAG_subprogram":
+                continue
+            spans = self.die_ranges(named, cu)
+            if any(lo == address for lo, _ in spans):
+                return self._subprogram(named, spans)
+            for die in self._references_to(named, "DW_TAG_subprogram"):
+                spans = self.die_ranges(die, cu)
+                if any(lo == address for lo, _ in spans):
+                    return self._subprogram(die, spans)
         return None
 
     def _subprogram(self, die: DIE, spans, inline_of=None) -> Subprogram:
@@ -254,31 +416,51 @@ class DebugFile:
     def find_functions(self, name_glob: str) -> List[Subprogram]:
         """Out-of-line functions whose name matches the glob, found from
         the symbol table (cheap) and then their compilation unit only."""
-        found = []
-        for sym in self.function_symbols():
+        found, seen = [], set()
+        for sym in self._functions_named(name_glob):
             base = sym.name.split(".", 1)[0]
-            if fnmatch.fnmatchcase(base, name_glob):
-                sub = self.subprogram_at(sym.address)
-                if sub is not None and sub.name == base:
-                    found.append(sub)
+            sub = self.subprogram_at(sym.address)
+            if sub is not None and sub.name == base and \
+                    sym.address not in seen:
+                seen.add(sym.address)
+                found.append(sub)
         found.sort(key=lambda s: (s.name, s.low_pc))
         return found
 
     def find_inlined(self, name_glob: str) -> List[Subprogram]:
         """Every inlined instance of a function matching the glob."""
+        if self.relocatable:
+            dies = []
+            for cu in self.dwarf.iter_CUs():
+                for die in cu.iter_DIEs():
+                    if die.tag == "DW_TAG_inlined_subroutine":
+                        name = die_name(_origin(die))
+                        if name and fnmatch.fnmatchcase(name, name_glob):
+                            dies.append(die)
+        else:
+            offsets = _cached(self, f"inlined-{_safe(name_glob)}",
+                              lambda: self._inlined_offsets(name_glob))
+            dies = [self._die_at(offset) for offset in offsets]
         found = []
-        for cu in self.dwarf.iter_CUs():
-            for die in cu.iter_DIEs():
-                if die.tag != "DW_TAG_inlined_subroutine":
-                    continue
-                origin = _origin(die)
-                name = die_name(origin)
-                if name and fnmatch.fnmatchcase(name, name_glob):
-                    spans = self.die_ranges(die, cu)
-                    if spans:
-                        found.append(self._subprogram(die, spans, origin))
+        for die in dies:
+            spans = self.die_ranges(die, die.cu)
+            if spans:
+                found.append(self._subprogram(die, spans, _origin(die)))
         found.sort(key=lambda s: (s.name, s.low_pc))
         return found
+
+    def _inlined_offsets(self, name_glob: str) -> List[int]:
+        """vmlinux: the abstract functions matching the glob are found by
+        name; their inlined instances (DW_TAG_inlined_subroutine, in the
+        same unit) by the 4-byte unit-relative reference to them that
+        starts each instance (DW_AT_abstract_origin)."""
+        found = set()
+        for origin in self._dies_named(name_glob):
+            if origin.tag == "DW_TAG_subprogram" and \
+                    "DW_AT_inline" in origin.attributes:
+                found.update(die.offset for die in self._references_to(
+                    origin, "DW_TAG_inlined_subroutine"))
+        return sorted(found)
 
     def decl_file(self, die: DIE) -> str:
         index = _attr(die, "DW_AT_decl_file", None)
@@ -356,30 +538,223 @@ class DebugFile:
 
     def cfa_rule(self, pc: int) -> Optional[Tuple[int, int]]:
         """(DWARF register, offset) with CFA = register + offset at pc."""
+        if not self.relocatable:
+            entry = _ENTRY_CFA.get(self.elf["e_machine"])
+            sym = self.symbol_at(pc) if entry else None
+            if sym is not None and sym.address == pc:
+                return entry
+            fde = self._fde_at(pc)
+            return _cfa_in(fde, pc) if fde is not None else None
         for fde in self._fdes:
             start = fde.header["initial_location"]
-            if not start <= pc < start + fde.header["address_range"]:
-                continue
-            rule = None
-            for row in fde.get_decoded().table:
-                if row["pc"] <= pc:
-                    rule = row["cfa"]
-            if rule is None or rule.reg is None:
-                return None
-            return rule.reg, rule.offset
+            if start <= pc < start + fde.header["address_range"]:
+                return _cfa_in(fde, pc)
         return None
+
+    def _fde_at(self, pc: int):
+        """The one frame description entry of vmlinux covering pc, found
+        through an index of .debug_frame (built once per build-id)."""
+        starts, ranges, offsets = _cached(
+            self, "frames", self._frame_index,
+            lambda arrays: tuple(a.tobytes() for a in arrays),
+            lambda raw: tuple(_array("Q", r) for r in raw))
+        i = bisect.bisect_right(starts, pc)
+        for j in range(i - 1, max(i - 8, 0) - 1, -1):
+            if starts[j] <= pc < starts[j] + ranges[j]:
+                return self._cfi._parse_entry_at(offsets[j])
+        return None
+
+    @functools.cached_property
+    def _cfi(self) -> CallFrameInfo:
+        section = self.dwarf.debug_frame_sec
+        return CallFrameInfo(section.stream, section.size, section.address,
+                             self.dwarf.structs)
+
+    def _frame_index(self):
+        """(starts, lengths, entry offsets) of every FDE in .debug_frame,
+        by start address; read with struct, not pyelftools."""
+        section = self.elf.get_section_by_name(".debug_frame")
+        rows = []
+        if section is not None and self.elf.elfclass == 64:
+            data = section.data()
+            pos, end = 0, len(data)
+            while pos + 4 <= end:
+                length, = struct.unpack_from("<I", data, pos)
+                if length == 0xFFFFFFFF:
+                    length, cie_id = struct.unpack_from("<QQ", data, pos + 4)
+                    body, is_cie = pos + 12, cie_id == 0xFFFFFFFFFFFFFFFF
+                    fields = pos + 20
+                else:
+                    cie_id, = struct.unpack_from("<I", data, pos + 4)
+                    body, is_cie = pos + 4, cie_id == 0xFFFFFFFF
+                    fields = pos + 8
+                if length == 0:
+                    pos = body
+                    continue
+                if not is_cie:
+                    start, size = struct.unpack_from("<QQ", data, fields)
+                    if start and size:
+                        rows.append((start, size, pos))
+                pos = body + length
+        rows.sort()
+        return (array("Q", (r[0] for r in rows)),
+                array("Q", (r[1] for r in rows)),
+                array("Q", (r[2] for r in rows)))
 
     # -- types --
     def find_struct(self, kind: str, name: str) -> Optional[C.Struct]:
-        """The full definition of ``struct NAME`` (or union) anywhere."""
+        """The full definition of ``struct NAME`` (or union): first in the
+        units already reached (the probed functions'), then, in vmlinux,
+        in a unit that names it (found without walking every unit)."""
         tag = "DW_TAG_structure_type" if kind == "struct" \
             else "DW_TAG_union_type"
-        for cu in self.dwarf.iter_CUs():
+        units = list(self._cus_seen.values())
+        if self.relocatable:
+            units += [cu for cu in self.dwarf.iter_CUs()
+                      if cu.cu_offset not in self._cus_seen]
+        for cu in units:
             for die in cu.get_top_DIE().iter_children():
                 if die.tag == tag and die_name(die) == name and \
                         "DW_AT_declaration" not in die.attributes:
                     return TypeReader().type(die)
+        if self.relocatable:
+            return None
+        offset = _cached(self, f"struct-{kind}-{_safe(name)}",
+                         lambda: self._struct_offset(tag, name))
+        if offset is None:
+            return None
+        return TypeReader().type(self._die_at(offset))
+
+    def _struct_offset(self, tag: str, name: str) -> Optional[int]:
+        for die in self._dies_named(name):
+            if die.tag == tag and \
+                    "DW_AT_declaration" not in die.attributes:
+                return die.offset
         return None
+
+    # -- finding DIEs by name in vmlinux, without walking units --
+    @functools.cached_property
+    def _unit_offsets(self) -> array:
+        """Where each unit of .debug_info starts (from the unit headers)."""
+        section = self.dwarf.debug_info_sec
+        base, size = section.global_offset, section.size
+        starts, pos = array("Q"), 0
+        fd = self._file.fileno()
+        while pos + 4 <= size:      # pread: no page of the map is touched
+            starts.append(pos)
+            length, wide = struct.unpack("<IQ", os.pread(fd, 12, base + pos))
+            pos += 12 + wide if length == 0xFFFFFFFF else 4 + length
+        return starts
+
+    def _die_at(self, offset: int) -> DIE:
+        starts = self._unit_offsets
+        cu = self._unit(starts[bisect.bisect_right(starts, offset) - 1])
+        return cu.get_DIE_from_refaddr(offset)
+
+    def _try_die(self, offset: int, check) -> Optional[DIE]:
+        """The DIE at ``offset`` if one starts there and passes
+        ``check`` (offsets here are guesses: anything may fail)."""
+        starts = self._unit_offsets
+        unit = starts[bisect.bisect_right(starts, offset) - 1]
+        if offset <= unit + 11:
+            return None
+        try:
+            cu = self.dwarf.get_CU_at(unit)
+            die = DIE(cu, self.dwarf.debug_info_sec.stream, offset)
+            if not check(die):
+                return None
+        except Exception:       # noqa: BLE001 - a wrong guess
+            return None
+        return self._unit(unit).get_DIE_from_refaddr(offset)
+
+    def _string_offsets(self, name_glob: str) -> List[int]:
+        """Offsets in .debug_str of strings matching the glob (a string
+        may also be the tail of a longer one)."""
+        section = self.dwarf.debug_str_sec
+        if section is None:
+            return []
+        base, size = section.global_offset, section.size
+        data = self._map
+        found = []
+        wild = [i for i, c in enumerate(name_glob) if c in "*?["]
+        literal = name_glob[:wild[0]] if wild else name_glob + "\0"
+        needle = literal.encode()
+        if not needle:
+            pos = 0
+            while pos < size:
+                end = data.find(b"\0", base + pos, base + size) - base
+                if end < 0:
+                    break
+                text = data[base + pos:base + end].decode("utf-8", "replace")
+                if fnmatch.fnmatchcase(text, name_glob):
+                    found.append(pos)
+                pos = end + 1
+            return found
+        pos = data.find(needle, base, base + size)
+        while pos >= 0:
+            if not wild:
+                found.append(pos - base)
+            else:
+                end = data.find(b"\0", pos, base + size)
+                text = data[pos:end].decode("utf-8", "replace")
+                if fnmatch.fnmatchcase(text, name_glob):
+                    found.append(pos - base)
+            pos = data.find(needle, pos + 1, base + size)
+        return found
+
+    def _dies_named(self, name_glob: str, low: int = 0,
+                    high: Optional[int] = None) -> Iterator[DIE]:
+        """DIEs (at .debug_info offsets low..high) whose DW_AT_name matches
+        the glob: each use of a matching string (a 4-byte DW_FORM_strp) is
+        a candidate attribute; the DIE is the one that starts 1-3 bytes
+        before it (its abbreviation code) with its name right there."""
+        section = self.dwarf.debug_info_sec
+        if not self._in_place:
+            return
+        high = section.size if high is None else high
+        for value in self._string_offsets(name_glob):
+            for at in self._find_all(struct.pack("<I", value), low, high):
+                for back in (1, 2, 3):
+                    die = self._try_die(at - back, lambda d, at=at: (
+                        "DW_AT_name" in d.attributes and
+                        d.attributes["DW_AT_name"].offset == at and
+                        d.attributes["DW_AT_name"].form == "DW_FORM_strp"))
+                    if die is not None:
+                        yield die
+                        break
+
+    @functools.cached_property
+    def _in_place(self) -> bool:
+        """Whether .debug_info and .debug_str are read straight from the
+        map (not decompressed), so their bytes can be searched there."""
+        return all(isinstance(getattr(sec, "stream", None), _SectionStream)
+                   for sec in (self.dwarf.debug_info_sec,
+                               self.dwarf.debug_str_sec))
+
+    def _find_all(self, needle: bytes, low: int, high: int) -> Iterator[int]:
+        """Offsets of ``needle`` in .debug_info[low:high]."""
+        base = self.dwarf.debug_info_sec.global_offset
+        data = self._map
+        hit = data.find(needle, base + low, base + high)
+        while hit >= 0:
+            yield hit - base
+            hit = data.find(needle, hit + 1, base + high)
+
+    def _references_to(self, target: DIE, tag: str) -> Iterator[DIE]:
+        """DIEs with ``tag`` of the target's unit whose first attribute is
+        a DW_AT_abstract_origin reference (DW_FORM_ref4) to it."""
+        cu = target.cu
+        unit, end = cu.cu_offset, cu.cu_offset + cu.size
+        needle = struct.pack("<I", target.offset - unit)
+        for at in self._find_all(needle, unit, end):
+            for back in (1, 2, 3):
+                die = self._try_die(at - back, lambda d, at=at: (
+                    d.tag == tag and
+                    "DW_AT_abstract_origin" in d.attributes and
+                    d.attributes["DW_AT_abstract_origin"].offset == at))
+                if die is not None:
+                    yield die
+                    break
 
     # -- variables --
     def variables_at(self, sub: Subprogram, pc: int) -> List[DIE]:
@@ -405,6 +780,198 @@ class DebugFile:
                 spans = self.die_ranges(die)
                 if not spans or any(lo <= pc < hi for lo, hi in spans):
                     yield from self._scope_variables(die, pc)
+
+
+class _SymbolIndex:
+    """What the symbol table (and .debug_aranges) say, in lookup form.
+    Kept as flat arrays and joined strings so that loading it from the
+    cache takes milliseconds."""
+
+    def __init__(self, names, values, sizes, kinds, functions, aranges):
+        self.names: List[str] = names           # defined, symtab order
+        self.values, self.sizes, self.kinds = values, sizes, kinds
+        # indices into names of sized functions, by address (globals
+        # last among those at one address)
+        self.functions = functions
+        self.starts = array("Q", (values[i] for i in functions))
+        # function positions sorted by base name (no .isra.0 suffix)
+        order = sorted(range(len(functions)), key=lambda p: (
+            names[functions[p]].split(".", 1)[0], p))
+        self.bases = [names[functions[p]].split(".", 1)[0] for p in order]
+        self.base_order = array("I", order)
+        # .debug_aranges: lows, highs, unit offsets, by low
+        self.aranges = aranges
+        self._where: Dict[str, int] = {}
+
+    def encode(self) -> tuple:
+        return ("\0".join(self.names), self.values.tobytes(),
+                self.sizes.tobytes(), bytes(self.kinds),
+                self.functions.tobytes(), self.starts.tobytes(),
+                "\0".join(self.bases), self.base_order.tobytes(),
+                tuple(a.tobytes() for a in self.aranges))
+
+    @classmethod
+    def decode(cls, state: tuple) -> "_SymbolIndex":
+        self = cls.__new__(cls)
+        (names, values, sizes, self.kinds, functions, starts, bases,
+         order, aranges) = state
+        self.names = names.split("\0") if names else []
+        self.values, self.sizes = _array("Q", values), _array("Q", sizes)
+        self.functions = _array("I", functions)
+        self.starts = _array("Q", starts)
+        self.bases = bases.split("\0") if bases else []
+        self.base_order = _array("I", order)
+        self.aranges = tuple(_array("Q", a) for a in aranges)
+        self._where = {}
+        return self
+
+    def named(self, base: str) -> List[int]:
+        """Positions of the functions whose base name is ``base``."""
+        i = bisect.bisect_left(self.bases, base)
+        found = []
+        while i < len(self.bases) and self.bases[i] == base:
+            found.append(self.base_order[i])
+            i += 1
+        return found
+
+    def matching(self, glob: str) -> List[int]:
+        match = fnmatch.fnmatchcase
+        return [self.base_order[i] for i, base in enumerate(self.bases)
+                if match(base, glob)]
+
+    def function(self, position: int) -> FunctionSym:
+        i = self.functions[position]
+        return FunctionSym(self.names[i], self.values[i], self.sizes[i])
+
+    def lookup(self, name: str) -> Optional[Tuple[int, int, str]]:
+        """(value, size, type) of the first symbol called ``name``."""
+        i = self._where.get(name)
+        if i is None:
+            try:
+                i = self._where[name] = self.names.index(name)
+            except ValueError:
+                return None
+        kind = self.kinds[i]
+        return self.values[i], self.sizes[i], _SYMBOL_TYPES.get(kind,
+                                                                str(kind))
+
+    @classmethod
+    def from_symtab(cls, debug: "DebugFile", with_aranges: bool = False):
+        elf = debug.elf
+        symtab = elf.get_section_by_name(".symtab")
+        names: List[str] = []
+        values, sizes, kinds = array("Q"), array("Q"), bytearray()
+        order = []
+        if symtab is not None and symtab["sh_entsize"] == _SYM.size:
+            strtab = elf.get_section(symtab["sh_link"]).data()
+            find = strtab.find
+            for name_at, info, _, shndx, value, size in \
+                    _SYM.iter_unpack(symtab.data()):
+                if not name_at or shndx == 0:
+                    continue
+                kind = info & 0xF
+                if kind == _STT_FUNC and size > 0:
+                    order.append((value, info >> 4 == 1, len(names)))
+                names.append(strtab[name_at:find(b"\0", name_at)].decode(
+                    "utf-8", "replace"))
+                values.append(value)
+                sizes.append(size)
+                kinds.append(kind)
+        order.sort()
+        functions = array("I", (i for _, _, i in order))
+        spans = _read_aranges(debug) if with_aranges else []
+        aranges = tuple(array("Q", (span[k] for span in spans))
+                        for k in range(3))
+        return cls(names, values, sizes, bytes(kinds), functions, aranges)
+
+
+def _read_aranges(debug: "DebugFile") -> List[Tuple[int, int, int]]:
+    """Every (low, high, unit offset) of .debug_aranges, by low."""
+    spans = []
+    section = debug.elf.get_section_by_name(".debug_aranges")
+    if section is None:
+        return spans
+    data = section.data()
+    pos = 0
+    while pos + 4 <= len(data):
+        length = struct.unpack_from("<I", data, pos)[0]
+        if length == 0xFFFFFFFF:
+            length, = struct.unpack_from("<Q", data, pos + 4)
+            version, cu, asize, ssize = struct.unpack_from("<HQBB", data,
+                                                           pos + 12)
+            header, end = 12 + 12, pos + 12 + length
+        else:
+            version, cu, asize, ssize = struct.unpack_from("<HIBB", data,
+                                                           pos + 4)
+            header, end = 4 + 8, pos + 4 + length
+        if asize != 8 or ssize != 0:
+            pos = end
+            continue
+        first = pos + (header + 15) // 16 * 16      # tuples are aligned
+        for low, size in struct.iter_unpack("<QQ", data[first:end]):
+            if low and size:
+                spans.append((low, low + size, cu))
+        pos = end
+    spans.sort()
+    return spans
+
+
+def _index_dir(debug: "DebugFile") -> Optional[Path]:
+    if not debug.build_id:
+        return None
+    from .build import cache_dir
+    return cache_dir() / "dwarf" / debug.build_id
+
+
+def _cached(debug: "DebugFile", name: str, build,
+            encode=lambda value: value, decode=lambda value: value):
+    """``build()``, remembered in the cache under the file's build-id as
+    ``encode(value)`` (marshal: plain tuples, strings, bytes and numbers
+    load fastest); a broken or unwritable cache only costs the rebuild."""
+    directory = _index_dir(debug)
+    path = directory / f"{name}-v{INDEX_VERSION}.marshal" \
+        if directory is not None else None
+    if path is not None:
+        try:
+            with open(path, "rb") as stream:
+                return decode(marshal.load(stream))
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+    value = build()
+    if path is not None:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            temp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            with open(temp, "wb") as stream:
+                marshal.dump(encode(value), stream)
+            os.replace(temp, path)
+        except OSError:
+            pass
+    return value
+
+
+def _array(typecode: str, raw: bytes) -> array:
+    result = array(typecode)
+    result.frombytes(raw)
+    return result
+
+
+def _cfa_in(fde, pc: int) -> Optional[Tuple[int, int]]:
+    rule = None
+    for row in fde.get_decoded().table:
+        if row["pc"] <= pc:
+            rule = row["cfa"]
+    if rule is None or rule.reg is None:
+        return None
+    return rule.reg, rule.offset
+
+
+def _safe(name: str) -> str:
+    """A file-name-safe key for a name or glob."""
+    if all(c.isalnum() or c in "_-." for c in name) and len(name) < 100:
+        return name
+    import hashlib
+    return hashlib.sha1(name.encode()).hexdigest()
 
 
 def _same_file(full: str, wanted: str) -> bool:

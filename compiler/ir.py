@@ -126,6 +126,7 @@ class CodeSite:
     symbol: str
     symbol_offset: int
     function: str               # for probefunc()
+    symbol_size: int = 0        # checks a module loaded after the start
 
 
 @dataclass

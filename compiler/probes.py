@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from . import ast as A
+from .debuginfo import debuginfo_dir
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ctype import Prototype
@@ -145,9 +146,16 @@ class ProbeResolver:
 
     # -- functions --
     def _matching_functions(self, debug: DebugFile, pattern: Pattern,
-                            inline: bool, span) -> List[Subprogram]:
-        found = debug.find_inlined(pattern.function) if inline \
-            else debug.find_functions(pattern.function)
+                            which: str, span) -> List[Subprogram]:
+        """Out-of-line copies ("call"), inlined instances ("inline"), or
+        both (""), like SystemTap's .call, .inline and plain .function;
+        the kernel's inlined instances only when asked for (a full scan
+        of vmlinux)."""
+        found = []
+        if which != "inline":
+            found += debug.find_functions(pattern.function)
+        if which == "inline" or (which == "" and debug.relocatable):
+            found += debug.find_inlined(pattern.function)
         if pattern.file:
             found = [f for f in found
                      if fnmatch.fnmatchcase(f.decl_file, "*" + pattern.file)
@@ -168,8 +176,8 @@ class ProbeResolver:
 
     def _function_sites(self, point, debug, pattern, suffix, handler, order,
                         span) -> List[ProbeSite]:
-        functions = self._matching_functions(debug, pattern,
-                                             suffix == "inline", span)
+        which = {"inline": "inline", "": ""}.get(suffix, "call")
+        functions = self._matching_functions(debug, pattern, which, span)
         functions = _without_init_code(debug, functions, pattern, span)
         kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
         target = self.target_module(debug, point.optional)
@@ -246,7 +254,7 @@ class ProbeResolver:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
         candidates = self._matching_functions(
-            debug, Pattern(pattern.function, pattern.file), False, span)
+            debug, Pattern(pattern.function, pattern.file), "call", span)
         target = self.target_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
         sites = []
@@ -282,7 +290,8 @@ class ProbeResolver:
             target.slots.append(address.section)
             self._renumber()
         code = CodeSite(target.name, address.section, address.offset,
-                        symbol.name, pc - symbol.address, function.name)
+                        symbol.name, pc - symbol.address, function.name,
+                        symbol.size)
         site = ProbeSite(point, kind, 0, handler, order, code=code,
                          description=text)
         self.resolved[id(site)] = ResolvedSite(
@@ -424,7 +433,9 @@ def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
     candidates = [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
         [Path(d) / "vmlinux" for d in env.debuginfo_path] + [
         Path(f"/usr/lib/debug/boot/vmlinux-{kver}"),
-        Path(f"/usr/lib/debug/lib/modules/{kver}/vmlinux")]
+        Path(f"/usr/lib/debug/lib/modules/{kver}/vmlinux"),
+        # fetched by `stpc --fetch-debuginfo` (compiler/debuginfo.py)
+        debuginfo_dir(kver) / f"vmlinux-{kver}"]
     return next((p for p in candidates if p.is_file()), None)
 
 

@@ -210,6 +210,7 @@ class _ModuleView:
                 slot=target.slot(code.section), offset=code.offset,
                 symbol=c_string(code.symbol),
                 symbol_offset=code.symbol_offset,
+                symbol_size=code.symbol_size,
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
                 optional=int(site.point.optional)))
@@ -328,8 +329,10 @@ class _ModuleView:
     def handler_views(self, index: int) -> List[HandlerView]:
         """One handler, or one per site when it reads target variables
         (their locations differ from site to site)."""
-        variants = [s for s in self.program.sites
-                    if s.handler == index and s.variant >= 0]
+        sites = [s for s in self.program.sites if s.handler == index]
+        variants = [s for s in sites if s.variant >= 0]
+        if not sites:
+            return []       # only optional points that matched nothing
         if not variants:
             return [self.handler_view(index, None)]
         return [self.handler_view(index, s) for s in variants]

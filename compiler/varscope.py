@@ -57,16 +57,27 @@ class DwarfScope:
 
     def _locator(self, die) -> Callable[[str], Location]:
         def locate(fault_where: str) -> Location:
-            base = self.function.die.attributes.get("DW_AT_frame_base")
+            base = _frame_base(self.function.die)
             frame = Frame(pc=self.pc, cfa=self.debug.cfa_rule(self.pc),
                           frame_base=bytes(base.value) if base else None,
-                          entry_pc=self.function.low_pc,
+                          entry_pc=self.entry_pc(),
                           relocate=self.relocate, fault_where=fault_where)
             expr = select_expression(self.debug.dwarf, die, "DW_AT_location",
                                      self.pc, _cu_base(die))
             return compile_location(self.parser, expr, frame)
         locate.die = die
         return locate
+
+    def entry_pc(self) -> int:
+        """Where the registers hold the entry values: the entry of the
+        out-of-line function (for an inlined instance, its caller's)."""
+        if not self.function.is_inline:
+            return self.function.low_pc
+        die = self.function.die
+        while die is not None and die.tag != "DW_TAG_subprogram":
+            die = die.get_parent()
+        spans = self.debug.die_ranges(die) if die is not None else []
+        return spans[0][0] if spans else -1
 
     def availability(self, variable: TargetVariable) -> Optional[str]:
         """Where in the function a variable can be read, as a hint."""
@@ -124,6 +135,16 @@ class BtfScope:
 
     def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
         return self.btf.struct(name, kind)
+
+
+def _frame_base(die):
+    """DW_AT_frame_base of the function a DIE is in (an inlined instance
+    uses the frame of the function it was inlined into)."""
+    while die is not None:
+        if die.tag == "DW_TAG_subprogram":
+            return die.attributes.get("DW_AT_frame_base")
+        die = die.get_parent()
+    return None
 
 
 def _cu_base(die) -> int:

@@ -31,6 +31,7 @@ RECORD_ALIGN = 8
 
 PARAM_TARGET = "stpc_target"
 PARAM_ADDRS = "stpc_addrs"
+PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
 INFO_FORMAT = 1
 PARAM_PROTOCOL = "stpc_protocol"

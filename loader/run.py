@@ -24,6 +24,7 @@ class RunOptions:
     output: Optional[str] = None       # -o FILE
     command: Optional[str] = None      # -c CMD
     target_pid: Optional[int] = None   # -x PID
+    verbose: bool = False              # -v: the module reports more
 
 
 @dataclass
@@ -74,7 +75,8 @@ def run_module(image: bytes, options: RunOptions) -> RunResult:
         child = _Child(options.command) if options.command else None
         target = child.pid if child else options.target_pid
         params = [f"{protocol.PARAM_TARGET}={target}" if target else "",
-                  addresses.param]
+                  addresses.param,
+                  f"{protocol.PARAM_VERBOSE}=1" if options.verbose else ""]
         try:
             kmod.init_module(image, " ".join(p for p in params if p))
         except OSError as exc:

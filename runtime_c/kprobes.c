@@ -48,7 +48,7 @@ static void stpc_kprobes_arm(void)
 	for (i = 0; i < stpc_program.nkprobes; i++) {
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
 
-		if (!kp->usable)
+		if (!kp->usable || kp->armed)
 			continue;
 		ret = stpc_arm_kprobe(kp);
 		if (ret) {
@@ -65,21 +65,22 @@ static void stpc_kprobes_arm(void)
 	}
 }
 
+static void stpc_disarm_kprobe(struct stpc_kprobe *kp)
+{
+	if (kp->is_return)
+		unregister_kretprobe(&kp->krp);
+	else
+		unregister_kprobe(&kp->kp);
+	kp->armed = false;
+}
+
 static void stpc_kprobes_disarm(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < stpc_program.nkprobes; i++) {
-		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
-
-		if (!kp->armed)
-			continue;
-		if (kp->is_return)
-			unregister_kretprobe(&kp->krp);
-		else
-			unregister_kprobe(&kp->kp);
-		kp->armed = false;
-	}
+	for (i = 0; i < stpc_program.nkprobes; i++)
+		if (stpc_program.kprobes[i].armed)
+			stpc_disarm_kprobe(&stpc_program.kprobes[i]);
 }
 
 /* probefunc(): the probed function, "" outside kernel/module probes. */

@@ -321,6 +321,7 @@ static int __init stpc_module_init(void)
 		goto fail;
 	/* a failure is reported on the data stream; "start" then refuses */
 	stpc_resolve_targets();
+	stpc_watch_modules();
 	return 0;
 fail:
 	stpc_free_contexts();
@@ -330,6 +331,7 @@ fail:
 
 static void __exit stpc_module_exit(void)
 {
+	stpc_unwatch_modules();
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
 	stpc_unpin_targets();

@@ -31,6 +31,8 @@
  *                        "not loaded".  The module checks every address
  *                        (kallsyms names, build-id) before using any.
  *
+ *   stpc_verbose=1       report targets loaded or unloaded during the run.
+ *
  * The .stpc_info section of every stpc module holds one JSON object
  * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,
  * source_hash, nslots, probes (their descriptions) and targets, each
@@ -50,6 +52,7 @@
 
 #define STPC_PARAM_TARGET	"stpc_target"
 #define STPC_PARAM_ADDRS	"stpc_addrs"
+#define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
 #define STPC_INFO_FORMAT	1
 

@@ -13,5 +13,6 @@
 #include "session.c"
 #include "targets.c"
 #include "kprobes.c"
+#include "modnotify.c"
 #include "print.c"
 #include "transport.c"

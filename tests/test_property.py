@@ -63,7 +63,7 @@ def assert_located(error: StpcError, text: str) -> None:
             explain(each, text)
 
 
-@reproducible(300)
+@reproducible(150)
 @given(scriptgen.scripts())
 def test_generated_scripts_translate(text):
     try:
@@ -73,7 +73,7 @@ def test_generated_scripts_translate(text):
                     f"{explain(exc, text)}\n--- script ---\n{text}")
 
 
-@reproducible(500)
+@reproducible(250)
 @given(scriptgen.mutants())
 def test_mutants_are_accepted_or_rejected_with_a_location(text):
     try:
@@ -82,7 +82,7 @@ def test_mutants_are_accepted_or_rejected_with_a_location(text):
         assert_located(exc, text)
 
 
-@reproducible(6)
+@reproducible(4)
 @given(scriptgen.mutants())
 def test_cli_rejects_mutants_without_a_traceback(text):
     with tempfile.TemporaryDirectory(prefix="stpc-prop-") as tmp:
@@ -124,7 +124,7 @@ def build_release() -> str:
 
 # a kbuild takes seconds: report the first failing script as drawn, unshrunk
 @pytest.mark.kbuild
-@reproducible(25, shrink=False)
+@reproducible(12, shrink=False)
 @given(text=scriptgen.scripts())
 def test_generated_scripts_build_with_werror(build_release, text):
     comp = Compilation(text, FILE, CompileOptions(build_release))

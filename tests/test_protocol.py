@@ -30,6 +30,7 @@ def test_constants_agree():
     assert int(defines["STPC_RECORD_ALIGN"]) == protocol.RECORD_ALIGN
     assert defines["STPC_PARAM_TARGET"] == f'"{protocol.PARAM_TARGET}"'
     assert defines["STPC_PARAM_ADDRS"] == f'"{protocol.PARAM_ADDRS}"'
+    assert defines["STPC_PARAM_VERBOSE"] == f'"{protocol.PARAM_VERBOSE}"'
     assert defines["STPC_INFO_SECTION"] == f'"{protocol.INFO_SECTION}"'
     assert int(defines["STPC_INFO_FORMAT"]) == protocol.INFO_FORMAT
     for name, value in enums.items():

@@ -196,11 +196,36 @@ _OPTIONAL = ('probe module("stpc_fixture").function("stpc_fixture_ints")? '
              '{ println("hit") } probe begin { println("begin"); exit() }')
 
 
+_LATE = ('probe module("stpc_fixture").function("stpc_fixture_return")? '
+         '{ printf("a=%d\\n", $a) } probe begin { println("up") }')
+# the -c command opens a file that does not exist: openat returns -ENOENT
+_OPENAT = """
+global opening
+probe kernel.function("do_sys_openat2") {
+	if (pid() == target() &&
+	    isinstr(user_string($filename), "stpc-no-such-file")) {
+		printf("%s dfd=%d accmode=%d\\n", user_string($filename), $dfd,
+		       $how->flags & 3)
+		opening[tid()] = 1
+	}
+}
+probe kernel.function("do_sys_openat2").return {
+	if (tid() in opening) {
+		printf("returned %d\\n", $return)
+		delete opening[tid()]
+	}
+}
+"""
+_OPENAT_RUN = "cat /tmp/stpc-no-such-file 2>/dev/null; true"
+
+
 def prepare_work_dir() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "forever.stp").write_text(_FOREVER + "\n")
     (WORK / "pin.stp").write_text(_PIN + "\n")
     (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
+    (WORK / "late.stp").write_text(_LATE + "\n")
+    (WORK / "openat.stp").write_text(_OPENAT + "\n")
 
 
 def all_cases(kver: str) -> List[VmCase]:
@@ -208,7 +233,7 @@ def all_cases(kver: str) -> List[VmCase]:
     quick runs while developing; CI runs them all)."""
     cases = corpus_cases(kver) + example_cases(kver) + \
         workflow_cases(kver) + fixture_cases(kver) + \
-        target_workflow_cases(kver) + language_cases(kver)
+        target_workflow_cases(kver) + kernel_cases(kver) + language_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -250,6 +275,30 @@ def language_cases(kver: str) -> List[VmCase]:
     ]
 
 
+def kernel_cases(kver: str) -> List[VmCase]:
+    """kernel.function probes on a real kernel function, typed from BTF
+    and, when the kernel's DWARF is installed, from DWARF."""
+    kinds = ["btf"] + (["dwarf"] if kernel_dwarf_available(kver) else [])
+    cases = []
+    for kind in kinds:
+        module = f"openat_{kind}"
+        cases.append(VmCase(
+            id=f"kernel/openat-{kind}",
+            shell=shlex.join(["stpc", f"{module}.ko", "--run", "-c",
+                              _OPENAT_RUN]),
+            cwd=WORK,
+            prebuild=[["stpc", str(WORK / "openat.stp"), "--emit-ko", "-m",
+                       module, "-r", kver, "--kernel-types", kind]],
+            stdout="/tmp/stpc-no-such-file dfd=-100 accmode=0\n"
+                   "returned -2\n", stderr=""))
+    return cases
+
+
+def kernel_dwarf_available(kver: str) -> bool:
+    from stpc.compiler.probes import ProbeEnvironment, find_vmlinux
+    return find_vmlinux(ProbeEnvironment(kver)) is not None
+
+
 def target_workflow_cases(kver: str) -> List[VmCase]:
     """Pinning, build-ids and absent targets, around the fixture."""
     work = WORK
@@ -281,6 +330,22 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                shell="stpc pin.ko --run; echo rc=$?",
                cwd=work, prebuild=build, stdout="rc=1\n",
                stderr="ERROR: module stpc_fixture is not loaded\n"),
+        VmCase(id="targets/loaded-and-unloaded-during-the-run",
+               shell=f"stpc late.ko --run -v > /tmp/o 2> /tmp/e & pid=$!; "
+                     f"{_UNTIL_UP} insmod {ko} && "
+                     "echo 2 > /proc/stpc_fixture && "
+                     "rmmod stpc_fixture && echo unloaded; "
+                     "echo 1 > /proc/stpc_fixture 2>/dev/null; "
+                     "kill -TERM $pid; wait $pid; echo rc=$?; "
+                     "cat /tmp/o /tmp/e",
+               cwd=work,
+               prebuild=[["stpc", str(work / "late.stp"), "--emit-ko", "-m",
+                          "late", "-r", kver, "--debuginfo-path",
+                          str(ko.parent)]],
+               stdout="unloaded\nrc=0\nup\na=-3\na=997\n"
+                      "stpc: stpc_fixture loaded: 1 probes armed\n"
+                      "stpc: stpc_fixture unloading: 1 probes disarmed\n",
+               stderr=""),
         VmCase(id="targets/optional-probe-without-module",
                shell="stpc optional.ko --run",
                cwd=work,

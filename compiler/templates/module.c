@@ -228,6 +228,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.offset = {{ kprobe.offset }},
 		.symbol = {{ kprobe.symbol }},
 		.symbol_offset = {{ kprobe.symbol_offset }},
+		.symbol_size = {{ kprobe.symbol_size }},
 		.function = {{ kprobe.function }},
 		.is_return = {{ kprobe.is_return }},
 		.optional = {{ kprobe.optional }},
