@@ -811,6 +811,10 @@ class _Typer:
             return T.LONG
         if node.op == "@defined":
             return T.LONG
+        if node.op == "@entry" and len(node.args) == 1:
+            return self.expr(node.args[0])
+        if node.op == "@var":
+            return T.LONG
         for arg in node.args:
             self.expr(arg)
         self.error(f"'{node.op}' is not supported yet", node.span)

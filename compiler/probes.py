@@ -77,6 +77,12 @@ class ResolvedSite:
     prototype: Optional[Prototype] = None
     btf: Optional[object] = None
 
+    def at_entry(self) -> "ResolvedSite":
+        """The same function, at its entry: where @entry() is read."""
+        pc = self.function.low_pc if self.function is not None else 0
+        return ResolvedSite(self.site, self.debug, self.function, pc, False,
+                            self.prototype, self.btf)
+
     def scope(self, relocate):
         if self.prototype is not None:
             return BtfScope(self.prototype, self.btf)

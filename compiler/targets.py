@@ -78,6 +78,8 @@ class TargetCompiler:
             return self.subscript(self.object(node.base), node)
         if isinstance(node, A.AtOp) and node.op == "@cast":
             return self.cast(node)
+        if isinstance(node, A.AtOp) and node.op == "@var":
+            return self.global_var(node)
         raise StpcError(f"{_describe(node)} is not a target value",
                         node.span)
 
@@ -87,8 +89,7 @@ class TargetCompiler:
         if self.returns:
             raise StpcError(f"'${node.name}' in a .return probe: only "
                             "$return is readable there", node.span,
-                            hint="read parameters in the entry probe of "
-                                 "the function")
+                            hint=f"@entry(${node.name}) reads it at entry")
         variables = self.scope.variables()
         for var in variables:
             if var.name == node.name:
@@ -123,6 +124,19 @@ class TargetCompiler:
         else:
             loc = InRegister("ax")
         return Obj(rtype, loc)
+
+    def global_var(self, node: A.AtOp) -> Obj:
+        if not node.args or not isinstance(node.args[0], A.StrLit) or \
+                len(node.args) > 2:
+            raise StpcError('@var takes "name@file.c" and optionally the '
+                            "module", node.span)
+        name, _, file = node.args[0].value.partition("@")
+        var = self.scope.global_variable(name, file or None)
+        if var is None:
+            raise StpcError(f"no global variable '{name}'"
+                            f"{' in ' + file if file else ''} at "
+                            f"{self.point}", node.span)
+        return Obj(var.type, self.locate(var, node))
 
     def cast(self, node: A.AtOp) -> Obj:
         if len(node.args) < 2 or not isinstance(node.args[1], A.StrLit):
@@ -300,6 +314,9 @@ def _truncate(value: str, size: int) -> str:
 
 
 def _describe(node) -> str:
+    if isinstance(node, A.AtOp) and node.op == "@var" and node.args and \
+            isinstance(node.args[0], A.StrLit):
+        return f"'@var(\"{node.args[0].value}\")'"
     if isinstance(node, A.TargetVar):
         return f"'${node.name}'"
     if isinstance(node, A.Member):
@@ -379,10 +396,30 @@ def compiler_for(resolved, relocate, expr_c, where) -> TargetCompiler:
                           resolved.site.description, expr_c, where)
 
 
+def entry_captures(body) -> list:
+    """The @entry(...) expressions of a handler, in order."""
+    return [node for node in outer_targets(body)
+            if isinstance(node, A.AtOp) and node.op == "@entry"]
+
+
+def _check_entry(resolved, node, errors) -> None:
+    if not resolved.returns:
+        errors.add("@entry is only available in .return probes", node.span)
+        return
+    if len(node.args) != 1 or not is_target(node.args[0]):
+        errors.add("@entry takes one target expression", node.span,
+                   hint="for example @entry($ptr->len)")
+        return
+    _check_site(resolved.at_entry(), [node.args[0]], errors)
+
+
 def _check_site(resolved, nodes, errors) -> None:
     compiler = compiler_for(resolved, lambda address: "0",
                             lambda node: "0", lambda node: "NULL")
     for node in nodes:
+        if isinstance(node, A.AtOp) and node.op == "@entry":
+            _check_entry(resolved, node, errors)
+            continue
         try:
             if isinstance(node, A.TargetVar) and node.context:
                 compiler.context_group(node)

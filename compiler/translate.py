@@ -19,7 +19,7 @@ from .cstring import c_comment, c_string
 from .errors import StpcError
 from .ir import FunctionInfo, GlobalSym, ProbeKind, Program, T
 from .printf import gcc_checkable, kernel_format, parse_format
-from .targets import compiler_for
+from .targets import compiler_for, entry_captures
 
 _C_TYPE = {T.LONG: "s64", T.STRING: "const char *"}
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -155,6 +155,10 @@ class _ModuleView:
         functions = [self.function_view(f) for f in program.functions.values()]
         handlers = [view for h in program.handlers
                     for view in self.handler_views(h.index)]
+        entries = {id(s): self.entry_view(s) for s in program.sites
+                   if s.kind is ProbeKind.KRETPROBE}
+        handlers += [view for view in entries.values() if view is not None]
+        self.entries = entries
         begin = [self.probe_view(s) for s in program.sites_of(ProbeKind.BEGIN)]
         end = [self.probe_view(s) for s in program.sites_of(ProbeKind.END)]
         timers = [self.probe_view(s) for s in program.sites_of(ProbeKind.TIMER)]
@@ -213,8 +217,16 @@ class _ModuleView:
                 symbol_size=code.symbol_size,
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
+                entry=self.entry_name(site),
+                entry_size=len(entry_captures(self.program.handlers[
+                    site.handler].decl.body)) * 8 if self.entry_name(site)
+                else 0,
                 optional=int(site.point.optional)))
         return views
+
+    def entry_name(self, site) -> str:
+        view = self.entries.get(id(site))
+        return view.name if view is not None else ""
 
     def target_views(self) -> List[dict]:
         views = []
@@ -346,7 +358,23 @@ class _ModuleView:
             resolved = self.program.code_sites[id(site)]
             targets = (resolved, self.relocate(resolved))
         gen = _ScopeGen(self.program, frame, None, targets)
+        gen.entry_nodes = entry_captures(handler.decl.body)
         body = gen.body(handler.scope.body, handler.scope.locals)
+        return HandlerView(name, frame, body)
+
+    def entry_view(self, site) -> Optional[HandlerView]:
+        """For a .return probe using @entry(): the function that reads
+        those values when the probed function is entered."""
+        nodes = entry_captures(self.program.handlers[site.handler].decl.body)
+        if not nodes or site.variant < 0:
+            return None
+        name = f"entry_{site.variant}"
+        frame = FrameView(f"stpc_locals_{name}", name)
+        resolved = self.program.code_sites[id(site)].at_entry()
+        gen = _ScopeGen(self.program, frame, None,
+                        (resolved, self.relocate(resolved)))
+        body = [f"\t((s64 *)c->data)[{i}] = {gen.expr(node.args[0])};"
+                for i, node in enumerate(nodes)]
         return HandlerView(name, frame, body)
 
     def probe_view(self, site) -> ProbeView:
@@ -582,6 +610,7 @@ class _ScopeGen:
         self.frame = frame
         self.function = function
         self.targets = None
+        self.entry_nodes: List[object] = []
         if targets is not None:
             resolved, relocate = targets
             self.targets = compiler_for(
@@ -814,7 +843,13 @@ class _ScopeGen:
     def target_value(self, node):
         return self.targets.value(node)
 
-    expr_Member = expr_Subscript = expr_AddressOf = expr_AtOp = target_value
+    expr_Member = expr_Subscript = expr_AddressOf = target_value
+
+    def expr_AtOp(self, node):
+        if node.op != "@entry":
+            return self.target_value(node)
+        index = self.entry_nodes.index(node)
+        return f"(((s64 *)c->data)[{index}])"
 
     def expr_TargetVar(self, node):
         if not node.context:

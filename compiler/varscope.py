@@ -97,6 +97,28 @@ class DwarfScope:
     def return_type(self) -> C.CType:
         return function_return_type(self.function)
 
+    def global_variable(self, name: str, file: Optional[str]):
+        """A file-scope variable, for @var("name@file"): the probed
+        function's compilation unit first, then (modules only) all."""
+        units = [self.function.die.cu]
+        if self.debug.relocatable:
+            units += [cu for cu in self.debug.dwarf.iter_CUs()
+                      if cu.cu_offset != units[0].cu_offset]
+        for cu in units:
+            top = cu.get_top_DIE()
+            cu_name = top.attributes.get("DW_AT_name")
+            cu_file = cu_name.value.decode("utf-8", "replace") \
+                if cu_name is not None else ""
+            if file and not cu_file.endswith(file):
+                continue
+            for die in top.iter_children():
+                if die.tag == "DW_TAG_variable" and \
+                        variable_name(die) == name and \
+                        "DW_AT_location" in die.attributes:
+                    return TargetVariable(name, variable_type(die), False,
+                                          self._locator(die))
+        return None
+
     def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
         return self.debug.find_struct(kind, name)
 
@@ -129,6 +151,9 @@ class BtfScope:
 
     def availability(self, variable: TargetVariable) -> Optional[str]:
         return "install the kernel's -dbg package for DWARF"
+
+    def global_variable(self, name: str, file: Optional[str]):
+        return None     # BTF describes no variables we could place
 
     def return_type(self) -> C.CType:
         return self.prototype.return_type

@@ -21,7 +21,19 @@ static int stpc_kretprobe_hit(struct kretprobe_instance *ri,
 	struct stpc_kprobe *kp =
 		container_of(get_kretprobe(ri), struct stpc_kprobe, krp);
 
-	stpc_run_probe_regs(&kp->probe, regs);
+	stpc_run_probe_data(&kp->probe, regs, ri->data);
+	return 0;
+}
+
+/* Reads the @entry() values of a .return probe into the instance. */
+static int stpc_kretprobe_entry(struct kretprobe_instance *ri,
+				struct pt_regs *regs)
+{
+	struct stpc_kprobe *kp =
+		container_of(get_kretprobe(ri), struct stpc_kprobe, krp);
+
+	memset(ri->data, 0, kp->entry_size);
+	stpc_run_probe_data(&kp->entry, regs, ri->data);
 	return 0;
 }
 
@@ -31,6 +43,10 @@ static int stpc_arm_kprobe(struct stpc_kprobe *kp)
 		memset(&kp->krp, 0, sizeof(kp->krp));
 		kp->krp.kp.addr = (kprobe_opcode_t *)kp->addr;
 		kp->krp.handler = stpc_kretprobe_hit;
+		if (kp->entry_size) {
+			kp->krp.entry_handler = stpc_kretprobe_entry;
+			kp->krp.data_size = kp->entry_size;
+		}
 		kp->krp.maxactive = 0;	/* the kernel's default */
 		return register_kretprobe(&kp->krp);
 	}

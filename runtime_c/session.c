@@ -156,6 +156,12 @@ void stpc_run_probe(const struct stpc_probe *p)
 
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs)
 {
+	stpc_run_probe_data(p, regs, NULL);
+}
+
+void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
+			 void *data)
+{
 	struct stpc_context *c;
 
 	preempt_disable();
@@ -172,6 +178,7 @@ void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs)
 	}
 	stpc_reset_context(c, p);
 	c->regs = regs;
+	c->data = data;
 	p->handler(c);
 	stpc_unlock_globals(p, p->nlocks);
 	stpc_flush(c);

@@ -265,6 +265,8 @@ struct stpc_kprobe {
 	unsigned long symbol_size;	/* checks a module loaded later */
 	const char *function;		/* probefunc() */
 	bool is_return;
+	struct stpc_probe entry;	/* .return with @entry(): reads them */
+	size_t entry_size;		/* bytes of @entry() values */
 	bool optional;
 	bool usable;			/* resolved and checked */
 	bool armed;
@@ -310,6 +312,7 @@ struct stpc_context {
 	atomic_t busy;
 	const struct stpc_probe *probe;
 	struct pt_regs *regs;		/* kprobes: the probed registers */
+	void *data;			/* .return: the @entry() values */
 	const char *last_error;		/* set once per handler run */
 	const char *error_location;	/* "near ... at FILE:L:C", or NULL */
 	bool error_uncatchable;
@@ -340,6 +343,8 @@ static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
 static const char *stpc_probefunc(struct stpc_context *c);
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
+void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
+			 void *data);
 extern long stpc_target;
 
 /*

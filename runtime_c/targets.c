@@ -133,11 +133,24 @@ static void stpc_resolve_module(unsigned int index)
 	stpc_target_present[index] = true;
 }
 
+/*
+ * _stext shares its address with _text and startup_64, and kallsyms may
+ * name it by either: it must start a kernel symbol.  (Each probe address
+ * is then checked by name, which a wrong base could not pass.)
+ */
+static bool stpc_is_kernel_symbol_start(unsigned long addr)
+{
+	char got[KSYM_SYMBOL_LEN];
+
+	sprint_symbol(got, addr);
+	return strstr(got, "+0x0/") && !strchr(got, '[');
+}
+
 static void stpc_resolve_kernel(unsigned int index)
 {
 	const struct stpc_target_desc *t = &stpc_program.targets[index];
 
-	if (!stpc_symbol_is(stpc_addrs[t->first_slot], "_stext", 0, NULL)) {
+	if (!stpc_is_kernel_symbol_start(stpc_addrs[t->first_slot])) {
 		stpc_resolve_error("the _stext address passed for the kernel is "
 				   "wrong");
 		return;

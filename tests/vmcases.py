@@ -335,7 +335,6 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                      f"{_UNTIL_UP} insmod {ko} && "
                      "echo 2 > /proc/stpc_fixture && "
                      "rmmod stpc_fixture && echo unloaded; "
-                     "echo 1 > /proc/stpc_fixture 2>/dev/null; "
                      "kill -TERM $pid; wait $pid; echo rc=$?; "
                      "cat /tmp/o /tmp/e",
                cwd=work,

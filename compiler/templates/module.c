@@ -231,6 +231,16 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.symbol_size = {{ kprobe.symbol_size }},
 		.function = {{ kprobe.function }},
 		.is_return = {{ kprobe.is_return }},
+{% if kprobe.entry %}
+		.entry = {
+			.handler = stpc_{{ kprobe.entry }},
+			.point = {{ c_string(kprobe.probe.point) }},
+			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
+			.nlocks = 0,
+			.kind = STPC_PROBE_OTHER,
+		},
+		.entry_size = {{ kprobe.entry_size }},
+{% endif %}
 		.optional = {{ kprobe.optional }},
 	},
 {% endfor %}
