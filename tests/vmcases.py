@@ -216,7 +216,7 @@ probe kernel.function("do_sys_openat2").return {
 	}
 }
 """
-_OPENAT_RUN = "cat /tmp/stpc-no-such-file 2>/dev/null; true"
+_OPENAT_RUN = "exec cat /tmp/stpc-no-such-file 2>/dev/null"
 
 
 def prepare_work_dir() -> None:
