@@ -5,12 +5,21 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 APT_PACKAGES := qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
 	make gcc libelf-dev python3-venv kmod
-# The Debian kernel the VM boots and modules are built for (newest installed).
+# The second test kernel, from bookworm-backports, pinned to exact package
+# names so that CI is reproducible (and so that the linux-image-amd64 meta
+# package, hence the default kernel, stays Debian 12's own 6.1).  Backports
+# keeps only its newest kernel: when this one is gone, take the release that
+# `apt-cache policy -t bookworm-backports linux-image-amd64` offers.
+KERNEL2 := 6.12.95+deb12-amd64
+KERNEL2_PACKAGES := linux-image-$(KERNEL2) linux-headers-$(KERNEL2)
+BACKPORTS := /etc/apt/sources.list.d/bookworm-backports.sources
+# The Debian kernel the VM boots and modules are built for (Debian 12's 6.1;
+# tests/vm.py --series 6.12 picks the second one).
 KVER = $(shell $(VPY) tests/vm.py --print-kver)
 export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup apt demo test unit-test vm-test fixture debuginfo clean
+.PHONY: setup apt backports-source demo test unit-test vm-test fixture debuginfo clean
 
 setup: apt $(VENV)/.installed
 
@@ -19,6 +28,21 @@ apt:
 		apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y \
 			--no-install-recommends $(APT_PACKAGES); }
+	@dpkg -s $(KERNEL2_PACKAGES) >/dev/null 2>&1 || { \
+		$(MAKE) --no-print-directory backports-source && \
+		apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends $(KERNEL2_PACKAGES); }
+
+# No -t bookworm-backports: the pinned packages exist only there, and -t
+# would also upgrade the meta packages (the default kernel) to 6.12.
+backports-source:
+	@grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list \
+		/etc/apt/sources.list.d/ || printf '%s\n' 'Types: deb' \
+		'URIs: http://deb.debian.org/debian' \
+		'Suites: bookworm-backports' 'Components: main' \
+		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+		> $(BACKPORTS)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -36,10 +36,20 @@ def _parser() -> argparse.ArgumentParser:
                    help="script text given on the command line")
     p.add_argument("--run", action="store_true",
                    help="load the module, run it, and print its output")
+    p.add_argument("--info", action="store_true",
+                   help="with a module (.ko): show what it is and needs, "
+                   "loading nothing")
+    p.add_argument("--format", choices=("text", "json"), default="text",
+                   help="json: --info as JSON, --run output as NDJSON "
+                   "objects {type, data} (docs/output.schema.json)")
     p.add_argument("--emit-ko", action="store_true",
                    help="write the module as NAME.ko in this directory")
+    p.add_argument("--sign", metavar="KEY.pem,CERT.der",
+                   help="with --emit-ko: sign the module with the kernel "
+                   "build tree's sign-file (docs/precompiled.md)")
     p.add_argument("-m", dest="module_name", metavar="NAME",
-                   help="module name (default: from the script's name)")
+                   help="module name (default: from the script's name); "
+                   "with a .ko, load it under this name")
     p.add_argument("-r", dest="kernel_release", metavar="KVER",
                    help="kernel release to build for (default: uname -r)")
     p.add_argument("-p", dest="last_pass", type=int, choices=range(1, 6),
@@ -162,23 +172,28 @@ def _sources(args) -> dict:
         return {}
 
 
-def _run_options(args):
+def _run_options(args, module_name: Optional[str] = None):
     from ..loader.run import RunOptions
     return RunOptions(output=args.output, command=args.command,
-                      target_pid=args.target_pid, verbose=args.verbose > 0)
+                      target_pid=args.target_pid, verbose=args.verbose > 0,
+                      module_name=module_name,
+                      json=args.format == "json")
 
 
 def _run_ko(args) -> int:
+    """A pre-compiled module: standard library (and rich) only."""
+    from ..loader.image import ModuleImage
     from ..loader.run import run_module
-    if not args.run:
-        raise LoaderError(f"{args.script} is a module: give --run to run it")
-    try:
-        with open(args.script, "rb") as ko:
-            image = ko.read()
-    except OSError as exc:
-        raise LoaderError(f"cannot read {args.script}: {exc.strerror}") \
-            from None
-    return run_module(image, _run_options(args)).exit_status
+    if not (args.run or args.info):
+        raise LoaderError(f"{args.script} is a module: give --run to run it "
+                          "or --info to describe it")
+    image = ModuleImage.read(args.script)
+    if args.info:
+        from ..loader.info import show
+        show(image, args.format == "json")
+        return EXIT_OK
+    return run_module(image.data,
+                      _run_options(args, args.module_name)).exit_status
 
 
 def _compile(args) -> int:
@@ -193,6 +208,12 @@ def _compile(args) -> int:
                         "script, --emit-ko to write a module, or -p N")
     if last == 5 and not args.run:
         raise StpcError("-p5 runs the module: give --run as well")
+    if args.sign and not args.emit_ko:
+        raise StpcError("--sign signs the module --emit-ko writes: give "
+                        "--emit-ko as well")
+    if args.sign:
+        from .sign import parse_sign_option
+        parse_sign_option(args.sign)    # before a long build, not after
     name = args.module_name
     if name is None and args.emit_ko and args.script:
         name = os.path.splitext(os.path.basename(args.script))[0]
@@ -224,12 +245,25 @@ def _compile(args) -> int:
     module = comp.module()
     if args.emit_ko:
         shutil.copyfile(module, f"{comp.module_name}.ko")
+        _sign(args, f"{comp.module_name}.ko")
     if last == 4:
         if not args.emit_ko:
             print(module)
         return EXIT_OK
     from ..loader.run import run_module
     return run_module(module.read_bytes(), _run_options(args)).exit_status
+
+
+def _sign(args, ko: str) -> None:
+    """--sign: signs the emitted copy; the cached module stays unsigned."""
+    if not args.sign:
+        return
+    from pathlib import Path
+    from .build import BuildOptions
+    from .sign import parse_sign_option, sign_module
+    key, cert = parse_sign_option(args.sign)
+    tree = BuildOptions(args.kernel_release or os.uname().release).build_tree
+    sign_module(Path(ko), key, cert, tree)
 
 
 def _internal_error(exc: BaseException) -> int:

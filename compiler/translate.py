@@ -197,7 +197,8 @@ class _ModuleView:
             targets=self.target_views(),
             nslots=program.nslots,
             stpc_info=c_string(json.dumps(self.module_metadata(),
-                                          sort_keys=True)),
+                                          sort_keys=True)).replace(
+                _VERMAGIC, '" VERMAGIC_STRING "'),
             c_string=c_string,
         )
 
@@ -248,8 +249,9 @@ class _ModuleView:
     def module_metadata(self) -> dict:
         """What the loader reads from the .stpc_info section."""
         return dict(
-            format=1, stpc_version=self.info.version,
+            format=2, stpc_version=self.info.version,
             module=self.info.name, kernel_release=self.info.kernel_release,
+            vermagic=_VERMAGIC, parameters=_LOADER_PARAMETERS,
             source_hash=self.info.source_hash, nslots=self.program.nslots,
             targets=[dict(name=t.name, build_id=t.build_id,
                           first_slot=t.first_slot, slots=t.slots,
@@ -395,6 +397,8 @@ class _ModuleView:
         frame = FrameView("stpc_locals_unread", "unread")
         lines = []
         for sym in unread:
+            # the record kind tells the loader's JSON output what it reads
+            lines.append(f"stpc_set_kind(c, {_print_kind(sym)});")
             if sym.is_array and sym.type is T.STATS:
                 lines.extend(self.print_stat_array(sym, frame))
                 continue
@@ -407,6 +411,7 @@ class _ModuleView:
             fmt, arg = _value_format(sym.type, f"stpc_g.g_{sym.name}")
             lines.append(f"stpc_printf(c, {c_string(sym.name + '=' + fmt)}"
                          f" \"\\n\", {arg});")
+        lines.append("stpc_set_kind(c, STPC_KIND_PRINTF);")
         return HandlerView("unread_globals", frame, lines)
 
     def print_stat(self, sym: GlobalSym, frame: FrameView) -> str:
@@ -465,6 +470,24 @@ class _ModuleView:
             "\t}",
             "}",
         ]
+
+
+# stands for the build's VERMAGIC_STRING, which the C compiler fills in
+# (the very string kbuild writes to .modinfo)
+_VERMAGIC = "@STPC_VERMAGIC@"
+# the module parameters the loader fills (runtime_c/stpc_protocol.h)
+_LOADER_PARAMETERS = {
+    "stpc_target": "the pid target() returns (-c or -x)",
+    "stpc_addrs": "one address per slot of the targets, in order",
+    "stpc_verbose": "1: report targets loaded or unloaded during the run",
+}
+
+
+def _print_kind(sym: GlobalSym) -> str:
+    """The stpc_kind of a global's end-of-run lines."""
+    if sym.type is T.STATS:
+        return "STPC_KIND_STATS"
+    return "STPC_KIND_MAP" if sym.is_array else "STPC_KIND_VALUE"
 
 
 def _handler_name(index: int, site) -> str:

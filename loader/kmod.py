@@ -20,6 +20,12 @@ class LoaderError(Exception):
 
 def elf_section(image: bytes, wanted: str) -> bytes:
     """The contents of section ``wanted`` of a 64-bit little-endian ELF."""
+    offset, size = elf_section_range(image, wanted)
+    return image[offset:offset + size]
+
+
+def elf_section_range(image: bytes, wanted: str):
+    """(file offset, size) of section ``wanted``."""
     if image[:4] != b"\x7fELF" or image[4] != 2 or image[5] != 1:
         raise LoaderError("not a 64-bit little-endian ELF file")
     shoff, = struct.unpack_from("<Q", image, 0x28)
@@ -34,7 +40,7 @@ def elf_section(image: bytes, wanted: str) -> bytes:
         name_off, _, _, _, offset, size = header(index)
         end = image.index(b"\0", names_offset + name_off)
         if image[names_offset + name_off:end].decode() == wanted:
-            return image[offset:offset + size]
+            return offset, size
     raise LoaderError(f"no {wanted} section")
 
 
@@ -86,7 +92,7 @@ def explain_load_error(exc: OSError, name: str, info: Dict[str, str]) -> str:
     """One sentence saying why init_module failed and what to do."""
     if exc.errno == errno.EEXIST:
         return (f"a module named {name} is already loaded: remove it with "
-                f"'stpc --cleanup' or rmmod, or build with another -m name")
+                f"'stpc --cleanup' or rmmod, or give another name with -m")
     if exc.errno == errno.EPERM:
         return ("loading a module needs root (CAP_SYS_MODULE), and "
                 "module loading must not be disabled")

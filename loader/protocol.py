@@ -25,7 +25,13 @@ STREAM_STDOUT = 1
 STREAM_STDERR = 2
 STREAM_PAD = 3
 
-# struct stpc_record: u64 seq, u32 len, u16 stream, u16 reserved
+KIND_PRINTF = 0
+KIND_VALUE = 1
+KIND_MAP = 2
+KIND_STATS = 3
+KIND_HIST = 4
+
+# struct stpc_record: u64 seq, u32 len, u16 stream, u16 kind
 RECORD = struct.Struct("<QIHH")
 RECORD_ALIGN = 8
 
@@ -33,7 +39,8 @@ PARAM_TARGET = "stpc_target"
 PARAM_ADDRS = "stpc_addrs"
 PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
-INFO_FORMAT = 1
+INFO_FORMAT = 2
+INFO_FORMATS_READ = (1, 2)     # format 1 lacks vermagic and parameters
 PARAM_PROTOCOL = "stpc_protocol"
 
 
@@ -42,12 +49,12 @@ def proc_dir(module_name: str) -> str:
 
 
 def parse_records(data: bytes):
-    """Yields (seq, stream, payload) for each whole record in ``data``."""
+    """Yields (seq, stream, payload, kind) for each whole record."""
     pos = 0
     while pos + RECORD.size <= len(data):
-        seq, length, stream, _ = RECORD.unpack_from(data, pos)
+        seq, length, stream, kind = RECORD.unpack_from(data, pos)
         start = pos + RECORD.size
-        yield seq, stream, data[start:start + length]
+        yield seq, stream, data[start:start + length], kind
         padded = (length + RECORD_ALIGN - 1) // RECORD_ALIGN * RECORD_ALIGN
         pos = start + padded
 

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from typing import BinaryIO, Optional
 
 from . import kmod, protocol, targets
+from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
+from .ndjson import JsonLines
 
 _POLL_SECONDS = 0.02
 _READ_SIZE = 1 << 20
@@ -25,6 +27,8 @@ class RunOptions:
     command: Optional[str] = None      # -c CMD
     target_pid: Optional[int] = None   # -x PID
     verbose: bool = False              # -v: the module reports more
+    module_name: Optional[str] = None  # -m NAME: load under this name
+    json: bool = False                 # --format json: NDJSON on stdout
 
 
 @dataclass
@@ -38,13 +42,6 @@ class RunResult:
     @property
     def exit_status(self) -> int:
         return 1 if self.errors or self.aborted else 0
-
-
-def module_name_of(image: bytes) -> str:
-    info = kmod.modinfo(image)
-    if "stpc_version" not in info:
-        raise LoaderError("not an stpc module (no stpc_version in .modinfo)")
-    return info["name"]
 
 
 _CAP_SYS_MODULE = 16
@@ -63,31 +60,40 @@ def _may_load_modules() -> bool:
     return os.geteuid() == 0
 
 
-def run_module(image: bytes, options: RunOptions) -> RunResult:
+def checked_image(data: bytes, options: RunOptions) -> ModuleImage:
+    """The image to load, after every check that needs no loading: an
+    stpc module, for this kernel, run by root, under a free name."""
+    image = ModuleImage.parse(data)
+    image.check_kernel(running_release())
     if not _may_load_modules():
         raise LoaderError("running a probe module needs root "
                           "(CAP_SYS_MODULE): run stpc as root or with sudo")
-    info = kmod.modinfo(image)
-    name = module_name_of(image)
-    stpc_info = targets.read_info(image)
+    name = free_name(image, options.module_name, kmod.loaded_modules())
+    return image if name == image.name else image.renamed(name)
+
+
+def run_module(data: bytes, options: RunOptions) -> RunResult:
+    image = checked_image(data, options)
+    name = image.name
     with _StopSignals() as signals:
-        addresses = targets.resolve(stpc_info)
+        addresses = targets.resolve(image.info)
         child = _Child(options.command) if options.command else None
         target = child.pid if child else options.target_pid
         params = [f"{protocol.PARAM_TARGET}={target}" if target else "",
                   addresses.param,
                   f"{protocol.PARAM_VERBOSE}=1" if options.verbose else ""]
         try:
-            kmod.init_module(image, " ".join(p for p in params if p))
+            kmod.init_module(image.data, " ".join(p for p in params if p))
         except OSError as exc:
             if child:
                 child.abandon()
-            raise LoaderError(kmod.explain_load_error(exc, name, info)) \
+            raise LoaderError(kmod.explain_load_error(exc, name,
+                                                      image.modinfo)) \
                 from None
         finally:
             addresses.release()
         try:
-            with _Output(options.output) as out:
+            with _Output(options.output, options.json) as out:
                 return _Session(name, out, child, signals).run()
         finally:
             if child:
@@ -135,9 +141,10 @@ def _remove(name: str) -> None:
 class _Output:
     """Where records go: stdout (or -o FILE) and stderr."""
 
-    def __init__(self, path: Optional[str]):
+    def __init__(self, path: Optional[str], as_json: bool = False):
         self.path = path
         self.stdout: BinaryIO = sys.stdout.buffer
+        self.json = JsonLines(self._write_text) if as_json else None
 
     def __enter__(self):
         if self.path:
@@ -145,19 +152,26 @@ class _Output:
         return self
 
     def __exit__(self, *exc):
+        if self.json:
+            self.json.close()
         self.stdout.flush()
         if self.path:
             self.stdout.close()
 
     def write(self, records) -> None:
-        for _, stream, payload in records:
+        for _, stream, payload, kind in records:
             if stream == protocol.STREAM_STDERR:
                 self.stdout.flush()
                 sys.stderr.buffer.write(payload)
                 sys.stderr.flush()
+            elif self.json:
+                self.json.feed(kind, payload.decode("utf-8", "replace"))
             else:
                 self.stdout.write(payload)
         self.stdout.flush()
+
+    def _write_text(self, text: str) -> None:
+        self.stdout.write(text.encode())
 
 
 class _Child:

@@ -37,10 +37,10 @@ def read_info(image: bytes) -> Optional[dict]:
     except (UnicodeDecodeError, ValueError):
         raise LoaderError(f"the {protocol.INFO_SECTION} section of this "
                           "module is corrupt") from None
-    if info.get("format") != protocol.INFO_FORMAT:
+    if info.get("format") not in protocol.INFO_FORMATS_READ:
         raise LoaderError(f"this module's metadata has format "
-                          f"{info.get('format')}; this stpc reads format "
-                          f"{protocol.INFO_FORMAT}")
+                          f"{info.get('format')}; this stpc reads formats "
+                          f"up to {protocol.INFO_FORMAT}")
     return info
 
 

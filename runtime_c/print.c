@@ -10,8 +10,24 @@ void stpc_flush(struct stpc_context *c)
 {
 	if (!c->outlen)
 		return;
-	stpc_transport_write(STPC_STREAM_STDOUT, c->out, c->outlen);
+	stpc_transport_write(STPC_STREAM_STDOUT, c->out_kind, c->out,
+			     c->outlen);
 	c->outlen = 0;
+}
+
+/*
+ * Starts a record of another kind (the loader's JSON output tells printf
+ * text from printed globals and histograms by it); returns the old kind.
+ */
+enum stpc_kind stpc_set_kind(struct stpc_context *c, enum stpc_kind kind)
+{
+	enum stpc_kind old = c->out_kind;
+
+	if (kind != old) {
+		stpc_flush(c);
+		c->out_kind = kind;
+	}
+	return old;
 }
 
 static void stpc_vprintf(struct stpc_context *c, const char *fmt, va_list args)
@@ -59,5 +75,5 @@ void stpc_warn(const char *fmt, ...)
 	va_start(args, fmt);
 	len = vscnprintf(line, sizeof(line), fmt, args);
 	va_end(args);
-	stpc_transport_write(STPC_STREAM_STDERR, line, len);
+	stpc_transport_write(STPC_STREAM_STDERR, STPC_KIND_PRINTF, line, len);
 }

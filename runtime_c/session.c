@@ -136,6 +136,7 @@ static void stpc_reset_context(struct stpc_context *c,
 			 MAXACTION : MAXACTION_INTERRUPTIBLE;
 	c->nesting = 0;
 	c->outlen = 0;
+	c->out_kind = STPC_KIND_PRINTF;
 }
 
 /* A probe that could not run; too many of them end the run (MAXSKIPPED). */

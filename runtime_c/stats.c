@@ -287,9 +287,11 @@ void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 	u64 max = 0, scale;
 	char label[32];
 	bool in_gap = false;
+	enum stpc_kind kind;
 
 	if (!stpc_hist_range(d, r, &first, &last))
 		return;
+	kind = stpc_set_kind(c, STPC_KIND_HIST);
 	for (b = first; b <= last; b++) {
 		width = max(width, stpc_bucket_label(d, b, label,
 						     sizeof(label)));
@@ -312,4 +314,5 @@ void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 		stpc_hist_bar(c, r->buckets[b], scale, count_width);
 	}
 	stpc_printf(c, "\n");
+	stpc_set_kind(c, kind);
 }

@@ -35,8 +35,10 @@
  *
  * The .stpc_info section of every stpc module holds one JSON object
  * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,
- * source_hash, nslots, probes (their descriptions) and targets, each
+ * vermagic, source_hash, nslots, parameters (the ones above, name ->
+ * description), probes (their descriptions) and targets, each
  * {name, build_id (hex), first_slot, slots (names), optional}.
+ * docs/precompiled.md describes each format.
  * Every stpc module also has the read-only parameter stpc_protocol, whose
  * value is STPC_PROTOCOL_VERSION; its presence in /sys/module/NAME/
  * parameters/ marks a module as stpc's (used by "stpc --cleanup").
@@ -54,7 +56,7 @@
 #define STPC_PARAM_ADDRS	"stpc_addrs"
 #define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
-#define STPC_INFO_FORMAT	1
+#define STPC_INFO_FORMAT	2
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_STOP		"stop"
@@ -73,11 +75,25 @@ enum stpc_stream {
 	STPC_STREAM_PAD = 3,		/* internal to the ring, never read */
 };
 
+/*
+ * What a stdout record holds, for "stpc --format json": the text of printf
+ * and friends, or the end-of-run printing of one global (a scalar, an
+ * array, or statistics), or one printed histogram.  Text is the same in
+ * every kind; a record never mixes kinds.
+ */
+enum stpc_kind {
+	STPC_KIND_PRINTF = 0,
+	STPC_KIND_VALUE = 1,		/* "name=value" lines */
+	STPC_KIND_MAP = 2,		/* "name[keys]=value" lines */
+	STPC_KIND_STATS = 3,		/* "name[keys] @count=N ..." lines */
+	STPC_KIND_HIST = 4,		/* one histogram, as printed */
+};
+
 struct stpc_record {
 	unsigned long long seq;
 	unsigned int len;
 	unsigned short stream;
-	unsigned short reserved;
+	unsigned short kind;		/* enum stpc_kind */
 };
 
 #define STPC_RECORD_ALIGN	8

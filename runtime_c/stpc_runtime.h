@@ -320,6 +320,7 @@ struct stpc_context {
 	unsigned long max_actions;
 	int nesting;
 	size_t outlen;
+	enum stpc_kind out_kind;	/* what out holds; see stpc_set_kind */
 	char *tok_next;			/* tokenize(): rest of tok_str */
 	char tok_str[MAXSTRINGLEN];
 	char error_buf[MAXSTRINGLEN];
@@ -368,12 +369,14 @@ extern long stpc_target;
 __printf(2, 3) void stpc_printf(struct stpc_context *c, const char *fmt, ...);
 void stpc_print_str(struct stpc_context *c, const char *s);
 void stpc_flush(struct stpc_context *c);
+enum stpc_kind stpc_set_kind(struct stpc_context *c, enum stpc_kind kind);
 __printf(1, 2) void stpc_warn(const char *fmt, ...);
 
 /* transport.c */
 int stpc_transport_init(void);
 void stpc_transport_exit(void);
-void stpc_transport_write(enum stpc_stream stream, const char *buf, size_t len);
+void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
+			  const char *buf, size_t len);
 u64 stpc_dropped_records(void);
 
 #include "stpc_lang.h"

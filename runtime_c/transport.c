@@ -44,7 +44,8 @@ static size_t stpc_record_size(size_t len)
 }
 
 static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
-			  enum stpc_stream stream, const char *buf, size_t len)
+			  enum stpc_stream stream, enum stpc_kind kind,
+			  const char *buf, size_t len)
 {
 	size_t need = stpc_record_size(len);
 	u64 off = ring->head & STPC_RING_MASK;
@@ -68,13 +69,14 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 	rec->seq = seq;
 	rec->len = len;
 	rec->stream = stream;
-	rec->reserved = 0;
+	rec->kind = kind;
 	memcpy(rec + 1, buf, len);
 	memset((char *)(rec + 1) + len, 0, need - sizeof(*rec) - len);
 	ring->head += need;
 }
 
-void stpc_transport_write(enum stpc_stream stream, const char *buf, size_t len)
+void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
+			  const char *buf, size_t len)
 {
 	struct stpc_ring *ring;
 	unsigned long flags;
@@ -84,7 +86,8 @@ void stpc_transport_write(enum stpc_stream stream, const char *buf, size_t len)
 	local_irq_save(flags);
 	ring = stpc_rings[smp_processor_id()];
 	raw_spin_lock(&ring->lock);
-	stpc_ring_put(ring, atomic64_inc_return(&stpc_seq), stream, buf, len);
+	stpc_ring_put(ring, atomic64_inc_return(&stpc_seq), stream, kind, buf,
+		      len);
 	raw_spin_unlock(&ring->lock);
 	local_irq_restore(flags);
 }

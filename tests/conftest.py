@@ -66,12 +66,40 @@ def _prebuild(cases, kver) -> None:
 
 @pytest.fixture(scope="session")
 def vm_results(kver):
+    return _run_batch(kver, vmcases.all_cases(kver))
+
+
+@pytest.fixture(scope="session")
+def second_kver() -> str:
+    """The second test kernel (bookworm-backports' 6.12), when installed."""
+    release = vm.find_kernel_release(vm.SECOND_SERIES)
+    if not release:
+        _unavailable(f"no {vm.SECOND_SERIES} kernel with a build tree: "
+                     "make setup installs it from bookworm-backports")
+    return release
+
+
+@pytest.fixture(scope="session")
+def vm_results_second(second_kver):
+    """A second boot, on the second kernel, running a subset of the cases."""
+    return _run_batch(second_kver, vmcases.second_kernel_cases(second_kver))
+
+
+@pytest.fixture(scope="session")
+def vm_results_sig_enforced(kver):
+    """A boot that refuses modules without a trusted signature."""
+    return _run_batch(kver, vmcases.sig_enforce_cases(kver),
+                      append=["module.sig_enforce=1"])
+
+
+def _run_batch(kver, cases, append=()):
+    """Builds ``cases`` on the host, runs them all in one boot of ``kver``
+    (with ``append`` on its command line); results by case id."""
     try:
         vm.check_available(kver)
     except vm.VMUnavailable as exc:
         _unavailable(str(exc))
     vmcases.prepare_work_dir()
-    cases = vmcases.all_cases(kver)
     _prebuild(cases, kver)
     exchange = Path(tempfile.mkdtemp(prefix="stpc-vmtests-"))
     cases_file = exchange / "cases.json"
@@ -86,7 +114,8 @@ def vm_results(kver):
     total = sum(c.timeout for c in cases) + 300
     rwdirs = [str(exchange)] + ([cache] if cache else [])
     try:
-        run = vm.run_in_vm(command, kver, rwdirs, timeout=total)
+        run = vm.run_in_vm(command, kver, rwdirs, timeout=total,
+                           append=append)
     except vm.VMError as exc:
         pytest.fail(f"the VM failed: {exc}")
     if run.returncode != 0 or not results_file.exists():

@@ -14,7 +14,7 @@ HEADER = (Path(__file__).resolve().parent.parent / "runtime_c" /
 
 def header_defines():
     defines = dict(re.findall(r"#define[ \t]+(STPC_\w+)[ \t]+(\S+)", HEADER))
-    enums = dict(re.findall(r"\b(STPC_(?:STATE|STREAM)_\w+)\s*=\s*(\d+)",
+    enums = dict(re.findall(r"\b(STPC_(?:STATE|STREAM|KIND)_\w+)\s*=\s*(\d+)",
                             HEADER))
     return defines, enums
 
@@ -54,7 +54,7 @@ def test_parse_records_handles_padding():
         record(2, protocol.STREAM_STDERR, b"12345678") + \
         record(3, protocol.STREAM_STDOUT, b"")
     assert list(protocol.parse_records(data)) == [
-        (1, 1, b"hello\n"), (2, 2, b"12345678"), (3, 1, b"")]
+        (1, 1, b"hello\n", 0), (2, 2, b"12345678", 0), (3, 1, b"", 0)]
 
 
 def test_parse_status():

@@ -18,7 +18,12 @@ CASES = {case.id: case for case in vmcases.all_cases(_KVER)}
 
 @pytest.mark.parametrize("case_id", sorted(CASES))
 def test_case(case_id, vm_results):
-    case = CASES[case_id]
+    check_case(CASES[case_id], vm_results)
+
+
+def check_case(case, vm_results) -> None:
+    """The case ran in the batch, and its output and status are right."""
+    case_id = case.id
     result = vm_results["results"].get(case_id)
     assert result is not None, f"{case_id} did not run in the VM"
     assert result["rc"] is not None, \
@@ -39,7 +44,11 @@ def test_case(case_id, vm_results):
 
 def test_no_kernel_warnings(vm_results):
     """No oops, BUG or WARNING from the kernel during the whole batch."""
+    assert kernel_warnings(vm_results) == []
+
+
+def kernel_warnings(vm_results) -> list:
+    """The batch's kernel log lines that tell of an oops, BUG or WARNING."""
     bad = re.compile(r"\b(BUG|WARNING|Oops|general protection|RIP:)\b")
-    lines = [line for line in vm_results["dmesg"].splitlines()
-             if bad.search(line)]
-    assert lines == []
+    return [line for line in vm_results["dmesg"].splitlines()
+            if bad.search(line)]

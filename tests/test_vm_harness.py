@@ -1,5 +1,5 @@
 """The VM harness itself: it says in one sentence what to install when it
-cannot start a VM (no test here boots one)."""
+cannot start a VM, and which kernel it boots (no test here boots one)."""
 
 from __future__ import annotations
 
@@ -25,3 +25,13 @@ def test_missing_kernel_says_what_to_install():
         vm.check_available(None)
     assert "apt-get install linux-image-amd64 linux-headers-amd64" in \
         str(exc.value)
+
+
+def test_default_kernel_is_debian_12s_own(monkeypatch):
+    """A 6.12 from bookworm-backports is booted only when asked for."""
+    monkeypatch.delenv("STPC_KVER", raising=False)
+    monkeypatch.setattr(vm, "find_kernel_releases", lambda: [
+        "6.12.95+deb12-amd64", "6.1.0-56-amd64", "6.1.0-9-amd64"])
+    assert vm.find_kernel_release() == "6.1.0-56-amd64"
+    assert vm.find_kernel_release("6.12") == "6.12.95+deb12-amd64"
+    assert vm.find_kernel_release("6.6") is None

@@ -125,20 +125,38 @@ def _version_key(kver: str) -> list:
             for tok in re.split(r"(\d+)", kver) if tok]
 
 
-def find_kernel_release() -> str | None:
-    """Return the newest bootable kernel release, or None if there is none.
+#: Debian 12's own kernel series: the kernel the VM boots and modules are
+#: built for unless a test asks for another.  Newer series installed from
+#: bookworm-backports must not silently become the default.
+DEFAULT_SERIES = "6.1"
+#: The second kernel the test session boots (bookworm-backports).
+SECOND_SERIES = "6.12"
+
+
+def find_kernel_releases() -> list[str]:
+    """Every bootable kernel release, newest first.
 
     A release counts only if both /boot/vmlinuz-KVER (to boot) and
-    /lib/modules/KVER/build (to build test modules against) exist.  The env
-    var STPC_KVER overrides the search and is returned unchecked, so that a
-    wrong value fails loudly in run_in_vm instead of silently falling back.
+    /lib/modules/KVER/build (to build test modules against) exist.
     """
-    forced = os.environ.get("STPC_KVER")
-    if forced:
-        return forced
     found = [p.name[len("vmlinuz-"):] for p in Path("/boot").glob("vmlinuz-*")]
     usable = [k for k in found if Path("/lib/modules", k, "build").is_dir()]
-    return max(usable, key=_version_key) if usable else None
+    return sorted(usable, key=_version_key, reverse=True)
+
+
+def find_kernel_release(series: str = DEFAULT_SERIES) -> str | None:
+    """The newest bootable release of ``series`` (e.g. "6.1"), or None.
+
+    For the default series the env var STPC_KVER overrides the search and
+    is returned unchecked, so that a wrong value fails loudly in run_in_vm
+    instead of silently falling back.
+    """
+    forced = os.environ.get("STPC_KVER")
+    if forced and series == DEFAULT_SERIES:
+        return forced
+    matching = [k for k in find_kernel_releases()
+                if k.startswith(series + ".")]
+    return matching[0] if matching else None
 
 
 def _use_kvm() -> bool:
@@ -256,20 +274,23 @@ def _rwdir_arg(path: str) -> str:
 
 
 def vng_command(vng: str, kver: str, exec_cmd: str, rwdirs=(),
-                memory: str = "2G", cpus: int = 2) -> list[str]:
+                memory: str = "2G", cpus: int = 2,
+                append=()) -> list[str]:
     """Build the vng argv.
 
     ``-r /boot/vmlinuz-KVER`` boots the installed kernel (vng finds its
     modules in /lib/modules/KVER of the shared root); ``--user root`` so
     insmod works whoever runs the tests; ``--verbose`` sends the kernel
     console to vng's stderr, which we keep as a crash log (the command's own
-    output goes to files, so nothing mixes).
+    output goes to files, so nothing mixes).  ``append`` holds extra kernel
+    command-line words, e.g. ``module.sig_enforce=1``.
     """
     argv = [vng, "--run", f"/boot/vmlinuz-{kver}", "--user", "root",
             "--memory", str(memory), "--cpus", str(cpus), "--verbose"]
     if not _use_kvm():
         argv.append("--disable-kvm")
     argv += [_rwdir_arg(d) for d in rwdirs]
+    argv += [f"--append={word}" for word in append]
     argv += ["--exec", exec_cmd]
     return argv
 
@@ -318,7 +339,7 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def run_in_vm(command: str, kver: str, rwdirs: list[str] = (),
               timeout: float = 900, memory: str = "2G",
-              cpus: int = 2) -> VMResult:
+              cpus: int = 2, append: list[str] = ()) -> VMResult:
     """Run ``command`` (a /bin/sh command line) as root in a fresh VM.
 
     The guest starts in the caller's cwd with the caller's PATH.  Returns a
@@ -326,13 +347,15 @@ def run_in_vm(command: str, kver: str, rwdirs: list[str] = (),
     Raises VMUnavailable if the host lacks vng/QEMU/the kernel, VMError if
     the guest never reported a status, subprocess.TimeoutExpired after
     ``timeout`` seconds (the VM is killed; ``.output`` has the console).
-    Only directories in ``rwdirs`` are writable back to the host.
+    Only directories in ``rwdirs`` are writable back to the host;
+    ``append`` adds words to the guest kernel's command line.
     """
     vng = check_available(kver)
     xdir = _prepare_exchange_dir(command, os.getcwd())
     try:
         argv = vng_command(vng, kver, f"/bin/sh {shlex.quote(str(xdir))}"
-                           "/guest.sh", [str(xdir), *rwdirs], memory, cpus)
+                           "/guest.sh", [str(xdir), *rwdirs], memory, cpus,
+                           append)
         rc, log, elapsed = _run_vng(argv, timeout)
         return _collect(xdir, command, rc, log, elapsed)
     finally:
@@ -349,7 +372,13 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
         description="Run CMD as root in a throwaway virtme-ng VM and exit "
                     "with its status.  Pass a shell line as: -- sh -c '...'")
     ap.add_argument("--kver", help="kernel release (default: STPC_KVER or "
-                    "newest with /lib/modules/KVER/build)")
+                    "the newest of --series with /lib/modules/KVER/build)")
+    ap.add_argument("--series", default=DEFAULT_SERIES,
+                    help=f"kernel series to pick the release from (default "
+                    f"{DEFAULT_SERIES}; the second test kernel is "
+                    f"{SECOND_SERIES})")
+    ap.add_argument("--append", action="append", default=[],
+                    help="extra kernel command-line word (repeatable)")
     ap.add_argument("--rwdir", action="append", default=[],
                     help="host dir the guest may write (repeatable)")
     ap.add_argument("--timeout", type=float, default=900)
@@ -370,14 +399,14 @@ def _parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(sys.argv[1:] if argv is None else argv)
-    kver = args.kver or find_kernel_release()
+    kver = args.kver or find_kernel_release(args.series)
     if args.print_kver:
         print(kver or "")
         return 0 if kver else EXIT_UNAVAILABLE
     command = "true" if args.check else shlex.join(args.cmd)
     try:
         res = run_in_vm(command, kver, args.rwdir, args.timeout,
-                        args.memory, args.cpus)
+                        args.memory, args.cpus, args.append)
     except VMUnavailable as exc:
         print(f"vm.py: VM unavailable: {exc}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -7,9 +7,11 @@ host first, so the VM only loads and runs them.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
@@ -198,12 +200,14 @@ _OPTIONAL = ('probe module("stpc_fixture").function("stpc_fixture_ints")? '
 
 _LATE = ('probe module("stpc_fixture").function("stpc_fixture_return")? '
          '{ printf("a=%d\\n", $a) } probe begin { println("up") }')
-# the -c command opens a file that does not exist: openat returns -ENOENT
+# the -c command opens a file that does not exist: openat returns -ENOENT.
+# Other opens may name strings not yet paged in, which a probe cannot read
+# (user_string with a fallback skips them).
 _OPENAT = """
 global opening
 probe kernel.function("do_sys_openat2") {
 	if (pid() == target() &&
-	    isinstr(user_string($filename), "stpc-no-such-file")) {
+	    isinstr(user_string($filename, ""), "stpc-no-such-file")) {
 		printf("%s dfd=%d accmode=%d\\n", user_string($filename), $dfd,
 		       $how->flags & 3)
 		opening[tid()] = 1
@@ -226,6 +230,7 @@ def prepare_work_dir() -> None:
     (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
     (WORK / "late.stp").write_text(_LATE + "\n")
     (WORK / "openat.stp").write_text(_OPENAT + "\n")
+    _prepare_precompiled()
 
 
 def all_cases(kver: str) -> List[VmCase]:
@@ -233,7 +238,8 @@ def all_cases(kver: str) -> List[VmCase]:
     quick runs while developing; CI runs them all)."""
     cases = corpus_cases(kver) + example_cases(kver) + \
         workflow_cases(kver) + fixture_cases(kver) + \
-        target_workflow_cases(kver) + kernel_cases(kver) + language_cases(kver)
+        target_workflow_cases(kver) + kernel_cases(kver) + \
+        language_cases(kver) + precompiled_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -354,3 +360,203 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                stdout="begin\n", stderr=""),
     ]
 
+
+# -- pre-compiled modules (docs/precompiled.md) --
+
+# every kind of output record: printf, a histogram, and globals written but
+# never read (a scalar, an array, statistics, an array of statistics)
+_KINDS = """
+global x, names, st, arr_st, h
+probe begin {
+	x = 5; names["a", 1] = 3; names["b", 2] = 7
+	st <<< 4; st <<< 9; arr_st["k"] <<< 2; h <<< 4; h <<< 9
+	printf("hello\\n"); print(@hist_log(h)); printf("bye\\n"); exit()
+}
+"""
+_HIST_JSON = (r'\{"type": "hist", "data": \[(\{"value": -?\d+, '
+              r'"count": \d+\}(, )?)+\]\}\n')
+_HIST_TEXT = r" *value \|-+ count\n(?: *-?\d+ \|@* *\d+\n| *~\n)+\n"
+_KINDS_GLOBALS = [
+    ("x=5", {"type": "map", "data": {"x": 5}}),
+    ('names["b",2]=7\nnames["a",1]=3',
+     {"type": "map", "data": {"names": {"b,2": 7, "a,1": 3}}}),
+    ("st @count=2 @min=4 @max=9 @sum=13 @avg=6",
+     {"type": "stats", "data": {"st": {"count": 2, "min": 4, "max": 9,
+                                       "sum": 13, "avg": 6}}}),
+    ('arr_st["k"] @count=1 @min=2 @max=2 @sum=2 @avg=2',
+     {"type": "stats", "data": {"arr_st": {"k": {
+         "count": 1, "min": 2, "max": 2, "sum": 2, "avg": 2}}}}),
+]
+_KINDS_JSON = (
+    re.escape(json.dumps({"type": "printf", "data": "hello\n"}) + "\n") +
+    _HIST_JSON +
+    re.escape("".join(json.dumps(o) + "\n" for o in
+                      [{"type": "printf", "data": "bye\n"}] +
+                      [obj for _, obj in _KINDS_GLOBALS])))
+_KINDS_TEXT = ("hello\n" + _HIST_TEXT + "bye\n" +
+               re.escape("".join(text + "\n" for text, _ in _KINDS_GLOBALS)))
+# makes the compiler's dependencies unimportable, as on a production host
+_NO_COMPILER_DEPS = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("lark", "elftools", "jinja2"):
+            raise ImportError("blocked on purpose: " + name)
+sys.meta_path.insert(0, _Block())
+"""
+# runs a refused command; proves nothing was loaded and nothing is left
+# (the modules and the /proc/stpc-* directories are as before)
+_REFUSED = ("snap() {{ cut -d' ' -f1 /proc/modules | sort; "
+            "ls -d /proc/stpc-* 2>/dev/null; }}; before=$(snap); {run}; "
+            "echo rc=$?; [ \"$(snap)\" = \"$before\" ] && echo unchanged")
+_REFUSED_OUT = "rc=1\nunchanged\n"
+
+
+def _prepare_precompiled() -> None:
+    (WORK / "kinds.stp").write_text(_KINDS)
+    (WORK / "nodeps").mkdir(exist_ok=True)
+    (WORK / "nodeps" / "sitecustomize.py").write_text(_NO_COMPILER_DEPS)
+
+
+def precompiled_cases(kver: str) -> List[VmCase]:
+    """Running a .ko built elsewhere: refusals before init_module, -m and
+    automatic renaming, --format json, and the loader without the
+    compiler's dependencies."""
+    work, fixture = WORK, fixture_ko(kver)
+    kinds = [["stpc", str(work / "kinds.stp"), "--emit-ko", "-m",
+              "pc_kinds", "-r", kver]]
+    forever = [["stpc", str(work / "forever.stp"), "--emit-ko", "-m",
+                "pc_forever", "-r", kver]]
+    other_kernel = "9" + kver[1:]
+    # a copy claiming another kernel: same length, so the ELF stays whole
+    patch = (f"import sys; d = open('pc_kinds.ko', 'rb').read(); "
+             f"open('pc_wrong.ko', 'wb').write(d.replace("
+             f"b'vermagic={kver}', b'vermagic={other_kernel}'))")
+    wrong = [["sh", "-c", shlex.join(kinds[0]) + " && " +
+              shlex.join([sys.executable, "-c", patch])]]
+    refusals = [
+        ("not-stpc", f"stpc {fixture} --run", [],
+         "ERROR: this file is not a module stpc built (no stpc_version in "
+         "its .modinfo)\n"),
+        ("wrong-kernel", "stpc pc_wrong.ko --run", wrong,
+         f"ERROR: pc_kinds was built for kernel {other_kernel} but this "
+         f"kernel is {kver}: rebuild it with 'stpc SCRIPT --emit-ko -r "
+         f"{kver}'\n"),
+        ("target-not-loaded", "stpc pin.ko --run",
+         [["stpc", str(work / "pin.stp"), "--emit-ko", "-m", "pin", "-r",
+           kver, "--debuginfo-path", str(fixture.parent)]],
+         "ERROR: module stpc_fixture is not loaded\n"),
+        ("no-cap-sys-module", "setpriv --inh-caps=-sys_module "
+         "--bounding-set=-sys_module stpc pc_kinds.ko --run", kinds,
+         "ERROR: running a probe module needs root (CAP_SYS_MODULE): run "
+         "stpc as root or with sudo\n"),
+        ("bad-name", "stpc pc_kinds.ko --run -m no-dashes", kinds,
+         "ERROR: 'no-dashes' is not a module name: use letters, digits "
+         "and _, at most 55\n"),
+    ]
+    cases = [VmCase(id=f"precompiled/refused-{name}", cwd=work,
+                    shell=_REFUSED.format(run=run), prebuild=build,
+                    stdout=_REFUSED_OUT, stderr=stderr)
+             for name, run, build, stderr in refusals]
+    up = "until grep -q up /tmp/{0}; do sleep 0.2; done;"
+    return cases + [
+        VmCase(id="precompiled/refused-name-taken", cwd=work,
+               shell="stpc pc_forever.ko --run > /tmp/a & pid=$!; "
+                     f"{up.format('a')} "
+                     + _REFUSED.format(run="stpc pc_kinds.ko --run -m "
+                                       "pc_forever")
+                     + "; kill -TERM $pid; wait $pid",
+               prebuild=forever + kinds, stdout=_REFUSED_OUT,
+               stderr="ERROR: a module named pc_forever is already loaded: "
+                      "give another name with -m\n"),
+        VmCase(id="precompiled/same-ko-twice-concurrently", cwd=work,
+               shell="stpc pc_forever.ko --run > /tmp/a & a=$!; "
+                     f"{up.format('a')} "
+                     "stpc pc_forever.ko --run > /tmp/b & b=$!; "
+                     f"{up.format('b')} "
+                     "stpc pc_forever.ko --run -m pc_other > /tmp/c & c=$!; "
+                     f"{up.format('c')} "
+                     "grep -o '^pc_[a-z_0-9]*' /proc/modules | sort; "
+                     "ls -d /proc/stpc-pc_* | sort; "
+                     "kill -TERM $a $b $c; wait $a $b $c; echo rc=$?; "
+                     "cat /tmp/a /tmp/b /tmp/c; "
+                     "grep -c '^pc_' /proc/modules",
+               prebuild=forever,
+               stdout="pc_forever\npc_forever_2\npc_other\n"
+                      "/proc/stpc-pc_forever\n/proc/stpc-pc_forever_2\n"
+                      "/proc/stpc-pc_other\nrc=0\n"
+                      "up\nend\nup\nend\nup\nend\n0\n", stderr=""),
+        VmCase(id="precompiled/json-output", cwd=work,
+               shell="stpc pc_kinds.ko --run --format json > /tmp/j && "
+                     f"{sys.executable} {ROOT / 'tests' / 'validate_output.py'}"
+                     " < /tmp/j && cat /tmp/j",
+               prebuild=kinds, stdout=None, stderr="",
+               stdout_pattern="valid 7 objects\n" + _KINDS_JSON),
+        VmCase(id="precompiled/loader-without-compiler-deps", cwd=work,
+               env={"PYTHONPATH": str(work / "nodeps")},
+               shell=f"{sys.executable} -c 'import lark' 2>/dev/null || "
+                     "echo blocked; stpc pc_kinds.ko --info >/dev/null && "
+                     "echo info; stpc pc_kinds.ko --run",
+               prebuild=kinds, stderr="", stdout=None,
+               stdout_pattern="blocked\ninfo\n" + _KINDS_TEXT),
+    ]
+
+
+
+# -- the second kernel (bookworm-backports' 6.12), booted separately --
+
+# a few language cases: output, maps, statistics, timers, runtime errors
+_SECOND_KERNEL_CORPUS = ("args_basic", "arrays_basic", "hist_log",
+                         "statarr_basic", "str_tokenize", "timer_ms",
+                         "try_catch", "div_by_zero", "maxaction")
+
+
+def second_kernel_cases(kver: str) -> List[VmCase]:
+    """What must also pass on the second kernel: the fixture corpus, the
+    target workflow (pinning, build-ids), a few language cases and the
+    emit-ko workflow.  STPC_VM_CASES filters these too."""
+    corpus = [c for c in corpus_cases(kver)
+              if c.id.split("/")[1] in _SECOND_KERNEL_CORPUS]
+    emit = [c for c in workflow_cases(kver)
+            if c.id == "workflow/emit-ko-then-run"]
+    cases = fixture_cases(kver) + target_workflow_cases(kver) + corpus + emit
+    wanted = os.environ.get("STPC_VM_CASES")
+    if wanted:
+        cases = [c for c in cases if re.search(wanted, c.id)]
+    return cases
+
+
+# -- a boot with module.sig_enforce=1: only trusted signatures load --
+
+_UNSIGNED_REFUSED = ("ERROR: the kernel refused {name}: it requires signed "
+                     "modules and this one is not signed with a trusted "
+                     "key\n")
+
+
+def sig_enforce_cases(kver: str) -> List[VmCase]:
+    """An unsigned module, and one signed with a key the kernel does not
+    trust, are refused with one sentence, and nothing stays loaded."""
+    work = WORK
+    hello = str(EXAMPLES / "hello.stp")
+    keygen = ("openssl req -new -x509 -newkey rsa:2048 -nodes -days 1 "
+              "-subj /CN=stpc-test/ -outform DER -keyout sign_key.pem "
+              "-out sign_cert.der 2>/dev/null")
+    signed = shlex.join(["stpc", hello, "--emit-ko", "-m", "hello_signed",
+                         "-r", kver, "--sign", "sign_key.pem,sign_cert.der"])
+    after = "; echo rc=$?; grep -c '^{name} ' /proc/modules || true"
+    return [
+        VmCase(id="signing/unsigned-refused",
+               shell="stpc hello_unsigned.ko --run" +
+                     after.format(name="hello_unsigned"),
+               cwd=work,
+               prebuild=[["stpc", hello, "--emit-ko", "-m", "hello_unsigned",
+                          "-r", kver]],
+               stdout="rc=1\n0\n", stderr=_UNSIGNED_REFUSED.format(
+                   name="hello_unsigned")),
+        VmCase(id="signing/untrusted-key-refused",
+               shell="stpc hello_signed.ko --run" +
+                     after.format(name="hello_signed"),
+               cwd=work, prebuild=[["sh", "-c", f"{keygen} && {signed}"]],
+               stdout="rc=1\n0\n", stderr=_UNSIGNED_REFUSED.format(
+                   name="hello_signed")),
+    ]

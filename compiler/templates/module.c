@@ -247,7 +247,10 @@ static struct stpc_kprobe stpc_kprobes[] = {
 	{ }
 };
 
-/* what the loader needs to know, read from the .ko file (see docs) */
+/* what the loader needs to know, read from the .ko file (see docs); its
+ * vermagic is VERMAGIC_STRING, which only module.c and *.mod.c may include */
+#define INCLUDE_VERMAGIC
+#include <linux/vermagic.h>
 static const char stpc_info[] __used __section(".stpc_info") =
 	{{ stpc_info }};
 

@@ -1,0 +1,141 @@
+"""A module file as the loader sees it: its .modinfo and .stpc_info, the
+checks made before ``init_module``, and renaming (standard library only).
+
+Every check raises LoaderError with one sentence, before anything is
+loaded.  Renaming edits only the loader's copy of the file: the name the
+kernel registers is the ``name`` field of the ``struct module`` in
+``.gnu.linkonce.this_module``; ``.modinfo`` repeats it.  The module names
+its /proc/stpc-NAME directory from that field at run time, so a renamed
+module runs beside the original.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import struct
+from dataclasses import dataclass
+from typing import Dict, List, Optional
+
+from . import kmod, targets
+from .kmod import LoaderError
+
+THIS_MODULE = ".gnu.linkonce.this_module"
+MODULE_NAME_LEN = 56        # struct module's name[], NUL included
+_VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass
+class ModuleImage:
+    data: bytes
+    modinfo: Dict[str, str]
+    info: Optional[dict]        # .stpc_info (None: an older stpc's)
+
+    @classmethod
+    def read(cls, path: str) -> "ModuleImage":
+        try:
+            with open(path, "rb") as ko:
+                data = ko.read()
+        except OSError as exc:
+            raise LoaderError(f"cannot read {path}: {exc.strerror}") \
+                from None
+        return cls.parse(data)
+
+    @classmethod
+    def parse(cls, data: bytes) -> "ModuleImage":
+        """Refuses anything but an stpc module."""
+        try:
+            modinfo = kmod.modinfo(data)
+        except (LoaderError, ValueError, IndexError, struct.error):
+            modinfo = {}
+        if "stpc_version" not in modinfo or "name" not in modinfo:
+            raise LoaderError("this file is not a module stpc built "
+                              "(no stpc_version in its .modinfo)")
+        return cls(data, modinfo, targets.read_info(data))
+
+    @property
+    def name(self) -> str:
+        return self.modinfo["name"]
+
+    @property
+    def vermagic(self) -> str:
+        return self.modinfo.get("vermagic", "")
+
+    def check_kernel(self, running: str) -> None:
+        """The kernel checks vermagic too, but only says "Exec format
+        error"; this says which kernel the module needs."""
+        built_for = self.vermagic.split()[0] if self.vermagic else "?"
+        if built_for != running:
+            raise LoaderError(f"{self.name} was built for kernel {built_for}"
+                              f" but this kernel is {running}: rebuild it "
+                              f"with 'stpc SCRIPT --emit-ko -r {running}'")
+
+    def renamed(self, new: str) -> "ModuleImage":
+        """A copy that the kernel will load as ``new``."""
+        check_name(new)
+        data = bytearray(self.data)
+        offset, size = kmod.elf_section_range(self.data, THIS_MODULE)
+        field = data[offset:offset + size].find(
+            self.name.encode() + b"\0")
+        if field < 0 or size < field + MODULE_NAME_LEN:
+            raise LoaderError(f"cannot find the name of {self.name} in its "
+                              f"{THIS_MODULE} section")
+        start = offset + field
+        data[start:start + MODULE_NAME_LEN] = \
+            new.encode().ljust(MODULE_NAME_LEN, b"\0")
+        _rename_modinfo(data, self.name, new)
+        return ModuleImage(bytes(data), dict(self.modinfo, name=new),
+                           self.info)
+
+
+def check_name(name: str) -> None:
+    if not _VALID_NAME.match(name) or len(name) >= MODULE_NAME_LEN:
+        raise LoaderError(f"'{name}' is not a module name: use letters, "
+                          f"digits and _, at most {MODULE_NAME_LEN - 1}")
+
+
+def _rename_modinfo(data: bytearray, old: str, new: str) -> None:
+    """Rewrites .modinfo's name= in place when the new name fits; else
+    blanks it with NULs (entries are NUL-separated, so that is no entry),
+    and the kernel falls back to struct module's name."""
+    offset, size = kmod.elf_section_range(bytes(data), ".modinfo")
+    entry = b"\0name=" + old.encode() + b"\0"
+    section = bytes(data[offset:offset + size])
+    at = (b"\0" + section).find(entry)
+    if at < 0:
+        return
+    length = len(entry) - 2
+    replacement = b"name=" + new.encode()
+    if len(replacement) > length:
+        replacement = b""
+    data[offset + at:offset + at + length] = replacement.ljust(length, b"\0")
+
+
+def free_name(image: ModuleImage, wanted: Optional[str],
+              loaded: List[str]) -> str:
+    """The name to load under: -m NAME if given (refused if taken), else
+    the module's own name, or NAME_2, NAME_3 ... while that is loaded."""
+    if wanted:
+        check_name(wanted)
+        if wanted in loaded:
+            raise LoaderError(f"a module named {wanted} is already loaded: "
+                              "give another name with -m")
+        return wanted
+    name, n = image.name, 1
+    while name in loaded:
+        n += 1
+        name = f"{image.name[:MODULE_NAME_LEN - 8]}_{n}"
+    return name
+
+
+def running_release() -> str:
+    return os.uname().release
+
+
+def info_of(image: ModuleImage) -> dict:
+    """Everything ``stpc --info`` shows: .stpc_info, or what .modinfo
+    says for a module without it."""
+    info = dict(image.info or {"module": image.name,
+                               "stpc_version": image.modinfo["stpc_version"]})
+    info.setdefault("vermagic", image.vermagic)
+    return info
