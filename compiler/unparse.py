@@ -127,6 +127,21 @@ def expr(node) -> str:
         return f"{expr(node.target)}{node.op}"
     if isinstance(node, A.InArray):
         return f"[{_list(node.keys)}] in {node.array}"
+    return _target_expr(node)
+
+
+def _target_expr(node) -> str:
+    if isinstance(node, A.TargetVar):
+        sigil = "$$" if node.context else "$"
+        return f"{sigil}{node.name}{'$' if node.pretty else ''}"
+    if isinstance(node, A.AtOp):
+        return f"{node.op}({_list(node.args)})"
+    if isinstance(node, A.Member):
+        return f"{expr(node.base)}->{node.name}"
+    if isinstance(node, A.Subscript):
+        return f"{expr(node.base)}[{expr(node.index)}]"
+    if isinstance(node, A.AddressOf):
+        return f"&{expr(node.operand)}"
     raise TypeError(f"unparse: unknown node {type(node).__name__}")
 
 

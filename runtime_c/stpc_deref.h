@@ -21,50 +21,6 @@ static void stpc_fault(struct stpc_context *c, const char *space, u64 addr,
 	stpc_error_copy(c, msg, where);
 }
 
-static __maybe_unused u64 stpc_deref(struct stpc_context *c, u64 addr,
-				     int size, const char *where)
-{
-	union { u8 b; u16 h; u32 w; u64 q; } v = { .q = 0 };
-
-	if (unlikely(copy_from_kernel_nofault(&v, (const void *)(uintptr_t)addr,
-					      size))) {
-		stpc_fault(c, "kernel", addr, where);
-		return 0;
-	}
-	switch (size) {
-	case 1:
-		return v.b;
-	case 2:
-		return v.h;
-	case 4:
-		return v.w;
-	default:
-		return v.q;
-	}
-}
-
-static __maybe_unused u64 stpc_user_deref(struct stpc_context *c, u64 addr,
-					  int size, const char *where)
-{
-	union { u8 b; u16 h; u32 w; u64 q; } v = { .q = 0 };
-
-	if (unlikely(copy_from_user_nofault(&v, (const void __user *)
-					    (uintptr_t)addr, size))) {
-		stpc_fault(c, "user", addr, where);
-		return 0;
-	}
-	switch (size) {
-	case 1:
-		return v.b;
-	case 2:
-		return v.h;
-	case 4:
-		return v.w;
-	default:
-		return v.q;
-	}
-}
-
 typedef long (*stpc_reader_t)(void *dst, u64 addr, size_t size);
 
 static long stpc_read_kernel(void *dst, u64 addr, size_t size)
@@ -77,6 +33,42 @@ static long stpc_read_user(void *dst, u64 addr, size_t size)
 {
 	return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)
 				      addr, size);
+}
+
+/* A 1, 2, 4 or 8 byte value, zero-extended; 0 and an error on a fault. */
+static u64 stpc_read_value(struct stpc_context *c, stpc_reader_t read,
+			   const char *space, u64 addr, int size,
+			   const char *where)
+{
+	union { u8 b; u16 h; u32 w; u64 q; } v = { .q = 0 };
+
+	if (unlikely(read(&v, addr, size))) {
+		stpc_fault(c, space, addr, where);
+		return 0;
+	}
+	switch (size) {
+	case 1:
+		return v.b;
+	case 2:
+		return v.h;
+	case 4:
+		return v.w;
+	default:
+		return v.q;
+	}
+}
+
+static __maybe_unused u64 stpc_deref(struct stpc_context *c, u64 addr,
+				     int size, const char *where)
+{
+	return stpc_read_value(c, stpc_read_kernel, "kernel", addr, size,
+			       where);
+}
+
+static __maybe_unused u64 stpc_user_deref(struct stpc_context *c, u64 addr,
+					  int size, const char *where)
+{
+	return stpc_read_value(c, stpc_read_user, "user", addr, size, where);
 }
 
 /*
@@ -117,28 +109,33 @@ fault:
 	return -EFAULT;
 }
 
+static const char *stpc_read_string(struct stpc_context *c,
+				    stpc_reader_t read, const char *space,
+				    char *buf, u64 addr, s64 len,
+				    const char *where)
+{
+	len = clamp_t(s64, len, 1, MAXSTRINGLEN);
+	if (stpc_copy_string(read, buf, addr, len)) {
+		buf[0] = '\0';
+		stpc_fault(c, space, addr, where);
+	}
+	return buf;
+}
+
 static __maybe_unused const char *
 stpc_kernel_string(struct stpc_context *c, char *buf, u64 addr, s64 len,
 		   const char *where)
 {
-	len = clamp_t(s64, len, 1, MAXSTRINGLEN);
-	if (stpc_copy_string(stpc_read_kernel, buf, addr, len)) {
-		buf[0] = '\0';
-		stpc_fault(c, "kernel", addr, where);
-	}
-	return buf;
+	return stpc_read_string(c, stpc_read_kernel, "kernel", buf, addr, len,
+				where);
 }
 
 static __maybe_unused const char *
 stpc_user_string(struct stpc_context *c, char *buf, u64 addr, s64 len,
 		 const char *where)
 {
-	len = clamp_t(s64, len, 1, MAXSTRINGLEN);
-	if (stpc_copy_string(stpc_read_user, buf, addr, len)) {
-		buf[0] = '\0';
-		stpc_fault(c, "user", addr, where);
-	}
-	return buf;
+	return stpc_read_string(c, stpc_read_user, "user", buf, addr, len,
+				where);
 }
 
 /* For $$parms$: a string, or "?" where it cannot be read. */

@@ -117,3 +117,16 @@ def test_foreach_forms():
 def test_comments_are_ignored():
     script = parse("# hash\n// slash\n/* block\n */ probe begin { }", "t")
     assert len(script.probes) == 1
+
+
+def test_target_expressions_parse_and_unparse():
+    source = ('probe kernel.function("f") { println($a->b[$i + 1]->c, '
+              '&$x->y, $$parms$, @cast($p, "struct s")->m, @entry($n), '
+              '@var("v@f.c")->w, a & b, a-->b) }')
+    script = parse(source, "t.stp")
+    text = unparse(script)
+    assert "$a->b[($i + 1)]->c" in text
+    assert "&$x->y" in text and "$$parms$" in text
+    assert '@cast($p, "struct s")->m' in text
+    assert "((a & b))" in text or "(a & b)" in text
+    assert unparse(parse(text, "t.stp")) == text
