@@ -362,11 +362,16 @@ class _Builder(Transformer):
 
     def target(self, meta, items):
         token, suffixes = items[0], items[1:]
-        text = str(token)
+        text, *members = str(token).split(".")
         context = text.startswith("$$")
         pretty = len(text) > 2 and text.endswith("$")
-        name = text.strip("$")
-        base = A.TargetVar(self._span(token), name, context, pretty)
+        base = A.TargetVar(self._span(token), text.strip("$"), context,
+                           pretty)
+        column = token.column + len(text)
+        for name in members:       # $var.member: like ->member
+            base = A.Member(A.Span(self.file, token.line, column), base,
+                            name)
+            column += 1 + len(name)
         return _apply_suffixes(base, suffixes)
 
     def member_suffix(self, meta, items):
