@@ -472,7 +472,7 @@ def precompiled_cases(kver: str) -> List[VmCase]:
                      + _REFUSED.format(run="stpc pc_kinds.ko --run -m "
                                        "pc_forever")
                      + "; kill -TERM $pid; wait $pid",
-               prebuild=forever + kinds, stdout=_REFUSED_OUT,
+               prebuild=forever + kinds, stdout=_REFUSED_OUT, timeout=600,
                stderr="ERROR: a module named pc_forever is already loaded: "
                       "give another name with -m\n"),
         VmCase(id="precompiled/same-ko-twice-concurrently", cwd=work,
@@ -487,7 +487,7 @@ def precompiled_cases(kver: str) -> List[VmCase]:
                      "kill -TERM $a $b $c; wait $a $b $c; echo rc=$?; "
                      "cat /tmp/a /tmp/b /tmp/c; "
                      "grep -c '^pc_' /proc/modules",
-               prebuild=forever,
+               prebuild=forever, timeout=600,
                stdout="pc_forever\npc_forever_2\npc_other\n"
                       "/proc/stpc-pc_forever\n/proc/stpc-pc_forever_2\n"
                       "/proc/stpc-pc_other\nrc=0\n"
