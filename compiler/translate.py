@@ -423,15 +423,9 @@ class _ModuleView:
     def print_stat_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
         """``name[keys] @count=N ...`` per key, by @count descending."""
         sm = stat_map_ref(self.program, sym.name)
-        buf = f"sort_{sym.name}"
-        frame.temps.append(
-            f"struct stpc_map_entry *{buf}[{map_capacity(sym)}];")
-        formats, args = [], []
-        for i, t in enumerate(sym.key_types):
-            fmt, arg = _value_format(t, _key_ref("m", "e", i, t))
-            formats.append(fmt)
-            args.append(arg)
-        line = f"{sym.name}[{','.join(formats)}]{_STAT_SUMMARY}"
+        buf = self.sort_buffer(sym, frame)
+        keys, args = _key_formats(sym, "m")
+        line = f"{sym.name}[{keys}]{_STAT_SUMMARY}"
         return [
             "{",
             "\tunsigned int i, n;",
@@ -446,19 +440,20 @@ class _ModuleView:
             "}",
         ]
 
-    def print_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
-        """One ``name[keys]=value`` line per entry, by value descending."""
-        m = map_ref(self.program, sym.name)
+    @staticmethod
+    def sort_buffer(sym: GlobalSym, frame: FrameView) -> str:
         buf = f"sort_{sym.name}"
         frame.temps.append(
             f"struct stpc_map_entry *{buf}[{map_capacity(sym)}];")
-        formats, args = [], []
-        for i, t in enumerate(sym.key_types):
-            fmt, arg = _value_format(t, _key_ref(m, "e", i, t))
-            formats.append(fmt)
-            args.append(arg)
+        return buf
+
+    def print_array(self, sym: GlobalSym, frame: FrameView) -> List[str]:
+        """One ``name[keys]=value`` line per entry, by value descending."""
+        m = map_ref(self.program, sym.name)
+        buf = self.sort_buffer(sym, frame)
+        keys, args = _key_formats(sym, m)
         fmt, arg = _value_format(sym.type, _value_ref(m, "e", sym.type))
-        line = f"{sym.name}[{','.join(formats)}]={fmt}\n"
+        line = f"{sym.name}[{keys}]={fmt}\n"
         return [
             "{",
             "\tunsigned int i, n;",
@@ -488,6 +483,17 @@ def _print_kind(sym: GlobalSym) -> str:
     if sym.type is T.STATS:
         return "STPC_KIND_STATS"
     return "STPC_KIND_MAP" if sym.is_array else "STPC_KIND_VALUE"
+
+
+def _key_formats(sym: GlobalSym, m: str):
+    """The ``k1,k2`` format of an array's keys in entry ``e`` of map
+    ``m``, and the printf arguments for it."""
+    formats, args = [], []
+    for i, t in enumerate(sym.key_types):
+        fmt, arg = _value_format(t, _key_ref(m, "e", i, t))
+        formats.append(fmt)
+        args.append(arg)
+    return ",".join(formats), args
 
 
 def _handler_name(index: int, site) -> str:
