@@ -79,6 +79,7 @@ def resolve(info: Optional[dict]) -> TargetAddresses:
 def _resolve_target(target: dict, result: TargetAddresses) -> None:
     name, first = target["name"], target["first_slot"]
     if name == "kernel":
+        check_kernel_build_id(target["build_id"])
         symbols = kernel_symbols(
             [s.partition(":")[2] or s for s in target["slots"]])
         for i, slot in enumerate(target["slots"]):
@@ -127,14 +128,39 @@ def build_id_of_loaded(name: str) -> Optional[str]:
     return parse_build_id_note(note)
 
 
-def parse_build_id_note(note: bytes) -> Optional[str]:
-    if len(note) < 12:
-        return None
-    namesz = int.from_bytes(note[0:4], "little")
-    descsz = int.from_bytes(note[4:8], "little")
-    start = 12 + (namesz + 3) // 4 * 4
-    desc = note[start:start + descsz]
-    return desc.hex() if len(desc) == descsz else None
+_NT_GNU_BUILD_ID = 3
+
+
+def parse_build_id_note(notes: bytes) -> Optional[str]:
+    """The GNU build-id among ELF notes (one, or several in a row, as in
+    /sys/kernel/notes)."""
+    pos = 0
+    while pos + 12 <= len(notes):
+        namesz, descsz, kind = (int.from_bytes(notes[pos + i:pos + i + 4],
+                                               "little") for i in (0, 4, 8))
+        start = pos + 12 + (namesz + 3) // 4 * 4
+        desc = notes[start:start + descsz]
+        name = notes[pos + 12:pos + 12 + namesz].rstrip(b"\0")
+        if kind == _NT_GNU_BUILD_ID and name == b"GNU" and \
+                len(desc) == descsz:
+            return desc.hex()
+        pos = start + (descsz + 3) // 4 * 4
+    return None
+
+
+def check_kernel_build_id(expected: str) -> None:
+    """The running kernel must be the one whose DWARF placed the probes
+    (BTF-placed probes record no build-id and are checked by name)."""
+    if not expected:
+        return
+    try:
+        with open("/sys/kernel/notes", "rb") as f:
+            found = parse_build_id_note(f.read())
+    except OSError:
+        return
+    if found is not None and found != expected:
+        raise LoaderError(f"build-id mismatch for kernel: expected "
+                          f"{expected}, found {found}")
 
 
 def check_build_id(name: str, expected: str) -> None:

@@ -36,3 +36,17 @@ def test_ko_path_of_the_cli_needs_no_compiler():
     assert proc.returncode == 1
     assert proc.stderr == ("ERROR: cannot read /nonexistent/x.ko: No such "
                            "file or directory\n")
+
+
+def test_build_id_is_found_among_several_notes():
+    from stpc.loader.targets import parse_build_id_note
+
+    def note(name: bytes, kind: int, desc: bytes) -> bytes:
+        pad = lambda b: b + b"\0" * (-len(b) % 4)  # noqa: E731
+        return (len(name).to_bytes(4, "little") +
+                len(desc).to_bytes(4, "little") +
+                kind.to_bytes(4, "little") + pad(name) + pad(desc))
+    build_id = bytes(range(20))
+    notes = note(b"Xen\0", 1, b"\1\2\3") + note(b"GNU\0", 3, build_id)
+    assert parse_build_id_note(notes) == build_id.hex()
+    assert parse_build_id_note(note(b"GNU\0", 1, b"xx")) is None
