@@ -105,14 +105,20 @@ def fixture_cases(kver: str) -> List[VmCase]:
 
 
 def example_cases(kver: str) -> List[VmCase]:
-    """Every example runs, and prints what its .out file says."""
-    return [VmCase(id=f"example/{script.stem}",
-                   shell=shlex.join(["stpc", script.name, "--run"]),
-                   cwd=EXAMPLES,
-                   prebuild=[["stpc", script.name, "-p4", "-r", kver]],
-                   stdout=_read(script.with_suffix(".out")),
-                   stderr="")
-            for script in sorted(EXAMPLES.glob("*.stp"))]
+    """Every example runs, and prints what its .out file says.  An
+    example without one watches the whole system, where a probe may be
+    skipped (and warned about) when CPUs contend: only its exit status
+    is checked."""
+    cases = []
+    for script in sorted(EXAMPLES.glob("*.stp")):
+        expected = _read(script.with_suffix(".out"))
+        cases.append(VmCase(
+            id=f"example/{script.stem}",
+            shell=shlex.join(["stpc", script.name, "--run"]),
+            cwd=EXAMPLES,
+            prebuild=[["stpc", script.name, "-p4", "-r", kver]],
+            stdout=expected, stderr="" if expected is not None else None))
+    return cases
 
 
 # waits, bounded by the case's timeout, until the run has printed "up"
