@@ -116,6 +116,16 @@ class TargetModule:
         return self.first_slot + self.slots.index(name)
 
 
+def number_slots(targets: Dict[str, "TargetModule"]) -> int:
+    """Lays the targets' slots out one after another, in target order
+    (the order of stpc_addrs=); returns how many there are."""
+    slot = 0
+    for target in targets.values():
+        target.first_slot = slot
+        slot += len(target.slots)
+    return slot
+
+
 @dataclass
 class CodeSite:
     """Where a kprobe goes: a section of a target, and the symbol the

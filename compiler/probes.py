@@ -25,7 +25,8 @@ from .debuginfo import debuginfo_dir
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ctype import Prototype
-from .ir import CodeSite, ProbeKind, ProbeSite, TargetModule
+from .ir import (CodeSite, ProbeKind, ProbeSite, TargetModule,
+                 number_slots)
 from .varscope import BtfScope, DwarfScope
 
 
@@ -349,11 +350,7 @@ class ProbeResolver:
         return target
 
     def _renumber(self) -> None:
-        slot = 0
-        for target in self.targets.values():
-            target.first_slot = slot
-            slot += len(target.slots)
-        self._next_slot = slot
+        self._next_slot = number_slots(self.targets)
 
     @property
     def nslots(self) -> int:

@@ -11,7 +11,7 @@ runtime helper that reports ``kernel read fault at 0x...``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 from . import ast as A
 from . import ctype as C

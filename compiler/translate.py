@@ -17,7 +17,8 @@ import jinja2
 from . import ast as A
 from .cstring import c_comment, c_string
 from .errors import StpcError
-from .ir import FunctionInfo, GlobalSym, ProbeKind, Program, T
+from .ir import (FunctionInfo, GlobalSym, ProbeKind, Program, T,
+                 number_slots)
 from .printf import gcc_checkable, kernel_format, parse_format
 from .targets import compiler_for, entry_captures
 
@@ -268,7 +269,7 @@ class _ModuleView:
             target = self.program.targets[where.target]
             if where.section not in target.slots:
                 target.slots.append(where.section)
-                _renumber_slots(self.program)
+                self.program.nslots = number_slots(self.program.targets)
             return (f"((u64)stpc_addrs[STPC_SLOT_{target.index}_"
                     f"{_c_ident(where.section)}] + {where.offset}ULL)")
         return c_address
@@ -504,14 +505,6 @@ def _handler_name(index: int, site) -> str:
 
 def _c_ident(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)
-
-
-def _renumber_slots(program: Program) -> None:
-    slot = 0
-    for target in program.targets.values():
-        target.first_slot = slot
-        slot += len(target.slots)
-    program.nslots = slot
 
 
 def _value_format(t: T, ref: str):
