@@ -328,3 +328,15 @@ class Script:
     globals: Tuple[Global, ...]
     functions: Tuple[Function, ...]
     probes: Tuple[Probe, ...]
+
+
+def walk(node):
+    """Every node below ``node``, depth first, the node itself included."""
+    yield node
+    for value in vars(node).values():
+        if isinstance(value, tuple):
+            for item in value:
+                if hasattr(item, "span"):
+                    yield from walk(item)
+        elif hasattr(value, "span") and not isinstance(value, Span):
+            yield from walk(value)

@@ -35,10 +35,11 @@ _TABLE = [
     Builtin("strtol", L, (S, L)),
     Builtin("str_replace", S, (S, S, S)),
     Builtin("text_str", S, (S,)),
-    Builtin("tokenize", S, (S, S)),
+    Builtin("tokenize", S, (S, S), optional=1),  # (delim): continues
     Builtin("stringat", L, (S, L)),
     Builtin("print_backtrace", None),
     Builtin("backtrace", S),
+    Builtin("sprint_backtrace", S),
     Builtin("kernel_string", S, (L, S), optional=1),
     Builtin("kernel_string_n", S, (L, L)),
     Builtin("kernel_long", L, (L,)),

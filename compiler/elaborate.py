@@ -7,6 +7,7 @@ from typing import Dict, List, Optional
 
 from . import ast as A
 from .builtins import BUILTINS, VARIADIC_OUTPUT, is_builtin
+from .counters import mark_counters
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, Symbol, T)
@@ -54,6 +55,7 @@ def elaborate(script: A.Script,
                       typer.types, typer.symbols, _max_nesting(functions))
     check_target_uses(program, resolver, errors)
     errors.raise_if_any()
+    mark_counters(program)
     return program
 
 
@@ -189,7 +191,7 @@ def _array_uses(scopes):
     and the Var nodes that ``delete`` names (they may be arrays)."""
     uses, deleted = [], set()
     for scope in scopes:
-        for node in _walk(scope.body):
+        for node in A.walk(scope.body):
             if isinstance(node, A.Index):
                 uses.append((node.name, len(node.keys), node))
             elif isinstance(node, A.InArray):
@@ -224,7 +226,7 @@ def _classify_globals(scopes, globals_, errors) -> None:
         if nkeys > 9:
             errors.add(f"array '{name}' has more than 9 keys", node.span)
     for scope in scopes:
-        for node in _walk(scope.body):
+        for node in A.walk(scope.body):
             if isinstance(node, A.Var) and node not in deleted and \
                     node.name not in scope.locals:
                 sym = globals_.get(node.name)
@@ -234,7 +236,7 @@ def _classify_globals(scopes, globals_, errors) -> None:
 
 
 def _modifies_array(body, name: str) -> Optional[A.Span]:
-    for node in _walk(body):
+    for node in A.walk(body):
         target = None
         if isinstance(node, (A.Assign, A.Crement)):
             target = node.target
@@ -257,7 +259,7 @@ def _collect_locals(scope: Scope, globals_) -> None:
         elif name in scope.locals:
             scope.locals[name].assigned = True
 
-    for node in _walk(scope.body):
+    for node in A.walk(scope.body):
         if isinstance(node, (A.Assign, A.Crement)) and \
                 isinstance(node.target, A.Var):
             declare(node.target.name, node.target.span)
@@ -268,18 +270,6 @@ def _collect_locals(scope: Scope, globals_) -> None:
                 declare(node.value_var, node.span)
         elif isinstance(node, A.TryCatch) and node.message_var:
             declare(node.message_var, node.span)
-
-
-def _walk(node):
-    """Every node below ``node``, depth first, the node itself included."""
-    yield node
-    for value in vars(node).values():
-        if isinstance(value, tuple):
-            for item in value:
-                if hasattr(item, "span"):
-                    yield from _walk(item)
-        elif hasattr(value, "span") and not isinstance(value, A.Span):
-            yield from _walk(value)
 
 
 # ---- types ---------------------------------------------------------------
@@ -936,7 +926,7 @@ class _Typer:
 
 def _returns_value(function: FunctionInfo) -> bool:
     return any(isinstance(n, A.Return) and n.value is not None
-               for n in _walk(function.decl.body))
+               for n in A.walk(function.decl.body))
 
 
 # ---- whole-program facts -------------------------------------------------

@@ -34,6 +34,7 @@ class GlobalSym:
     variance_shift: Optional[int] = None    # as given by @variance(s, N)
     read: bool = False
     written: bool = False
+    counter: bool = False   # only added to: per-CPU, lock-free (counters.py)
 
     @property
     def name(self) -> str:

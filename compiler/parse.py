@@ -173,7 +173,11 @@ class _Builder(Transformer):
 
     def _script_arg(self, token: Token):
         """What ``$N`` (a number) or ``@N`` (a string) stands for, as
-        SystemTap substitutes it while parsing."""
+        SystemTap substitutes it while parsing; ``$#``/``@#`` stand for
+        how many arguments there are."""
+        if token[1:] == "#":
+            count = len(self.args)
+            return str(count) if token.startswith("@") else count
         index = int(token[1:])
         if not 1 <= index <= len(self.args):
             raise StpcError(

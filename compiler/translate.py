@@ -68,6 +68,7 @@ class HandlerView:
     name: str
     frame: FrameView
     body: List[str]
+    data_size: int = 0      # an @entry() handler: bytes of values it saves
 
 
 def translate(program: Program, info: ModuleInfo) -> str:
@@ -186,6 +187,7 @@ class _ModuleView:
             maps=[self.map_desc(g) for g in _plain_arrays(program)],
             stat_maps=[self.map_desc(g) for g in _stat_arrays(program)],
             global_inits=self.global_inits(),
+            counters=[g.name for g in program.globals.values() if g.counter],
             nglobals=len(program.globals),
             functions=functions,
             handlers=handlers,
@@ -211,6 +213,7 @@ class _ModuleView:
                 continue
             code = site.code
             target = self.program.targets[code.module]
+            entry = self.entries.get(id(site))
             views.append(dict(
                 probe=self.probe_view(site), target=target.index,
                 slot=target.slot(code.section), offset=code.offset,
@@ -219,16 +222,10 @@ class _ModuleView:
                 symbol_size=code.symbol_size,
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
-                entry=self.entry_name(site),
-                entry_size=len(entry_captures(self.program.handlers[
-                    site.handler].decl.body)) * 8 if self.entry_name(site)
-                else 0,
+                entry=entry.name if entry is not None else "",
+                entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))
         return views
-
-    def entry_name(self, site) -> str:
-        view = self.entries.get(id(site))
-        return view.name if view is not None else ""
 
     def target_views(self) -> List[dict]:
         views = []
@@ -315,13 +312,13 @@ class _ModuleView:
         return lines
 
     def locks(self, read: set, written: set) -> List[str]:
-        """Lock requests in index order.  Statistics take none (their
-        adders are per-CPU and readers check sequence counts); arrays of
+        """Lock requests in index order.  Statistics and counters take
+        none (their adders are per-CPU and readers sum); arrays of
         statistics turn the lock around: '<<<' adds to its own CPU's map
         and takes it shared, readers and delete take it exclusive."""
         lines = []
         for sym in self.program.globals.values():
-            if sym.type is T.STATS and not sym.is_array:
+            if sym.type is T.STATS and not sym.is_array or sym.counter:
                 continue
             exclusive, shared = written, read
             if sym.type is T.STATS:
@@ -378,7 +375,7 @@ class _ModuleView:
                         (resolved, self.relocate(resolved)))
         body = [f"\t((s64 *)c->data)[{i}] = {gen.expr(node.args[0])};"
                 for i, node in enumerate(nodes)]
-        return HandlerView(name, frame, body)
+        return HandlerView(name, frame, body, data_size=8 * len(nodes))
 
     def probe_view(self, site) -> ProbeView:
         scope = self.program.handlers[site.handler].scope
@@ -409,7 +406,7 @@ class _ModuleView:
             if sym.type is T.STATS:
                 lines.append(self.print_stat(sym, frame))
                 continue
-            fmt, arg = _value_format(sym.type, f"stpc_g.g_{sym.name}")
+            fmt, arg = _value_format(sym.type, global_value(sym))
             lines.append(f"stpc_printf(c, {c_string(sym.name + '=' + fmt)}"
                          f" \"\\n\", {arg});")
         lines.append("stpc_set_kind(c, STPC_KIND_PRINTF);")
@@ -505,6 +502,14 @@ def _handler_name(index: int, site) -> str:
 
 def _c_ident(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)
+
+
+def global_value(sym: GlobalSym) -> str:
+    """A scalar global's value; a counter's is its initial value plus
+    what every CPU added."""
+    if sym.counter:
+        return f"stpc_counter_read(&stpc_pc_{sym.name}, stpc_g.g_{sym.name})"
+    return f"stpc_g.g_{sym.name}"
 
 
 def _value_format(t: T, ref: str):
@@ -859,7 +864,20 @@ class _ScopeGen:
         return f"l->vars.l_{sym.name}"
 
     def expr_Var(self, node):
+        sym = self.program.symbols[node]
+        if isinstance(sym, GlobalSym):
+            return global_value(sym)
         return self.var_ref(node)
+
+    def counter_add(self, node, delta: str) -> str:
+        """An add to a per-CPU counter; only ever a statement."""
+        name = self.program.symbols[node.target].name
+        return (f"({{ s64 v = {delta}; if (!c->last_error) "
+                f"this_cpu_add(stpc_pc_{name}, v); 0; }})")
+
+    def is_counter(self, target) -> bool:
+        sym = self.program.symbols.get(target)
+        return isinstance(sym, GlobalSym) and sym.counter
 
     # -- target variables --
     def target_value(self, node):
@@ -1023,6 +1041,9 @@ class _ScopeGen:
         if node.op == "<<<":
             return self.add_to_statistic(node)
         value = self.expr(node.value)
+        if self.is_counter(node.target):
+            sign = "" if node.op == "+=" else "-"
+            return self.counter_add(node, f"{sign}({value})")
         prelude, guard, ref = self.lvalue(node.target)
         op = node.op
         if self.type_of(node.target) is T.STRING:
@@ -1040,8 +1061,10 @@ class _ScopeGen:
                 f"if ({guard}) {{ {update}; r = {ref}; }} r; }})")
 
     def expr_Crement(self, node):
-        prelude, guard, ref = self.lvalue(node.target)
         delta = "1" if node.op == "++" else "-1"
+        if self.is_counter(node.target):
+            return self.counter_add(node, delta)
+        prelude, guard, ref = self.lvalue(node.target)
         result = ref if node.prefix else "old"
         return (f"({{ {prelude} s64 r = 0; if ({guard}) {{ s64 old = {ref}; "
                 f"{ref} = (s64)((u64)old + (u64){delta}); r = {result}; }} "
@@ -1144,8 +1167,10 @@ class _ScopeGen:
         return self.helper_call(node, "stpc_text_str", (self.temp_string(),))
 
     def call_tokenize(self, node):
+        # tokenize(delim) continues the string given last, like ("", delim)
+        input_ = ('""',) if len(node.args) == 1 else ()
         return self.helper_call(node, "stpc_tokenize",
-                                ("c", self.temp_string()))
+                                ("c", self.temp_string(), *input_))
 
     def call_isinstr(self, node):
         return self.helper_call(node, "stpc_isinstr")
@@ -1207,6 +1232,9 @@ class _ScopeGen:
 
     def call_backtrace(self, node):
         return f"stpc_backtrace({self.temp_string()})"
+
+    def call_sprint_backtrace(self, node):
+        return f"stpc_sprint_backtrace({self.temp_string()})"
 
     def call_exit(self, node):
         return "({ stpc_request_exit(); 0; })"

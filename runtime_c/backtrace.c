@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Kernel backtraces: print_backtrace() and backtrace().  In a probe that
+ * Kernel backtraces: print_backtrace(), sprint_backtrace() and backtrace().  In a probe that
  * interrupted the kernel (timer.profile and the other timers run in hard
  * interrupt context) the trace starts where the interrupt hit, like
  * SystemTap's; elsewhere it starts at the handler.  An interrupted user
@@ -33,6 +33,24 @@ static unsigned int stpc_kernel_stack(unsigned long *entries)
 	return n;
 }
 
+/*
+ * "symbol+0xoff/0xsize [module]" for the frame at @addr ("[kernel]" for
+ * the kernel image); without "/0xsize" unless @size.
+ */
+static void stpc_frame_symbol(char *buf, unsigned long addr, bool size)
+{
+	char *slash, *rest;
+
+	sprint_symbol(buf, addr);
+	slash = size ? NULL : strchr(buf, '/');
+	if (slash) {
+		rest = strchrnul(slash, ' ');
+		memmove(slash, rest, strlen(rest) + 1);
+	}
+	if (!strchr(buf, '['))
+		strlcat(buf, " [kernel]", KSYM_SYMBOL_LEN);
+}
+
 /* " 0xADDRESS : symbol+0xoff/0xsize [module]" per frame. */
 void stpc_print_backtrace(struct stpc_context *c)
 {
@@ -41,10 +59,29 @@ void stpc_print_backtrace(struct stpc_context *c)
 	unsigned int i, n = stpc_kernel_stack(entries);
 
 	for (i = 0; i < n; i++) {
-		sprint_symbol(symbol, entries[i]);
-		stpc_printf(c, " 0x%016lx : %s%s\n", entries[i], symbol,
-			    strchr(symbol, '[') ? "" : " [kernel]");
+		stpc_frame_symbol(symbol, entries[i], true);
+		stpc_printf(c, " 0x%016lx : %s\n", entries[i], symbol);
 	}
+}
+
+/* "symbol+0xoff [module]" per frame, each on its own line; the frames
+ * that do not fit in MAXSTRINGLEN are left out. */
+const char *stpc_sprint_backtrace(char *out)
+{
+	unsigned long entries[STPC_BACKTRACE_SAVE];
+	char symbol[KSYM_SYMBOL_LEN + 1];
+	unsigned int i, n = stpc_kernel_stack(entries);
+	size_t used = 0, len;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		stpc_frame_symbol(symbol, entries[i], false);
+		len = strlcat(symbol, "\n", sizeof(symbol));
+		if (used + len > MAXSTRINGLEN - 1)
+			break;
+		used = stpc_append(out, used, symbol, len);
+	}
+	return out;
 }
 
 /* The frames' addresses in hex, each followed by a space. */

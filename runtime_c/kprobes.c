@@ -99,13 +99,3 @@ static void stpc_kprobes_disarm(void)
 			stpc_disarm_kprobe(&stpc_program.kprobes[i]);
 }
 
-/* probefunc(): the probed function, "" outside kernel/module probes. */
-static __maybe_unused const char *stpc_probefunc(struct stpc_context *c)
-{
-	unsigned int i;
-
-	for (i = 0; i < stpc_program.nkprobes; i++)
-		if (c->probe == &stpc_program.kprobes[i].probe)
-			return stpc_program.kprobes[i].function;
-	return "";
-}

@@ -104,7 +104,7 @@ static bool stpc_trylock(rwlock_t *lock, bool write)
 	for (tries = 0; tries < MAXTRYLOCK; tries++) {
 		if (write ? write_trylock(lock) : read_trylock(lock))
 			return true;
-		ndelay(TRYLOCKDELAY);
+		udelay(TRYLOCKDELAY);
 	}
 	return false;
 }
@@ -167,12 +167,13 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 
 	preempt_disable();
 	c = stpc_contexts[smp_processor_id()];
+	/* a probe firing outside its phase is not a skipped one */
+	if (!stpc_probe_may_run(p))
+		goto out_enable;
 	if (atomic_inc_return(&c->busy) != 1) {
 		stpc_skip_probe();
 		goto out;
 	}
-	if (!stpc_probe_may_run(p))
-		goto out;
 	if (!stpc_lock_globals(p)) {
 		stpc_skip_probe();
 		goto out;
@@ -187,6 +188,7 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 		stpc_report_error(c);
 out:
 	atomic_dec(&c->busy);
+out_enable:
 	preempt_enable();
 }
 

@@ -204,6 +204,20 @@ void stpc_stat_clear(struct stpc_stat *s)
 	}
 }
 
+/*
+ * A global that is only ever added to ("n++", "n += v") lives in one s64
+ * per CPU: adders use this_cpu_add() without a lock, readers sum.
+ */
+s64 stpc_counter_read(s64 __percpu *counter, s64 initial)
+{
+	u64 sum = initial;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		sum += *per_cpu_ptr(counter, cpu);
+	return sum;
+}
+
 /* ---- histograms --------------------------------------------------------- */
 
 static int stpc_bucket_label(const struct stpc_stat_desc *d, unsigned int b,

@@ -103,6 +103,7 @@ const char *stpc_text_str(char *out, const char *s);
 /* backtrace.c */
 void stpc_print_backtrace(struct stpc_context *c);
 const char *stpc_backtrace(char *out);
+const char *stpc_sprint_backtrace(char *out);
 
 static inline s64 stpc_isinstr(const char *s, const char *part)
 {

@@ -32,7 +32,7 @@
 #endif
 
 #ifndef TRYLOCKDELAY
-#define TRYLOCKDELAY 10		/* nanoseconds between lock attempts */
+#define TRYLOCKDELAY 10		/* microseconds between lock attempts */
 #endif
 
 #ifndef MAXSKIPPED

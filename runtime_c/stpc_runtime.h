@@ -46,6 +46,7 @@ struct stpc_probe {
 	const struct stpc_lock_req *locks;
 	unsigned int nlocks;
 	enum stpc_probe_kind kind;
+	const char *function;		/* kprobes: the probed function */
 };
 
 struct stpc_timer_probe {
@@ -203,6 +204,7 @@ void stpc_stat_read(struct stpc_stat *s, struct stpc_stat_record *out,
 		    struct stpc_stat_record *scratch);
 s64 stpc_stat_field(const struct stpc_stat_record *r, enum stpc_stat_op op);
 void stpc_stat_clear(struct stpc_stat *s);
+s64 stpc_counter_read(s64 __percpu *counter, s64 initial);
 void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 		     const struct stpc_stat_record *r);
 
@@ -263,7 +265,6 @@ struct stpc_kprobe {
 	const char *symbol;		/* what kallsyms must call the address */
 	unsigned long symbol_offset;
 	unsigned long symbol_size;	/* checks a module loaded later */
-	const char *function;		/* probefunc() */
 	bool is_return;
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
@@ -327,6 +328,12 @@ struct stpc_context {
 	char out[STPC_PRINT_BUFSIZE];
 };
 
+/* probefunc(): the probed function, "" outside kernel/module probes. */
+static inline const char *stpc_probefunc(const struct stpc_context *c)
+{
+	return c->probe->function ? c->probe->function : "";
+}
+
 /* session.c */
 void stpc_error(struct stpc_context *c, const char *msg, const char *location);
 void stpc_error_copy(struct stpc_context *c, const char *msg,
@@ -342,7 +349,6 @@ static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
 static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
-static const char *stpc_probefunc(struct stpc_context *c);
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
 void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 			 void *data);

@@ -267,11 +267,13 @@ def language_cases(kver: str) -> List[VmCase]:
         _inline("language/profile-backtrace", kver,
                 "global done; probe timer.profile { bt = backtrace(); "
                 "if (bt != \"\" && !done) { done = 1; print_backtrace(); "
-                "println(\"--\"); println(bt); println(pp()) } } "
+                "println(\"--\"); println(bt); println(pp()); "
+                "print(sprint_backtrace()) } } "
                 "probe timer.ms(500) { exit() }",
                 stdout=None, stdout_pattern=f"({_FRAME})+--\n"
                 r"(0x[0-9a-f]+ )+\n"
-                r"perf\.type\(1\)\.config\(0\)\.sample\(1000000\)\n",
+                r"perf\.type\(1\)\.config\(0\)\.sample\(1000000\)\n"
+                r"(\S+\+0x[0-9a-f]+ \[\S+\]\n)+",
                 stderr=None, stderr_pattern=_MAYBE_SKIPPED),
         _inline("language/profile-every-cpu", kver,
                 "global cpus; probe timer.profile { cpus[cpu()] = 1 } "
@@ -280,9 +282,10 @@ def language_cases(kver: str) -> List[VmCase]:
                 stdout="cpus 11\n", stderr=None,
                 stderr_pattern=_MAYBE_SKIPPED),
         # MAXTRYLOCK=0: every lock attempt fails, so each run of the timer
-        # is skipped; the fourth skip passes MAXSKIPPED
+        # is skipped; the fourth skip passes MAXSKIPPED ('g = 1' locks; a
+        # counter, 'g++', would not)
         _inline("language/maxskipped", kver,
-                "global g; probe timer.ms(5) { g++ } "
+                "global g; probe timer.ms(5) { g = 1 } "
                 "probe end { println(\"end\") } "
                 "probe error { println(\"error probe\") }",
                 defines=["-DMAXSKIPPED=3", "-DMAXTRYLOCK=0"],

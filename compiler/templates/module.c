@@ -30,6 +30,9 @@ static struct {
 	{{ decl }}
 {% endfor %}
 } stpc_g __maybe_unused;
+{% for name in counters %}
+static DEFINE_PER_CPU(s64, stpc_pc_{{ name }});
+{% endfor %}
 
 static rwlock_t stpc_global_locks[{{ nglobals }} + 1];
 
@@ -222,6 +225,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
 			.nlocks = {{ kprobe.probe.locks | length }},
 			.kind = STPC_PROBE_OTHER,
+			.function = {{ kprobe.function }},
 		},
 		.target = {{ kprobe.target }},
 		.slot = {{ kprobe.slot }},
@@ -229,7 +233,6 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.symbol = {{ kprobe.symbol }},
 		.symbol_offset = {{ kprobe.symbol_offset }},
 		.symbol_size = {{ kprobe.symbol_size }},
-		.function = {{ kprobe.function }},
 		.is_return = {{ kprobe.is_return }},
 {% if kprobe.entry %}
 		.entry = {
@@ -238,6 +241,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
 			.nlocks = 0,
 			.kind = STPC_PROBE_OTHER,
+			.function = {{ kprobe.function }},
 		},
 		.entry_size = {{ kprobe.entry_size }},
 {% endif %}
