@@ -8,8 +8,8 @@ APT_PACKAGES := qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
 # The second test kernel, from bookworm-backports, pinned to exact package
 # names so that CI is reproducible (and so that the linux-image-amd64 meta
 # package, hence the default kernel, stays Debian 12's own 6.1).  Backports
-# keeps only its newest kernel: when this one is gone, take the release that
-# `apt-cache policy -t bookworm-backports linux-image-amd64` offers.
+# keeps only its newest kernel: when this one is gone, `make apt` installs
+# the newest 6.12 it offers instead (update the pin to match).
 KERNEL2 := 6.12.95+deb12-amd64
 KERNEL2_PACKAGES := linux-image-$(KERNEL2) linux-headers-$(KERNEL2)
 BACKPORTS := /etc/apt/sources.list.d/bookworm-backports.sources
@@ -19,7 +19,7 @@ KVER = $(shell $(VPY) tests/vm.py --print-kver)
 export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup apt backports-source demo test unit-test vm-test fixture debuginfo clean
+.PHONY: setup apt backports-source newest-kernel2 demo test unit-test vm-test fixture debuginfo clean
 
 setup: apt $(VENV)/.installed
 
@@ -32,7 +32,19 @@ apt:
 		$(MAKE) --no-print-directory backports-source && \
 		apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y \
-			--no-install-recommends $(KERNEL2_PACKAGES); }
+			--no-install-recommends $(KERNEL2_PACKAGES) || \
+		$(MAKE) --no-print-directory newest-kernel2; }
+
+# When backports no longer carries the pinned release: its newest 6.12
+# (tests/vm.py boots the newest 6.12 installed).
+newest-kernel2:
+	@release=$$(apt-cache search --names-only \
+		'^linux-image-6\.12\.[0-9.]+\+deb12-amd64$$' | \
+		sed 's/^linux-image-\([^ ]*\) .*/\1/' | sort -V | tail -n 1); \
+	test -n "$$release" || { echo "no 6.12 kernel in bookworm-backports" >&2; exit 1; }; \
+	echo "pinned $(KERNEL2) is gone from backports; installing $$release"; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends linux-image-$$release linux-headers-$$release
 
 # No -t bookworm-backports: the pinned packages exist only there, and -t
 # would also upgrade the meta packages (the default kernel) to 6.12.

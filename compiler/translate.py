@@ -14,6 +14,7 @@ from typing import Callable, Dict, List, Optional
 
 import jinja2
 
+from ..loader import protocol
 from . import ast as A
 from .cstring import c_comment, c_string
 from .errors import StpcError
@@ -247,7 +248,7 @@ class _ModuleView:
     def module_metadata(self) -> dict:
         """What the loader reads from the .stpc_info section."""
         return dict(
-            format=2, stpc_version=self.info.version,
+            format=protocol.INFO_FORMAT, stpc_version=self.info.version,
             module=self.info.name, kernel_release=self.info.kernel_release,
             vermagic=_VERMAGIC, parameters=_LOADER_PARAMETERS,
             source_hash=self.info.source_hash, nslots=self.program.nslots,
@@ -1016,11 +1017,21 @@ class _ScopeGen:
 
     def print_histogram(self, node, newline: str) -> str:
         read = self.read_statistic(node)
-        index = _stat_desc_index(self.program, self.program.symbols[node])
-        desc = f"&stpc_stat_descs[{index}]"
+        sym = self.program.symbols[node]
+        desc = f"&stpc_stat_descs[{_stat_desc_index(self.program, sym)}]"
+        name, label = c_string(sym.name), ""
+        if isinstance(node.args[0], A.Index):
+            name = self.temp_string()
+            formats, args = zip(*(
+                _value_format(t, f"key.{'str' if t is T.STRING else 'num'}"
+                                 f"[{i}]")
+                for i, t in enumerate(sym.key_types)))
+            label = (f"snprintf({name}, MAXSTRINGLEN, "
+                     f"{c_string(sym.name + '[' + ','.join(formats) + ']')}, "
+                     f"{', '.join(args)});")
         tail = f' stpc_printf(c, "\\n");' if newline else ""
-        return (f"({{ {read} if (!c->last_error) {{ stpc_print_hist(c, "
-                f"{desc}, r);{tail} }} 0; }})")
+        return (f"({{ {read} if (!c->last_error) {{ {label} stpc_print_hist("
+                f"c, {desc}, r, {name});{tail} }} 0; }})")
 
     def add_to_statistic(self, node) -> str:
         """``target <<< value``: per-CPU, see stats.c and stat_map.c."""

@@ -5,7 +5,9 @@ object a line, in bpftrace's shape (docs/output.schema.json):
   map     data: {NAME: value} for a scalar global, {NAME: {KEYS: value}}
           for an array (KEYS: the keys joined by ",")
   stats   data: {NAME: {count, min, max, sum, avg}}, or per KEYS
-  hist    data: [{value, count}], one per bucket printed
+  hist    data: {NAME: buckets}, or {NAME: {KEYS: buckets}} for an element
+          of an array of statistics; buckets: [{value, count}], one per
+          bucket printed
 
 The module marks each stdout record with its kind (enum stpc_kind); the
 text is the same as in a plain run, parsed here.  A kind's text may come
@@ -23,6 +25,7 @@ from . import protocol
 _KEY = re.compile(r'"([^"]*)"|(-?\d+)')
 # NAME=value, NAME[KEYS]=value, NAME @count=N ..., NAME[KEYS] @count=N ...
 _GLOBAL = re.compile(r'(\w+)(?:\[((?:"[^"]*"|-?\d+|,)*)\])?(?:=(.*)| (@.*))')
+_HIST_LABEL = re.compile(r'(\w+)(?:\[((?:"[^"]*"|-?\d+|,)*)\])?')
 _HIST_ROW = re.compile(r"\s*(\S+) \|@*\s*(\d+)")
 _STAT_FIELD = re.compile(r"@(\w+)=(-?\d+)")
 _UNITS = {protocol.KIND_PRINTF: re.compile(r"[^\n]*\n"),
@@ -37,8 +40,16 @@ class JsonLines:
         self.kind = protocol.KIND_PRINTF
         self.text = ""
         self.global_: Optional[Tuple[str, object]] = None  # being collected
+        self.hist_names: List[str] = []     # of the histograms coming
+        self.naming = ""    # a histogram's name, while its records come
 
     def feed(self, kind: int, text: str) -> None:
+        if kind == protocol.KIND_HIST_NAME:
+            self.naming += text
+            return
+        if self.naming:
+            self.hist_names.append(self.naming)
+            self.naming = ""
         if kind != self.kind:
             self.close()
             self.kind = kind
@@ -55,7 +66,7 @@ class JsonLines:
                 self._object("printf", line)
         elif self.kind == protocol.KIND_HIST:
             for hist in self._take(final):
-                self._object("hist", _hist(hist))
+                self._object("hist", self._named_hist(_hist(hist)))
         else:
             self._emit_globals(final)
 
@@ -90,6 +101,11 @@ class JsonLines:
         if final and self.global_:
             self._global_object(*self.global_)
             self.global_ = None
+
+    def _named_hist(self, buckets: list) -> dict:
+        label = self.hist_names.pop(0) if self.hist_names else ""
+        name, keys = _hist_label(label)
+        return {name: buckets if keys is None else {keys: buckets}}
 
     def _global_object(self, name: str, value) -> None:
         kind = "stats" if self.kind == protocol.KIND_STATS else "map"
@@ -134,6 +150,15 @@ def _scalar(raw: str):
         return int(raw)
     except ValueError:
         return raw
+
+
+def _hist_label(label: str):
+    """(name, KEYS or None) of a histogram's "name" or "name[keys]"."""
+    match = _HIST_LABEL.fullmatch(label)
+    if not match:
+        return label, None
+    name, keys = match.groups()
+    return name, None if keys is None else _keys(keys)
 
 
 def _hist(text: str) -> list:

@@ -30,6 +30,7 @@ KIND_VALUE = 1
 KIND_MAP = 2
 KIND_STATS = 3
 KIND_HIST = 4
+KIND_HIST_NAME = 5      # names the histogram that follows; not output
 
 # struct stpc_record: u64 seq, u32 len, u16 stream, u16 kind
 RECORD = struct.Struct("<QIHH")
@@ -39,8 +40,10 @@ PARAM_TARGET = "stpc_target"
 PARAM_ADDRS = "stpc_addrs"
 PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
-INFO_FORMAT = 2
-INFO_FORMATS_READ = (1, 2)     # format 1 lacks vermagic and parameters
+INFO_FORMAT = 3
+# format 1 lacks vermagic and parameters; from 3 on, histograms are
+# preceded by a KIND_HIST_NAME record, which an older loader would print
+INFO_FORMATS_READ = (1, 2, 3)
 PARAM_PROTOCOL = "stpc_protocol"
 
 

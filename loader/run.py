@@ -166,7 +166,7 @@ class _Output:
                 sys.stderr.flush()
             elif self.json:
                 self.json.feed(kind, payload.decode("utf-8", "replace"))
-            else:
+            elif kind != protocol.KIND_HIST_NAME:
                 self.stdout.write(payload)
         self.stdout.flush()
 

@@ -293,8 +293,12 @@ static void stpc_hist_bar(struct stpc_context *c, u64 count, u64 scale,
 		    count);
 }
 
+/*
+ * @name ("s", or "s[k1,k2]" for an element of an array of statistics)
+ * goes out first in a record of its own, for the loader's JSON output.
+ */
 void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
-		     const struct stpc_stat_record *r)
+		     const struct stpc_stat_record *r, const char *name)
 {
 	unsigned int first, last, b;
 	int width = 5, count_width;
@@ -305,7 +309,9 @@ void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
 
 	if (!stpc_hist_range(d, r, &first, &last))
 		return;
-	kind = stpc_set_kind(c, STPC_KIND_HIST);
+	kind = stpc_set_kind(c, STPC_KIND_HIST_NAME);
+	stpc_printf(c, "%s", name);
+	stpc_set_kind(c, STPC_KIND_HIST);
 	for (b = first; b <= last; b++) {
 		width = max(width, stpc_bucket_label(d, b, label,
 						     sizeof(label)));

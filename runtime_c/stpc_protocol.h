@@ -56,7 +56,7 @@
 #define STPC_PARAM_ADDRS	"stpc_addrs"
 #define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
-#define STPC_INFO_FORMAT	2
+#define STPC_INFO_FORMAT	3
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_STOP		"stop"
@@ -79,7 +79,8 @@ enum stpc_stream {
  * What a stdout record holds, for "stpc --format json": the text of printf
  * and friends, or the end-of-run printing of one global (a scalar, an
  * array, or statistics), or one printed histogram.  Text is the same in
- * every kind; a record never mixes kinds.
+ * every kind but STPC_KIND_HIST_NAME, which is not output: it names the
+ * histogram whose record follows.  A record never mixes kinds.
  */
 enum stpc_kind {
 	STPC_KIND_PRINTF = 0,
@@ -87,6 +88,7 @@ enum stpc_kind {
 	STPC_KIND_MAP = 2,		/* "name[keys]=value" lines */
 	STPC_KIND_STATS = 3,		/* "name[keys] @count=N ..." lines */
 	STPC_KIND_HIST = 4,		/* one histogram, as printed */
+	STPC_KIND_HIST_NAME = 5,	/* "name" or "name[keys]": not printed */
 };
 
 struct stpc_record {

@@ -206,7 +206,7 @@ s64 stpc_stat_field(const struct stpc_stat_record *r, enum stpc_stat_op op);
 void stpc_stat_clear(struct stpc_stat *s);
 s64 stpc_counter_read(s64 __percpu *counter, s64 initial);
 void stpc_print_hist(struct stpc_context *c, const struct stpc_stat_desc *d,
-		     const struct stpc_stat_record *r);
+		     const struct stpc_stat_record *r, const char *name);
 
 /*
  * An array of statistics (stat_map.c): one map per CPU, so "s[k] <<< v"

@@ -37,7 +37,9 @@ HIST = "value |-------- count\n    2 |   0\n    4 |@  1\n    ~\n   16 |@  1\n\n"
 
 
 def test_records_split_anywhere_give_the_same_objects():
-    whole = [(protocol.KIND_PRINTF, "a\nb\n"), (protocol.KIND_HIST, HIST),
+    whole = [(protocol.KIND_PRINTF, "a\nb\n"),
+             (protocol.KIND_HIST_NAME, 'lat["x",2]'),
+             (protocol.KIND_HIST, HIST),
              (protocol.KIND_VALUE, 'x=5\ns="a=b"\n'),
              (protocol.KIND_MAP, 'm["k",1]=3\nm["j",2]=4\nq[7]=1\n'),
              (protocol.KIND_STATS, "s @count=1 @min=4 @max=4 @sum=4 "
@@ -47,9 +49,9 @@ def test_records_split_anywhere_give_the_same_objects():
     assert ndjson(split) == ndjson(whole) == [
         {"type": "printf", "data": "a\n"},
         {"type": "printf", "data": "b\n"},
-        {"type": "hist", "data": [{"value": 2, "count": 0},
-                                  {"value": 4, "count": 1},
-                                  {"value": 16, "count": 1}]},
+        {"type": "hist", "data": {"lat": {"x,2": [
+            {"value": 2, "count": 0}, {"value": 4, "count": 1},
+            {"value": 16, "count": 1}]}}},
         {"type": "map", "data": {"x": 5}},
         {"type": "map", "data": {"s": "a=b"}},
         {"type": "map", "data": {"m": {"k,1": 3, "j,2": 4}}},
@@ -59,19 +61,26 @@ def test_records_split_anywhere_give_the_same_objects():
 
 
 def test_unfinished_line_and_back_to_back_histograms():
-    objects = ndjson([(protocol.KIND_HIST, HIST + HIST),
+    objects = ndjson([(protocol.KIND_HIST_NAME, "a"),
+                      (protocol.KIND_HIST, HIST),
+                      (protocol.KIND_HIST_NAME, "b"),
+                      (protocol.KIND_HIST, HIST),
                       (protocol.KIND_PRINTF, "no newline")])
     assert [o["type"] for o in objects] == ["hist", "hist", "printf"]
+    assert [list(o["data"]) for o in objects[:2]] == [["a"], ["b"]]
     assert objects[-1]["data"] == "no newline"
 
 
 def test_objects_match_the_schema():
     objects = ndjson([(protocol.KIND_PRINTF, "a\n"),
+                      (protocol.KIND_HIST_NAME, "h"),
+                      (protocol.KIND_HIST, HIST),
+                      (protocol.KIND_HIST_NAME, "h2[1]"),
                       (protocol.KIND_HIST, HIST),
                       (protocol.KIND_STATS, 'z["k"] @count=1 @min=2 @max=2 '
                        '@sum=2 @avg=2\n'),
                       (protocol.KIND_MAP, "m[1,2]=3\n")])
-    assert validate_output.check(json.dumps(o) for o in objects) == 4
+    assert validate_output.check(json.dumps(o) for o in objects) == 5
     with pytest.raises(Exception):
         validate_output.check(['{"type": "map", "data": []}'])
 
@@ -114,7 +123,7 @@ def ko(kver, tmp_path_factory):
 @pytest.mark.kbuild
 def test_metadata_has_vermagic_and_parameters(ko, kver):
     image = ModuleImage.read(str(ko))
-    assert image.info["format"] == protocol.INFO_FORMAT == 2
+    assert image.info["format"] == protocol.INFO_FORMAT == 3
     assert image.info["vermagic"] == image.vermagic
     assert image.vermagic.split()[0] == kver
     assert set(image.info["parameters"]) == {

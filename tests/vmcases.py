@@ -381,15 +381,19 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
 # every kind of output record: printf, a histogram, and globals written but
 # never read (a scalar, an array, statistics, an array of statistics)
 _KINDS = """
-global x, names, st, arr_st, h
+global x, names, st, arr_st, h, hk
 probe begin {
 	x = 5; names["a", 1] = 3; names["b", 2] = 7
 	st <<< 4; st <<< 9; arr_st["k"] <<< 2; h <<< 4; h <<< 9
-	printf("hello\\n"); print(@hist_log(h)); printf("bye\\n"); exit()
+	hk["r", 3] <<< 1
+	printf("hello\\n"); print(@hist_log(h)); print(@hist_log(hk["r", 3]))
+	printf("bye\\n"); exit()
 }
 """
-_HIST_JSON = (r'\{"type": "hist", "data": \[(\{"value": -?\d+, '
-              r'"count": \d+\}(, )?)+\]\}\n')
+_BUCKETS = r'\[(\{"value": -?\d+, "count": \d+\}(, )?)+\]'
+_HIST_JSON = (r'\{"type": "hist", "data": \{"h": ' + _BUCKETS + r'\}\}\n'
+              r'\{"type": "hist", "data": \{"hk": \{"r,3": ' + _BUCKETS +
+              r'\}\}\}\n')
 _HIST_TEXT = r" *value \|-+ count\n(?: *-?\d+ \|@* *\d+\n| *~\n)+\n"
 _KINDS_GLOBALS = [
     ("x=5", {"type": "map", "data": {"x": 5}}),
@@ -408,7 +412,7 @@ _KINDS_JSON = (
     re.escape("".join(json.dumps(o) + "\n" for o in
                       [{"type": "printf", "data": "bye\n"}] +
                       [obj for _, obj in _KINDS_GLOBALS])))
-_KINDS_TEXT = ("hello\n" + _HIST_TEXT + "bye\n" +
+_KINDS_TEXT = ("hello\n" + _HIST_TEXT * 2 + "bye\n" +
                re.escape("".join(text + "\n" for text, _ in _KINDS_GLOBALS)))
 # makes the compiler's dependencies unimportable, as on a production host
 _NO_COMPILER_DEPS = """
