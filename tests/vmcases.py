@@ -510,7 +510,7 @@ def precompiled_cases(kver: str) -> List[VmCase]:
                      f"{sys.executable} {ROOT / 'tests' / 'validate_output.py'}"
                      " < /tmp/j && cat /tmp/j",
                prebuild=kinds, stdout=None, stderr="",
-               stdout_pattern="valid 7 objects\n" + _KINDS_JSON),
+               stdout_pattern="valid 8 objects\n" + _KINDS_JSON),
         VmCase(id="precompiled/loader-without-compiler-deps", cwd=work,
                env={"PYTHONPATH": str(work / "nodeps")},
                shell=f"{sys.executable} -c 'import lark' 2>/dev/null || "
