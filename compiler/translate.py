@@ -423,7 +423,7 @@ class _ModuleView:
         """``name[keys] @count=N ...`` per key, by @count descending."""
         sm = stat_map_ref(self.program, sym.name)
         buf = self.sort_buffer(sym, frame)
-        keys, args = _key_formats(sym, "m")
+        keys, args = _key_formats(sym, _entry_keys("m"))
         line = f"{sym.name}[{keys}]{_STAT_SUMMARY}"
         return [
             "{",
@@ -450,7 +450,7 @@ class _ModuleView:
         """One ``name[keys]=value`` line per entry, by value descending."""
         m = map_ref(self.program, sym.name)
         buf = self.sort_buffer(sym, frame)
-        keys, args = _key_formats(sym, m)
+        keys, args = _key_formats(sym, _entry_keys(m))
         fmt, arg = _value_format(sym.type, _value_ref(m, "e", sym.type))
         line = f"{sym.name}[{keys}]={fmt}\n"
         return [
@@ -484,15 +484,25 @@ def _print_kind(sym: GlobalSym) -> str:
     return "STPC_KIND_MAP" if sym.is_array else "STPC_KIND_VALUE"
 
 
-def _key_formats(sym: GlobalSym, m: str):
-    """The ``k1,k2`` format of an array's keys in entry ``e`` of map
-    ``m``, and the printf arguments for it."""
+def _key_formats(sym: GlobalSym, key_ref: Callable[[int, T], str]):
+    """The ``k1,k2`` format of an array's keys, and the printf arguments
+    for it; ``key_ref(i, t)`` is the C of key ``i``, of type ``t``."""
     formats, args = [], []
     for i, t in enumerate(sym.key_types):
-        fmt, arg = _value_format(t, _key_ref(m, "e", i, t))
+        fmt, arg = _value_format(t, key_ref(i, t))
         formats.append(fmt)
         args.append(arg)
     return ",".join(formats), args
+
+
+def _entry_keys(m: str) -> Callable[[int, T], str]:
+    """The keys of entry ``e`` of map ``m``."""
+    return lambda i, t: _key_ref(m, "e", i, t)
+
+
+def _struct_key(i: int, t: T) -> str:
+    """Key ``i`` in ``key``, a struct stpc_key."""
+    return f"key.{'str' if t is T.STRING else 'num'}[{i}]"
 
 
 def _handler_name(index: int, site) -> str:
@@ -966,8 +976,7 @@ class _ScopeGen:
             parts.append(f"{_C_TYPE[t]} k{i} = {self.expr(key)};")
         parts.append("struct stpc_key key = {};")
         for i, t in enumerate(sym.key_types):
-            slot = "str" if t is T.STRING else "num"
-            parts.append(f"key.{slot}[{i}] = k{i};")
+            parts.append(f"{_struct_key(i, t)} = k{i};")
         return " ".join(parts)
 
     def expr_Index(self, node):
@@ -1022,12 +1031,9 @@ class _ScopeGen:
         name, label = c_string(sym.name), ""
         if isinstance(node.args[0], A.Index):
             name = self.temp_string()
-            formats, args = zip(*(
-                _value_format(t, f"key.{'str' if t is T.STRING else 'num'}"
-                                 f"[{i}]")
-                for i, t in enumerate(sym.key_types)))
+            keys, args = _key_formats(sym, _struct_key)
             label = (f"snprintf({name}, MAXSTRINGLEN, "
-                     f"{c_string(sym.name + '[' + ','.join(formats) + ']')}, "
+                     f"{c_string(f'{sym.name}[{keys}]')}, "
                      f"{', '.join(args)});")
         tail = f' stpc_printf(c, "\\n");' if newline else ""
         return (f"({{ {read} if (!c->last_error) {{ {label} stpc_print_hist("

@@ -24,8 +24,10 @@ from . import protocol
 
 _KEY = re.compile(r'"([^"]*)"|(-?\d+)')
 # NAME=value, NAME[KEYS]=value, NAME @count=N ..., NAME[KEYS] @count=N ...
-_GLOBAL = re.compile(r'(\w+)(?:\[((?:"[^"]*"|-?\d+|,)*)\])?(?:=(.*)| (@.*))')
-_HIST_LABEL = re.compile(r'(\w+)(?:\[((?:"[^"]*"|-?\d+|,)*)\])?')
+# NAME or NAME[KEYS]: a global's, or a histogram's label
+_NAME_KEYS = r'(\w+)(?:\[((?:"[^"]*"|-?\d+|,)*)\])?'
+_GLOBAL = re.compile(_NAME_KEYS + r'(?:=(.*)| (@.*))')
+_HIST_LABEL = re.compile(_NAME_KEYS)
 _HIST_ROW = re.compile(r"\s*(\S+) \|@*\s*(\d+)")
 _STAT_FIELD = re.compile(r"@(\w+)=(-?\d+)")
 _UNITS = {protocol.KIND_PRINTF: re.compile(r"[^\n]*\n"),

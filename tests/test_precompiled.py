@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
 
@@ -15,7 +13,7 @@ from stpc.loader import kmod, protocol
 from stpc.loader.image import MODULE_NAME_LEN, ModuleImage, free_name
 from stpc.loader.kmod import LoaderError
 from stpc.loader.ndjson import JsonLines
-from test_loader_standalone import BLOCKER
+from test_loader_standalone import run_python
 import validate_output
 
 SCRIPT = ('global n, a; probe begin { n = 1; a["k"] = 2; '
@@ -146,10 +144,8 @@ def test_renaming_edits_struct_module_and_modinfo(ko, new):
 
 def run_cli(*argv):
     """The CLI with the compiler's dependencies unimportable."""
-    code = ("from stpc.compiler.cli import main\n"
-            f"raise SystemExit(main({list(argv)!r}))")
-    return subprocess.run([sys.executable, "-c", BLOCKER + code],
-                          capture_output=True, text=True)
+    return run_python("from stpc.compiler.cli import main\n"
+                      f"raise SystemExit(main({list(argv)!r}))")
 
 
 @pytest.mark.kbuild

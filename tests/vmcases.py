@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 from fixture import fixture_ko
+from test_loader_standalone import BLOCKER
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "run"
@@ -414,15 +415,6 @@ _KINDS_JSON = (
                       [obj for _, obj in _KINDS_GLOBALS])))
 _KINDS_TEXT = ("hello\n" + _HIST_TEXT * 2 + "bye\n" +
                re.escape("".join(text + "\n" for text, _ in _KINDS_GLOBALS)))
-# makes the compiler's dependencies unimportable, as on a production host
-_NO_COMPILER_DEPS = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("lark", "elftools", "jinja2"):
-            raise ImportError("blocked on purpose: " + name)
-sys.meta_path.insert(0, _Block())
-"""
 # runs a refused command; proves nothing was loaded and nothing is left
 # (the modules and the /proc/stpc-* directories are as before)
 _REFUSED = ("snap() {{ cut -d' ' -f1 /proc/modules | sort; "
@@ -434,7 +426,8 @@ _REFUSED_OUT = "rc=1\nunchanged\n"
 def _prepare_precompiled() -> None:
     (WORK / "kinds.stp").write_text(_KINDS)
     (WORK / "nodeps").mkdir(exist_ok=True)
-    (WORK / "nodeps" / "sitecustomize.py").write_text(_NO_COMPILER_DEPS)
+    # the compiler's dependencies unimportable, as on a production host
+    (WORK / "nodeps" / "sitecustomize.py").write_text(BLOCKER)
 
 
 def precompiled_cases(kver: str) -> List[VmCase]:
