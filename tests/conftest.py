@@ -64,9 +64,19 @@ def _prebuild(cases, kver) -> None:
                             f"{proc.stdout}{proc.stderr}")
 
 
+def _selected(request, cases, test_name):
+    """The cases whose tests ``pytest -k``/node ids selected: a partial run
+    boots the VM for those only (a full run selects all of them)."""
+    chosen = {item.callspec.params["case_id"]
+              for item in request.session.items
+              if item.originalname == test_name and hasattr(item, "callspec")}
+    return [case for case in cases if case.id in chosen] or cases
+
+
 @pytest.fixture(scope="session")
-def vm_results(kver):
-    return _run_batch(kver, vmcases.all_cases(kver))
+def vm_results(request, kver):
+    return _run_batch(kver, _selected(request, vmcases.all_cases(kver),
+                                      "test_case"))
 
 
 @pytest.fixture(scope="session")
@@ -80,9 +90,10 @@ def second_kver() -> str:
 
 
 @pytest.fixture(scope="session")
-def vm_results_second(second_kver):
+def vm_results_second(request, second_kver):
     """A second boot, on the second kernel, running a subset of the cases."""
-    return _run_batch(second_kver, vmcases.second_kernel_cases(second_kver))
+    return _run_batch(second_kver, _selected(
+        request, vmcases.second_kernel_cases(second_kver), "test_case_612"))
 
 
 @pytest.fixture(scope="session")
