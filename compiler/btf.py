@@ -31,6 +31,7 @@ from array import array
 from pathlib import Path
 from typing import BinaryIO, Callable, Dict, List, Optional, Tuple
 
+import zstandard
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 
@@ -610,21 +611,38 @@ def _bzimage_payload(image: bytes, source: str) -> bytes:
     if compression is None:
         raise BtfFormatError(f"{source}: no known compressed payload where "
                              "the boot header points")
-    return _decompress(payload, compression, source)
+    try:
+        return _decompress(payload, compression, source)
+    except (lzma.LZMAError, zlib.error, OSError, EOFError,
+            zstandard.ZstdError) as exc:
+        raise BtfFormatError(f"{source}: its {compression} payload cannot be "
+                             f"decompressed ({exc})") from None
 
 
 def _decompress(payload: bytes, compression: str, source: str) -> bytes:
     # The kernel appends the uncompressed size after the stream: a
-    # decompressor object stops at the stream's end and ignores it.
+    # decompressor object stops at the stream's end and ignores it.  Its
+    # ``eof`` tells a whole stream from a truncated one.
+    stream = _decompressor(compression, source)
+    data = stream.decompress(payload)
+    if not stream.eof:
+        raise EOFError("the stream is truncated")
+    return data
+
+
+def _decompressor(compression: str, source: str):
     if compression in ("xz", "lzma"):
         fmt = lzma.FORMAT_XZ if compression == "xz" else lzma.FORMAT_ALONE
-        return lzma.LZMADecompressor(format=fmt).decompress(payload)
+        return lzma.LZMADecompressor(format=fmt)
     if compression == "gzip":
-        return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(payload)
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
     if compression == "bzip2":
-        return bz2.BZ2Decompressor().decompress(payload)
+        return bz2.BZ2Decompressor()
+    if compression == "zstd":
+        # Debian's 6.12 images: the frame header carries no content size,
+        # so only a streaming decompressor accepts it.
+        return zstandard.ZstdDecompressor().decompressobj()
     raise EnvironmentProblem(
-        f"{source} is compressed with {compression}, which Python's standard "
-        "library cannot decompress; install the kernel's -dbg package or "
-        "pass a vmlinux or raw BTF file")
-
+        f"{source} is compressed with {compression}, which stpc cannot "
+        "decompress; install the kernel's -dbg package or pass a vmlinux "
+        "or raw BTF file")

@@ -3,6 +3,7 @@ content-addressed cache."""
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import os
 import re
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .ast import Span
-from .errors import EnvironmentProblem, StpcError
+from .errors import EnvironmentProblem, StpcError, warn
 from ..loader import VERSION
 
 _DEFINE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -88,7 +89,9 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
 
 def build(c_source: str, module_name: str, options: BuildOptions,
           verbose: int = 0) -> Path:
-    """The path of the built module, from the cache when already built."""
+    """The path of the built module, from the cache when already built.
+    When the cache cannot be written the module is built in a scratch
+    directory that lives until stpc exits."""
     if not (options.build_tree / "Makefile").exists():
         raise EnvironmentProblem(
             f"kernel build tree {options.build_tree} not found: install the "
@@ -98,20 +101,26 @@ def build(c_source: str, module_name: str, options: BuildOptions,
     cached = cache_dir() / key[:2] / key / f"{module_name}.ko"
     if cached.exists():
         return cached
-    with tempfile.TemporaryDirectory(prefix="stpc-build-") as tmp:
-        workdir = Path(tmp)
-        built = _kbuild(workdir, c_source, module_name, options, verbose)
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(".ko.tmp")
-            shutil.copyfile(built, partial)
-            os.replace(partial, cached)
-        except OSError as exc:
-            raise EnvironmentProblem(
-                f"cannot write the module cache {cache_dir()}: "
-                f"{exc.strerror}; set STPC_CACHE_DIR to a writable "
-                "directory") from None
+    workdir = Path(tempfile.mkdtemp(prefix="stpc-build-"))
+    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    built = _kbuild(workdir, c_source, module_name, options, verbose)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".ko.{os.getpid()}.tmp")
+        shutil.copyfile(built, partial)
+        os.replace(partial, cached)
+    except OSError as exc:
+        _warn_uncached(exc)
+        return built
+    shutil.rmtree(workdir, ignore_errors=True)
     return cached
+
+
+def _warn_uncached(exc: OSError) -> None:
+    """A read-only home or cache only costs the next run a rebuild."""
+    warn(f"the module cache {cache_dir()} is not writable ({exc.strerror}): "
+         "the module was built in a temporary directory, removed when stpc "
+         "exits; set STPC_CACHE_DIR to a writable directory to keep it")
 
 
 def _kbuild(workdir: Path, c_source: str, module_name: str,

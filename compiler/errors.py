@@ -8,6 +8,7 @@ and is rendered as one.
 from __future__ import annotations
 
 import difflib
+import sys
 from typing import Iterable, List, Optional, Sequence
 
 from .ast import Span
@@ -48,6 +49,11 @@ class StpcErrors(StpcError):
 
     def render(self, sources: dict) -> str:
         return "\n".join(e.render(sources) for e in self.errors)
+
+
+def warn(message: str) -> None:
+    """A problem that does not stop the compilation, said on stderr."""
+    print(f"warning: {message}", file=sys.stderr)
 
 
 class EnvironmentProblem(StpcError):

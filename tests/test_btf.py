@@ -10,10 +10,12 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
+import random
 import struct
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from stpc.compiler import btf, ctype
 from stpc.compiler.errors import EnvironmentProblem
@@ -390,7 +392,8 @@ def small_blob() -> bytes:
     lambda blob: bzimage(gzip.compress(elf_with_section(".BTF", blob))),
     lambda blob: bzimage(lzma.compress(elf_with_section(".BTF", blob),
                                        format=lzma.FORMAT_XZ)),
-], ids=["raw", "elf", "bzimage-gzip", "bzimage-xz"])
+    lambda blob: bzimage(kernel_zstd(elf_with_section(".BTF", blob))),
+], ids=["raw", "elf", "bzimage-gzip", "bzimage-xz", "bzimage-zstd"])
 def test_load_from_a_file(tmp_path, cache, wrap):
     path = tmp_path / "image"
     path.write_bytes(wrap(small_blob()))
@@ -419,10 +422,28 @@ def test_elf_without_btf(tmp_path, cache):
         btf.load_kernel_btf("9.9.9", str(path))
 
 
-def test_zstd_image_is_reported(tmp_path, cache):
+def kernel_zstd(data: bytes) -> bytes:
+    """Compressed as the kernel's build does it: a zstd frame without its
+    content size, followed by the uncompressed size."""
+    frame = zstandard.ZstdCompressor(write_content_size=False).compress(data)
+    return frame + struct.pack("<I", len(data))
+
+
+def test_lz4_image_is_reported(tmp_path, cache):
     path = tmp_path / "vmlinuz"
-    path.write_bytes(bzimage(b"\x28\xb5\x2f\xfd" + b"\0" * 32))
-    with pytest.raises(EnvironmentProblem, match="compressed with zstd"):
+    path.write_bytes(bzimage(b"\x02\x21\x4c\x18" + b"\0" * 32))
+    with pytest.raises(EnvironmentProblem, match="compressed with lz4"):
+        btf.load_kernel_btf("9.9.9", str(path))
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, lzma.compress,
+                                      kernel_zstd],
+                         ids=["gzip", "xz", "zstd"])
+def test_corrupt_image_is_reported(tmp_path, cache, compress):
+    path = tmp_path / "vmlinuz"
+    incompressible = random.Random(0).randbytes(4096)
+    path.write_bytes(bzimage(compress(incompressible)[:24] + b"\xff" * 64))
+    with pytest.raises(EnvironmentProblem, match="cannot be decompressed"):
         btf.load_kernel_btf("9.9.9", str(path))
 
 
@@ -437,12 +458,14 @@ def test_missing_btf(tmp_path, cache):
 # --------------------------------------------------------------------------
 # The Debian kernel image on this machine.
 
-@pytest.fixture(scope="module")
-def kernel(tmp_path_factory):
-    kver = vm.find_kernel_release()
+@pytest.fixture(scope="module", params=[vm.DEFAULT_SERIES,
+                                        vm.SECOND_SERIES])
+def kernel(request, tmp_path_factory):
+    """Both test kernels: 6.1's image is xz-compressed, 6.12's zstd."""
+    kver = vm.find_kernel_release(request.param)
     if not kver or not Path(f"/boot/vmlinuz-{kver}").exists():
-        _unavailable("no /boot/vmlinuz-KVER: apt-get install "
-                     "linux-image-amd64")
+        _unavailable(f"no /boot/vmlinuz-KVER of {request.param}: make setup "
+                     "installs it")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STPC_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
         btf.load_kernel_btf(kver)   # cold: extracts and caches
@@ -475,9 +498,10 @@ def test_kernel_structs(kernel):
 
 def test_kernel_module_split_btf(kernel):
     loaded, _, kver = kernel
-    ext4 = Path(f"/lib/modules/{kver}/kernel/fs/ext4/ext4.ko")
-    if not ext4.exists():
-        pytest.skip(f"{ext4} is not installed")
+    directory = Path(f"/lib/modules/{kver}/kernel/fs/ext4")
+    ext4 = next(directory.glob("ext4.ko*"), None)   # 6.12's are .ko.xz
+    if ext4 is None:
+        pytest.skip(f"{directory}/ext4.ko is not installed")
     module = btf.load_module_btf(str(ext4), loaded)
     proto = module.function("ext4_file_open")
     assert [(p.name, p.type.display()) for p in proto.params] == [

@@ -5,7 +5,9 @@ the script, and the DWARF fixture module builds."""
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,27 @@ def test_fixture_module_builds_with_dwarf(kver):
                      "stpc_fixture_struct", "stpc_fixture_byval",
                      "stpc_fixture_return", "stpc_fixture_locals"):
         assert function in names
+
+
+def test_unwritable_cache_builds_in_a_temporary_directory(kver, tmp_path):
+    """A cache that cannot be written (a read-only home) warns once and
+    still builds; the scratch build directory is gone when stpc exits."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, STPC_CACHE_DIR=str(blocker / "cache"),
+               TMPDIR=str(scratch))
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "stpc"), "-e", SCRIPT,
+         "--emit-ko", "-m", "t_uncached", "-r", kver], cwd=tmp_path,
+        env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == (
+        f"warning: the module cache {blocker / 'cache'} is not writable "
+        "(Not a directory): the module was built in a temporary directory, "
+        "removed when stpc exits; set STPC_CACHE_DIR to a writable "
+        "directory to keep it\n")
+    assert modinfo((tmp_path / "t_uncached.ko").read_bytes())["name"] == \
+        "t_uncached"
+    assert list(scratch.glob("stpc-build-*")) == []

@@ -127,6 +127,14 @@ _UNTIL_UP = "until grep -q up /tmp/o; do sleep 0.2; done;"
 _FOREVER = "probe begin { println(\"up\") } probe end { println(\"end\") }"
 
 
+# the guest's root, hence /root/.cache, is read-only: stpc builds there
+# itself, in a scratch directory it removes (grep -c prints 0, exits 1)
+_UNWRITABLE_CACHE = ("warning: the module cache /root/.cache/stpc is not "
+                     "writable (Read-only file system): the module was built "
+                     "in a temporary directory, removed when stpc exits; set "
+                     "STPC_CACHE_DIR to a writable directory to keep it\n")
+
+
 def workflow_cases(kver: str) -> List[VmCase]:
     """The ways users run stpc, beyond `stpc script.stp --run`."""
     work = WORK
@@ -177,6 +185,13 @@ def workflow_cases(kver: str) -> List[VmCase]:
                 defines=["-DSTPC_BUFFER_SIZE=32768", "-DMAXACTION=100000"],
                 then="| wc -l", stdout=None, stderr=None,
                 stderr_pattern=r"WARNING: \d+ output records dropped\n"),
+        VmCase(id="workflow/read-only-cache",
+               shell="mkdir /tmp/scratch && env -u STPC_CACHE_DIR HOME=/root "
+                     f"TMPDIR=/tmp/scratch stpc {EXAMPLES / 'hello.stp'} "
+                     "--run && ls /tmp/scratch | grep -c stpc-build-",
+               cwd=work, timeout=1200, rc=1,
+               stdout=(_read(EXAMPLES / "hello.out") or "") + "0\n",
+               stderr=_UNWRITABLE_CACHE),
         VmCase(id="workflow/without-cap-sys-module",
                shell="setpriv --inh-caps=-sys_module "
                      "--bounding-set=-sys_module stpc hello_pre.ko --run",
@@ -525,13 +540,14 @@ _SECOND_KERNEL_CORPUS = ("args_basic", "arrays_basic", "hist_log",
 
 def second_kernel_cases(kver: str) -> List[VmCase]:
     """What must also pass on the second kernel: the fixture corpus, the
-    target workflow (pinning, build-ids), a few language cases and the
-    emit-ko workflow.  STPC_VM_CASES filters these too."""
+    target workflow (pinning, build-ids), a few language cases, the
+    emit-ko workflow and kernel probes (from BTF in a zstd image).  STPC_VM_CASES filters these too."""
     corpus = [c for c in corpus_cases(kver)
               if c.id.split("/")[1] in _SECOND_KERNEL_CORPUS]
     emit = [c for c in workflow_cases(kver)
             if c.id == "workflow/emit-ko-then-run"]
-    cases = fixture_cases(kver) + target_workflow_cases(kver) + corpus + emit
+    cases = (fixture_cases(kver) + target_workflow_cases(kver) + corpus +
+             emit + kernel_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
