@@ -32,9 +32,10 @@ class StpcError(Exception):
             if text is not None:
                 source_lines = text.splitlines()
                 if 0 < self.span.line <= len(source_lines):
-                    line = source_lines[self.span.line - 1].expandtabs(8)
-                    lines.append(f"    {line}")
-                    lines.append("    " + " " * (self.span.col - 1) + "^")
+                    line = source_lines[self.span.line - 1]
+                    before = line[:self.span.col - 1].expandtabs(8)
+                    lines.append(f"    {line.expandtabs(8)}")
+                    lines.append("    " + " " * len(before) + "^")
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)

@@ -109,14 +109,19 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
-def _number(token: Token) -> int:
-    text = str(token)
+def _number(text: str, span: A.Span) -> int:
+    """A literal's value; past 64 bits is an error, as in SystemTap (up to
+    2**64 - 1 it wraps to a negative long there)."""
     if text.lower().startswith("0x"):
         value = int(text, 16)
     elif len(text) > 1 and text.startswith("0"):
         value = int(text, 8)
     else:
         value = int(text)
+    if value >= 1 << 64:
+        raise StpcError(f"number '{text}' invalid or out of range", span,
+                        hint="numbers are 64-bit: at most "
+                             "18446744073709551615 (0xffffffffffffffff)")
     return value
 
 
@@ -132,6 +137,9 @@ class _Builder(Transformer):
 
     def _span(self, item) -> A.Span:
         return A.Span(self.file, item.line, item.column)
+
+    def _number(self, token: Token) -> int:
+        return _number(str(token), self._span(token))
 
     # ---- declarations ----
     def start(self, meta, items):
@@ -157,10 +165,10 @@ class _Builder(Transformer):
         return A.ProbeComponent(self._span(name), str(name), arg)
 
     def pp_number(self, meta, items):
-        return _number(items[0])
+        return self._number(items[0])
 
     def pp_negative(self, meta, items):
-        return -_number(items[-1])
+        return -self._number(items[-1])
 
     def pp_string(self, meta, items):
         return _unquote(items[0])
@@ -193,7 +201,7 @@ class _Builder(Transformer):
                             "number", self._span(token),
                             hint=f"use @{index} for it as a string")
         negative = text.startswith("-")
-        value = _number(text.lstrip("-"))
+        value = _number(text.lstrip("-"), self._span(token))
         return _wrap64(-value if negative else value)
 
     def script_arg(self, meta, items):
@@ -209,7 +217,7 @@ class _Builder(Transformer):
         name, size, init = items[0], None, None
         for item in items[1:]:
             if isinstance(item, Token) and item.type == "NUMBER":
-                size = _number(item)
+                size = self._number(item)
             else:
                 init = item
         return A.Global(self._span(name), str(name), size, init)
@@ -338,7 +346,7 @@ class _Builder(Transformer):
         return A.Crement(self._span(op), str(op), target, False)
 
     def number(self, meta, items):
-        return A.IntLit(self._span(items[0]), _wrap64(_number(items[0])))
+        return A.IntLit(self._span(items[0]), _wrap64(self._number(items[0])))
 
     def string(self, meta, items):
         return A.StrLit(self._span(items[0]), _unquote(items[0]))

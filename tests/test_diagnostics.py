@@ -87,16 +87,3 @@ def test_bad_define(capsys):
                                 "probe begin { exit() }"], capsys)
     assert status == 1
     assert "invalid -D option 'X=1;rm'" in err
-
-
-@pytest.mark.kbuild
-def test_unwritable_cache_is_one_sentence(kver, capsys, monkeypatch, tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("not a directory")
-    monkeypatch.setenv("STPC_CACHE_DIR", str(blocker / "cache"))
-    status, out, err = run_cli(["-e", "probe begin { exit() }", "-p4", "-r",
-                                kver], capsys)
-    assert status == 1
-    assert err.startswith(f"error: cannot write the module cache "
-                          f"{blocker / 'cache'}: Not a directory; set "
-                          "STPC_CACHE_DIR to a writable directory")
