@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import traceback
 from typing import List, Optional
@@ -20,6 +21,8 @@ from ..loader.protocol import PROTOCOL_VERSION
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+#: killed by SIGPIPE, as a shell reports it: the reader of our output left
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -96,14 +99,27 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.script_args.insert(0, args.script)
         args.script = None
     try:
-        return _dispatch(args)
+        status = _dispatch(args)
+        sys.stdout.flush()      # a closed pipe is reported here, not at exit
+        return status
     except LoaderError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one place bugs surface
         return _internal_error(exc)
+
+
+def _silence_stdout() -> None:
+    """`stpc -l ... | head`: the reader is gone, so output still buffered
+    must not raise again when Python flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _dispatch(args) -> int:

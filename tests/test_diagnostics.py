@@ -4,6 +4,10 @@ the whole stderr of `stpc -p2 NAME.stp` run in that directory."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,3 +91,16 @@ def test_bad_define(capsys):
                                 "probe begin { exit() }"], capsys)
     assert status == 1
     assert "invalid -D option 'X=1;rm'" in err
+
+
+def test_closed_stdout_exits_quietly(kver):
+    """`stpc -l ... | grep -m1 x`: the reader left; stpc ends like a Unix
+    tool killed by SIGPIPE, without an internal error."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    stpc = Path(sys.executable).parent / "stpc"
+    proc = subprocess.run(
+        [str(stpc), "-r", kver, "-l", 'kernel.function("vfs_*")'],
+        stdout=writer, stderr=subprocess.PIPE, text=True)
+    os.close(writer)
+    assert (proc.returncode, proc.stderr) == (128 + signal.SIGPIPE, "")
