@@ -331,12 +331,21 @@ class Script:
 
 
 def walk(node):
-    """Every node below ``node``, depth first, the node itself included."""
-    yield node
+    """Every node below ``node``, depth first, the node itself included.
+    Iterative: nested generators would cost the depth at every node, and
+    a 10,000-term expression is that deep."""
+    stack = [node]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(reversed(_children(node)))
+
+
+def _children(node) -> list:
+    children = []
     for value in vars(node).values():
         if isinstance(value, tuple):
-            for item in value:
-                if hasattr(item, "span"):
-                    yield from walk(item)
+            children += [item for item in value if hasattr(item, "span")]
         elif hasattr(value, "span") and not isinstance(value, Span):
-            yield from walk(value)
+            children.append(value)
+    return children

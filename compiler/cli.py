@@ -214,7 +214,7 @@ def _run_ko(args) -> int:
 
 def _compile(args) -> int:
     from .build import parse_define
-    from .driver import Compilation, CompileOptions
+    from .driver import Compilation, CompileOptions, run_deep
     from .unparse import describe_program, unparse
     from .errors import StpcError
 
@@ -250,10 +250,12 @@ def _compile(args) -> int:
             raise StpcError(f"cannot read {args.script}: {exc.strerror}") \
                 from None
     if last == 1:
-        sys.stdout.write(unparse(comp.script()))
+        script = comp.script()
+        sys.stdout.write(run_deep(lambda: unparse(script)))
         return EXIT_OK
     if last == 2:
-        sys.stdout.write(describe_program(comp.program()))
+        program = comp.program()
+        sys.stdout.write(run_deep(lambda: describe_program(program)))
         return EXIT_OK
     if last == 3:
         sys.stdout.write(comp.c_source())

@@ -104,3 +104,25 @@ def test_closed_stdout_exits_quietly(kver):
         stdout=writer, stderr=subprocess.PIPE, text=True)
     os.close(writer)
     assert (proc.returncode, proc.stderr) == (128 + signal.SIGPIPE, "")
+
+
+def _chained_sum(terms: int) -> str:
+    return ("probe begin { x = 1\n  y = " + " + ".join(["x"] * terms) +
+            "\n  print(y); exit() }\n")
+
+
+def _else_if_chain(branches: int) -> str:
+    chain = "\n  else ".join(f"if (x == {i}) y = {i}" for i in range(branches))
+    return f"probe begin {{ x = 3\n  {chain}\n  print(y); exit() }}\n"
+
+
+@pytest.mark.parametrize("script", [_chained_sum(10_000),
+                                    _else_if_chain(2_000)],
+                         ids=["sum-10000-terms", "else-if-2000-branches"])
+@pytest.mark.parametrize("last_pass", ["-p1", "-p2", "-p3"])
+def test_deep_scripts_compile(script, last_pass, capsys):
+    """Nesting as deep as SystemTap accepts (it takes 5,000 terms) and
+    more hits no recursion limit in any pass."""
+    status, out, err = run_cli([last_pass, "-e", script], capsys)
+    assert (status, err) == (0, "")
+    assert out
