@@ -185,9 +185,7 @@ class _Child:
         self.failure_fd, failure_write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            os.close(self.release_fd)
-            os.close(self.failure_fd)
-            _exec_when_released(plan, release_read, failure_write)
+            self._exec_when_released(plan, release_read, failure_write)
         os.close(release_read)
         os.close(failure_write)
         self.status: Optional[int] = None
@@ -217,21 +215,24 @@ class _Child:
         if self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
 
-
-def _exec_when_released(plan: command.Exec, release_fd: int,
-                        failure_fd: int) -> NoReturn:
-    """In the forked child: waits for the word to go, then execs PLAN; a
-    failure is told to the parent through FAILURE_FD (closed on exec)."""
-    try:
-        if os.read(release_fd, 1) == b"g":
-            # Python ignores these; the command gets the usual defaults
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
-            os.execvp(plan.program, plan.argv)
-    except OSError as exc:
-        os.write(failure_fd, f"{plan.program}: {exc.strerror}".encode())
-    finally:
-        os._exit(127)
+    def _exec_when_released(self, plan: command.Exec, release_fd: int,
+                            failure_fd: int) -> NoReturn:
+        """In the forked child: waits for the word to go, then execs PLAN;
+        a failure is told to the parent through FAILURE_FD (closed on
+        exec).  The parent's ends are closed, so that its death ends the
+        wait."""
+        try:
+            os.close(self.release_fd)
+            os.close(self.failure_fd)
+            if os.read(release_fd, 1) == b"g":
+                # Python ignores these; the command gets the usual defaults
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+                os.execvp(plan.program, plan.argv)
+        except OSError as exc:
+            os.write(failure_fd, f"{plan.program}: {exc.strerror}".encode())
+        finally:
+            os._exit(127)
 
 
 class _Session:

@@ -612,16 +612,12 @@ def command_cases(kver: str) -> List[VmCase]:
                         ["stpc", "command.ko", "--run", "-c", command])),
                     cwd=WORK, prebuild=build, stdout=expected, stderr="")
              for name, command, expected in writes]
-    script_run = shlex.join(["stpc", "command.stp", "--run", "-c",
-                             writes[0][1], "--debuginfo-path",
-                             str(ko.parent)])
-    cases.append(VmCase(
-        id="command/sh-c-script", cwd=WORK,
-        shell=_WITH_FIXTURE.format(ko=ko, run=script_run),
-        prebuild=[["stpc", "command.stp", "-p4", "-r", kver,
-                   "--debuginfo-path", str(ko.parent)]],
-        stdout=writes[0][2], stderr=""))
     cases += [
+        # a script run from source (not a .ko): the shell's $$ is target()
+        _inline("command/script-sh-c", kver,
+                'probe end { printf("target %d\\n", target()) }',
+                options=["-c", "sh -c 'echo pid $$'"], stdout=None,
+                stdout_pattern=r"pid (\d+)\ntarget \1\n"),
         _inline("command/missing-program", kver, _FOREVER,
                 options=["-c", "stpc-no-such-program --flag"],
                 then="; echo rc=$?", stdout="up\nend\nrc=1\n",
