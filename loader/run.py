@@ -9,9 +9,9 @@ import signal
 import sys
 import time
 from dataclasses import dataclass
-from typing import BinaryIO, Optional
+from typing import BinaryIO, NoReturn, Optional
 
-from . import kmod, protocol, targets
+from . import command, kmod, protocol, targets
 from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
 from .ndjson import JsonLines
@@ -73,11 +73,13 @@ def checked_image(data: bytes, options: RunOptions) -> ModuleImage:
 
 
 def run_module(data: bytes, options: RunOptions) -> RunResult:
+    plan = command.plan(options.command) \
+        if options.command is not None else None
     image = checked_image(data, options)
     name = image.name
     with _StopSignals() as signals:
         addresses = targets.resolve(image.info)
-        child = _Child(options.command) if options.command else None
+        child = _Child(plan) if plan else None
         target = child.pid if child else options.target_pid
         params = [f"{protocol.PARAM_TARGET}={target}" if target else "",
                   addresses.param,
@@ -175,24 +177,27 @@ class _Output:
 
 
 class _Child:
-    """The -c command: forked now, exec'd once the probes are armed."""
+    """The -c command: forked now, exec'd once the probes are armed, so
+    that its pid, given to the module as target(), is the command's."""
 
-    def __init__(self, command: str):
-        read_end, self.release_fd = os.pipe()
+    def __init__(self, plan: command.Exec):
+        release_read, self.release_fd = os.pipe()
+        self.failure_fd, failure_write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            os.close(self.release_fd)
-            go = os.read(read_end, 1)
-            if go != b"g":
-                os._exit(127)
-            os.execv("/bin/sh", ["sh", "-c", command])
-        os.close(read_end)
+            self._exec_when_released(plan, release_read, failure_write)
+        os.close(release_read)
+        os.close(failure_write)
         self.status: Optional[int] = None
 
-    def release(self) -> None:
+    def release(self) -> Optional[str]:
+        """Lets the child exec; why it could not, if it could not."""
         os.write(self.release_fd, b"g")
         os.close(self.release_fd)
         self.release_fd = -1
+        with open(self.failure_fd, "rb") as failure:   # EOF once exec'd
+            self.failure_fd = -1
+            return failure.read().decode(errors="replace") or None
 
     def exited(self) -> bool:
         if self.status is None:
@@ -205,9 +210,29 @@ class _Child:
         """Ends a child that never ran, or reaps one that did."""
         if self.release_fd >= 0:
             os.close(self.release_fd)     # its read gets EOF and it exits
-            self.release_fd = -1
+            os.close(self.failure_fd)
+            self.release_fd = self.failure_fd = -1
         if self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
+
+    def _exec_when_released(self, plan: command.Exec, release_fd: int,
+                            failure_fd: int) -> NoReturn:
+        """In the forked child: waits for the word to go, then execs PLAN;
+        a failure is told to the parent through FAILURE_FD (closed on
+        exec).  The parent's ends are closed, so that its death ends the
+        wait."""
+        try:
+            os.close(self.release_fd)
+            os.close(self.failure_fd)
+            if os.read(release_fd, 1) == b"g":
+                # Python ignores these; the command gets the usual defaults
+                signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+                signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
+                os.execvp(plan.program, plan.argv)
+        except OSError as exc:
+            os.write(failure_fd, f"{plan.program}: {exc.strerror}".encode())
+        finally:
+            os._exit(127)
 
 
 class _Session:
@@ -220,13 +245,14 @@ class _Session:
         base = protocol.proc_dir(name)
         self.ctl_path = f"{base}/{protocol.CTL_FILE}"
         self.data_fd = os.open(f"{base}/{protocol.DATA_FILE}", os.O_RDONLY)
+        self.command_failed = False
 
     def run(self) -> RunResult:
         try:
             if not self._start():
                 return RunResult(1, 0, 0, refused=True)
             if self.child:
-                self.child.release()
+                self._release_child()
             self._wait_for_end()
             self._command(protocol.CMD_STOP)
             self._drain()
@@ -234,6 +260,12 @@ class _Session:
         finally:
             os.close(self.data_fd)
         return self._finish(status)
+
+    def _release_child(self) -> None:
+        failure = self.child.release()
+        if failure:
+            self.command_failed = True
+            _warn(f"ERROR: -c: cannot run {failure}")
 
     def _start(self) -> bool:
         """False if the module refused to start; it has said why on its
@@ -277,7 +309,8 @@ class _Session:
     def _finish(self, status: dict) -> RunResult:
         result = RunResult(status["errors"], status["skipped"],
                            status["dropped"],
-                           aborted=status["state"] == protocol.STATE_ERROR)
+                           aborted=status["state"] == protocol.STATE_ERROR
+                           or self.command_failed)
         if result.dropped:
             _warn(f"WARNING: {result.dropped} output records dropped")
         if result.errors or result.skipped:

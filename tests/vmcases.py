@@ -245,6 +245,17 @@ probe kernel.function("do_sys_openat2").return {
 _OPENAT_RUN = "exec cat /tmp/stpc-no-such-file 2>/dev/null"
 
 
+# once per write to /proc/stpc_fixture: which process wrote, and whether
+# it is target() or target()'s child
+_WHO_WRITES = """
+probe module("stpc_fixture").function("stpc_fixture_ints") {
+	if ($i == -5)
+		printf("%s pid=target:%d ppid=target:%d\\n", execname(),
+		       pid() == target(), ppid() == target())
+}
+"""
+
+
 def prepare_work_dir() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "forever.stp").write_text(_FOREVER + "\n")
@@ -252,6 +263,8 @@ def prepare_work_dir() -> None:
     (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
     (WORK / "late.stp").write_text(_LATE + "\n")
     (WORK / "openat.stp").write_text(_OPENAT + "\n")
+    (WORK / "command.stp").write_text(_WHO_WRITES + "\n")
+    (WORK / "three.txt").write_text("3\n")
     _prepare_precompiled()
 
 
@@ -261,7 +274,8 @@ def all_cases(kver: str) -> List[VmCase]:
     cases = corpus_cases(kver) + example_cases(kver) + \
         workflow_cases(kver) + fixture_cases(kver) + \
         target_workflow_cases(kver) + kernel_cases(kver) + \
-        language_cases(kver) + precompiled_cases(kver)
+        language_cases(kver) + precompiled_cases(kver) + \
+        command_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -591,3 +605,46 @@ def sig_enforce_cases(kver: str) -> List[VmCase]:
                stdout="rc=1\n0\n", stderr=_UNSIGNED_REFUSED.format(
                    name="hello_signed")),
     ]
+
+
+def command_cases(kver: str) -> List[VmCase]:
+    """-c CMD runs CMD as its own process, so target() is the process
+    running the user's command: plain words are exec'd directly, a shell
+    is started only for shell syntax, and it execs a lone simple command."""
+    ko = fixture_ko(kver)
+    writes = [
+        ("sh-c", "sh -c 'echo 3 > /proc/stpc_fixture'",
+         "sh pid=target:1 ppid=target:0\n"),
+        ("plain-binary",
+         f"dd if={WORK / 'three.txt'} of=/proc/stpc_fixture status=none",
+         "dd pid=target:1 ppid=target:0\n"),
+        ("redirection",
+         f"dd status=none < {WORK / 'three.txt'} > /proc/stpc_fixture",
+         "dd pid=target:1 ppid=target:0\n"),
+        ("pipeline", "echo 3 | tee /proc/stpc_fixture > /dev/null",
+         "tee pid=target:0 ppid=target:1\n"),
+    ]
+    build = [["stpc", str(WORK / "command.stp"), "--emit-ko", "-m",
+              "command", "-r", kver, "--debuginfo-path", str(ko.parent)]]
+    cases = [VmCase(id=f"command/{name}",
+                    shell=_WITH_FIXTURE.format(ko=ko, run=shlex.join(
+                        ["stpc", "command.ko", "--run", "-c", command])),
+                    cwd=WORK, prebuild=build, stdout=expected, stderr="")
+             for name, command, expected in writes]
+    cases += [
+        # a script run from source (not a .ko): the shell's $$ is target()
+        _inline("command/script-sh-c", kver,
+                'probe end { printf("target %d\\n", target()) }',
+                options=["-c", "sh -c 'echo pid $$'"], stdout=None,
+                stdout_pattern=r"pid (\d+)\ntarget \1\n"),
+        _inline("command/missing-program", kver, _FOREVER,
+                options=["-c", "stpc-no-such-program --flag"],
+                then="; echo rc=$?", stdout="up\nend\nrc=1\n",
+                stderr="ERROR: -c: cannot run stpc-no-such-program: "
+                       "No such file or directory\n"),
+        _inline("command/unmatched-quote", kver, _FOREVER,
+                options=["-c", "echo 'oops"], then="; echo rc=$?",
+                stdout="rc=1\n",
+                stderr="ERROR: -c: unmatched ' in: echo 'oops\n"),
+    ]
+    return cases
