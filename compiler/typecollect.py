@@ -504,7 +504,7 @@ class Collector(_Calls):
             declared.append((self.ret_var(function), function.return_type))
         for var, t in declared:
             if t is not None:
-                self.cs.require(var, t, None, _EXPECTED)
+                self.cs.declare(var, t)
 
     def stmt(self, node) -> None:
         getattr(self, "stmt_" + type(node).__name__)(node)

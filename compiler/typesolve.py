@@ -92,8 +92,12 @@ class Constraints:
 
     def fixed(self, t: T) -> int:
         var = self.fresh()
-        self.items.append(Is(var, t))
+        self.declare(var, t)
         return var
+
+    def declare(self, var: int, t: T) -> None:
+        """Before any use: the variable cannot have another type yet."""
+        self.items.append(Is(var, t))
 
     def same(self, left: int, right: int, span, template: str) -> None:
         self.items.append(Same(left, right, Clash(span, template)))
