@@ -260,8 +260,9 @@ class ProbeResolver:
         if pattern.line is None:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
-        candidates = self._matching_functions(
-            debug, Pattern(pattern.function, pattern.file), "call", span)
+        candidates = _without_init_code(debug, self._matching_functions(
+            debug, Pattern(pattern.function, pattern.file), "call", span),
+            span)
         target = self.target_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
         sites = []

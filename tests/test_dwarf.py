@@ -186,6 +186,16 @@ def test_naming_init_code_is_an_error_that_says_why(kver, name):
         "stpc_fixture has run its init: it cannot be probed")
 
 
+def test_a_statement_in_init_code_is_an_error(kver, debug):
+    [init] = debug.find_functions("stpc_fixture_init_proc")
+    line = debug.lines_of(init)[-1]
+    with pytest.raises(StpcError) as info:
+        _list(kver, 'module("stpc_fixture").statement('
+                    f'"stpc_fixture_init_proc@stpc_fixture.c:{line}")')
+    assert info.value.message.startswith(
+        "stpc_fixture_init_proc is init code (.init.text)")
+
+
 # -- types --
 
 def test_parameter_types_follow_dwarf(debug):
