@@ -69,11 +69,12 @@ class Subprogram:
     """A function's DWARF entry with where its code is."""
     name: str
     die: DIE
-    low_pc: int
-    high_pc: int
+    low_pc: int         # the entry: DW_AT_entry_pc, or the first range's start
+    high_pc: int        # the end of the last part (see ranges)
     decl_file: str
     decl_line: int
     inline_of: Optional[DIE] = None     # set for inlined instances
+    # [low, high) parts: two for a function GCC split into f and f.cold
     ranges: List[Tuple[int, int]] = field(default_factory=list)
 
     @property
@@ -352,7 +353,8 @@ class DebugFile:
 
     # -- functions --
     def subprogram_at(self, address: int) -> Optional[Subprogram]:
-        """The out-of-line function whose entry is ``address``."""
+        """The out-of-line function with a part starting at ``address``:
+        its entry, or a part GCC moved away (``f.cold``)."""
         if address not in self._subprograms:
             self._subprograms[address] = self._find_subprogram(address)
         return self._subprograms[address]
@@ -372,8 +374,6 @@ class DebugFile:
             if die.tag != "DW_TAG_subprogram":
                 continue
             spans = self.die_ranges(die, cu)
-            if spans and spans[0][0] == address:
-                return self._subprogram(die, spans)
             if any(lo == address for lo, _ in spans):
                 return self._subprogram(die, spans)
         return None
@@ -415,14 +415,16 @@ class DebugFile:
 
     def find_functions(self, name_glob: str) -> List[Subprogram]:
         """Out-of-line functions whose name matches the glob, found from
-        the symbol table (cheap) and then their compilation unit only."""
+        the symbol table (cheap) and then their compilation unit only.
+        A function is found once, by its entry, however many symbols
+        lead to it (``f`` and its ``f.cold`` part, aliases)."""
         found, seen = [], set()
         for sym in self._functions_named(name_glob):
             base = sym.name.split(".", 1)[0]
             sub = self.subprogram_at(sym.address)
             if sub is not None and sub.name == base and \
-                    sym.address not in seen:
-                seen.add(sym.address)
+                    sub.low_pc not in seen:
+                seen.add(sub.low_pc)
                 found.append(sub)
         found.sort(key=lambda s: (s.name, s.low_pc))
         return found

@@ -22,12 +22,14 @@ def list_points(text: str, kernel_release: str,
     errors = ErrorCollector()
     sites = resolver.resolve(point, 0, 0, errors)
     errors.raise_if_any()
+    shown = set()
     for site in sites:
-        if not with_vars:
-            yield site.description
-            continue
-        resolved = resolver.resolved[id(site)]
-        yield " ".join([site.description] + _variables(resolved))
+        line = site.description
+        if with_vars:
+            line = " ".join([line] + _variables(resolver.resolved[id(site)]))
+        if line not in shown:       # inlined copies of one function
+            shown.add(line)
+            yield line
 
 
 def _parse_point(text: str) -> A.ProbePoint:

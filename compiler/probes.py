@@ -185,7 +185,7 @@ class ProbeResolver:
                         span) -> List[ProbeSite]:
         which = {"inline": "inline", "": ""}.get(suffix, "call")
         functions = self._matching_functions(debug, pattern, which, span)
-        functions = _without_init_code(debug, functions, pattern, span)
+        functions = _without_init_code(debug, functions, span)
         kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
         target = self.target_module(debug, point.optional)
         sites = []
@@ -260,8 +260,9 @@ class ProbeResolver:
         if pattern.line is None:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
-        candidates = self._matching_functions(
-            debug, Pattern(pattern.function, pattern.file), "call", span)
+        candidates = _without_init_code(debug, self._matching_functions(
+            debug, Pattern(pattern.function, pattern.file), "call", span),
+            span)
         target = self.target_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
         sites = []
@@ -388,15 +389,19 @@ class ProbeResolver:
                              "--debuginfo-path DIR")
 
 
-def _without_init_code(debug, functions, pattern, span):
+def _without_init_code(debug, functions, span):
     """Init code is freed once the kernel or module has started, so a
     glob leaves it out and a name that means only init code is refused."""
     kept = [f for f in functions
             if not _section_at(debug, f.low_pc).startswith(".init")]
     if kept or not functions:
         return kept
-    raise StpcError(f"{functions[0].name} is init code, freed once "
-                    f"{debug.target} has started; it cannot be probed", span)
+    first = functions[0]
+    after = "the kernel has booted" if debug.target == "kernel" \
+        else f"module {debug.target} has run its init"
+    raise StpcError(f"{first.name} is init code "
+                    f"({_section_at(debug, first.low_pc)}), freed once "
+                    f"{after}: it cannot be probed", span)
 
 
 def _section_at(debug, address: int) -> str:

@@ -14,29 +14,6 @@ static bool stpc_verbose;
 module_param_named(stpc_verbose, stpc_verbose, bool, 0);
 MODULE_PARM_DESC(stpc_verbose, "report targets loaded during the run");
 
-/* Whether @mod's symbol table has @symbol of @size; its address if so. */
-static unsigned long stpc_module_symbol(struct module *mod, const char *symbol,
-				       unsigned long size)
-{
-	struct mod_kallsyms *ks;
-	unsigned long addr = 0;
-	unsigned int i;
-
-	preempt_disable();
-	ks = rcu_dereference_sched(mod->kallsyms);
-	for (i = 0; ks && i < ks->num_symtab; i++) {
-		const Elf_Sym *sym = &ks->symtab[i];
-
-		if (sym->st_size == size &&
-		    !strcmp(ks->strtab + sym->st_name, symbol)) {
-			addr = sym->st_value;
-			break;
-		}
-	}
-	preempt_enable();
-	return addr;
-}
-
 static unsigned int stpc_late_arm(struct module *mod, unsigned int target)
 {
 	unsigned int i, armed = 0;
@@ -47,7 +24,7 @@ static unsigned int stpc_late_arm(struct module *mod, unsigned int target)
 
 		if (kp->target != target || kp->armed)
 			continue;
-		base = stpc_module_symbol(mod, kp->symbol, kp->symbol_size);
+		base = stpc_module_symbol(mod, kp->symbol, kp->symbol_size, 0);
 		if (!base)
 			continue;
 		kp->addr = base + kp->symbol_offset;

@@ -3,8 +3,9 @@
  * The section resolver: turns the addresses the loader read from
  * /sys/module/NAME/sections/ (and _stext from /proc/kallsyms) into probe
  * addresses, after checking each of them against the kernel's own view
- * (kallsyms names, the module's build-id note), and pins every target
- * module so it cannot be removed while probes may sit in it.
+ * (kallsyms names, the module's own symbol table and build-id note), and
+ * pins every target module so it cannot be removed while probes may sit
+ * in it.
  *
  * Nothing here trusts the loader: a wrong address is refused with a
  * message, never dereferenced blindly.
@@ -42,6 +43,37 @@ static bool stpc_symbol_is(unsigned long addr, const char *symbol,
 	scnprintf(want, sizeof(want), " [%s]", module);
 	len = strlen(want);
 	return strlen(got) > len && !strcmp(got + strlen(got) - len, want);
+}
+
+/*
+ * The address of the symbol @symbol of @size in @mod's symbol table, or
+ * 0.  Several may have that name (static functions of different files):
+ * then the one at @hint, else the first.
+ */
+static unsigned long stpc_module_symbol(struct module *mod, const char *symbol,
+				       unsigned long size, unsigned long hint)
+{
+	struct mod_kallsyms *ks;
+	unsigned long addr = 0;
+	unsigned int i;
+
+	preempt_disable();
+	ks = rcu_dereference_sched(mod->kallsyms);
+	for (i = 0; ks && i < ks->num_symtab; i++) {
+		const Elf_Sym *sym = &ks->symtab[i];
+
+		if (sym->st_size != size ||
+		    strcmp(ks->strtab + sym->st_name, symbol))
+			continue;
+		if (!addr)
+			addr = sym->st_value;
+		if (sym->st_value == hint) {
+			addr = hint;
+			break;
+		}
+	}
+	preempt_enable();
+	return addr;
 }
 
 static void stpc_resolve_error(const char *msg)
@@ -158,6 +190,26 @@ static void stpc_resolve_kernel(unsigned int index)
 	stpc_target_present[index] = true;
 }
 
+/*
+ * Whether @kp's address is its symbol plus offset.  In a module the
+ * symbol's own address, from the module's symbol table, is compared: the
+ * name kallsyms prints may be another one at that address (an __exit
+ * function and its alias cleanup_module).  The kernel exports no lookup
+ * by name, so there kallsyms must print the symbol's name.
+ */
+static bool stpc_kprobe_placed(const struct stpc_kprobe *kp,
+			       const struct stpc_target_desc *t,
+			       struct module *mod)
+{
+	unsigned long start = kp->addr - kp->symbol_offset;
+
+	if (t->is_kernel)
+		return stpc_symbol_is(kp->addr, kp->symbol, kp->symbol_offset,
+				      NULL);
+	return stpc_module_symbol(mod, kp->symbol, kp->symbol_size, start) ==
+	       start;
+}
+
 /* Every kprobe's address, checked against the symbol it must be in. */
 static void stpc_resolve_kprobes(void)
 {
@@ -172,8 +224,7 @@ static void stpc_resolve_kprobes(void)
 		if (!stpc_target_present[kp->target])
 			continue;
 		kp->addr = stpc_addrs[kp->slot] + kp->offset;
-		if (!stpc_symbol_is(kp->addr, kp->symbol, kp->symbol_offset,
-				    t->is_kernel ? NULL : t->name)) {
+		if (!stpc_kprobe_placed(kp, t, stpc_pinned[kp->target])) {
 			scnprintf(msg, sizeof(msg), "probe %s: %#lx is not "
 				  "%s+%#lx", kp->probe.point, kp->addr,
 				  kp->symbol, kp->symbol_offset);

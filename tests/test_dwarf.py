@@ -4,6 +4,7 @@ stack slots), plus location expressions written by hand."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 import pytest
@@ -12,12 +13,15 @@ from elftools.dwarf.dwarf_expr import DWARFExprParser
 from stpc.compiler import ast as A
 from stpc.compiler import ctype as C
 from stpc.compiler.dwarf import DebugFile, variable_name, variable_type
-from stpc.compiler.errors import StpcError
+from stpc.compiler.errors import ErrorCollector, StpcError
+from stpc.compiler.listing import _parse_point, list_points
 from stpc.compiler.location import (Computed, Frame, InMemory, InRegister,
                                     Pieces, Unavailable, compile_location)
-from stpc.compiler.probes import parse_pattern
+from stpc.compiler.probes import (ProbeEnvironment, ProbeResolver,
+                                  parse_pattern)
 
 import fixture
+import vm
 
 LOOP_LINE = 242
 SPAN = A.Span("t.stp", 1, 1)
@@ -86,6 +90,33 @@ def test_the_loop_line_has_one_statement_address(debug):
     assert sorted(names) == ["acc", "i", "n", "sum"]
 
 
+def _section_offsets(ko) -> dict:
+    """name -> value of each defined symbol: an offset in its section."""
+    out = subprocess.run(["nm", str(ko)], capture_output=True, text=True,
+                         check=True).stdout
+    return {fields[2]: int(fields[0], 16)
+            for fields in map(str.split, out.splitlines())
+            if len(fields) == 3}
+
+
+@pytest.mark.parametrize("release", vm.find_kernel_releases())
+def test_a_function_gcc_split_in_two_is_one_function(release):
+    ko = fixture.build_fixture(release)
+    symbols = _section_offsets(ko)
+    assert "stpc_fixture_split.cold" in symbols, "GCC no longer splits it"
+    debug = DebugFile(ko, "stpc_fixture")
+    [split] = debug.find_functions("stpc_fixture_split")
+    parts = {(debug.locate(low).section, debug.locate(low).offset)
+             for low, _ in split.ranges}
+    assert parts == {(".text", symbols["stpc_fixture_split"]),
+                     (".text.unlikely", symbols["stpc_fixture_split.cold"])}
+    entry = debug.locate(split.low_pc)
+    assert (entry.section, entry.offset) == \
+        (".text", symbols["stpc_fixture_split"])
+    names = [f.name for f in debug.find_functions("stpc_fixture_*")]
+    assert names.count("stpc_fixture_split") == 1
+
+
 def test_inlined_instances_are_found(debug):
     inlined = debug.find_inlined("stpc_fixture_inlined_helper")
     assert inlined and all(f.is_inline for f in inlined)
@@ -97,6 +128,72 @@ def test_patterns():
     assert parse_pattern("name", SPAN).file is None
     with pytest.raises(StpcError):
         parse_pattern("a@b:c:d", SPAN)
+
+
+# -- probe points: one per function, init code left out --
+
+def _list(kver, point: str, with_vars: bool = False) -> list:
+    directory = str(fixture.build_fixture(kver).parent)
+    return list(list_points(point, kver, (directory,), with_vars))
+
+
+def _listed_names(lines) -> list:
+    return [re.match(r'module\("stpc_fixture"\)\.function\("(\w+)@',
+                     line).group(1) for line in lines]
+
+
+def test_listing_shows_each_function_once(kver):
+    lines = _list(kver, 'module("stpc_fixture").function("*")')
+    assert len(lines) == len(set(lines))
+    assert _listed_names(lines).count("stpc_fixture_split") == 1
+    [ret] = _list(kver, 'module("stpc_fixture").function('
+                        '"stpc_fixture_split").return')
+    assert ret.endswith(".return")
+    [entry] = _list(kver, 'module("stpc_fixture").function('
+                          '"stpc_fixture_split")', with_vars=True)
+    assert entry.endswith(") $v:long int")
+
+
+def test_one_site_per_address_across_a_glob(kver):
+    directory = str(fixture.build_fixture(kver).parent)
+    resolver = ProbeResolver(ProbeEnvironment(kver, (directory,)))
+    point = _parse_point('module("stpc_fixture").function("*")')
+    errors = ErrorCollector()
+    sites = resolver.resolve(point, 0, 0, errors)
+    errors.raise_if_any()
+    places = [(s.code.section, s.code.offset) for s in sites]
+    assert len(places) == len(set(places))
+    split = [s for s in sites if s.code.function == "stpc_fixture_split"]
+    assert [(s.code.section, s.code.symbol, s.code.symbol_offset)
+            for s in split] == [(".text", "stpc_fixture_split", 0)]
+
+
+def test_globs_skip_init_code_but_not_exit_code(kver):
+    names = _listed_names(_list(kver, 'module("stpc_fixture").function('
+                                      '"stpc_fixture_*")'))
+    assert "stpc_fixture_exit" in names
+    assert "stpc_fixture_ints" in names
+    assert not {"stpc_fixture_init", "stpc_fixture_init_proc"} & set(names)
+
+
+@pytest.mark.parametrize("name", ["stpc_fixture_init",
+                                  "stpc_fixture_init_proc"])
+def test_naming_init_code_is_an_error_that_says_why(kver, name):
+    with pytest.raises(StpcError) as info:
+        _list(kver, f'module("stpc_fixture").function("{name}")')
+    assert info.value.message == (
+        f"{name} is init code (.init.text), freed once module "
+        "stpc_fixture has run its init: it cannot be probed")
+
+
+def test_a_statement_in_init_code_is_an_error(kver, debug):
+    [init] = debug.find_functions("stpc_fixture_init_proc")
+    line = debug.lines_of(init)[-1]
+    with pytest.raises(StpcError) as info:
+        _list(kver, 'module("stpc_fixture").statement('
+                    f'"stpc_fixture_init_proc@stpc_fixture.c:{line}")')
+    assert info.value.message.startswith(
+        "stpc_fixture_init_proc is init code (.init.text)")
 
 
 # -- types --

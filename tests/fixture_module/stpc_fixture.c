@@ -8,10 +8,6 @@
  * DWARF.  Writing a decimal N to /proc/stpc_fixture calls every probed
  * function N times; reading the file prints stpc_fixture_counter.
  *
- * The probed functions are noinline and noipa, so each one exists as a
- * single out-of-line copy under its own name (no .constprop/.isra/.part
- * clones) and the callers cannot specialise them on argument values.
- *
  * Argument values
  * ===============
  *
@@ -75,12 +71,16 @@
  *	from before the pass (1 in pass 0, then 3 * acc + sum of the
  *	previous pass).  Returns sum + acc with sum = n^2 at that point.
  *
+ * 7. long stpc_fixture_split(long v), v = k: returns -v when v % 3 == 2
+ *	(the unlikely path, calling stpc_fixture_rare(v) first), else 2 * v.
+ *	GCC splits it: stpc_fixture_split.cold is in .text.unlikely.
+ *
  * The formulas treat k as a plain non-negative integer.  For k < 100000
  * every value fits its type without wrapping, except where a modulo is
  * written out and for the 2^64 wrap of stpc_fixture_ints' result.
  *
  * Globals: stpc_fixture_counter (int) is incremented once inside each
- * of the six functions, so a write of N raises it by exactly 6 * N.
+ * of the first six functions, so a write of N raises it by exactly 6 * N.
  * stpc_fixture_sink (long) accumulates the return values.
  * stpc_fixture_cur_item and stpc_fixture_cur_owner keep the values of
  * the last iteration run.
@@ -245,6 +245,25 @@ static __stpc_probed int stpc_fixture_locals(int n)
 	return sum + (int)acc;
 }
 
+/*
+ * Called on stpc_fixture_split's unlikely path.  Cold by the attribute
+ * itself: the kernel's __cold is empty where -falign-functions is in
+ * use (6.12), and the split below needs the call to be cold.
+ */
+static noinline __attribute__((__cold__)) void stpc_fixture_rare(long v)
+{
+	stpc_fixture_sink -= v;
+}
+
+static __stpc_probed long stpc_fixture_split(long v)
+{
+	if (unlikely(v % 3 == 2)) {
+		stpc_fixture_rare(v);
+		return -v;
+	}
+	return 2 * v;
+}
+
 /* One iteration k of a write; see the argument table at the top. */
 static void stpc_fixture_run_one(unsigned int k)
 {
@@ -283,6 +302,8 @@ static void stpc_fixture_run_one(unsigned int k)
 	stpc_fixture_sink += stpc_fixture_return(1000L * k - 3, -(long)k - 7);
 
 	stpc_fixture_sink += stpc_fixture_locals((int)(k % 10) + 1);
+
+	stpc_fixture_sink += stpc_fixture_split((long)k);
 }
 
 static ssize_t stpc_fixture_proc_write(struct file *file,
@@ -333,11 +354,17 @@ static const struct proc_ops stpc_fixture_proc_ops = {
 	.proc_write	= stpc_fixture_proc_write,
 };
 
-static int __init stpc_fixture_init(void)
+/* Init code that is not the module's init function (no alias). */
+static __stpc_probed int __init stpc_fixture_init_proc(void)
 {
 	if (!proc_create("stpc_fixture", 0666, NULL, &stpc_fixture_proc_ops))
 		return -ENOMEM;
 	return 0;
+}
+
+static int __init stpc_fixture_init(void)
+{
+	return stpc_fixture_init_proc();
 }
 
 static void __exit stpc_fixture_exit(void)
