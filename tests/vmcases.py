@@ -367,11 +367,11 @@ def user_string_cases(kver: str) -> List[VmCase]:
     return [
         built("cat_opens", id="kernel/user-string-cat",
               shell=_FIVE_CATS.format(ko="cat_opens.ko"), stdout=five,
-              stderr="", timeout=300),
+              stderr="", timeout=600),
         built("cat_opens_return",
               id="kernel/user-string-cat-return",
               shell=_FIVE_CATS.format(ko="cat_opens_return.ko"),
-              stdout=five, stderr="", timeout=300),
+              stdout=five, stderr="", timeout=600),
         built("marked_open",
               id="kernel/user-string-untouched-file", shell=marked("file"),
               stdout="open /etc/hostname\n", stderr=""),
