@@ -55,12 +55,12 @@ static long stpc_read_kernel(void *dst, u64 addr, size_t size)
  * wake a waiter) is safe only in task context with interrupts on, as in a
  * kprobe at a function's entry; elsewhere the read stays a fault.
  */
-static bool stpc_vma_shows_page_cache(const struct vm_area_struct *vma)
+static bool stpc_vma_shows_page_cache(struct vm_area_struct *vma)
 {
 	return vma->vm_file && !vma->anon_vma &&
 	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP |
 				  VM_HUGETLB)) &&
-	       !userfaultfd_armed((struct vm_area_struct *)vma);
+	       !userfaultfd_armed(vma);
 }
 
 /*
