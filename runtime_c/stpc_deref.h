@@ -3,21 +3,38 @@
  * Fault-safe reads of kernel and user memory for target variables and
  * the kernel_* / user_* functions.  A bad address never oopses: the read
  * fails, the handler's error is set ("kernel read fault at 0x..."), and
- * the value reads as 0 or "".
+ * the value reads as 0 or "".  User pages the task has not touched yet
+ * are read from the page cache where that is what the task would see.
  */
 #ifndef STPC_DEREF_H
 #define STPC_DEREF_H
 
 #include <linux/uaccess.h>
+#include <linux/mm.h>
+#include <linux/mmap_lock.h>
+#include <linux/pagemap.h>
+#include <linux/userfaultfd_k.h>
+
+/*
+ * A reader's error for an address the task has mapped, readable, whose
+ * page is not in memory (nor in the page cache): the task could read it,
+ * a probe cannot.  The error then says where it can be read.
+ */
+#define STPC_NOT_RESIDENT	(-EAGAIN)
+#define STPC_NOT_RESIDENT_HINT						\
+	" (the page is not in memory yet: read it in a .return probe "	\
+	"through @entry(), or give a default as in user_string(p, \"?\"))"
 
 static void stpc_fault(struct stpc_context *c, const char *space, u64 addr,
-		       const char *where)
+		       long err, const char *where)
 {
-	char msg[64];
+	char msg[sizeof("kernel read fault at 0x") + 16 +
+		 sizeof(STPC_NOT_RESIDENT_HINT)];
 
 	if (c->last_error)
 		return;
-	scnprintf(msg, sizeof(msg), "%s read fault at 0x%llx", space, addr);
+	scnprintf(msg, sizeof(msg), "%s read fault at 0x%llx%s", space, addr,
+		  err == STPC_NOT_RESIDENT ? STPC_NOT_RESIDENT_HINT : "");
 	stpc_error_copy(c, msg, where);
 }
 
@@ -29,10 +46,81 @@ static long stpc_read_kernel(void *dst, u64 addr, size_t size)
 					size);
 }
 
+/*
+ * A probe cannot fault a user page in, so a page the task has not touched
+ * yet (a string in a library's .rodata, say) is unreadable with faults
+ * off.  But in a file mapping that has never had a private copy of a page
+ * (no anon_vma), what the task would see is the file's page cache: read
+ * the bytes there.  Taking mmap_lock by trylock and dropping it (which may
+ * wake a waiter) is safe only in task context with interrupts on, as in a
+ * kprobe at a function's entry; elsewhere the read stays a fault.
+ */
+static bool stpc_vma_shows_page_cache(struct vm_area_struct *vma)
+{
+	return vma->vm_file && !vma->anon_vma &&
+	       !(vma->vm_flags & (VM_IO | VM_PFNMAP | VM_MIXEDMAP |
+				  VM_HUGETLB)) &&
+	       !userfaultfd_armed(vma);
+}
+
+/*
+ * Copies from the page-cache page behind @addr, within one page.  No page
+ * reference is taken (dropping one could free the page from probe
+ * context): the copy is fault-safe, and it counts only if the page cache
+ * still holds the same up-to-date folio afterwards.
+ */
+static long stpc_copy_page_cache(const struct vm_area_struct *vma, void *dst,
+				 unsigned long addr, size_t size)
+{
+	struct xarray *pages = &vma->vm_file->f_mapping->i_pages;
+	pgoff_t index = vma->vm_pgoff + ((addr - vma->vm_start) >> PAGE_SHIFT);
+	struct folio *folio;
+	const char *src;
+
+	folio = xa_load(pages, index);
+	if (!folio || xa_is_value(folio) || !folio_test_uptodate(folio))
+		return STPC_NOT_RESIDENT;
+	src = page_address(folio_file_page(folio, index));
+	if (copy_from_kernel_nofault(dst, src + offset_in_page(addr), size))
+		return STPC_NOT_RESIDENT;
+	smp_rmb();	/* the copy before the check that it was still valid */
+	if (xa_load(pages, index) != folio || !folio_test_uptodate(folio))
+		return STPC_NOT_RESIDENT;
+	return 0;
+}
+
+static long stpc_read_user_page_cache(void *dst, u64 addr, size_t size)
+{
+	struct mm_struct *mm = current->mm;
+	long ret = 0;
+
+	if (!in_task() || irqs_disabled() || !mm || !mmap_read_trylock(mm))
+		return -EFAULT;
+	while (size && !ret) {
+		size_t chunk = min_t(size_t, size,
+				     PAGE_SIZE - offset_in_page(addr));
+		struct vm_area_struct *vma = find_vma(mm, addr);
+
+		if (!vma || vma->vm_start > addr || !(vma->vm_flags & VM_READ))
+			ret = -EFAULT;
+		else if (!stpc_vma_shows_page_cache(vma))
+			ret = STPC_NOT_RESIDENT;
+		else
+			ret = stpc_copy_page_cache(vma, dst, addr, chunk);
+		dst += chunk;
+		addr += chunk;
+		size -= chunk;
+	}
+	mmap_read_unlock(mm);
+	return ret;
+}
+
 static long stpc_read_user(void *dst, u64 addr, size_t size)
 {
-	return copy_from_user_nofault(dst, (const void __user *)(uintptr_t)
-				      addr, size);
+	if (!copy_from_user_nofault(dst, (const void __user *)(uintptr_t)addr,
+				    size))
+		return 0;
+	return stpc_read_user_page_cache(dst, addr, size);
 }
 
 /* A 1, 2, 4 or 8 byte value, zero-extended; 0 and an error on a fault. */
@@ -41,9 +129,10 @@ static u64 stpc_read_value(struct stpc_context *c, stpc_reader_t read,
 			   const char *where)
 {
 	union { u8 b; u16 h; u32 w; u64 q; } v = { .q = 0 };
+	long err = read(&v, addr, size);
 
-	if (unlikely(read(&v, addr, size))) {
-		stpc_fault(c, space, addr, where);
+	if (unlikely(err)) {
+		stpc_fault(c, space, addr, err, where);
 		return 0;
 	}
 	switch (size) {
@@ -75,19 +164,22 @@ static __maybe_unused u64 stpc_user_deref(struct stpc_context *c, u64 addr,
  * Copies a NUL-terminated string of at most @len - 1 bytes; the kernel's
  * strncpy_*_nofault are not exported, so: aligned 8-byte words (which
  * never cross a page) where possible, single bytes elsewhere.  0, or
- * -EFAULT when the first unreadable byte comes before the terminator.
+ * the reader's error when the first unreadable byte comes before the
+ * terminator.
  */
 static long stpc_copy_string(stpc_reader_t read, char *buf, u64 addr,
 			     size_t len)
 {
 	size_t i = 0;
+	long err;
 
 	while (i + 1 < len) {
 		if (!((addr + i) & 7) && i + 9 <= len) {
 			u64 word;
 			size_t j;
 
-			if (read(&word, addr + i, 8))
+			err = read(&word, addr + i, 8);
+			if (err)
 				goto fault;
 			memcpy(buf + i, &word, 8);
 			for (j = 0; j < 8; j++)
@@ -96,7 +188,8 @@ static long stpc_copy_string(stpc_reader_t read, char *buf, u64 addr,
 			i += 8;
 			continue;
 		}
-		if (read(buf + i, addr + i, 1))
+		err = read(buf + i, addr + i, 1);
+		if (err)
 			goto fault;
 		if (!buf[i])
 			return 0;
@@ -106,7 +199,7 @@ static long stpc_copy_string(stpc_reader_t read, char *buf, u64 addr,
 	return 0;
 fault:
 	buf[i] = '\0';
-	return -EFAULT;
+	return err;
 }
 
 static const char *stpc_read_string(struct stpc_context *c,
@@ -114,10 +207,13 @@ static const char *stpc_read_string(struct stpc_context *c,
 				    char *buf, u64 addr, s64 len,
 				    const char *where)
 {
+	long err;
+
 	len = clamp_t(s64, len, 1, MAXSTRINGLEN);
-	if (stpc_copy_string(read, buf, addr, len)) {
+	err = stpc_copy_string(read, buf, addr, len);
+	if (err) {
 		buf[0] = '\0';
-		stpc_fault(c, space, addr, where);
+		stpc_fault(c, space, addr, err, where);
 	}
 	return buf;
 }

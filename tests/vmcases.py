@@ -265,6 +265,8 @@ def prepare_work_dir() -> None:
     (WORK / "openat.stp").write_text(_OPENAT + "\n")
     (WORK / "command.stp").write_text(_WHO_WRITES + "\n")
     (WORK / "three.txt").write_text("3\n")
+    for module, script in _USER_STRING_SCRIPTS.items():
+        (WORK / f"{module}.stp").write_text(script + "\n")
     _prepare_precompiled()
 
 
@@ -274,8 +276,8 @@ def all_cases(kver: str) -> List[VmCase]:
     cases = corpus_cases(kver) + example_cases(kver) + \
         workflow_cases(kver) + fixture_cases(kver) + \
         target_workflow_cases(kver) + kernel_cases(kver) + \
-        language_cases(kver) + precompiled_cases(kver) + \
-        command_cases(kver)
+        user_string_cases(kver) + language_cases(kver) + \
+        precompiled_cases(kver) + command_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -346,6 +348,74 @@ def kernel_cases(kver: str) -> List[VmCase]:
             # TCG a descheduled vCPU can hold it past the trylock bound
             stderr_pattern=_MAYBE_SKIPPED))
     return cases
+
+
+# user_string() of paths in pages the opening process has not touched yet
+# (cat's libc reads locale files through .rodata strings): read from the
+# page cache at the syscall's entry, or after the syscall at .return
+_CAT_OPENS = ('probe kernel.function("do_sys_openat2") { '
+              'if (execname() == "cat") '
+              'printf("open %s\\n", user_string($filename)) }')
+_CAT_OPENS_RETURN = ('probe kernel.function("do_sys_openat2").return { '
+                     'if (execname() == "cat") '
+                     'printf("open %s\\n", user_string(@entry($filename))) }')
+# five runs in one boot: whether a page is resident varies from run to run
+_FIVE_CATS = ("for i in 1 2 3 4 5; do "
+              "stpc {ko} --run -o /tmp/o -c 'cat /etc/hostname' >/dev/null "
+              "|| echo \"run $i failed\"; "
+              "grep -x 'open /etc/hostname' /tmp/o || echo \"run $i: none\"; "
+              "done")
+# tests/untouched_open.py opens with dfd -42 a path in a fresh mapping
+_MARKED_OPEN = ('probe kernel.function("do_sys_openat2") { '
+                'if ($dfd == -42) '
+                'printf("open %s\\n", user_string($filename)) }')
+_UNTOUCHED = ROOT / "tests" / "untouched_open.py"
+_USER_STRING_SCRIPTS = {"cat_opens": _CAT_OPENS,
+                        "cat_opens_return": _CAT_OPENS_RETURN,
+                        "marked_open": _MARKED_OPEN}
+_USER_FAULT = (r"ERROR: user read fault at 0x{addr}{hint} near identifier "
+               r"'user_string' at \S+:1:\d+\n"
+               r"WARNING: Number of errors: 1, skipped probes: 0\n")
+_NOT_RESIDENT_HINT = re.escape(
+    ' (the page is not in memory yet: read it in a .return probe through '
+    '@entry(), or give a default as in user_string(p, "?"))')
+
+
+def user_string_cases(kver: str) -> List[VmCase]:
+    """user_string() at a syscall's entry, of user memory the process has
+    mapped but not touched: read from the page cache when the page is
+    there; otherwise an error that says which form works."""
+    def built(module: str, **case) -> VmCase:
+        return VmCase(cwd=WORK, prebuild=[[
+            "stpc", f"{module}.stp", "--emit-ko", "-m", module, "-r",
+            kver, "--kernel-types", "btf"]], **case)
+
+    def marked(kind: str) -> str:
+        return shlex.join(["stpc", "marked_open.ko", "--run", "-c",
+                           f"python3 {_UNTOUCHED} {kind}"])
+
+    five = "open /etc/hostname\n" * 5
+    return [
+        built("cat_opens", id="kernel/user-string-cat",
+              shell=_FIVE_CATS.format(ko="cat_opens.ko"), stdout=five,
+              stderr="", timeout=600),
+        built("cat_opens_return",
+              id="kernel/user-string-cat-return",
+              shell=_FIVE_CATS.format(ko="cat_opens_return.ko"),
+              stdout=five, stderr="", timeout=600),
+        built("marked_open",
+              id="kernel/user-string-untouched-file", shell=marked("file"),
+              stdout="open /etc/hostname\n", stderr=""),
+        built("marked_open",
+              id="kernel/user-string-untouched-anon", shell=marked("anon"),
+              stdout="", stderr=None, rc=1,
+              stderr_pattern=_USER_FAULT.format(addr="[0-9a-f]+",
+                                                hint=_NOT_RESIDENT_HINT)),
+        built("marked_open",
+              id="kernel/user-string-unmapped", shell=marked("none"),
+              stdout="", stderr=None, rc=1,
+              stderr_pattern=_USER_FAULT.format(addr="1000", hint="")),
+    ]
 
 
 def kernel_dwarf_available(kver: str) -> bool:
