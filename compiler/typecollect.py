@@ -147,12 +147,16 @@ class _Expressions(_Walk):
             if sym.is_array:
                 return None
             if sym.name in self.statistics:
-                self.error(f"statistic '{node.name}' can only be read with "
-                           "@count, @sum, @min, @max, @avg or printed with "
-                           "@hist_log or @hist_linear", node.span)
+                self.statistic_read(node)
                 return None
             self.scope.globals_read.add(node.name)
         return self.sym_var(sym)
+
+    def statistic_read(self, node) -> None:
+        """A statistic (or an element of an array of them) used as a value."""
+        self.error(f"statistic '{node.name}' can only be read with @count, "
+                   "@sum, @min, @max, @avg, @variance or printed with "
+                   "@hist_log or @hist_linear", node.span)
 
     def array_keys(self, name: str, keys, node) -> Optional[GlobalSym]:
         """Types an array's keys; the array, or None if it is not one."""
@@ -175,9 +179,7 @@ class _Expressions(_Walk):
         if sym is None:
             return None
         if sym.name in self.statistics:
-            self.error(f"statistic '{node.name}' can only be read with "
-                       "@count, @sum, @min, @max, @avg, @variance or "
-                       "printed with @hist_log or @hist_linear", node.span)
+            self.statistic_read(node)
             return None
         self.scope.globals_read.add(node.name)
         return self.sym_var(sym)
