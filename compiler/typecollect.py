@@ -144,19 +144,19 @@ class _Expressions(_Walk):
         sym = self.lookup(node.name, node.span)
         self.symbols[node] = sym
         if isinstance(sym, GlobalSym):
-            if sym.is_array:
-                return None
-            if sym.name in self.statistics:
-                self.statistic_read(node)
-                return None
-            self.scope.globals_read.add(node.name)
+            return None if sym.is_array else self.global_value(sym, node)
         return self.sym_var(sym)
 
-    def statistic_read(self, node) -> None:
-        """A statistic (or an element of an array of them) used as a value."""
-        self.error(f"statistic '{node.name}' can only be read with @count, "
-                   "@sum, @min, @max, @avg, @variance or printed with "
-                   "@hist_log or @hist_linear", node.span)
+    def global_value(self, sym: GlobalSym, node):
+        """A global scalar or array element read as a value; a statistic
+        (or an element of an array of them) cannot be."""
+        if sym.name in self.statistics:
+            self.error(f"statistic '{node.name}' can only be read with "
+                       "@count, @sum, @min, @max, @avg, @variance or printed "
+                       "with @hist_log or @hist_linear", node.span)
+            return None
+        self.scope.globals_read.add(node.name)
+        return self.sym_var(sym)
 
     def array_keys(self, name: str, keys, node) -> Optional[GlobalSym]:
         """Types an array's keys; the array, or None if it is not one."""
@@ -176,13 +176,7 @@ class _Expressions(_Walk):
 
     def expr_Index(self, node):
         sym = self.array_keys(node.name, node.keys, node)
-        if sym is None:
-            return None
-        if sym.name in self.statistics:
-            self.statistic_read(node)
-            return None
-        self.scope.globals_read.add(node.name)
-        return self.sym_var(sym)
+        return None if sym is None else self.global_value(sym, node)
 
     def expr_InArray(self, node):
         if self.array_keys(node.array, node.keys, node) is not None:
