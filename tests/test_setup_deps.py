@@ -48,11 +48,12 @@ KBUILD_PROGRAMS = ("make", "sh", "as", "awk", "sed", "grep", "cat", "cmp",
 BUILD_TREE_PROGRAMS = ("scripts/basic/fixdep", "scripts/mod/modpost",
                        "tools/objtool/objtool")
 
-#: virtme-ng starts its tools by name: vng runs virtme-run through the shell.
-VIRTME_PROGRAMS = ("virtme-run",)
+#: Venv programs run by name: vng starts virtme-run through the shell, the
+#: Makefile and tests/demo.py run stpc (on the host and in the guest).
+VENV_PROGRAMS = ("virtme-run", "stpc")
 
 #: Words that start a guest wrapper line without running a program.
-SHELL_BUILTINS = {"echo", "exit", "export", "cd"}
+SHELL_BUILTINS = {"echo", "exit", "export"}
 
 USR_MERGED = ("/bin/", "/sbin/", "/lib/", "/lib64/")
 
@@ -66,7 +67,7 @@ DEBIAN_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
 # What the harness runs
 # --------------------------------------------------------------------------
 
-def _virtme_programs() -> dict[str, str]:
+def _virtme_programs() -> dict[str, str | None]:
     """The host programs virtme-ng would start, found its own way."""
     from virtme import mkinitramfs, util
     from virtme.qemu_helpers import Qemu
@@ -130,7 +131,7 @@ def harness_programs() -> dict[str, str | None]:
     found = {name: shutil.which(name, path=DEBIAN_PATH) for name in wanted}
     venv_bin = str(Path(sys.executable).parent)
     found.update({name: shutil.which(name, path=venv_bin)
-                  for name in VIRTME_PROGRAMS})
+                  for name in VENV_PROGRAMS})
     found["vng"] = vm._find_vng()
     found.update(_virtme_programs())
     for kver in _kernels():
@@ -352,3 +353,13 @@ def test_dropping_a_package_is_caught(package, program):
 def test_dropping_virtme_ng_is_caught():
     files = {"vng": vm._find_vng()}
     assert unprovided(files, makefile_packages()["apt"], ())
+
+
+def test_vng_finds_virtme_run_without_the_venv_on_path(monkeypatch):
+    # `.venv/bin/python tests/vm.py` with a plain PATH: vng starts
+    # virtme-run by name
+    monkeypatch.setenv("PATH", DEBIAN_PATH)
+    vng = vm._find_vng()
+    path = vm.vng_environment(vng)["PATH"]
+    assert shutil.which("virtme-run", path=path) == \
+        str(Path(vng).parent / "virtme-run")
