@@ -9,7 +9,8 @@
 #
 # The root is debootstrap's minbase variant (Essential and required
 # packages only) plus `make`, the one thing the README asks for up front;
-# everything else must come from `make demo` itself.
+# everything else must come from `make demo` itself.  Needs root, network
+# access and about 3 GB in /var/tmp.
 set -euo pipefail
 
 repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
@@ -69,6 +70,17 @@ deb $mirror bookworm-updates main
 deb $security bookworm-security main
 EOF
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# This host's network, not its set-up: its CA bundle (which trusts a
+# TLS-intercepting proxy, if the network has one) for pip, and its proxy
+# variables.  Everything else the demo needs, `make demo` must install.
+network_env=()
+if [ -r /etc/ssl/certs/ca-certificates.crt ]; then
+	cp /etc/ssl/certs/ca-certificates.crt "$root/etc/fresh-check-ca.crt"
+	network_env+=(PIP_CERT=/etc/fresh-check-ca.crt)
+fi
+for var in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY; do
+	[ -z "${!var:-}" ] || network_env+=("$var=${!var}")
+done
 
 echo "== clean clone of $commit"
 git clone --quiet --no-checkout "$repo" "$root/root/stpc"
@@ -83,6 +95,7 @@ echo "== apt-get install make; make demo (as root, in the chroot)"
 status=0
 chroot "$root" /usr/bin/env -i HOME=/root TERM=dumb LANG=C.UTF-8 \
 	PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	"${network_env[@]}" \
 	/bin/sh -c 'set -e
 		apt-get update -q
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q make
