@@ -44,6 +44,11 @@ KBUILD_PROGRAMS = ("make", "sh", "as", "awk", "sed", "grep", "cat", "cmp",
                    "rm", "mkdir", "dirname", "head", "sort", "uniq", "uname",
                    "getconf")
 
+#: What `make debuginfo` (stpc.compiler.debuginfo) and the tests run:
+#: openssl makes signing keys (tests/test_sign.py, the signing VM cases),
+#: readelf checks DWARF fixtures.
+TEST_PROGRAMS = ("dpkg-deb", "tar", "openssl", "readelf")
+
 #: kbuild's helpers in the build tree.
 BUILD_TREE_PROGRAMS = ("scripts/basic/fixdep", "scripts/mod/modpost",
                        "tools/objtool/objtool")
@@ -127,7 +132,8 @@ def _kernels() -> list[str]:
 
 def harness_programs() -> dict[str, str | None]:
     """Every program the harness runs: name -> path (None: not found)."""
-    wanted = {*MAKEFILE_PROGRAMS, *KBUILD_PROGRAMS, *_guest_programs()}
+    wanted = {*MAKEFILE_PROGRAMS, *KBUILD_PROGRAMS, *TEST_PROGRAMS,
+              *_guest_programs()}
     found = {name: shutil.which(name, path=DEBIAN_PATH) for name in wanted}
     venv_bin = str(Path(sys.executable).parent)
     found.update({name: shutil.which(name, path=venv_bin)
