@@ -5,8 +5,8 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 # Every program `make demo`/`make test` runs comes from these packages or
 # from Debian's Essential set (tests/test_setup_deps.py checks it):
-# virtme-ng builds the VM's initramfs with busybox.
-APT_PACKAGES := qemu-system-x86 busybox-static linux-image-amd64 \
+# virtme-ng builds the VM's initramfs with busybox, checked with `file`.
+APT_PACKAGES := qemu-system-x86 busybox-static file linux-image-amd64 \
 	linux-headers-amd64 make gcc libelf-dev python3-venv kmod
 # The second test kernel, from bookworm-backports, pinned to exact package
 # names so that CI is reproducible (and so that the linux-image-amd64 meta

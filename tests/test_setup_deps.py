@@ -53,6 +53,11 @@ TEST_PROGRAMS = ("dpkg-deb", "tar", "openssl", "readelf")
 BUILD_TREE_PROGRAMS = ("scripts/basic/fixdep", "scripts/mod/modpost",
                        "tools/objtool/objtool")
 
+#: What virtme-ng runs without a lookup of its own: `file -L` on busybox
+#: (it must be statically linked) and `file` on the kernel image (its
+#: version); `make fresh-check` found it missing.
+VIRTME_TOOLS = ("file",)
+
 #: Venv programs run by name: vng starts virtme-run through the shell, the
 #: Makefile and tests/demo.py run stpc (on the host and in the guest).
 VENV_PROGRAMS = ("virtme-run", "stpc")
@@ -133,7 +138,7 @@ def _kernels() -> list[str]:
 def harness_programs() -> dict[str, str | None]:
     """Every program the harness runs: name -> path (None: not found)."""
     wanted = {*MAKEFILE_PROGRAMS, *KBUILD_PROGRAMS, *TEST_PROGRAMS,
-              *_guest_programs()}
+              *VIRTME_TOOLS, *_guest_programs()}
     found = {name: shutil.which(name, path=DEBIAN_PATH) for name in wanted}
     venv_bin = str(Path(sys.executable).parent)
     found.update({name: shutil.which(name, path=venv_bin)
@@ -346,8 +351,8 @@ def test_harness_finds_test_kernels():
 
 
 @pytest.mark.parametrize("package, program", [
-    ("busybox-static", "busybox"), ("qemu-system-x86", "qemu"),
-    ("make", "make")])
+    ("busybox-static", "busybox"), ("file", "file"),
+    ("qemu-system-x86", "qemu"), ("make", "make")])
 def test_dropping_a_package_is_caught(package, program):
     packages = makefile_packages()
     apt = [p for p in packages["apt"] if p != package]
