@@ -3,9 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-# Every program `make demo`/`make test` runs comes from these packages or
-# from Debian's Essential set (tests/test_setup_deps.py checks it):
-# virtme-ng builds the VM's initramfs with busybox, checked with `file`.
+# Every program `make demo`/`make test` runs comes from these packages,
+# their dependencies or Debian's base system (tests/test_setup_deps.py
+# checks it; docs/setup.md): e.g. virtme-ng builds the VM's initramfs with
+# busybox, which it checks with `file`.
 APT_PACKAGES := qemu-system-x86 busybox-static file linux-image-amd64 \
 	linux-headers-amd64 make gcc libelf-dev python3-venv kmod
 # The second test kernel, from bookworm-backports, pinned to exact package
@@ -87,7 +88,7 @@ vm-test: setup
 
 # The README's `make demo` on a fresh Debian 12 root (debootstrap, chroot)
 # from a clean clone of the current commit: run it before landing a change
-# to the set-up (about 15 minutes; not part of CI).
+# to the set-up (5-20 minutes; not part of CI).
 fresh-check:
 	@command -v debootstrap >/dev/null || { apt-get update && \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y \

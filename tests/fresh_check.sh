@@ -4,8 +4,8 @@
 # temporary directory, clones the current commit into it (a clean clone:
 # only committed changes are checked), and runs `make demo` there as root
 # in a chroot, then checks the demo printed examples/hello.out.  The VM the
-# demo boots runs under TCG, so no KVM is needed.  Takes about 15 minutes
-# (see README "Quick start"); run it before landing a change to the set-up.
+# demo boots runs under TCG, so no KVM is needed.  Takes 5-20 minutes
+# (docs/setup.md); run it before landing a change to the set-up.
 #
 # The root is debootstrap's minbase variant (Essential and required
 # packages only) plus `make`, the one thing the README asks for up front;
