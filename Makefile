@@ -3,8 +3,12 @@
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
-APT_PACKAGES := qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
-	make gcc libelf-dev python3-venv kmod
+# Every program `make demo`/`make test` runs comes from these packages,
+# their dependencies or Debian's base system (tests/test_setup_deps.py
+# checks it; docs/setup.md): e.g. virtme-ng builds the VM's initramfs with
+# busybox, which it checks with `file`.
+APT_PACKAGES := qemu-system-x86 busybox-static file linux-image-amd64 \
+	linux-headers-amd64 make gcc libelf-dev python3-venv kmod
 # The second test kernel, from bookworm-backports, pinned to exact package
 # names so that CI is reproducible (and so that the linux-image-amd64 meta
 # package, hence the default kernel, stays Debian 12's own 6.1).  Backports
@@ -13,13 +17,16 @@ APT_PACKAGES := qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
 KERNEL2 := 6.12.95+deb12-amd64
 KERNEL2_PACKAGES := linux-image-$(KERNEL2) linux-headers-$(KERNEL2)
 BACKPORTS := /etc/apt/sources.list.d/bookworm-backports.sources
+# Installed into the venv besides stpc and its test extras.
+PIP_PACKAGES := virtme-ng
 # The Debian kernel the VM boots and modules are built for (Debian 12's 6.1;
 # tests/vm.py --series 6.12 picks the second one).
 KVER = $(shell $(VPY) tests/vm.py --print-kver)
 export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup apt backports-source newest-kernel2 demo test unit-test vm-test fixture debuginfo clean
+.PHONY: setup apt backports-source newest-kernel2 print-packages demo test \
+	unit-test vm-test fresh-check fixture debuginfo clean
 
 setup: apt $(VENV)/.installed
 
@@ -56,10 +63,15 @@ backports-source:
 		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
 		> $(BACKPORTS)
 
+# The packages `make setup` installs, one a line (tests/test_setup_deps.py).
+print-packages:
+	@printf 'apt %s\n' $(APT_PACKAGES) $(KERNEL2_PACKAGES)
+	@printf 'pip %s\n' $(PIP_PACKAGES)
+
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
-	$(VPY) -m pip install --quiet -e '.[test]' virtme-ng
+	$(VPY) -m pip install --quiet -e '.[test]' $(PIP_PACKAGES)
 	touch $@
 
 demo: setup
@@ -73,6 +85,15 @@ unit-test: setup
 
 vm-test: setup
 	$(VPY) -m pytest -q tests -m vm
+
+# The README's `make demo` on a fresh Debian 12 root (debootstrap, chroot)
+# from a clean clone of the current commit: run it before landing a change
+# to the set-up (5-20 minutes; not part of CI).
+fresh-check:
+	@command -v debootstrap >/dev/null || { apt-get update && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y \
+			--no-install-recommends debootstrap; }
+	tests/fresh_check.sh
 
 # Debian's vmlinux with DWARF for KVER (from linux-image-KVER-dbg, ~860 MB
 # download, once) into $(STPC_CACHE_DIR)/debuginfo/KVER/: kernel.function

@@ -282,17 +282,31 @@ def vng_command(vng: str, kver: str, exec_cmd: str, rwdirs=(),
     modules in /lib/modules/KVER of the shared root); ``--user root`` so
     insmod works whoever runs the tests; ``--verbose`` sends the kernel
     console to vng's stderr, which we keep as a crash log (the command's own
-    output goes to files, so nothing mixes).  ``append`` holds extra kernel
+    output goes to files, so nothing mixes).  ``--force-9p``: bookworm has
+    only qemu's old C virtiofsd, which vng tries first and cannot start
+    (``fuse: invalid argument``); it then falls back to 9p anyway, after
+    about 3 s of retries per boot.  ``append`` holds extra kernel
     command-line words, e.g. ``module.sig_enforce=1``.
     """
     argv = [vng, "--run", f"/boot/vmlinuz-{kver}", "--user", "root",
-            "--memory", str(memory), "--cpus", str(cpus), "--verbose"]
+            "--memory", str(memory), "--cpus", str(cpus), "--verbose",
+            "--force-9p"]
     if not _use_kvm():
         argv.append("--disable-kvm")
     argv += [_rwdir_arg(d) for d in rwdirs]
     argv += [f"--append={word}" for word in append]
     argv += ["--exec", exec_cmd]
     return argv
+
+
+def vng_environment(vng: str) -> dict[str, str]:
+    """The environment vng runs in: vng's own directory first on PATH.
+
+    vng starts ``virtme-run`` by name, so a venv's vng run without the venv
+    on PATH (``.venv/bin/python tests/vm.py``) would fail to find it.
+    """
+    path = os.environ.get("PATH", SYSTEM_PATH)
+    return {**os.environ, "PATH": f"{os.path.dirname(vng)}:{path}"}
 
 
 def _run_vng(argv: list[str], timeout: float) -> tuple[int, str, float]:
@@ -304,7 +318,8 @@ def _run_vng(argv: list[str], timeout: float) -> tuple[int, str, float]:
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True,
+                            env=vng_environment(argv[0]))
     try:
         log, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
