@@ -52,6 +52,10 @@ class StpcErrors(StpcError):
         return "\n".join(e.render(sources) for e in self.errors)
 
 
+class InternalError(Exception):
+    """A state no valid input reaches: a bug in stpc, reported as one."""
+
+
 def warn(message: str) -> None:
     """A problem that does not stop the compilation, said on stderr."""
     print(f"warning: {message}", file=sys.stderr)
