@@ -1,7 +1,8 @@
-"""Built-in functions: their signatures, for the type checker.
+"""Built-in functions: their signatures, for the type checker, and the C
+of those that are one C expression of their arguments.
 
-How each is translated to C lives in translate.py; output functions whose
-arguments are of any type (print, printf ...) are typed there specially.
+The others are lowered by compiler/lower_calls.py; output functions whose
+arguments are of any type (print, printf ...) are typed specially.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class Builtin:
     ret: Optional[T]                # None: returns nothing
     params: Tuple[T, ...] = ()
     optional: int = 0               # trailing params that may be omitted
+    # the C expression, {0}... standing for the arguments' C; empty: the
+    # lowering in lower_calls.LOWERINGS
+    c: str = ""
 
 
 # Output functions taking any number of arguments of either type.
@@ -27,9 +31,9 @@ VARIADIC_OUTPUT = {"print", "println", "printd", "printdln", "printf",
                    "sprintf", "sprint", "sprintln"}
 
 _TABLE = [
-    Builtin("exit", None),
+    Builtin("exit", None, c="({{ stpc_request_exit(); 0; }})"),
     Builtin("error", None, (S,)),
-    Builtin("strlen", L, (S,)),
+    Builtin("strlen", L, (S,), c="((s64)strnlen({0}, MAXSTRINGLEN))"),
     Builtin("substr", S, (S, L, L), optional=1),
     Builtin("isinstr", L, (S, S)),
     Builtin("strtol", L, (S, L)),
@@ -37,7 +41,7 @@ _TABLE = [
     Builtin("text_str", S, (S,)),
     Builtin("tokenize", S, (S, S), optional=1),  # (delim): continues
     Builtin("stringat", L, (S, L)),
-    Builtin("print_backtrace", None),
+    Builtin("print_backtrace", None, c="({{ stpc_print_backtrace(c); 0; }})"),
     Builtin("backtrace", S),
     Builtin("sprint_backtrace", S),
     Builtin("kernel_string", S, (L, S), optional=1),
@@ -53,20 +57,21 @@ _TABLE = [
     Builtin("user_short", L, (L,)),
     Builtin("user_char", L, (L,)),
     Builtin("probefunc", S),
-    Builtin("execname", S),
-    Builtin("pid", L),
-    Builtin("tid", L),
-    Builtin("ppid", L),
-    Builtin("uid", L),
-    Builtin("cpu", L),
-    Builtin("target", L),
-    Builtin("pp", S),
-    Builtin("gettimeofday_s", L),
-    Builtin("gettimeofday_ms", L),
-    Builtin("gettimeofday_us", L),
-    Builtin("gettimeofday_ns", L),
-    Builtin("local_clock_ns", L),
-    Builtin("jiffies", L),
+    Builtin("execname", S, c="current->comm"),
+    Builtin("pid", L, c="((s64)task_tgid_nr(current))"),
+    Builtin("tid", L, c="((s64)task_pid_nr(current))"),
+    Builtin("ppid", L, c="((s64)task_tgid_nr(current->real_parent))"),
+    Builtin("uid", L,
+            c="((s64)from_kuid_munged(current_user_ns(), current_uid()))"),
+    Builtin("cpu", L, c="((s64)smp_processor_id())"),
+    Builtin("target", L, c="((s64)stpc_target)"),
+    Builtin("pp", S, c="c->probe->point"),
+    Builtin("gettimeofday_s", L, c="((s64)ktime_get_real_seconds())"),
+    Builtin("gettimeofday_ms", L, c="((s64)ktime_to_ms(ktime_get_real()))"),
+    Builtin("gettimeofday_us", L, c="((s64)ktime_to_us(ktime_get_real()))"),
+    Builtin("gettimeofday_ns", L, c="((s64)ktime_get_real_ns())"),
+    Builtin("local_clock_ns", L, c="((s64)local_clock())"),
+    Builtin("jiffies", L, c="((s64)jiffies)"),
 ]
 
 BUILTINS = {b.name: b for b in _TABLE}
