@@ -330,9 +330,10 @@ class _ModuleView:
 _VERMAGIC = "@STPC_VERMAGIC@"
 # the module parameters the loader fills (runtime_c/stpc_protocol.h)
 _LOADER_PARAMETERS = {
-    "stpc_target": "the pid target() returns (-c or -x)",
-    "stpc_addrs": "one address per slot of the targets, in order",
-    "stpc_verbose": "1: report targets loaded or unloaded during the run",
+    protocol.PARAM_TARGET: "the pid target() returns (-c or -x)",
+    protocol.PARAM_ADDRS: "one address per slot of the targets, in order",
+    protocol.PARAM_VERBOSE: "1: report targets loaded or unloaded during "
+                            "the run",
 }
 
 

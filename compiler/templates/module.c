@@ -153,25 +153,38 @@ out: __attribute__((unused));
 {% endfor %}
 
 /* ---- probe points ---- */
-{% for group, probes in [("begin", begin), ("end", end), ("error", errors),
-                          ("timer", timers), ("profile", profile)] %}
-{% for probe in probes %}
-static const struct stpc_lock_req stpc_{{ group }}_{{ loop.index0 }}_locks[] = {
-{% for lock in probe.locks %}
+{# the lock requests of one probe, ended by an empty one #}
+{% macro lock_table(name, locks) %}
+static const struct stpc_lock_req {{ name }}[] = {
+{% for lock in locks %}
 	{{ lock }},
 {% endfor %}
 	{ 0, 0 }
-};
+};{% endmacro %}
+{# the members of a struct stpc_probe, indented by indent #}
+{% macro probe_fields(indent, handler, point, locks, nlocks, kind,
+		      function=none) %}
+{{ indent }}.handler = stpc_{{ handler }},
+{{ indent }}.point = {{ c_string(point) }},
+{{ indent }}.locks = {{ locks }},
+{{ indent }}.nlocks = {{ nlocks }},
+{{ indent }}.kind = {{ kind }},
+{%- if function is not none %}
+
+{{ indent }}.function = {{ function }},
+{%- endif %}{% endmacro %}
+{% for group, probes in [("begin", begin), ("end", end), ("error", errors),
+                          ("timer", timers), ("profile", profile)] %}
+{% for probe in probes %}
+{{ lock_table("stpc_%s_%d_locks" % (group, loop.index0), probe.locks)}}
 {% endfor %}
 
 static const struct stpc_probe stpc_{{ group }}_probes[] = {
 {% for probe in probes %}
 	{
-		.handler = stpc_{{ probe.handler }},
-		.point = {{ c_string(probe.point) }},
-		.locks = stpc_{{ group }}_{{ loop.index0 }}_locks,
-		.nlocks = {{ probe.locks | length }},
-		.kind = {{ probe.kind }},
+{{ probe_fields("\t\t", probe.handler, probe.point,
+		"stpc_%s_%d_locks" % (group, loop.index0), probe.locks | length,
+		probe.kind)}}
 	},
 {% endfor %}
 	{ }
@@ -208,24 +221,17 @@ static const struct stpc_target_desc stpc_targets[] = {
 };
 
 {% for kprobe in kprobes %}
-static const struct stpc_lock_req stpc_kprobe_{{ loop.index0 }}_locks[] = {
-{% for lock in kprobe.probe.locks %}
-	{{ lock }},
-{% endfor %}
-	{ 0, 0 }
-};
+{{ lock_table("stpc_kprobe_%d_locks" % loop.index0, kprobe.probe.locks)}}
 {% endfor %}
 
 static struct stpc_kprobe stpc_kprobes[] = {
 {% for kprobe in kprobes %}
 	{
 		.probe = {
-			.handler = stpc_{{ kprobe.probe.handler }},
-			.point = {{ c_string(kprobe.probe.point) }},
-			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
-			.nlocks = {{ kprobe.probe.locks | length }},
-			.kind = STPC_PROBE_OTHER,
-			.function = {{ kprobe.function }},
+{{ probe_fields("\t\t\t", kprobe.probe.handler, kprobe.probe.point,
+		"stpc_kprobe_%d_locks" % loop.index0,
+		kprobe.probe.locks | length, "STPC_PROBE_OTHER",
+		kprobe.function)}}
 		},
 		.target = {{ kprobe.target }},
 		.slot = {{ kprobe.slot }},
@@ -236,12 +242,9 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.is_return = {{ kprobe.is_return }},
 {% if kprobe.entry %}
 		.entry = {
-			.handler = stpc_{{ kprobe.entry }},
-			.point = {{ c_string(kprobe.probe.point) }},
-			.locks = stpc_kprobe_{{ loop.index0 }}_locks,
-			.nlocks = 0,
-			.kind = STPC_PROBE_OTHER,
-			.function = {{ kprobe.function }},
+{{ probe_fields("\t\t\t", kprobe.entry, kprobe.probe.point,
+		"stpc_kprobe_%d_locks" % loop.index0, 0, "STPC_PROBE_OTHER",
+		kprobe.function)}}
 		},
 		.entry_size = {{ kprobe.entry_size }},
 {% endif %}
