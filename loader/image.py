@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from . import kmod, targets
+from . import kmod, probed
 from .kmod import LoaderError
 
 THIS_MODULE = ".gnu.linkonce.this_module"
@@ -51,7 +51,7 @@ class ModuleImage:
         if "stpc_version" not in modinfo or "name" not in modinfo:
             raise LoaderError("this file is not a module stpc built "
                               "(no stpc_version in its .modinfo)")
-        return cls(data, modinfo, targets.read_info(data))
+        return cls(data, modinfo, probed.read_info(data))
 
     @property
     def name(self) -> str:

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, Optional
 
-from . import command, kmod, protocol, targets
+from . import command, kmod, probed, protocol
 from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
 from .ndjson import JsonLines
@@ -78,7 +78,7 @@ def run_module(data: bytes, options: RunOptions) -> RunResult:
     image = checked_image(data, options)
     name = image.name
     with _StopSignals() as signals:
-        addresses = targets.resolve(image.info)
+        addresses = probed.resolve(image.info)
         child = _Child(plan) if plan else None
         target = child.pid if child else options.target_pid
         params = [f"{protocol.PARAM_TARGET}={target}" if target else "",

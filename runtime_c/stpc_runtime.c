@@ -11,7 +11,7 @@
 #include "backtrace.c"
 #include "timers.c"
 #include "session.c"
-#include "targets.c"
+#include "probed.c"
 #include "kprobes.c"
 #include "modnotify.c"
 #include "print.c"

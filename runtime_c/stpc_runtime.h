@@ -241,7 +241,7 @@ stpc_value_stat(const struct stpc_map *m, const struct stpc_map_entry *e)
 	return (struct stpc_stat_record *)((char *)e + m->value_off);
 }
 
-/* ---- kernel and module probes (targets.c, kprobes.c) ---- */
+/* ---- kernel and module probes (probed.c, kprobes.c) ---- */
 #define STPC_MAX_TARGETS	16
 #define STPC_MAX_BUILD_ID	64
 
@@ -341,7 +341,7 @@ void stpc_error_copy(struct stpc_context *c, const char *msg,
 void stpc_maxaction(struct stpc_context *c, const char *location);
 void stpc_request_exit(void);
 void stpc_run_probe(const struct stpc_probe *p);
-/* targets.c, kprobes.c: called by the session */
+/* probed.c, kprobes.c: called by the session */
 static void stpc_resolve_targets(void);
 static bool stpc_targets_resolved(void);
 static void stpc_unpin_targets(void);

@@ -39,7 +39,7 @@ def test_ko_path_of_the_cli_needs_no_compiler():
 
 
 def test_build_id_is_found_among_several_notes():
-    from stpc.loader.targets import parse_build_id_note
+    from stpc.loader.probed import parse_build_id_note
 
     def note(name: bytes, kind: int, desc: bytes) -> bytes:
         pad = lambda b: b + b"\0" * (-len(b) % 4)  # noqa: E731

@@ -1,13 +1,14 @@
 """Where the probed modules and the kernel are on this boot.
 
-A module's ``.stpc_info`` section lists, per target, the addresses it
-needs ("slots"): for a module, its struct module, its build-id note and
+A module's ``.stpc_info`` section lists, per probed module (its JSON
+key "targets" is the protocol's), the addresses it needs ("slots"): for
+a module, its struct module, its build-id note and
 some sections, all read from /sys/module/NAME/sections/; for the kernel,
 ``_stext`` from /proc/kallsyms.  The loader passes them as the
 ``stpc_addrs`` parameter; the module checks each before using it.
 
-Each module target's ``.gnu.linkonce.this_module`` file stays open until
-``init_module`` has returned, and the module pins the target itself; the
+Each probed module's ``.gnu.linkonce.this_module`` file stays open until
+``init_module`` has returned, and the stpc module pins it itself; the
 open file does not keep a module from being removed (kernfs drains it),
 but it makes a removal between reading and loading visible here.
 """
@@ -45,7 +46,7 @@ def read_info(image: bytes) -> Optional[dict]:
 
 
 @dataclass
-class TargetAddresses:
+class ProbedAddresses:
     """The stpc_addrs parameter, and the files held open for it."""
     addresses: List[int]
     held: List[int] = field(default_factory=list)
@@ -63,26 +64,26 @@ class TargetAddresses:
         self.held = []
 
 
-def resolve(info: Optional[dict]) -> TargetAddresses:
-    """Reads every slot's address; refuses a target that is not loaded
+def resolve(info: Optional[dict]) -> ProbedAddresses:
+    """Reads every slot's address; refuses a probed module that is not loaded
     (unless all its probes are optional) or whose build-id differs."""
-    result = TargetAddresses([0] * (info or {}).get("nslots", 0))
+    result = ProbedAddresses([0] * (info or {}).get("nslots", 0))
     try:
-        for target in (info or {}).get("targets", []):
-            _resolve_target(target, result)
+        for module in (info or {}).get("targets", []):
+            _resolve_module(module, result)
     except BaseException:
         result.release()
         raise
     return result
 
 
-def _resolve_target(target: dict, result: TargetAddresses) -> None:
-    name, first = target["name"], target["first_slot"]
+def _resolve_module(module: dict, result: ProbedAddresses) -> None:
+    name, first = module["name"], module["first_slot"]
     if name == "kernel":
-        check_kernel_build_id(target["build_id"])
+        check_kernel_build_id(module["build_id"])
         symbols = kernel_symbols(
-            [s.partition(":")[2] or s for s in target["slots"]])
-        for i, slot in enumerate(target["slots"]):
+            [s.partition(":")[2] or s for s in module["slots"]])
+        for i, slot in enumerate(module["slots"]):
             result.addresses[first + i] = symbols[slot.partition(":")[2]
                                                   or slot]
         return
@@ -90,14 +91,14 @@ def _resolve_target(target: dict, result: TargetAddresses) -> None:
     try:
         fd = os.open(f"{sections}/{THIS_MODULE}", os.O_RDONLY)
     except OSError:
-        if target["optional"]:
+        if module["optional"]:
             return
         raise LoaderError(f"module {name} is not loaded") from None
     result.held.append(fd)
-    check_build_id(name, target["build_id"])
+    check_build_id(name, module["build_id"])
     result.addresses[first] = _read_address(os.pread(fd, 64, 0), name,
                                             THIS_MODULE)
-    for i, section in enumerate(target["slots"][1:], start=1):
+    for i, section in enumerate(module["slots"][1:], start=1):
         try:
             with open(f"{sections}/{section}", "rb") as f:
                 raw = f.read()
