@@ -63,12 +63,16 @@ def scripts(kver: str, with_fixture: bool) -> Iterator[Script]:
 def generate(script: Script, kver: str) -> Tuple[str, bool]:
     """The script's C, and whether it probes kernel or module code.  The
     module's name, version and hash are fixed: they are not the
-    translation's to decide."""
+    translation's to decide.  The script is named by its path in the
+    checkout, so that the C (its ``/* FILE:LINE:COL */`` markers) is the
+    same in every clone."""
     from stpc.compiler.driver import CompileOptions, Compilation, run_deep
     from stpc.compiler.translate import ModuleInfo, translate
     options = CompileOptions(kernel_release=kver, script_args=script.args,
                              debuginfo_path=script.debuginfo_path)
-    program = Compilation.from_file(str(script.path), options).program()
+    source = script.path.read_text(encoding="latin-1")
+    name = str(script.path.relative_to(ROOT))
+    program = Compilation(source, name, options).program()
     info = ModuleInfo("golden", "0" * 64, "golden", kver)
     c_source = run_deep(lambda: translate(program, info))
     return c_source, any(s.code is not None for s in program.sites)
