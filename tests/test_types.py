@@ -45,3 +45,15 @@ def test_expectations_are_what_stap_prints(script):
         pytest.skip("no kernel release for stap -r")
     assert stap_types.stap_types(script, kver) == \
         stap_types.read_expected(script.with_suffix(".types"))
+
+
+def test_a_function_named_like_a_handler_is_a_function():
+    """Handlers' scopes are named probe_N; a function of that name is a
+    function all the same: it may return, and its type is inferred."""
+    from stpc.compiler.driver import Compilation, CompileOptions
+    from stpc.compiler.ir import T
+    comp = Compilation("function probe_0() { return 7 }\n"
+                       "probe begin { println(probe_0()); exit() }\n",
+                       "t.stp", CompileOptions(kernel_release="any",
+                                               module_name="t_fn"))
+    assert comp.program().functions["probe_0"].return_type is T.LONG
