@@ -4,38 +4,63 @@ node stands for, and its position (``near TOKEN at FILE:LINE:COL``)."""
 from __future__ import annotations
 
 from . import ast as A
-
-_KEYWORD_STMTS = (A.If, A.While, A.For, A.Foreach, A.Return, A.Delete,
-                  A.Next, A.Break, A.Continue, A.TryCatch)
+from .visit import STMT_NODES, ExprVisitor, StmtVisitor
 
 
 def near(node) -> str:
     """SystemTap's description of the token a node stands for."""
-    if isinstance(node, A.ExprStmt):
-        return near(node.expr)
-    if isinstance(node, (A.Binary, A.Unary, A.Assign, A.Crement)):
+    if isinstance(node, STMT_NODES):
+        return _TOKEN.visit_stmt(node)
+    return _TOKEN.visit_expr(node)
+
+
+class _Token(ExprVisitor, StmtVisitor):
+    """What SystemTap calls the token of each node."""
+
+    def operator(self, node):
         return f"operator '{node.op}'"
-    if isinstance(node, (A.Var, A.Index, A.Call)):
+
+    def identifier(self, node):
         return f"identifier '{node.name}'"
-    if isinstance(node, A.TargetVar):
-        return f"identifier '{'$$' if node.context else '$'}{node.name}'"
-    if isinstance(node, A.Member):
-        return "operator '->'"
-    if isinstance(node, (A.AtOp, A.AddressOf)):
-        return f"operator '{getattr(node, 'op', '&')}'"
-    if isinstance(node, A.Subscript):
-        return "operator '['"
-    if isinstance(node, A.StatOp):
-        return f"operator '{node.op}'"
-    if isinstance(node, A.IntLit):
+
+    def keyword(self, node):
+        return "keyword"
+
+    def token(self, node):
+        return "token"
+
+    expr_Unary = expr_Binary = expr_Assign = expr_Crement = operator
+    expr_StatOp = expr_AtOp = operator
+    expr_Var = expr_Index = expr_Call = identifier
+    expr_InArray = keyword
+    stmt_If = stmt_While = stmt_For = stmt_Foreach = keyword
+    stmt_Return = stmt_Delete = stmt_TryCatch = keyword
+    stmt_Next = stmt_Break = stmt_Continue = keyword
+    expr_Ternary = stmt_Block = stmt_Empty = token
+
+    def expr_IntLit(self, node):
         return f"number '{node.value}'"
-    if isinstance(node, A.StrLit):
+
+    def expr_StrLit(self, node):
         return f"string '{node.value}'"
-    if isinstance(node, A.InArray):
-        return "keyword"
-    if isinstance(node, _KEYWORD_STMTS):
-        return "keyword"
-    return "token"
+
+    def expr_TargetVar(self, node):
+        return f"identifier '{'$$' if node.context else '$'}{node.name}'"
+
+    def expr_Member(self, node):
+        return "operator '->'"
+
+    def expr_Subscript(self, node):
+        return "operator '['"
+
+    def expr_AddressOf(self, node):
+        return "operator '&'"
+
+    def stmt_ExprStmt(self, node):
+        return self.visit_expr(node.expr)
+
+
+_TOKEN = _Token()
 
 
 def location(node) -> str:

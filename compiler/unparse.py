@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import List
 
 from . import ast as A
+from .visit import ExprVisitor, StmtVisitor
 
 
 def unparse(script: A.Script) -> str:
@@ -41,50 +42,72 @@ def _global(decl: A.Global) -> str:
 
 
 def _block(block: A.Block, depth: int) -> List[str]:
-    pad = "  " * depth
-    lines = [pad + "{"]
+    lines = [_pad(depth) + "{"]
     for stmt in block.body:
-        lines.extend(_stmt(stmt, depth + 1))
-    lines.append(pad + "}")
+        lines.extend(_STMT_TEXT.visit_stmt(stmt, depth + 1))
+    lines.append(_pad(depth) + "}")
     return lines
 
 
-def _stmt(node, depth: int) -> List[str]:
-    pad = "  " * depth
-    if isinstance(node, A.Block):
+class _StmtText(StmtVisitor):
+    """A statement's lines, indented ``depth`` levels."""
+
+    def stmt_Block(self, node, depth):
         return _block(node, depth)
-    if isinstance(node, A.ExprStmt):
-        return [pad + expr(node.expr) + ";"]
-    if isinstance(node, A.Empty):
-        return [pad + ";"]
-    if isinstance(node, A.If):
-        lines = [pad + f"if ({expr(node.cond)})"] + _stmt(node.then, depth + 1)
+
+    def stmt_ExprStmt(self, node, depth):
+        return [_pad(depth) + expr(node.expr) + ";"]
+
+    def stmt_Empty(self, node, depth):
+        return [_pad(depth) + ";"]
+
+    def stmt_If(self, node, depth):
+        lines = [_pad(depth) + f"if ({expr(node.cond)})"] + \
+            self.visit_stmt(node.then, depth + 1)
         if node.otherwise is not None:
-            lines += [pad + "else"] + _stmt(node.otherwise, depth + 1)
+            lines += [_pad(depth) + "else"] + \
+                self.visit_stmt(node.otherwise, depth + 1)
         return lines
-    if isinstance(node, A.While):
-        return [pad + f"while ({expr(node.cond)})"] + \
-            _stmt(node.body, depth + 1)
-    if isinstance(node, A.For):
+
+    def stmt_While(self, node, depth):
+        return [_pad(depth) + f"while ({expr(node.cond)})"] + \
+            self.visit_stmt(node.body, depth + 1)
+
+    def stmt_For(self, node, depth):
         parts = [expr(e) if e is not None else ""
                  for e in (node.init, node.cond, node.step)]
-        return [pad + f"for ({'; '.join(parts)})"] + \
-            _stmt(node.body, depth + 1)
-    if isinstance(node, A.Foreach):
-        return [pad + f"foreach ({_foreach_head(node)})"] + \
-            _stmt(node.body, depth + 1)
-    if isinstance(node, A.Return):
+        return [_pad(depth) + f"for ({'; '.join(parts)})"] + \
+            self.visit_stmt(node.body, depth + 1)
+
+    def stmt_Foreach(self, node, depth):
+        return [_pad(depth) + f"foreach ({_foreach_head(node)})"] + \
+            self.visit_stmt(node.body, depth + 1)
+
+    def stmt_Return(self, node, depth):
         value = f" {expr(node.value)}" if node.value is not None else ""
         # the ';' keeps a bare return from taking the next line as its value
-        return [pad + "return" + value + ";"]
-    if isinstance(node, A.Delete):
-        return [pad + f"delete {expr(node.target)};"]
-    if isinstance(node, A.TryCatch):
+        return [_pad(depth) + "return" + value + ";"]
+
+    def stmt_Delete(self, node, depth):
+        return [_pad(depth) + f"delete {expr(node.target)};"]
+
+    def stmt_TryCatch(self, node, depth):
         catch = f"catch ({node.message_var})" if node.message_var else "catch"
-        return [pad + "try"] + _block(node.body, depth) + [pad + catch] + \
-            _block(node.handler, depth)
-    keyword = {A.Break: "break", A.Continue: "continue", A.Next: "next"}
-    return [pad + keyword[type(node)] + ";"]
+        return [_pad(depth) + "try"] + _block(node.body, depth) + \
+            [_pad(depth) + catch] + _block(node.handler, depth)
+
+    def stmt_Break(self, node, depth):
+        return [_pad(depth) + "break;"]
+
+    def stmt_Continue(self, node, depth):
+        return [_pad(depth) + "continue;"]
+
+    def stmt_Next(self, node, depth):
+        return [_pad(depth) + "next;"]
+
+
+def _pad(depth: int) -> str:
+    return "  " * depth
 
 
 def _foreach_head(node: A.Foreach) -> str:
@@ -100,49 +123,70 @@ def _foreach_head(node: A.Foreach) -> str:
 
 
 def expr(node) -> str:
-    if isinstance(node, A.IntLit):
+    return _EXPR_TEXT.visit_expr(node)
+
+
+class _ExprText(ExprVisitor):
+    """An expression's text, every operation in parentheses."""
+
+    def expr_IntLit(self, node):
         return str(node.value)
-    if isinstance(node, A.StrLit):
+
+    def expr_StrLit(self, node):
         return _quote(node.value)
-    if isinstance(node, A.Var):
+
+    def expr_Var(self, node):
         return node.name
-    if isinstance(node, A.Index):
+
+    def expr_Index(self, node):
         return f"{node.name}[{_list(node.keys)}]"
-    if isinstance(node, A.Call):
+
+    def expr_Call(self, node):
         return f"{node.name}({_list(node.args)})"
-    if isinstance(node, A.StatOp):
+
+    def expr_StatOp(self, node):
         return f"{node.op}({_list(node.args)})"
-    if isinstance(node, A.Unary):
+
+    def expr_Unary(self, node):
         return f"{node.op}({expr(node.operand)})"
-    if isinstance(node, A.Binary):
+
+    def expr_Binary(self, node):
         return f"({expr(node.left)} {node.op} {expr(node.right)})"
-    if isinstance(node, A.Ternary):
+
+    def expr_Ternary(self, node):
         return (f"({expr(node.cond)} ? {expr(node.then)} : "
                 f"{expr(node.otherwise)})")
-    if isinstance(node, A.Assign):
+
+    def expr_Assign(self, node):
         return f"({expr(node.target)} {node.op} {expr(node.value)})"
-    if isinstance(node, A.Crement):
+
+    def expr_Crement(self, node):
         if node.prefix:
             return f"{node.op}{expr(node.target)}"
         return f"{expr(node.target)}{node.op}"
-    if isinstance(node, A.InArray):
+
+    def expr_InArray(self, node):
         return f"[{_list(node.keys)}] in {node.array}"
-    return _target_expr(node)
 
-
-def _target_expr(node) -> str:
-    if isinstance(node, A.TargetVar):
+    def expr_TargetVar(self, node):
         sigil = "$$" if node.context else "$"
         return f"{sigil}{node.name}{'$' if node.pretty else ''}"
-    if isinstance(node, A.AtOp):
+
+    def expr_AtOp(self, node):
         return f"{node.op}({_list(node.args)})"
-    if isinstance(node, A.Member):
+
+    def expr_Member(self, node):
         return f"{expr(node.base)}->{node.name}"
-    if isinstance(node, A.Subscript):
+
+    def expr_Subscript(self, node):
         return f"{expr(node.base)}[{expr(node.index)}]"
-    if isinstance(node, A.AddressOf):
+
+    def expr_AddressOf(self, node):
         return f"&{expr(node.operand)}"
-    raise TypeError(f"unparse: unknown node {type(node).__name__}")
+
+
+_STMT_TEXT = _StmtText()
+_EXPR_TEXT = _ExprText()
 
 
 def _quote(text: str) -> str:
