@@ -211,6 +211,7 @@ class Collector(CallTypes, StmtVisitor):
             self.bind_type(sym, T.STRING, node)
         self.visit_stmt(node.handler)
 
+
 def _modifies_array(body, name: str) -> Optional[A.Span]:
     for node in A.walk(body):
         target = None

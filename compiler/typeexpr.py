@@ -86,6 +86,7 @@ class WalkState:
         self.error(f"function '{node.name}' takes {want} argument"
                    f"{'s' if most != 1 else ''}, {count} given", node.span)
 
+
 class ExprTypes(WalkState, ExprVisitor):
     """Expressions: each gives a type variable, or None when it has no
     type (a call of a function that returns nothing, an error).  Calls
