@@ -12,7 +12,7 @@ from .errors import ErrorCollector, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, T)
 from .probes import ProbeEnvironment, ProbeResolver
-from .targets import check_target_uses
+from .targetvars import check_target_uses
 from .typeinfer import infer_types
 
 KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",

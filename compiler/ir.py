@@ -102,7 +102,7 @@ class ProbeKind(enum.Enum):
 
 
 @dataclass
-class TargetModule:
+class ProbedModule:
     """A module (or the kernel) that probes are placed in.  The loader
     passes one address per slot; ``slots`` names them in order."""
     name: str                   # "kernel" for vmlinux
@@ -117,19 +117,19 @@ class TargetModule:
         return self.first_slot + self.slots.index(name)
 
 
-def number_slots(targets: Dict[str, "TargetModule"]) -> int:
-    """Lays the targets' slots out one after another, in target order
-    (the order of stpc_addrs=); returns how many there are."""
+def number_slots(probed: Dict[str, "ProbedModule"]) -> int:
+    """Lays the probed modules' slots out one after another, in their
+    order (the order of stpc_addrs=); returns how many there are."""
     slot = 0
-    for target in targets.values():
-        target.first_slot = slot
-        slot += len(target.slots)
+    for module in probed.values():
+        module.first_slot = slot
+        slot += len(module.slots)
     return slot
 
 
 @dataclass
 class CodeSite:
-    """Where a kprobe goes: a section of a target, and the symbol the
+    """Where a kprobe goes: a section of a probed module, and the symbol the
     runtime expects to find there (checked with sprint_symbol)."""
     module: str
     section: str
@@ -172,9 +172,9 @@ class Program:
     types: Dict[object, T]          # expression node -> type
     symbols: Dict[object, Symbol]   # Var/Index/foreach node -> symbol
     max_nesting: int
-    # kernel/module probes: their targets, and per site (by id) the
+    # kernel/module probes: the modules probed, and per site (by id) the
     # compile-time facts of probes.ResolvedSite
-    targets: Dict[str, TargetModule] = field(default_factory=dict)
+    probed: Dict[str, ProbedModule] = field(default_factory=dict)
     code_sites: Dict[int, object] = field(default_factory=dict)
     nslots: int = 0
 

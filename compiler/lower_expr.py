@@ -16,7 +16,7 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targets import compiler_for
+from .targetvars import compiler_for
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -36,10 +36,10 @@ class ExprLowering(ExprVisitor):
         self.frame = frame
         self.function = function
         self.entry_nodes: List[object] = list(entry_nodes)
-        self.targets = None
+        self.target_vars = None
         if site is not None:
             resolved, relocate = site
-            self.targets = compiler_for(
+            self.target_vars = compiler_for(
                 resolved, relocate, self.expr,
                 lambda node: c_string(location(node)))
 
@@ -85,7 +85,7 @@ class ExprLowering(ExprVisitor):
 
     # -- target variables --
     def target_value(self, node):
-        return self.targets.value(node)
+        return self.target_vars.value(node)
 
     expr_Member = expr_Subscript = expr_AddressOf = target_value
 
@@ -97,9 +97,9 @@ class ExprLowering(ExprVisitor):
 
     def expr_TargetVar(self, node):
         if not node.context:
-            return self.targets.value(node)
+            return self.target_vars.value(node)
         pieces, args = [], []
-        for piece, piece_args in self.targets.context_group(node):
+        for piece, piece_args in self.target_vars.context_group(node):
             pieces.append(piece)
             for ctype, arg in piece_args:
                 while "@TEMP@" in arg:

@@ -25,7 +25,7 @@ from .debuginfo import debuginfo_dir
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ctype import Prototype
-from .ir import (CodeSite, ProbeKind, ProbeSite, TargetModule,
+from .ir import (CodeSite, ProbeKind, ProbeSite, ProbedModule,
                  number_slots)
 from .varscope import BtfScope, DwarfScope
 
@@ -93,7 +93,7 @@ class ResolvedSite:
 @dataclass
 class ProbeResolver:
     env: ProbeEnvironment
-    targets: Dict[str, TargetModule] = field(default_factory=dict)
+    probed: Dict[str, ProbedModule] = field(default_factory=dict)
     resolved: Dict[int, ResolvedSite] = field(default_factory=dict)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
     _btf: Optional[object] = None
@@ -120,9 +120,9 @@ class ProbeResolver:
         comps = point.components
         head = comps[0]
         if head.name == "kernel" and head.arg is None:
-            target, debug = "kernel", None
+            module = "kernel"
         elif head.name == "module" and isinstance(head.arg, str):
-            target, debug = None, head.arg
+            module = head.arg
         else:
             raise _Malformed(f"'{head.name}' probe points need a module "
                              "name: module(\"NAME\")", head.span)
@@ -140,10 +140,10 @@ class ProbeResolver:
                                  f"'.{c.name}'", c.span,
                                  hint="use .call, .return or .inline")
         pattern = parse_pattern(what.arg, what.span)
-        if target == "kernel" and self.kernel_from_btf():
+        if module == "kernel" and self.kernel_from_btf():
             return self._btf_sites(point, pattern, what, suffixes, handler,
                                    order)
-        debug_file = self.debug_file(target or debug, head.span)
+        debug_file = self.debug_file(module, head.span)
         if what.name == "statement":
             return self._statement_sites(point, debug_file, pattern, handler,
                                          order, what.span)
@@ -187,7 +187,7 @@ class ProbeResolver:
         functions = self._matching_functions(debug, pattern, which, span)
         functions = _without_init_code(debug, functions, span)
         kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
-        target = self.target_module(debug, point.optional)
+        module = self.probed_module(debug, point.optional)
         sites = []
         for function in functions:
             pc = function.low_pc
@@ -195,7 +195,7 @@ class ProbeResolver:
                     f"{function.decl_line}"
             text = self.describe(debug, "function", where, suffix)
             sites.append(self.site(point, kind, handler, order + len(sites),
-                                   debug, function, pc, target, text))
+                                   debug, function, pc, module, text))
         return sites
 
     # -- kernel functions from BTF (no DWARF installed) --
@@ -220,12 +220,12 @@ class ProbeResolver:
                                          btf.function_names()))
         returns = suffixes == ["return"]
         kind = ProbeKind.KRETPROBE if returns else ProbeKind.KPROBE
-        target = self.kernel_target(point.optional)
+        kernel = self.kernel_module(point.optional)
         sites = []
         for name in names:
             section = f"symbol:{name}"
-            if section not in target.slots:
-                target.slots.append(section)
+            if section not in kernel.slots:
+                kernel.slots.append(section)
                 self._renumber()
             site = ProbeSite(point, kind, 0, handler, order + len(sites),
                              code=CodeSite("kernel", section, 0, name, 0,
@@ -263,7 +263,7 @@ class ProbeResolver:
         candidates = _without_init_code(debug, self._matching_functions(
             debug, Pattern(pattern.function, pattern.file), "call", span),
             span)
-        target = self.target_module(debug, point.optional)
+        module = self.probed_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
         sites = []
         for function in candidates:
@@ -276,7 +276,7 @@ class ProbeResolver:
                 text = self.describe(debug, "statement", where, "")
                 sites.append(self.site(point, ProbeKind.KPROBE, handler,
                                        order + len(sites), debug, function,
-                                       addresses[0], target, text))
+                                       addresses[0], module, text))
         if not sites:
             lines = sorted({n for f in candidates for n in debug.lines_of(f)})
             shown = ", ".join(str(n) for n in lines[:40])
@@ -288,16 +288,16 @@ class ProbeResolver:
 
     # -- sites --
     def site(self, point, kind, handler, order, debug, function, pc,
-             target, text) -> ProbeSite:
+             module, text) -> ProbeSite:
         address = debug.locate(pc)
         symbol = debug.symbol_at(pc)
         if symbol is None:
             raise StpcError(f"no symbol covers the address of "
                             f"{function.name}", point.span)
-        if address.section not in target.slots:
-            target.slots.append(address.section)
+        if address.section not in module.slots:
+            module.slots.append(address.section)
             self._renumber()
-        code = CodeSite(target.name, address.section, address.offset,
+        code = CodeSite(module.name, address.section, address.offset,
                         symbol.name, pc - symbol.address, function.name,
                         symbol.size)
         site = ProbeSite(point, kind, 0, handler, order, code=code,
@@ -326,32 +326,32 @@ class ProbeResolver:
                 return name[len(prefix) + 1:]
         return name
 
-    # -- targets --
-    def target_module(self, debug: DebugFile, optional: bool) -> TargetModule:
-        return self._target(debug.target, debug.build_id, str(debug.path),
+    # -- probed modules --
+    def probed_module(self, debug: DebugFile, optional: bool) -> ProbedModule:
+        return self._module(debug.target, debug.build_id, str(debug.path),
                             optional)
 
-    def kernel_target(self, optional: bool) -> TargetModule:
-        return self._target("kernel", "", self.kernel_btf().source, optional)
+    def kernel_module(self, optional: bool) -> ProbedModule:
+        return self._module("kernel", "", self.kernel_btf().source, optional)
 
-    def _target(self, name: str, build_id: str, source: str,
-                optional: bool) -> TargetModule:
-        target = self.targets.get(name)
-        if target is None:
+    def _module(self, name: str, build_id: str, source: str,
+                optional: bool) -> ProbedModule:
+        module = self.probed.get(name)
+        if module is None:
             slots = ["_stext"] if name == "kernel" else \
                 [".gnu.linkonce.this_module", ".note.gnu.build-id"]
-            target = TargetModule(name, len(self.targets), self._next_slot,
+            module = ProbedModule(name, len(self.probed), self._next_slot,
                                   slots, build_id, optional, source)
-            self.targets[name] = target
+            self.probed[name] = module
             self._renumber()
             if self.env.verbose:
                 print(f"stpc: {name}: debug information from {source}",
                       file=sys.stderr)
-        target.optional = target.optional and optional
-        return target
+        module.optional = module.optional and optional
+        return module
 
     def _renumber(self) -> None:
-        self._next_slot = number_slots(self.targets)
+        self._next_slot = number_slots(self.probed)
 
     @property
     def nslots(self) -> int:

@@ -25,7 +25,7 @@ from .lower_stmt import lower_body
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targets import entry_captures
+from .targetvars import entry_captures
 
 
 @dataclass
@@ -128,7 +128,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             kprobes=self.kprobe_views(),
-            targets=self.target_views(),
+            probed=self.probed_views(),
             nslots=program.nslots,
             stpc_info=c_string(json.dumps(self.module_metadata(),
                                           sort_keys=True)).replace(
@@ -143,11 +143,11 @@ class _ModuleView:
             if site.code is None:
                 continue
             code = site.code
-            target = self.program.targets[code.module]
+            module = self.program.probed[code.module]
             entry = self.entries.get(id(site))
             views.append(dict(
-                probe=self.probe_view(site), target=target.index,
-                slot=target.slot(code.section), offset=code.offset,
+                probe=self.probe_view(site), module=module.index,
+                slot=module.slot(code.section), offset=code.offset,
                 symbol=c_string(code.symbol),
                 symbol_offset=code.symbol_offset,
                 symbol_size=code.symbol_size,
@@ -158,21 +158,21 @@ class _ModuleView:
                 optional=int(site.point.optional)))
         return views
 
-    def target_views(self) -> List[dict]:
+    def probed_views(self) -> List[dict]:
         views = []
-        for target in self.program.targets.values():
-            build_id = bytes.fromhex(target.build_id)
+        for module in self.program.probed.values():
+            build_id = bytes.fromhex(module.build_id)
             views.append(dict(
-                name=c_string(target.name), first_slot=target.first_slot,
-                nslots=len(target.slots),
-                is_kernel=int(target.name == "kernel"),
-                optional=int(target.optional),
+                name=c_string(module.name), first_slot=module.first_slot,
+                nslots=len(module.slots),
+                is_kernel=int(module.name == "kernel"),
+                optional=int(module.optional),
                 build_id=c_string(build_id.decode("latin-1")),
                 build_id_len=len(build_id),
-                slots=", ".join(c_string(s) for s in target.slots),
-                slot_defines=[f"STPC_SLOT_{target.index}_{_c_ident(s)} "
-                              f"{target.first_slot + i}"
-                              for i, s in enumerate(target.slots)]))
+                slots=", ".join(c_string(s) for s in module.slots),
+                slot_defines=[f"STPC_SLOT_{module.index}_{_c_ident(s)} "
+                              f"{module.first_slot + i}"
+                              for i, s in enumerate(module.slots)]))
         return views
 
     def module_metadata(self) -> dict:
@@ -185,7 +185,7 @@ class _ModuleView:
             targets=[dict(name=t.name, build_id=t.build_id,
                           first_slot=t.first_slot, slots=t.slots,
                           optional=t.optional)
-                     for t in self.program.targets.values()],
+                     for t in self.program.probed.values()],
             probes=[s.description for s in self.program.sites
                     if s.code is not None])
 
@@ -194,11 +194,11 @@ class _ModuleView:
         is at run time (a slot's address plus an offset)."""
         def c_address(address: int) -> str:
             where = resolved.debug.locate(address)
-            target = self.program.targets[where.target]
-            if where.section not in target.slots:
-                target.slots.append(where.section)
-                self.program.nslots = number_slots(self.program.targets)
-            return (f"((u64)stpc_addrs[STPC_SLOT_{target.index}_"
+            module = self.program.probed[where.target]
+            if where.section not in module.slots:
+                module.slots.append(where.section)
+                self.program.nslots = number_slots(self.program.probed)
+            return (f"((u64)stpc_addrs[STPC_SLOT_{module.index}_"
                     f"{_c_ident(where.section)}] + {where.offset}ULL)")
         return c_address
 
@@ -284,11 +284,11 @@ class _ModuleView:
         handler = self.program.handlers[index]
         name = _handler_name(index, site)
         frame = FrameView(f"stpc_locals_{name}", name)
-        targets = None
+        at_site = None
         if site is not None:
             resolved = self.program.code_sites[id(site)]
-            targets = (resolved, self.relocate(resolved))
-        exprs = ExprLowering(self.program, frame, site=targets,
+            at_site = (resolved, self.relocate(resolved))
+        exprs = ExprLowering(self.program, frame, site=at_site,
                              entry_nodes=entry_captures(handler.decl.body))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body)

@@ -2,7 +2,7 @@
 them: DWARF (any address, parameters and locals, exact locations) or BTF
 (function entry only, parameters in the x86-64 argument registers).
 
-``TargetCompiler`` (targets.py) asks a scope for variables, types and
+``TargetCompiler`` (targetvars.py) asks a scope for variables, types and
 structs, and never looks at DWARF or BTF itself.
 """
 

@@ -365,7 +365,7 @@ def check_target_uses(program, resolver, errors) -> None:
     """Target variables appear only in kprobe handlers and resolve at
     every site of them; each such site gets its own handler variant."""
     if resolver is not None:
-        program.targets = resolver.targets
+        program.probed = resolver.probed
         program.code_sites = resolver.resolved
         program.nslots = resolver.nslots
     for function in program.functions.values():
