@@ -6,11 +6,19 @@ semantic fact about a node lives in a side table keyed by the node.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Union
+from types import MappingProxyType
+from typing import (TYPE_CHECKING, Dict, List, Mapping, Optional, Set, Tuple,
+                    Union)
 
 from . import ast as A
+from .ctype import Prototype
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
+    from .dwarf import DebugFile, Subprogram
 
 
 class T(enum.Enum):
@@ -101,33 +109,24 @@ class ProbeKind(enum.Enum):
     KRETPROBE = "kretprobe"     # function return
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProbedModule:
     """A module (or the kernel) that probes are placed in.  The loader
-    passes one address per slot; ``slots`` names them in order."""
+    passes one address per slot; ``slots`` names them in order, after the
+    slots of the modules before this one (probed.py lays them out)."""
     name: str                   # "kernel" for vmlinux
     index: int
     first_slot: int
-    slots: List[str]            # this_module, build-id note, sections...
+    slots: Tuple[str, ...]      # this_module, build-id note, sections...
     build_id: str
-    optional: bool = True       # false once any mandatory probe uses it
-    debuginfo: str = ""         # the file whose DWARF we read
+    optional: bool              # false once any mandatory probe uses it
+    debuginfo: str              # the file whose DWARF we read
 
     def slot(self, name: str) -> int:
         return self.first_slot + self.slots.index(name)
 
 
-def number_slots(probed: Dict[str, "ProbedModule"]) -> int:
-    """Lays the probed modules' slots out one after another, in their
-    order (the order of stpc_addrs=); returns how many there are."""
-    slot = 0
-    for module in probed.values():
-        module.first_slot = slot
-        slot += len(module.slots)
-    return slot
-
-
-@dataclass
+@dataclass(frozen=True)
 class CodeSite:
     """Where a kprobe goes: a section of a probed module, and the symbol the
     runtime expects to find there (checked with sprint_symbol)."""
@@ -140,7 +139,25 @@ class CodeSite:
     symbol_size: int = 0        # checks a module loaded after the start
 
 
-@dataclass
+@dataclass(frozen=True)
+class ResolvedSite:
+    """Compile-time facts about one kprobe site, for target variables:
+    its DWARF (debug, function, pc) or, for kernel functions known only
+    from BTF, the prototype."""
+    debug: Optional["DebugFile"]
+    function: Optional["Subprogram"]
+    pc: int
+    returns: bool
+    prototype: Optional[Prototype] = None
+    btf: Optional["KernelBtf"] = None
+
+    def at_entry(self) -> "ResolvedSite":
+        """The same function, at its entry: where @entry() is read."""
+        pc = self.function.low_pc if self.function is not None else 0
+        return dataclasses.replace(self, pc=pc, returns=False)
+
+
+@dataclass(frozen=True)
 class ProbeSite:
     """One probe point of a probe declaration, resolved."""
     point: A.ProbePoint
@@ -153,30 +170,42 @@ class ProbeSite:
     description: str = ""   # kprobes: the resolved point, for pp()
     variant: int = -1       # >= 0: the handler is translated for this
                             # site alone (it reads target variables)
+    resolved: Optional[ResolvedSite] = None     # kprobes: target variables
 
 
-@dataclass
+@dataclass(frozen=True)
 class Handler:
     decl: A.Probe
     scope: Scope
     index: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Program:
+    """Pass 2's result.  Read-only: its mappings are read-only copies of
+    what it was given, its sequences tuples."""
     script: A.Script
-    globals: Dict[str, GlobalSym]
-    functions: Dict[str, FunctionInfo]
-    handlers: List[Handler]
-    sites: List[ProbeSite]
-    types: Dict[object, T]          # expression node -> type
-    symbols: Dict[object, Symbol]   # Var/Index/foreach node -> symbol
+    globals: Mapping[str, GlobalSym]
+    functions: Mapping[str, FunctionInfo]
+    handlers: Tuple[Handler, ...]
+    sites: Tuple[ProbeSite, ...]
+    types: Mapping[object, T]           # expression node -> type
+    symbols: Mapping[object, Symbol]    # Var/Index/foreach node -> symbol
     max_nesting: int
-    # kernel/module probes: the modules probed, and per site (by id) the
-    # compile-time facts of probes.ResolvedSite
-    probed: Dict[str, ProbedModule] = field(default_factory=dict)
-    code_sites: Dict[int, object] = field(default_factory=dict)
-    nslots: int = 0
+    # kernel/module probes: the modules probed, by name
+    probed: Mapping[str, ProbedModule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("globals", "functions", "types", "symbols", "probed"):
+            object.__setattr__(self, name,
+                               MappingProxyType(dict(getattr(self, name))))
+        for name in ("handlers", "sites"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def nslots(self) -> int:
+        """How many addresses the loader passes (stpc_addrs=)."""
+        return sum(len(module.slots) for module in self.probed.values())
 
     def sites_of(self, kind: ProbeKind) -> List[ProbeSite]:
         chosen = [s for s in self.sites if s.kind is kind]

@@ -16,7 +16,7 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targetvars import compiler_for
+from .targetvars import TargetSite, compiler_for
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -26,22 +26,20 @@ _SHIFT = {"<<": "stpc_shl", ">>": "stpc_shr"}
 
 class ExprLowering(ExprVisitor):
     """Lowers the expressions of one scope; temporaries go in its frame.
-    ``site`` is (resolved site, relocate) for a handler translated for
-    one probe site, whose target variables it reads."""
+    ``site`` is given for a handler translated for one probe site, whose
+    target variables it reads."""
 
     def __init__(self, program: Program, frame: FrameView,
-                 function: Optional[FunctionInfo] = None, site=None,
-                 entry_nodes=()):
+                 function: Optional[FunctionInfo] = None,
+                 site: Optional[TargetSite] = None, entry_nodes=()):
         self.program = program
         self.frame = frame
         self.function = function
         self.entry_nodes: List[object] = list(entry_nodes)
         self.target_vars = None
         if site is not None:
-            resolved, relocate = site
             self.target_vars = compiler_for(
-                resolved, relocate, self.expr,
-                lambda node: c_string(location(node)))
+                site, self.expr, lambda node: c_string(location(node)))
 
     def temp_string(self) -> str:
         return self.frame.temp_string()

@@ -24,10 +24,8 @@ from . import ast as A
 from .debuginfo import debuginfo_dir
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
-from .ctype import Prototype
-from .ir import (CodeSite, ProbeKind, ProbeSite, ProbedModule,
-                 number_slots)
-from .varscope import BtfScope, DwarfScope
+from .ir import CodeSite, ProbeKind, ProbeSite, ResolvedSite
+from .probed import ProbedModules
 
 
 @dataclass(frozen=True)
@@ -66,38 +64,11 @@ def parse_pattern(text: str, span: A.Span) -> Pattern:
 
 
 @dataclass
-class ResolvedSite:
-    """Compile-time facts about one kprobe site, for target variables:
-    its DWARF (debug, function, pc) or, for kernel functions known only
-    from BTF, the prototype."""
-    site: ProbeSite
-    debug: Optional[DebugFile]
-    function: Optional[Subprogram]
-    pc: int
-    returns: bool
-    prototype: Optional[Prototype] = None
-    btf: Optional[object] = None
-
-    def at_entry(self) -> "ResolvedSite":
-        """The same function, at its entry: where @entry() is read."""
-        pc = self.function.low_pc if self.function is not None else 0
-        return ResolvedSite(self.site, self.debug, self.function, pc, False,
-                            self.prototype, self.btf)
-
-    def scope(self, relocate):
-        if self.prototype is not None:
-            return BtfScope(self.prototype, self.btf)
-        return DwarfScope(self, relocate)
-
-
-@dataclass
 class ProbeResolver:
     env: ProbeEnvironment
-    probed: Dict[str, ProbedModule] = field(default_factory=dict)
-    resolved: Dict[int, ResolvedSite] = field(default_factory=dict)
+    probed: ProbedModules = field(default_factory=ProbedModules)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
     _btf: Optional[object] = None
-    _next_slot: int = 0
 
     def resolve(self, point: A.ProbePoint, handler: int, order: int,
                 errors: ErrorCollector) -> List[ProbeSite]:
@@ -224,16 +195,13 @@ class ProbeResolver:
         sites = []
         for name in names:
             section = f"symbol:{name}"
-            if section not in kernel.slots:
-                kernel.slots.append(section)
-                self._renumber()
-            site = ProbeSite(point, kind, 0, handler, order + len(sites),
-                             code=CodeSite("kernel", section, 0, name, 0,
-                                           name),
-                             description=self.describe_btf(name, returns))
-            self.resolved[id(site)] = ResolvedSite(
-                site, None, None, 0, returns, btf.function(name), btf)
-            sites.append(site)
+            self.probed.add_slot(kernel, section)
+            sites.append(ProbeSite(
+                point, kind, 0, handler, order + len(sites),
+                code=CodeSite(kernel, section, 0, name, 0, name),
+                description=self.describe_btf(name, returns),
+                resolved=ResolvedSite(None, None, 0, returns,
+                                      btf.function(name), btf)))
         return sites
 
     def kernel_from_btf(self) -> bool:
@@ -294,17 +262,14 @@ class ProbeResolver:
         if symbol is None:
             raise StpcError(f"no symbol covers the address of "
                             f"{function.name}", point.span)
-        if address.section not in module.slots:
-            module.slots.append(address.section)
-            self._renumber()
-        code = CodeSite(module.name, address.section, address.offset,
+        self.probed.add_slot(module, address.section)
+        code = CodeSite(module, address.section, address.offset,
                         symbol.name, pc - symbol.address, function.name,
                         symbol.size)
-        site = ProbeSite(point, kind, 0, handler, order, code=code,
-                         description=text)
-        self.resolved[id(site)] = ResolvedSite(
-            site, debug, function, pc, kind is ProbeKind.KRETPROBE)
-        return site
+        return ProbeSite(point, kind, 0, handler, order, code=code,
+                         description=text,
+                         resolved=ResolvedSite(debug, function, pc,
+                                               kind is ProbeKind.KRETPROBE))
 
     def describe(self, debug: DebugFile, what: str, where: str,
                  suffix: str) -> str:
@@ -327,35 +292,20 @@ class ProbeResolver:
         return name
 
     # -- probed modules --
-    def probed_module(self, debug: DebugFile, optional: bool) -> ProbedModule:
+    def probed_module(self, debug: DebugFile, optional: bool) -> str:
         return self._module(debug.target, debug.build_id, str(debug.path),
                             optional)
 
-    def kernel_module(self, optional: bool) -> ProbedModule:
+    def kernel_module(self, optional: bool) -> str:
         return self._module("kernel", "", self.kernel_btf().source, optional)
 
     def _module(self, name: str, build_id: str, source: str,
-                optional: bool) -> ProbedModule:
-        module = self.probed.get(name)
-        if module is None:
-            slots = ["_stext"] if name == "kernel" else \
-                [".gnu.linkonce.this_module", ".note.gnu.build-id"]
-            module = ProbedModule(name, len(self.probed), self._next_slot,
-                                  slots, build_id, optional, source)
-            self.probed[name] = module
-            self._renumber()
-            if self.env.verbose:
-                print(f"stpc: {name}: debug information from {source}",
-                      file=sys.stderr)
-        module.optional = module.optional and optional
-        return module
-
-    def _renumber(self) -> None:
-        self._next_slot = number_slots(self.probed)
-
-    @property
-    def nslots(self) -> int:
-        return self._next_slot
+                optional: bool) -> str:
+        if self.env.verbose and name not in self.probed:
+            print(f"stpc: {name}: debug information from {source}",
+                  file=sys.stderr)
+        self.probed.add_module(name, build_id, source, optional)
+        return name
 
     # -- debuginfo --
     def debug_file(self, module: str, span) -> DebugFile:

@@ -10,14 +10,19 @@ runtime helper that reports ``kernel read fault at 0x...``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List
+from typing import Callable, List, Sequence, Tuple
 
 from . import ast as A
 from . import ctype as C
-from .errors import StpcError, nearest
+from .dwarf import DebugFile
+from .errors import ErrorCollector, StpcError, nearest
+from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
                        Unavailable, regs)
+from .probed import ProbedModules
+from .varscope import BtfScope, DwarfScope
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
 
@@ -361,23 +366,25 @@ def outer_targets(node):
                 yield from outer_targets(item)
 
 
-def check_target_uses(program, resolver, errors) -> None:
+def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
+                      probed: ProbedModules,
+                      errors: ErrorCollector) -> List[ProbeSite]:
     """Target variables appear only in kprobe handlers and resolve at
-    every site of them; each such site gets its own handler variant."""
-    if resolver is not None:
-        program.probed = resolver.probed
-        program.code_sites = resolver.resolved
-        program.nslots = resolver.nslots
-    for function in program.functions.values():
+    every site of them; returns the sites, each such site with its own
+    handler variant.  Compiling every target expression here also adds
+    the slots their addresses need to ``probed``."""
+    for function in functions.values():
         for node in outer_targets(function.decl.body):
             errors.add(f"{_describe(node)}: target variables can only be "
                        "used in kernel and module probe handlers",
                        node.span)
-    for handler in program.handlers:
+    checked = list(sites)
+    checker = _Checker(probed, errors)
+    for handler in handlers:
         nodes = list(outer_targets(handler.decl.body))
         if not nodes:
             continue
-        for site in program.sites:
+        for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
             if site.code is None:
@@ -385,15 +392,29 @@ def check_target_uses(program, resolver, errors) -> None:
                            f"not available in '{site.point}' probes",
                            nodes[0].span)
                 continue
-            site.variant = site.order
-            _check_site(program.code_sites[id(site)], nodes, errors)
+            checked[i] = dataclasses.replace(site, variant=site.order)
+            checker.check(site.description, site.resolved, nodes)
+    checker.add_entry_slots()
+    return checked
 
 
-def compiler_for(resolved, relocate, expr_c, where) -> TargetCompiler:
-    """The target compiler of one resolved site (probes.ResolvedSite)."""
-    scope = resolved.scope(relocate)
-    return TargetCompiler(scope, resolved.returns,
-                          resolved.site.description, expr_c, where)
+@dataclass(frozen=True)
+class TargetSite:
+    """Where target variables are read: one resolved kprobe site (its
+    entry, for @entry()), named for messages, and the C of its DWARF
+    file's addresses."""
+    point: str
+    resolved: ResolvedSite
+    relocate: Callable[[int], str]
+
+
+def compiler_for(site: TargetSite, expr_c, where) -> TargetCompiler:
+    resolved = site.resolved
+    if resolved.prototype is not None:
+        scope = BtfScope(resolved.prototype, resolved.btf)
+    else:
+        scope = DwarfScope(resolved, site.relocate)
+    return TargetCompiler(scope, resolved.returns, site.point, expr_c, where)
 
 
 def entry_captures(body) -> list:
@@ -402,28 +423,51 @@ def entry_captures(body) -> list:
             if isinstance(node, A.AtOp) and node.op == "@entry"]
 
 
-def _check_entry(resolved, node, errors) -> None:
-    if not resolved.returns:
-        errors.add("@entry is only available in .return probes", node.span)
-        return
-    if len(node.args) != 1 or not is_target(node.args[0]):
-        errors.add("@entry takes one target expression", node.span,
-                   hint="for example @entry($ptr->len)")
-        return
-    _check_site(resolved.at_entry(), [node.args[0]], errors)
+class _Checker:
+    """Compiles target expressions for their errors and their addresses'
+    slots.  Pass 3 translates the handlers first, then the functions that
+    read @entry() values: their slots are added in that order too."""
 
+    def __init__(self, probed: ProbedModules, errors: ErrorCollector):
+        self.probed = probed
+        self.errors = errors
+        self.entry_addresses: List[Tuple[DebugFile, int]] = []
 
-def _check_site(resolved, nodes, errors) -> None:
-    compiler = compiler_for(resolved, lambda address: "0",
-                            lambda node: "0", lambda node: "NULL")
-    for node in nodes:
-        if isinstance(node, A.AtOp) and node.op == "@entry":
-            _check_entry(resolved, node, errors)
-            continue
-        try:
-            if isinstance(node, A.TargetVar) and node.context:
-                compiler.context_group(node)
+    def check(self, point: str, resolved: ResolvedSite, nodes,
+              at_entry: bool = False) -> None:
+        def add_address(address: int) -> str:
+            if at_entry:
+                self.entry_addresses.append((resolved.debug, address))
             else:
-                compiler.value(node)
-        except StpcError as exc:
-            errors.errors.append(exc)
+                self.probed.add_address(resolved.debug, address)
+            return "0"
+        compiler = compiler_for(TargetSite(point, resolved, add_address),
+                                lambda node: "0", lambda node: "NULL")
+        for node in nodes:
+            if isinstance(node, A.AtOp) and node.op == "@entry":
+                self.check_entry(point, resolved, node)
+                continue
+            try:
+                if isinstance(node, A.TargetVar) and node.context:
+                    compiler.context_group(node)
+                else:
+                    compiler.value(node)
+            except StpcError as exc:
+                self.errors.errors.append(exc)
+
+    def check_entry(self, point: str, resolved: ResolvedSite,
+                    node: A.AtOp) -> None:
+        if not resolved.returns:
+            self.errors.add("@entry is only available in .return probes",
+                            node.span)
+            return
+        if len(node.args) != 1 or not is_target(node.args[0]):
+            self.errors.add("@entry takes one target expression", node.span,
+                            hint="for example @entry($ptr->len)")
+            return
+        self.check(point, resolved.at_entry(),
+                   list(outer_targets(node.args[0])), at_entry=True)
+
+    def add_entry_slots(self) -> None:
+        for debug, address in self.entry_addresses:
+            self.probed.add_address(debug, address)

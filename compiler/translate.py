@@ -11,21 +11,22 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import jinja2
 
 from ..loader import protocol
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
-from .ir import (FunctionInfo, GlobalSym, ProbeKind, Program, T,
-                 number_slots)
+from .errors import InternalError
+from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
+                 ProbeSite, Program, ResolvedSite, T)
 from .lower_expr import ExprLowering
 from .lower_stmt import lower_body
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targetvars import entry_captures
+from .targetvars import TargetSite, entry_captures
 
 
 @dataclass
@@ -88,7 +89,7 @@ class _ModuleView:
         functions = [self.function_view(f) for f in program.functions.values()]
         handlers = [view for h in program.handlers
                     for view in self.handler_views(h.index)]
-        entries = {id(s): self.entry_view(s) for s in program.sites
+        entries = {s.order: self.entry_view(s) for s in program.sites
                    if s.kind is ProbeKind.KRETPROBE}
         handlers += [view for view in entries.values() if view is not None]
         self.entries = entries
@@ -144,7 +145,7 @@ class _ModuleView:
                 continue
             code = site.code
             module = self.program.probed[code.module]
-            entry = self.entries.get(id(site))
+            entry = self.entries.get(site.order)
             views.append(dict(
                 probe=self.probe_view(site), module=module.index,
                 slot=module.slot(code.section), offset=code.offset,
@@ -170,7 +171,7 @@ class _ModuleView:
                 build_id=c_string(build_id.decode("latin-1")),
                 build_id_len=len(build_id),
                 slots=", ".join(c_string(s) for s in module.slots),
-                slot_defines=[f"STPC_SLOT_{module.index}_{_c_ident(s)} "
+                slot_defines=[f"{_slot_name(module, s)} "
                               f"{module.first_slot + i}"
                               for i, s in enumerate(module.slots)]))
         return views
@@ -189,18 +190,20 @@ class _ModuleView:
             probes=[s.description for s in self.program.sites
                     if s.code is not None])
 
-    def relocate(self, resolved) -> Callable[[int], str]:
-        """DWARF address of ``resolved``'s file -> C expression of where it
-        is at run time (a slot's address plus an offset)."""
+    def target_site(self, site: ProbeSite,
+                    resolved: ResolvedSite) -> TargetSite:
+        """Target variables at ``resolved``, with a DWARF address of its
+        file in C as where it is at run time: a slot's address (pass 2
+        added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
             where = resolved.debug.locate(address)
             module = self.program.probed[where.target]
             if where.section not in module.slots:
-                module.slots.append(where.section)
-                self.program.nslots = number_slots(self.program.probed)
-            return (f"((u64)stpc_addrs[STPC_SLOT_{module.index}_"
-                    f"{_c_ident(where.section)}] + {where.offset}ULL)")
-        return c_address
+                raise InternalError(f"pass 2 left {module.name} without a "
+                                    f"slot for {where.section}")
+            return (f"((u64)stpc_addrs[{_slot_name(module, where.section)}]"
+                    f" + {where.offset}ULL)")
+        return TargetSite(site.description, resolved, c_address)
 
     # -- globals --
     def global_decl(self, sym: GlobalSym) -> str:
@@ -286,8 +289,7 @@ class _ModuleView:
         frame = FrameView(f"stpc_locals_{name}", name)
         at_site = None
         if site is not None:
-            resolved = self.program.code_sites[id(site)]
-            at_site = (resolved, self.relocate(resolved))
+            at_site = self.target_site(site, site.resolved)
         exprs = ExprLowering(self.program, frame, site=at_site,
                              entry_nodes=entry_captures(handler.decl.body))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
@@ -301,9 +303,8 @@ class _ModuleView:
             return None
         name = f"entry_{site.variant}"
         frame = FrameView(f"stpc_locals_{name}", name)
-        resolved = self.program.code_sites[id(site)].at_entry()
-        exprs = ExprLowering(self.program, frame,
-                             site=(resolved, self.relocate(resolved)))
+        exprs = ExprLowering(self.program, frame, site=self.target_site(
+            site, site.resolved.at_entry()))
         body = [f"\t((s64 *)c->data)[{i}] = {exprs.expr(node.args[0])};"
                 for i, node in enumerate(nodes)]
         return HandlerView(name, frame, body, data_size=8 * len(nodes))
@@ -341,6 +342,11 @@ def _handler_name(index: int, site) -> str:
     if site is not None and site.variant >= 0:
         return f"probe_{index}_{site.variant}"
     return f"probe_{index}"
+
+
+def _slot_name(module: ProbedModule, section: str) -> str:
+    """The C macro of a slot's index in stpc_addrs."""
+    return f"STPC_SLOT_{module.index}_{_c_ident(section)}"
 
 
 def _c_ident(text: str) -> str:

@@ -15,6 +15,7 @@ from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from . import ctype as C
 from .dwarf import function_return_type, variable_name, variable_type
+from .ir import ResolvedSite
 from .location import (Frame, InRegister, Location, Unavailable,
                        available_ranges, compile_location, select_expression)
 
@@ -34,10 +35,10 @@ class TargetVariable:
 
 
 class DwarfScope:
-    """Variables at a DWARF-resolved site (probes.ResolvedSite)."""
+    """Variables at a DWARF-resolved site."""
 
-    def __init__(self, resolved, relocate: Callable[[int], str]):
-        self.resolved = resolved
+    def __init__(self, resolved: ResolvedSite,
+                 relocate: Callable[[int], str]):
         self.debug = resolved.debug
         self.function = resolved.function
         self.pc = resolved.pc
