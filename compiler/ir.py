@@ -31,13 +31,34 @@ class T(enum.Enum):
         return self.value
 
 
+class HistogramKind(enum.Enum):
+    LOG = "log"             # @hist_log: powers of two
+    LINEAR = "linear"       # @hist_linear(s, start, stop, step)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """How a statistic is printed as a histogram."""
+    kind: HistogramKind
+    start: int = 0          # linear histograms only
+    stop: int = 0
+    step: int = 0
+
+    @property
+    def nbuckets(self) -> int:
+        if self.kind is HistogramKind.LOG:
+            return 129
+        # plus one below start and one above stop
+        return (self.stop - self.start) // self.step + 1 + 2
+
+
 @dataclass
 class GlobalSym:
     decl: A.Global
     index: int
     type: Optional[T] = None
     key_types: Optional[List[Optional[T]]] = None   # None: a scalar
-    hist: Optional[tuple] = None    # ("log",) or ("linear", start, stop, step)
+    hist: Optional[Histogram] = None    # printed as a histogram
     uses_variance: bool = False     # @variance reads it
     variance_shift: Optional[int] = None    # as given by @variance(s, N)
     read: bool = False
@@ -54,12 +75,7 @@ class GlobalSym:
 
     @property
     def nbuckets(self) -> int:
-        if self.hist is None:
-            return 0
-        if self.hist[0] == "log":
-            return 129
-        _, start, stop, step = self.hist
-        return (stop - start) // step + 1 + 2
+        return self.hist.nbuckets if self.hist is not None else 0
 
 
 @dataclass

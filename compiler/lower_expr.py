@@ -96,14 +96,11 @@ class ExprLowering(ExprVisitor):
     def expr_TargetVar(self, node):
         if not node.context:
             return self.target_vars.value(node)
-        pieces, args = [], []
-        for piece, piece_args in self.target_vars.context_group(node):
-            pieces.append(piece)
-            for ctype, arg in piece_args:
-                while "@TEMP@" in arg:
-                    arg = arg.replace("@TEMP@", self.temp_string(), 1)
-                args.append((ctype, arg))
-        return lower_calls.sprint_into(self, " ".join(pieces), args)
+        shown = self.target_vars.context_group(node)
+        args = [(arg.ctype, arg.c_text(self.temp_string))
+                for var in shown for arg in var.args]
+        return lower_calls.sprint_into(
+            self, " ".join(var.format for var in shown), args)
 
     def expr_Unary(self, node):
         operand = self.expr(node.operand)

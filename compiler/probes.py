@@ -10,6 +10,7 @@ decided here: the path given, /lib/modules/KVER (modules.dep), Debian's
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import lzma
 import os
@@ -18,7 +19,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import ast as A
 from .debuginfo import debuginfo_dir
@@ -26,6 +27,9 @@ from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ir import CodeSite, ProbeKind, ProbeSite, ResolvedSite
 from .probed import ProbedModules
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,15 @@ class ProbeEnvironment:
     debuginfo_path: Tuple[str, ...] = ()
     verbose: int = 0
     kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
+
+
+class FunctionSuffix(enum.Enum):
+    """What follows .function("PATTERN"), as in SystemTap: which copies of
+    the function are probed, and whether at their return."""
+    NONE = ""           # out-of-line copies and inlined instances
+    CALL = "call"       # out-of-line copies
+    INLINE = "inline"   # inlined instances
+    RETURN = "return"   # out-of-line copies, at their return
 
 
 @dataclass
@@ -68,7 +81,7 @@ class ProbeResolver:
     env: ProbeEnvironment
     probed: ProbedModules = field(default_factory=ProbedModules)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
-    _btf: Optional[object] = None
+    _btf: Optional[KernelBtf] = None
 
     def resolve(self, point: A.ProbePoint, handler: int, order: int,
                 errors: ErrorCollector) -> List[ProbeSite]:
@@ -103,36 +116,36 @@ class ProbeResolver:
                              f".statement(\"PATTERN\") after {head.name}",
                              comps[-1].span)
         what = comps[1]
-        suffixes = [c.name for c in comps[2:]]
+        suffix = FunctionSuffix.NONE
         for c in comps[2:]:
-            if c.name not in ("call", "return", "inline") or c.arg is not None \
-                    or what.name == "statement" or len(suffixes) > 1:
+            if c.name not in _SUFFIX_NAMES or c.arg is not None \
+                    or what.name == "statement" or len(comps) > 3:
                 raise _Malformed(f"unsupported probe point suffix "
                                  f"'.{c.name}'", c.span,
                                  hint="use .call, .return or .inline")
+            suffix = FunctionSuffix(c.name)
         pattern = parse_pattern(what.arg, what.span)
         if module == "kernel" and self.kernel_from_btf():
-            return self._btf_sites(point, pattern, what, suffixes, handler,
+            return self._btf_sites(point, pattern, what, suffix, handler,
                                    order)
         debug_file = self.debug_file(module, head.span)
         if what.name == "statement":
             return self._statement_sites(point, debug_file, pattern, handler,
                                          order, what.span)
-        return self._function_sites(point, debug_file, pattern,
-                                    suffixes[0] if suffixes else "",
+        return self._function_sites(point, debug_file, pattern, suffix,
                                     handler, order, what.span)
 
     # -- functions --
     def _matching_functions(self, debug: DebugFile, pattern: Pattern,
-                            which: str, span) -> List[Subprogram]:
-        """Out-of-line copies ("call"), inlined instances ("inline"), or
-        both (""), like SystemTap's .call, .inline and plain .function;
-        the kernel's inlined instances only when asked for (a full scan
+                            suffix: FunctionSuffix, span) -> List[Subprogram]:
+        """The copies of the functions that ``suffix`` means; the kernel's
+        inlined instances only when asked for with .inline (a full scan
         of vmlinux)."""
         found = []
-        if which != "inline":
+        if suffix is not FunctionSuffix.INLINE:
             found += debug.find_functions(pattern.function)
-        if which == "inline" or (which == "" and debug.relocatable):
+        if suffix is FunctionSuffix.INLINE or (
+                suffix is FunctionSuffix.NONE and debug.relocatable):
             found += debug.find_inlined(pattern.function)
         if pattern.file:
             found = [f for f in found
@@ -154,10 +167,10 @@ class ProbeResolver:
 
     def _function_sites(self, point, debug, pattern, suffix, handler, order,
                         span) -> List[ProbeSite]:
-        which = {"inline": "inline", "": ""}.get(suffix, "call")
-        functions = self._matching_functions(debug, pattern, which, span)
+        functions = self._matching_functions(debug, pattern, suffix, span)
         functions = _without_init_code(debug, functions, span)
-        kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
+        kind = ProbeKind.KRETPROBE if suffix is FunctionSuffix.RETURN \
+            else ProbeKind.KPROBE
         module = self.probed_module(debug, point.optional)
         sites = []
         for function in functions:
@@ -170,12 +183,12 @@ class ProbeResolver:
         return sites
 
     # -- kernel functions from BTF (no DWARF installed) --
-    def _btf_sites(self, point, pattern, what, suffixes, handler,
-                   order) -> List[ProbeSite]:
+    def _btf_sites(self, point, pattern, what, suffix: FunctionSuffix,
+                   handler, order) -> List[ProbeSite]:
         """Entry and return probes on kernel functions, placed by symbol
         name (the loader reads each address from /proc/kallsyms)."""
         if what.name != "function" or pattern.file or \
-                suffixes not in ([], ["call"], ["return"]):
+                suffix is FunctionSuffix.INLINE:
             raise StpcError(
                 f"no DWARF for kernel {self.env.kernel_release}: only "
                 ".function(\"NAME\"), .call and .return probes work from "
@@ -189,7 +202,7 @@ class ProbeResolver:
                             "the kernel", what.span,
                             hint=nearest(pattern.function,
                                          btf.function_names()))
-        returns = suffixes == ["return"]
+        returns = suffix is FunctionSuffix.RETURN
         kind = ProbeKind.KRETPROBE if returns else ProbeKind.KPROBE
         kernel = self.kernel_module(point.optional)
         sites = []
@@ -213,7 +226,7 @@ class ProbeResolver:
     def describe_btf(name: str, returns: bool) -> str:
         return f'kernel.function("{name}")' + (".return" if returns else "")
 
-    def kernel_btf(self):
+    def kernel_btf(self) -> KernelBtf:
         if self._btf is None:
             from .btf import load_kernel_btf
             self._btf = load_kernel_btf(self.env.kernel_release)
@@ -229,7 +242,8 @@ class ProbeResolver:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
         candidates = _without_init_code(debug, self._matching_functions(
-            debug, Pattern(pattern.function, pattern.file), "call", span),
+            debug, Pattern(pattern.function, pattern.file),
+            FunctionSuffix.CALL, span),
             span)
         module = self.probed_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
@@ -241,7 +255,8 @@ class ProbeResolver:
                     continue
                 where = f"{function.name}@" \
                         f"{self.short_file(debug, function)}:{line}"
-                text = self.describe(debug, "statement", where, "")
+                text = self.describe(debug, "statement", where,
+                                     FunctionSuffix.NONE)
                 sites.append(self.site(point, ProbeKind.KPROBE, handler,
                                        order + len(sites), debug, function,
                                        addresses[0], module, text))
@@ -272,12 +287,12 @@ class ProbeResolver:
                                                kind is ProbeKind.KRETPROBE))
 
     def describe(self, debug: DebugFile, what: str, where: str,
-                 suffix: str) -> str:
+                 suffix: FunctionSuffix) -> str:
         head = "kernel" if debug.target == "kernel" \
             else f'module("{debug.target}")'
-        tail = f".{suffix}" if suffix and suffix != "inline" else ""
-        if suffix == "inline":
-            tail = ""
+        tail = ""
+        if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
+            tail = f".{suffix.value}"
         return f'{head}.{what}("{where}"){tail}'
 
     @staticmethod
@@ -363,6 +378,9 @@ def _section_at(debug, address: int) -> str:
                 start <= address < start + section["sh_size"]:
             return section.name
     return ""
+
+
+_SUFFIX_NAMES = tuple(s.value for s in FunctionSuffix if s.value)
 
 
 class _Malformed(StpcError):

@@ -27,6 +27,27 @@ from .varscope import BtfScope, DwarfScope
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
 
 
+@dataclass(frozen=True)
+class FormatArg:
+    """A printf argument: its C type, and its C text in parts with a new
+    string temporary (a char buffer) between each two of them."""
+    ctype: str
+    parts: Tuple[str, ...]
+
+    def c_text(self, new_temp: Callable[[], str]) -> str:
+        text = self.parts[0]
+        for part in self.parts[1:]:
+            text += new_temp() + part
+        return text
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One variable of $$vars and the like: its piece of the format."""
+    format: str
+    args: Tuple[FormatArg, ...] = ()
+
+
 @dataclass
 class Obj:
     """A C object at a known place, during compilation of one access."""
@@ -265,8 +286,8 @@ class TargetCompiler:
         return f"((s64)({raw}))"
 
     # -- $$parms, $$locals, $$vars, $$return --
-    def context_group(self, node: A.TargetVar) -> List[tuple]:
-        """(C format piece, [(C type, C arg)]) per variable shown."""
+    def context_group(self, node: A.TargetVar) -> List[Shown]:
+        """How each variable of the group is shown."""
         if node.name not in CONTEXT_GROUPS:
             raise StpcError(f"unknown context variable '$${node.name}'",
                             node.span, hint=nearest(node.name,
@@ -289,27 +310,27 @@ class TargetCompiler:
                 node.span, var.name, False), node.pretty))
         return shown
 
-    def shown(self, name: str, var: A.TargetVar, pretty: bool) -> tuple:
+    def shown(self, name: str, var: A.TargetVar, pretty: bool) -> Shown:
         try:
             obj = self.object(var)
         except StpcError:
-            return (f"{name}=?", [])
+            return Shown(f"{name}=?")
         t = C.strip(obj.type)
         if pretty and C.is_string_like(t) and (
                 isinstance(t, C.Pointer) or isinstance(obj.loc, InMemory)):
-            return (f"{name}=\"%s\"", [("const char *",
-                                        f"stpc_kernel_string_or(c, @TEMP@, "
-                                        f"{self.load(obj, var)})")])
+            return Shown(f"{name}=\"%s\"", (FormatArg("const char *", (
+                "stpc_kernel_string_or(c, ", f", {self.load(obj, var)})")),))
         if isinstance(t, C.Struct):
-            return (f"{name}={{...}}", [])
+            return Shown(f"{name}={{...}}")
         if isinstance(t, C.Array):
-            return (f"{name}=[...]", [])
+            return Shown(f"{name}=[...]")
         if isinstance(t, (C.Void, C.Function)) or (
                 isinstance(t, C.Base) and t.floating):
-            return (f"{name}=?", [])
+            return Shown(f"{name}=?")
         size = t.size or 8
         raw = self.load_raw(obj, size, var)
-        return (f"{name}=%#llx", [("unsigned long long", raw)])
+        return Shown(f"{name}=%#llx",
+                     (FormatArg("unsigned long long", (raw,)),))
 
 
 def _truncate(value: str, size: int) -> str:

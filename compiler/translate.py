@@ -210,11 +210,12 @@ class _ModuleView:
         return member_decl(f"g_{sym.name}", sym.type)
 
     def stat_desc(self, sym: GlobalSym) -> dict:
-        hist = sym.hist or ("none",)
-        start, stop, step = hist[1:] if hist[0] == "linear" else (0, 0, 0)
-        return dict(name=sym.name, hist=f"STPC_HIST_{hist[0].upper()}",
-                    start=c_long(start), stop=c_long(stop),
-                    step=c_long(step), nbuckets=sym.nbuckets,
+        hist, kind, limits = sym.hist, "NONE", (0, 0, 0)
+        if hist is not None:
+            kind, limits = hist.kind.name, (hist.start, hist.stop, hist.step)
+        start, stop, step = (c_long(n) for n in limits)
+        return dict(name=sym.name, hist=f"STPC_HIST_{kind}", start=start,
+                    stop=stop, step=step, nbuckets=sym.nbuckets,
                     variance=int(sym.uses_variance),
                     shift=sym.variance_shift or 0)
 

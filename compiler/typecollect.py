@@ -13,7 +13,8 @@ from typing import Dict, List, Optional, Set
 from . import ast as A
 from .builtins import BUILTINS, VARIADIC_OUTPUT
 from .errors import StpcError, nearest
-from .ir import FunctionInfo, GlobalSym, LocalSym, Scope, Symbol, T
+from .ir import (FunctionInfo, GlobalSym, Histogram, HistogramKind,
+                 LocalSym, Scope, Symbol, T)
 from .printf import format_arg_types, parse_format
 from .typesolve import Constraints
 
@@ -455,11 +456,11 @@ class _Calls(_Expressions):
                        "histograms", node.span)
         sym.hist = spec
 
-    def histogram_spec(self, node) -> Optional[tuple]:
+    def histogram_spec(self, node) -> Optional[Histogram]:
         if node.op == "@hist_log":
             if len(node.args) != 1:
                 self.error("'@hist_log' takes one statistic", node.span)
-            return ("log",)
+            return Histogram(HistogramKind.LOG)
         limits = node.args[1:]
         if len(limits) != 3 or not all(isinstance(a, A.IntLit)
                                        for a in limits):
@@ -475,7 +476,7 @@ class _Calls(_Expressions):
             self.error("'@hist_linear' would have more than 1000 "
                        "buckets", node.span)
             return None
-        return ("linear", start, stop, step)
+        return Histogram(HistogramKind.LINEAR, start, stop, step)
 
 
 class Collector(_Calls):

@@ -9,13 +9,16 @@ structs, and never looks at DWARF or BTF itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from . import ctype as C
 from .dwarf import function_return_type, variable_name, variable_type
 from .ir import ResolvedSite
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
 from .location import (Frame, InRegister, Location, Unavailable,
                        available_ranges, compile_location, select_expression)
 
@@ -127,7 +130,7 @@ class DwarfScope:
 class BtfScope:
     """Parameters of a function known from BTF, at its entry."""
 
-    def __init__(self, prototype: C.Prototype, btf):
+    def __init__(self, prototype: C.Prototype, btf: KernelBtf):
         self.prototype = prototype
         self.btf = btf
 
