@@ -16,7 +16,7 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targetvars import TargetSite, compiler_for
+from .targetvars import TargetCompiler, TargetSite, compiler_for
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -36,7 +36,7 @@ class ExprLowering(ExprVisitor):
         self.frame = frame
         self.function = function
         self.entry_nodes: List[object] = list(entry_nodes)
-        self.target_vars = None
+        self.target_vars: Optional[TargetCompiler] = None
         if site is not None:
             self.target_vars = compiler_for(
                 site, self.expr, lambda node: c_string(location(node)))

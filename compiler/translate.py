@@ -284,7 +284,8 @@ class _ModuleView:
             return [self.handler_view(index, None)]
         return [self.handler_view(index, s) for s in variants]
 
-    def handler_view(self, index: int, site) -> HandlerView:
+    def handler_view(self, index: int,
+                     site: Optional[ProbeSite]) -> HandlerView:
         handler = self.program.handlers[index]
         name = _handler_name(index, site)
         frame = FrameView(f"stpc_locals_{name}", name)
@@ -296,7 +297,7 @@ class _ModuleView:
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body)
 
-    def entry_view(self, site) -> Optional[HandlerView]:
+    def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads
         those values when the probed function is entered."""
         nodes = entry_captures(self.program.handlers[site.handler].decl.body)
