@@ -11,8 +11,9 @@ from .counters import mark_counters
 from .errors import ErrorCollector, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, T)
+from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
-from .targets import check_target_uses
+from .targetvars import check_target_uses
 from .typeinfer import infer_types
 
 KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
@@ -45,10 +46,12 @@ def elaborate(script: A.Script,
     types, symbols = infer_types(globals_, functions, scopes, errors)
     errors.raise_if_any()
     _mark_global_use(globals_, functions, scopes)
-    program = Program(script, globals_, functions, handlers, sites,
-                      types, symbols, _max_nesting(functions))
-    check_target_uses(program, resolver, errors)
+    probed = resolver.probed if resolver is not None else ProbedModules()
+    sites = check_target_uses(functions, handlers, sites, probed, errors)
     errors.raise_if_any()
+    program = Program(script, globals_, functions, handlers, sites,
+                      types, symbols, _max_nesting(functions),
+                      probed.frozen())
     mark_counters(program)
     return program
 

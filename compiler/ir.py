@@ -6,11 +6,19 @@ semantic fact about a node lives in a side table keyed by the node.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Set, Union
+from types import MappingProxyType
+from typing import (TYPE_CHECKING, Dict, List, Mapping, Optional, Set, Tuple,
+                    Union)
 
 from . import ast as A
+from .ctype import Prototype
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
+    from .dwarf import DebugFile, Subprogram
 
 
 class T(enum.Enum):
@@ -23,13 +31,34 @@ class T(enum.Enum):
         return self.value
 
 
+class HistogramKind(enum.Enum):
+    LOG = "log"             # @hist_log: powers of two
+    LINEAR = "linear"       # @hist_linear(s, start, stop, step)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """How a statistic is printed as a histogram."""
+    kind: HistogramKind
+    start: int = 0          # linear histograms only
+    stop: int = 0
+    step: int = 0
+
+    @property
+    def nbuckets(self) -> int:
+        if self.kind is HistogramKind.LOG:
+            return 129
+        # plus one below start and one above stop
+        return (self.stop - self.start) // self.step + 1 + 2
+
+
 @dataclass
 class GlobalSym:
     decl: A.Global
     index: int
     type: Optional[T] = None
     key_types: Optional[List[Optional[T]]] = None   # None: a scalar
-    hist: Optional[tuple] = None    # ("log",) or ("linear", start, stop, step)
+    hist: Optional[Histogram] = None    # printed as a histogram
     uses_variance: bool = False     # @variance reads it
     variance_shift: Optional[int] = None    # as given by @variance(s, N)
     read: bool = False
@@ -46,12 +75,7 @@ class GlobalSym:
 
     @property
     def nbuckets(self) -> int:
-        if self.hist is None:
-            return 0
-        if self.hist[0] == "log":
-            return 129
-        _, start, stop, step = self.hist
-        return (stop - start) // step + 1 + 2
+        return self.hist.nbuckets if self.hist is not None else 0
 
 
 @dataclass
@@ -101,35 +125,26 @@ class ProbeKind(enum.Enum):
     KRETPROBE = "kretprobe"     # function return
 
 
-@dataclass
-class TargetModule:
+@dataclass(frozen=True)
+class ProbedModule:
     """A module (or the kernel) that probes are placed in.  The loader
-    passes one address per slot; ``slots`` names them in order."""
+    passes one address per slot; ``slots`` names them in order, after the
+    slots of the modules before this one (probed.py lays them out)."""
     name: str                   # "kernel" for vmlinux
     index: int
     first_slot: int
-    slots: List[str]            # this_module, build-id note, sections...
+    slots: Tuple[str, ...]      # this_module, build-id note, sections...
     build_id: str
-    optional: bool = True       # false once any mandatory probe uses it
-    debuginfo: str = ""         # the file whose DWARF we read
+    optional: bool              # false once any mandatory probe uses it
+    debuginfo: str              # the file whose DWARF we read
 
     def slot(self, name: str) -> int:
         return self.first_slot + self.slots.index(name)
 
 
-def number_slots(targets: Dict[str, "TargetModule"]) -> int:
-    """Lays the targets' slots out one after another, in target order
-    (the order of stpc_addrs=); returns how many there are."""
-    slot = 0
-    for target in targets.values():
-        target.first_slot = slot
-        slot += len(target.slots)
-    return slot
-
-
-@dataclass
+@dataclass(frozen=True)
 class CodeSite:
-    """Where a kprobe goes: a section of a target, and the symbol the
+    """Where a kprobe goes: a section of a probed module, and the symbol the
     runtime expects to find there (checked with sprint_symbol)."""
     module: str
     section: str
@@ -140,7 +155,25 @@ class CodeSite:
     symbol_size: int = 0        # checks a module loaded after the start
 
 
-@dataclass
+@dataclass(frozen=True)
+class ResolvedSite:
+    """Compile-time facts about one kprobe site, for target variables:
+    its DWARF (debug, function, pc) or, for kernel functions known only
+    from BTF, the prototype."""
+    debug: Optional["DebugFile"]
+    function: Optional["Subprogram"]
+    pc: int
+    returns: bool
+    prototype: Optional[Prototype] = None
+    btf: Optional["KernelBtf"] = None
+
+    def at_entry(self) -> "ResolvedSite":
+        """The same function, at its entry: where @entry() is read."""
+        pc = self.function.low_pc if self.function is not None else 0
+        return dataclasses.replace(self, pc=pc, returns=False)
+
+
+@dataclass(frozen=True)
 class ProbeSite:
     """One probe point of a probe declaration, resolved."""
     point: A.ProbePoint
@@ -153,30 +186,42 @@ class ProbeSite:
     description: str = ""   # kprobes: the resolved point, for pp()
     variant: int = -1       # >= 0: the handler is translated for this
                             # site alone (it reads target variables)
+    resolved: Optional[ResolvedSite] = None     # kprobes: target variables
 
 
-@dataclass
+@dataclass(frozen=True)
 class Handler:
     decl: A.Probe
     scope: Scope
     index: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class Program:
+    """Pass 2's result.  Read-only: its mappings are read-only copies of
+    what it was given, its sequences tuples."""
     script: A.Script
-    globals: Dict[str, GlobalSym]
-    functions: Dict[str, FunctionInfo]
-    handlers: List[Handler]
-    sites: List[ProbeSite]
-    types: Dict[object, T]          # expression node -> type
-    symbols: Dict[object, Symbol]   # Var/Index/foreach node -> symbol
+    globals: Mapping[str, GlobalSym]
+    functions: Mapping[str, FunctionInfo]
+    handlers: Tuple[Handler, ...]
+    sites: Tuple[ProbeSite, ...]
+    types: Mapping[object, T]           # expression node -> type
+    symbols: Mapping[object, Symbol]    # Var/Index/foreach node -> symbol
     max_nesting: int
-    # kernel/module probes: their targets, and per site (by id) the
-    # compile-time facts of probes.ResolvedSite
-    targets: Dict[str, TargetModule] = field(default_factory=dict)
-    code_sites: Dict[int, object] = field(default_factory=dict)
-    nslots: int = 0
+    # kernel/module probes: the modules probed, by name
+    probed: Mapping[str, ProbedModule] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("globals", "functions", "types", "symbols", "probed"):
+            object.__setattr__(self, name,
+                               MappingProxyType(dict(getattr(self, name))))
+        for name in ("handlers", "sites"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    @property
+    def nslots(self) -> int:
+        """How many addresses the loader passes (stpc_addrs=)."""
+        return sum(len(module.slots) for module in self.probed.values())
 
     def sites_of(self, kind: ProbeKind) -> List[ProbeSite]:
         chosen = [s for s in self.sites if s.kind is kind]

@@ -26,7 +26,7 @@ def list_points(text: str, kernel_release: str,
     for site in sites:
         line = site.description
         if with_vars:
-            line = " ".join([line] + _variables(resolver.resolved[id(site)]))
+            line = " ".join([line] + _variables(site.resolved))
         if line not in shown:       # inlined copies of one function
             shown.add(line)
             yield line

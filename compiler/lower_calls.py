@@ -161,8 +161,8 @@ def _memory_number(lower, node):
 # -- the probe and the session --
 @_lowers("probefunc")
 def _probefunc(lower, node):
-    if lower.targets is not None:
-        return c_string(lower.targets.scope.function_name)
+    if lower.target_vars is not None:
+        return c_string(lower.target_vars.scope.function_name)
     return "stpc_probefunc(c)"
 
 

@@ -16,7 +16,7 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targets import compiler_for
+from .targetvars import TargetCompiler, TargetSite, compiler_for
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -26,22 +26,20 @@ _SHIFT = {"<<": "stpc_shl", ">>": "stpc_shr"}
 
 class ExprLowering(ExprVisitor):
     """Lowers the expressions of one scope; temporaries go in its frame.
-    ``site`` is (resolved site, relocate) for a handler translated for
-    one probe site, whose target variables it reads."""
+    ``site`` is given for a handler translated for one probe site, whose
+    target variables it reads."""
 
     def __init__(self, program: Program, frame: FrameView,
-                 function: Optional[FunctionInfo] = None, site=None,
-                 entry_nodes=()):
+                 function: Optional[FunctionInfo] = None,
+                 site: Optional[TargetSite] = None, entry_nodes=()):
         self.program = program
         self.frame = frame
         self.function = function
         self.entry_nodes: List[object] = list(entry_nodes)
-        self.targets = None
+        self.target_vars: Optional[TargetCompiler] = None
         if site is not None:
-            resolved, relocate = site
-            self.targets = compiler_for(
-                resolved, relocate, self.expr,
-                lambda node: c_string(location(node)))
+            self.target_vars = compiler_for(
+                site, self.expr, lambda node: c_string(location(node)))
 
     def temp_string(self) -> str:
         return self.frame.temp_string()
@@ -85,7 +83,7 @@ class ExprLowering(ExprVisitor):
 
     # -- target variables --
     def target_value(self, node):
-        return self.targets.value(node)
+        return self.target_vars.value(node)
 
     expr_Member = expr_Subscript = expr_AddressOf = target_value
 
@@ -97,15 +95,12 @@ class ExprLowering(ExprVisitor):
 
     def expr_TargetVar(self, node):
         if not node.context:
-            return self.targets.value(node)
-        pieces, args = [], []
-        for piece, piece_args in self.targets.context_group(node):
-            pieces.append(piece)
-            for ctype, arg in piece_args:
-                while "@TEMP@" in arg:
-                    arg = arg.replace("@TEMP@", self.temp_string(), 1)
-                args.append((ctype, arg))
-        return lower_calls.sprint_into(self, " ".join(pieces), args)
+            return self.target_vars.value(node)
+        shown = self.target_vars.context_group(node)
+        args = [(arg.ctype, arg.c_text(self.temp_string))
+                for var in shown for arg in var.args]
+        return lower_calls.sprint_into(
+            self, " ".join(var.format for var in shown), args)
 
     def expr_Unary(self, node):
         operand = self.expr(node.operand)

@@ -10,6 +10,7 @@ decided here: the path given, /lib/modules/KVER (modules.dep), Debian's
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import lzma
 import os
@@ -18,16 +19,17 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import ast as A
 from .debuginfo import debuginfo_dir
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
-from .ctype import Prototype
-from .ir import (CodeSite, ProbeKind, ProbeSite, TargetModule,
-                 number_slots)
-from .varscope import BtfScope, DwarfScope
+from .ir import CodeSite, ProbeKind, ProbeSite, ResolvedSite
+from .probed import ProbedModules
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,15 @@ class ProbeEnvironment:
     debuginfo_path: Tuple[str, ...] = ()
     verbose: int = 0
     kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
+
+
+class FunctionSuffix(enum.Enum):
+    """What follows .function("PATTERN"), as in SystemTap: which copies of
+    the function are probed, and whether at their return."""
+    NONE = ""           # out-of-line copies and inlined instances
+    CALL = "call"       # out-of-line copies
+    INLINE = "inline"   # inlined instances
+    RETURN = "return"   # out-of-line copies, at their return
 
 
 @dataclass
@@ -66,38 +77,11 @@ def parse_pattern(text: str, span: A.Span) -> Pattern:
 
 
 @dataclass
-class ResolvedSite:
-    """Compile-time facts about one kprobe site, for target variables:
-    its DWARF (debug, function, pc) or, for kernel functions known only
-    from BTF, the prototype."""
-    site: ProbeSite
-    debug: Optional[DebugFile]
-    function: Optional[Subprogram]
-    pc: int
-    returns: bool
-    prototype: Optional[Prototype] = None
-    btf: Optional[object] = None
-
-    def at_entry(self) -> "ResolvedSite":
-        """The same function, at its entry: where @entry() is read."""
-        pc = self.function.low_pc if self.function is not None else 0
-        return ResolvedSite(self.site, self.debug, self.function, pc, False,
-                            self.prototype, self.btf)
-
-    def scope(self, relocate):
-        if self.prototype is not None:
-            return BtfScope(self.prototype, self.btf)
-        return DwarfScope(self, relocate)
-
-
-@dataclass
 class ProbeResolver:
     env: ProbeEnvironment
-    targets: Dict[str, TargetModule] = field(default_factory=dict)
-    resolved: Dict[int, ResolvedSite] = field(default_factory=dict)
+    probed: ProbedModules = field(default_factory=ProbedModules)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
-    _btf: Optional[object] = None
-    _next_slot: int = 0
+    _btf: Optional[KernelBtf] = None
 
     def resolve(self, point: A.ProbePoint, handler: int, order: int,
                 errors: ErrorCollector) -> List[ProbeSite]:
@@ -120,9 +104,9 @@ class ProbeResolver:
         comps = point.components
         head = comps[0]
         if head.name == "kernel" and head.arg is None:
-            target, debug = "kernel", None
+            module = "kernel"
         elif head.name == "module" and isinstance(head.arg, str):
-            target, debug = None, head.arg
+            module = head.arg
         else:
             raise _Malformed(f"'{head.name}' probe points need a module "
                              "name: module(\"NAME\")", head.span)
@@ -132,36 +116,36 @@ class ProbeResolver:
                              f".statement(\"PATTERN\") after {head.name}",
                              comps[-1].span)
         what = comps[1]
-        suffixes = [c.name for c in comps[2:]]
+        suffix = FunctionSuffix.NONE
         for c in comps[2:]:
-            if c.name not in ("call", "return", "inline") or c.arg is not None \
-                    or what.name == "statement" or len(suffixes) > 1:
+            if c.name not in _SUFFIX_NAMES or c.arg is not None \
+                    or what.name == "statement" or len(comps) > 3:
                 raise _Malformed(f"unsupported probe point suffix "
                                  f"'.{c.name}'", c.span,
                                  hint="use .call, .return or .inline")
+            suffix = FunctionSuffix(c.name)
         pattern = parse_pattern(what.arg, what.span)
-        if target == "kernel" and self.kernel_from_btf():
-            return self._btf_sites(point, pattern, what, suffixes, handler,
+        if module == "kernel" and self.kernel_from_btf():
+            return self._btf_sites(point, pattern, what, suffix, handler,
                                    order)
-        debug_file = self.debug_file(target or debug, head.span)
+        debug_file = self.debug_file(module, head.span)
         if what.name == "statement":
             return self._statement_sites(point, debug_file, pattern, handler,
                                          order, what.span)
-        return self._function_sites(point, debug_file, pattern,
-                                    suffixes[0] if suffixes else "",
+        return self._function_sites(point, debug_file, pattern, suffix,
                                     handler, order, what.span)
 
     # -- functions --
     def _matching_functions(self, debug: DebugFile, pattern: Pattern,
-                            which: str, span) -> List[Subprogram]:
-        """Out-of-line copies ("call"), inlined instances ("inline"), or
-        both (""), like SystemTap's .call, .inline and plain .function;
-        the kernel's inlined instances only when asked for (a full scan
+                            suffix: FunctionSuffix, span) -> List[Subprogram]:
+        """The copies of the functions that ``suffix`` means; the kernel's
+        inlined instances only when asked for with .inline (a full scan
         of vmlinux)."""
         found = []
-        if which != "inline":
+        if suffix is not FunctionSuffix.INLINE:
             found += debug.find_functions(pattern.function)
-        if which == "inline" or (which == "" and debug.relocatable):
+        if suffix is FunctionSuffix.INLINE or (
+                suffix is FunctionSuffix.NONE and debug.relocatable):
             found += debug.find_inlined(pattern.function)
         if pattern.file:
             found = [f for f in found
@@ -183,11 +167,11 @@ class ProbeResolver:
 
     def _function_sites(self, point, debug, pattern, suffix, handler, order,
                         span) -> List[ProbeSite]:
-        which = {"inline": "inline", "": ""}.get(suffix, "call")
-        functions = self._matching_functions(debug, pattern, which, span)
+        functions = self._matching_functions(debug, pattern, suffix, span)
         functions = _without_init_code(debug, functions, span)
-        kind = ProbeKind.KRETPROBE if suffix == "return" else ProbeKind.KPROBE
-        target = self.target_module(debug, point.optional)
+        kind = ProbeKind.KRETPROBE if suffix is FunctionSuffix.RETURN \
+            else ProbeKind.KPROBE
+        module = self.probed_module(debug, point.optional)
         sites = []
         for function in functions:
             pc = function.low_pc
@@ -195,16 +179,16 @@ class ProbeResolver:
                     f"{function.decl_line}"
             text = self.describe(debug, "function", where, suffix)
             sites.append(self.site(point, kind, handler, order + len(sites),
-                                   debug, function, pc, target, text))
+                                   debug, function, pc, module, text))
         return sites
 
     # -- kernel functions from BTF (no DWARF installed) --
-    def _btf_sites(self, point, pattern, what, suffixes, handler,
-                   order) -> List[ProbeSite]:
+    def _btf_sites(self, point, pattern, what, suffix: FunctionSuffix,
+                   handler, order) -> List[ProbeSite]:
         """Entry and return probes on kernel functions, placed by symbol
         name (the loader reads each address from /proc/kallsyms)."""
         if what.name != "function" or pattern.file or \
-                suffixes not in ([], ["call"], ["return"]):
+                suffix is FunctionSuffix.INLINE:
             raise StpcError(
                 f"no DWARF for kernel {self.env.kernel_release}: only "
                 ".function(\"NAME\"), .call and .return probes work from "
@@ -218,22 +202,19 @@ class ProbeResolver:
                             "the kernel", what.span,
                             hint=nearest(pattern.function,
                                          btf.function_names()))
-        returns = suffixes == ["return"]
+        returns = suffix is FunctionSuffix.RETURN
         kind = ProbeKind.KRETPROBE if returns else ProbeKind.KPROBE
-        target = self.kernel_target(point.optional)
+        kernel = self.kernel_module(point.optional)
         sites = []
         for name in names:
             section = f"symbol:{name}"
-            if section not in target.slots:
-                target.slots.append(section)
-                self._renumber()
-            site = ProbeSite(point, kind, 0, handler, order + len(sites),
-                             code=CodeSite("kernel", section, 0, name, 0,
-                                           name),
-                             description=self.describe_btf(name, returns))
-            self.resolved[id(site)] = ResolvedSite(
-                site, None, None, 0, returns, btf.function(name), btf)
-            sites.append(site)
+            self.probed.add_slot(kernel, section)
+            sites.append(ProbeSite(
+                point, kind, 0, handler, order + len(sites),
+                code=CodeSite(kernel, section, 0, name, 0, name),
+                description=self.describe_btf(name, returns),
+                resolved=ResolvedSite(None, None, 0, returns,
+                                      btf.function(name), btf)))
         return sites
 
     def kernel_from_btf(self) -> bool:
@@ -245,7 +226,7 @@ class ProbeResolver:
     def describe_btf(name: str, returns: bool) -> str:
         return f'kernel.function("{name}")' + (".return" if returns else "")
 
-    def kernel_btf(self):
+    def kernel_btf(self) -> KernelBtf:
         if self._btf is None:
             from .btf import load_kernel_btf
             self._btf = load_kernel_btf(self.env.kernel_release)
@@ -261,9 +242,10 @@ class ProbeResolver:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
         candidates = _without_init_code(debug, self._matching_functions(
-            debug, Pattern(pattern.function, pattern.file), "call", span),
+            debug, Pattern(pattern.function, pattern.file),
+            FunctionSuffix.CALL, span),
             span)
-        target = self.target_module(debug, point.optional)
+        module = self.probed_module(debug, point.optional)
         first, last = pattern.line_range or (pattern.line, pattern.line)
         sites = []
         for function in candidates:
@@ -273,10 +255,11 @@ class ProbeResolver:
                     continue
                 where = f"{function.name}@" \
                         f"{self.short_file(debug, function)}:{line}"
-                text = self.describe(debug, "statement", where, "")
+                text = self.describe(debug, "statement", where,
+                                     FunctionSuffix.NONE)
                 sites.append(self.site(point, ProbeKind.KPROBE, handler,
                                        order + len(sites), debug, function,
-                                       addresses[0], target, text))
+                                       addresses[0], module, text))
         if not sites:
             lines = sorted({n for f in candidates for n in debug.lines_of(f)})
             shown = ", ".join(str(n) for n in lines[:40])
@@ -288,31 +271,28 @@ class ProbeResolver:
 
     # -- sites --
     def site(self, point, kind, handler, order, debug, function, pc,
-             target, text) -> ProbeSite:
+             module, text) -> ProbeSite:
         address = debug.locate(pc)
         symbol = debug.symbol_at(pc)
         if symbol is None:
             raise StpcError(f"no symbol covers the address of "
                             f"{function.name}", point.span)
-        if address.section not in target.slots:
-            target.slots.append(address.section)
-            self._renumber()
-        code = CodeSite(target.name, address.section, address.offset,
+        self.probed.add_slot(module, address.section)
+        code = CodeSite(module, address.section, address.offset,
                         symbol.name, pc - symbol.address, function.name,
                         symbol.size)
-        site = ProbeSite(point, kind, 0, handler, order, code=code,
-                         description=text)
-        self.resolved[id(site)] = ResolvedSite(
-            site, debug, function, pc, kind is ProbeKind.KRETPROBE)
-        return site
+        return ProbeSite(point, kind, 0, handler, order, code=code,
+                         description=text,
+                         resolved=ResolvedSite(debug, function, pc,
+                                               kind is ProbeKind.KRETPROBE))
 
     def describe(self, debug: DebugFile, what: str, where: str,
-                 suffix: str) -> str:
+                 suffix: FunctionSuffix) -> str:
         head = "kernel" if debug.target == "kernel" \
             else f'module("{debug.target}")'
-        tail = f".{suffix}" if suffix and suffix != "inline" else ""
-        if suffix == "inline":
-            tail = ""
+        tail = ""
+        if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
+            tail = f".{suffix.value}"
         return f'{head}.{what}("{where}"){tail}'
 
     @staticmethod
@@ -326,36 +306,21 @@ class ProbeResolver:
                 return name[len(prefix) + 1:]
         return name
 
-    # -- targets --
-    def target_module(self, debug: DebugFile, optional: bool) -> TargetModule:
-        return self._target(debug.target, debug.build_id, str(debug.path),
+    # -- probed modules --
+    def probed_module(self, debug: DebugFile, optional: bool) -> str:
+        return self._module(debug.target, debug.build_id, str(debug.path),
                             optional)
 
-    def kernel_target(self, optional: bool) -> TargetModule:
-        return self._target("kernel", "", self.kernel_btf().source, optional)
+    def kernel_module(self, optional: bool) -> str:
+        return self._module("kernel", "", self.kernel_btf().source, optional)
 
-    def _target(self, name: str, build_id: str, source: str,
-                optional: bool) -> TargetModule:
-        target = self.targets.get(name)
-        if target is None:
-            slots = ["_stext"] if name == "kernel" else \
-                [".gnu.linkonce.this_module", ".note.gnu.build-id"]
-            target = TargetModule(name, len(self.targets), self._next_slot,
-                                  slots, build_id, optional, source)
-            self.targets[name] = target
-            self._renumber()
-            if self.env.verbose:
-                print(f"stpc: {name}: debug information from {source}",
-                      file=sys.stderr)
-        target.optional = target.optional and optional
-        return target
-
-    def _renumber(self) -> None:
-        self._next_slot = number_slots(self.targets)
-
-    @property
-    def nslots(self) -> int:
-        return self._next_slot
+    def _module(self, name: str, build_id: str, source: str,
+                optional: bool) -> str:
+        if self.env.verbose and name not in self.probed:
+            print(f"stpc: {name}: debug information from {source}",
+                  file=sys.stderr)
+        self.probed.add_module(name, build_id, source, optional)
+        return name
 
     # -- debuginfo --
     def debug_file(self, module: str, span) -> DebugFile:
@@ -413,6 +378,9 @@ def _section_at(debug, address: int) -> str:
                 start <= address < start + section["sh_size"]:
             return section.name
     return ""
+
+
+_SUFFIX_NAMES = tuple(s.value for s in FunctionSuffix if s.value)
 
 
 class _Malformed(StpcError):

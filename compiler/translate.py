@@ -11,21 +11,22 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import jinja2
 
 from ..loader import protocol
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
-from .ir import (FunctionInfo, GlobalSym, ProbeKind, Program, T,
-                 number_slots)
+from .errors import InternalError
+from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
+                 ProbeSite, Program, ResolvedSite, T)
 from .lower_expr import ExprLowering
 from .lower_stmt import lower_body
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targets import entry_captures
+from .targetvars import TargetSite, entry_captures
 
 
 @dataclass
@@ -88,7 +89,7 @@ class _ModuleView:
         functions = [self.function_view(f) for f in program.functions.values()]
         handlers = [view for h in program.handlers
                     for view in self.handler_views(h.index)]
-        entries = {id(s): self.entry_view(s) for s in program.sites
+        entries = {s.order: self.entry_view(s) for s in program.sites
                    if s.kind is ProbeKind.KRETPROBE}
         handlers += [view for view in entries.values() if view is not None]
         self.entries = entries
@@ -128,7 +129,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             kprobes=self.kprobe_views(),
-            targets=self.target_views(),
+            probed=self.probed_views(),
             nslots=program.nslots,
             stpc_info=c_string(json.dumps(self.module_metadata(),
                                           sort_keys=True)).replace(
@@ -143,11 +144,11 @@ class _ModuleView:
             if site.code is None:
                 continue
             code = site.code
-            target = self.program.targets[code.module]
-            entry = self.entries.get(id(site))
+            module = self.program.probed[code.module]
+            entry = self.entries.get(site.order)
             views.append(dict(
-                probe=self.probe_view(site), target=target.index,
-                slot=target.slot(code.section), offset=code.offset,
+                probe=self.probe_view(site), module=module.index,
+                slot=module.slot(code.section), offset=code.offset,
                 symbol=c_string(code.symbol),
                 symbol_offset=code.symbol_offset,
                 symbol_size=code.symbol_size,
@@ -158,21 +159,21 @@ class _ModuleView:
                 optional=int(site.point.optional)))
         return views
 
-    def target_views(self) -> List[dict]:
+    def probed_views(self) -> List[dict]:
         views = []
-        for target in self.program.targets.values():
-            build_id = bytes.fromhex(target.build_id)
+        for module in self.program.probed.values():
+            build_id = bytes.fromhex(module.build_id)
             views.append(dict(
-                name=c_string(target.name), first_slot=target.first_slot,
-                nslots=len(target.slots),
-                is_kernel=int(target.name == "kernel"),
-                optional=int(target.optional),
+                name=c_string(module.name), first_slot=module.first_slot,
+                nslots=len(module.slots),
+                is_kernel=int(module.name == "kernel"),
+                optional=int(module.optional),
                 build_id=c_string(build_id.decode("latin-1")),
                 build_id_len=len(build_id),
-                slots=", ".join(c_string(s) for s in target.slots),
-                slot_defines=[f"STPC_SLOT_{target.index}_{_c_ident(s)} "
-                              f"{target.first_slot + i}"
-                              for i, s in enumerate(target.slots)]))
+                slots=", ".join(c_string(s) for s in module.slots),
+                slot_defines=[f"{_slot_name(module, s)} "
+                              f"{module.first_slot + i}"
+                              for i, s in enumerate(module.slots)]))
         return views
 
     def module_metadata(self) -> dict:
@@ -185,33 +186,36 @@ class _ModuleView:
             targets=[dict(name=t.name, build_id=t.build_id,
                           first_slot=t.first_slot, slots=t.slots,
                           optional=t.optional)
-                     for t in self.program.targets.values()],
+                     for t in self.program.probed.values()],
             probes=[s.description for s in self.program.sites
                     if s.code is not None])
 
-    def relocate(self, resolved) -> Callable[[int], str]:
-        """DWARF address of ``resolved``'s file -> C expression of where it
-        is at run time (a slot's address plus an offset)."""
+    def target_site(self, site: ProbeSite,
+                    resolved: ResolvedSite) -> TargetSite:
+        """Target variables at ``resolved``, with a DWARF address of its
+        file in C as where it is at run time: a slot's address (pass 2
+        added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
             where = resolved.debug.locate(address)
-            target = self.program.targets[where.target]
-            if where.section not in target.slots:
-                target.slots.append(where.section)
-                self.program.nslots = number_slots(self.program.targets)
-            return (f"((u64)stpc_addrs[STPC_SLOT_{target.index}_"
-                    f"{_c_ident(where.section)}] + {where.offset}ULL)")
-        return c_address
+            module = self.program.probed[where.target]
+            if where.section not in module.slots:
+                raise InternalError(f"pass 2 left {module.name} without a "
+                                    f"slot for {where.section}")
+            return (f"((u64)stpc_addrs[{_slot_name(module, where.section)}]"
+                    f" + {where.offset}ULL)")
+        return TargetSite(site.description, resolved, c_address)
 
     # -- globals --
     def global_decl(self, sym: GlobalSym) -> str:
         return member_decl(f"g_{sym.name}", sym.type)
 
     def stat_desc(self, sym: GlobalSym) -> dict:
-        hist = sym.hist or ("none",)
-        start, stop, step = hist[1:] if hist[0] == "linear" else (0, 0, 0)
-        return dict(name=sym.name, hist=f"STPC_HIST_{hist[0].upper()}",
-                    start=c_long(start), stop=c_long(stop),
-                    step=c_long(step), nbuckets=sym.nbuckets,
+        hist, kind, limits = sym.hist, "NONE", (0, 0, 0)
+        if hist is not None:
+            kind, limits = hist.kind.name, (hist.start, hist.stop, hist.step)
+        start, stop, step = (c_long(n) for n in limits)
+        return dict(name=sym.name, hist=f"STPC_HIST_{kind}", start=start,
+                    stop=stop, step=step, nbuckets=sym.nbuckets,
                     variance=int(sym.uses_variance),
                     shift=sym.variance_shift or 0)
 
@@ -280,20 +284,20 @@ class _ModuleView:
             return [self.handler_view(index, None)]
         return [self.handler_view(index, s) for s in variants]
 
-    def handler_view(self, index: int, site) -> HandlerView:
+    def handler_view(self, index: int,
+                     site: Optional[ProbeSite]) -> HandlerView:
         handler = self.program.handlers[index]
         name = _handler_name(index, site)
         frame = FrameView(f"stpc_locals_{name}", name)
-        targets = None
+        at_site = None
         if site is not None:
-            resolved = self.program.code_sites[id(site)]
-            targets = (resolved, self.relocate(resolved))
-        exprs = ExprLowering(self.program, frame, site=targets,
+            at_site = self.target_site(site, site.resolved)
+        exprs = ExprLowering(self.program, frame, site=at_site,
                              entry_nodes=entry_captures(handler.decl.body))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body)
 
-    def entry_view(self, site) -> Optional[HandlerView]:
+    def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads
         those values when the probed function is entered."""
         nodes = entry_captures(self.program.handlers[site.handler].decl.body)
@@ -301,9 +305,8 @@ class _ModuleView:
             return None
         name = f"entry_{site.variant}"
         frame = FrameView(f"stpc_locals_{name}", name)
-        resolved = self.program.code_sites[id(site)].at_entry()
-        exprs = ExprLowering(self.program, frame,
-                             site=(resolved, self.relocate(resolved)))
+        exprs = ExprLowering(self.program, frame, site=self.target_site(
+            site, site.resolved.at_entry()))
         body = [f"\t((s64 *)c->data)[{i}] = {exprs.expr(node.args[0])};"
                 for i, node in enumerate(nodes)]
         return HandlerView(name, frame, body, data_size=8 * len(nodes))
@@ -341,6 +344,11 @@ def _handler_name(index: int, site) -> str:
     if site is not None and site.variant >= 0:
         return f"probe_{index}_{site.variant}"
     return f"probe_{index}"
+
+
+def _slot_name(module: ProbedModule, section: str) -> str:
+    """The C macro of a slot's index in stpc_addrs."""
+    return f"STPC_SLOT_{module.index}_{_c_ident(section)}"
 
 
 def _c_ident(text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Optional
 from . import ast as A
 from .builtins import BUILTINS, VARIADIC_OUTPUT
 from .errors import StpcError, nearest
-from .ir import GlobalSym, T
+from .ir import GlobalSym, Histogram, HistogramKind, T
 from .printf import format_arg_types, parse_format
 from .typeexpr import ExprTypes
 
@@ -160,11 +160,11 @@ class CallTypes(ExprTypes):
                        "histograms", node.span)
         sym.hist = spec
 
-    def histogram_spec(self, node) -> Optional[tuple]:
+    def histogram_spec(self, node) -> Optional[Histogram]:
         if node.op == "@hist_log":
             if len(node.args) != 1:
                 self.error("'@hist_log' takes one statistic", node.span)
-            return ("log",)
+            return Histogram(HistogramKind.LOG)
         limits = node.args[1:]
         if len(limits) != 3 or not all(isinstance(a, A.IntLit)
                                        for a in limits):
@@ -180,4 +180,4 @@ class CallTypes(ExprTypes):
             self.error("'@hist_linear' would have more than 1000 "
                        "buckets", node.span)
             return None
-        return ("linear", start, stop, step)
+        return Histogram(HistogramKind.LINEAR, start, stop, step)

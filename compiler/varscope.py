@@ -2,19 +2,23 @@
 them: DWARF (any address, parameters and locals, exact locations) or BTF
 (function entry only, parameters in the x86-64 argument registers).
 
-``TargetCompiler`` (targets.py) asks a scope for variables, types and
+``TargetCompiler`` (targetvars.py) asks a scope for variables, types and
 structs, and never looks at DWARF or BTF itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from . import ctype as C
 from .dwarf import function_return_type, variable_name, variable_type
+from .ir import ResolvedSite
+
+if TYPE_CHECKING:
+    from .btf import KernelBtf
 from .location import (Frame, InRegister, Location, Unavailable,
                        available_ranges, compile_location, select_expression)
 
@@ -34,10 +38,10 @@ class TargetVariable:
 
 
 class DwarfScope:
-    """Variables at a DWARF-resolved site (probes.ResolvedSite)."""
+    """Variables at a DWARF-resolved site."""
 
-    def __init__(self, resolved, relocate: Callable[[int], str]):
-        self.resolved = resolved
+    def __init__(self, resolved: ResolvedSite,
+                 relocate: Callable[[int], str]):
         self.debug = resolved.debug
         self.function = resolved.function
         self.pc = resolved.pc
@@ -126,7 +130,7 @@ class DwarfScope:
 class BtfScope:
     """Parameters of a function known from BTF, at its entry."""
 
-    def __init__(self, prototype: C.Prototype, btf):
+    def __init__(self, prototype: C.Prototype, btf: KernelBtf):
         self.prototype = prototype
         self.btf = btf
 

@@ -16,8 +16,8 @@
 
 /* ---- kernel and module targets: one address per slot, from the loader ---- */
 #define STPC_NSLOTS {{ nslots }}
-{% for target in targets %}
-{% for define in target.slot_defines %}
+{% for module in probed %}
+{% for define in module.slot_defines %}
 #define {{ define }}
 {% endfor %}
 {% endfor %}
@@ -200,21 +200,21 @@ static struct stpc_timer_probe stpc_timers[] = {
 };
 
 /* ---- kernel and module probes ---- */
-{% for target in targets %}
-static const char *const stpc_target_{{ loop.index0 }}_slots[] = { {{ target.slots }} };
+{% for module in probed %}
+static const char *const stpc_target_{{ loop.index0 }}_slots[] = { {{ module.slots }} };
 {% endfor %}
 
 static const struct stpc_target_desc stpc_targets[] = {
-{% for target in targets %}
+{% for module in probed %}
 	{
-		.name = {{ target.name }},
-		.build_id = (const u8 *){{ target.build_id }},
-		.build_id_len = {{ target.build_id_len }},
-		.first_slot = {{ target.first_slot }},
-		.nslots = {{ target.nslots }},
+		.name = {{ module.name }},
+		.build_id = (const u8 *){{ module.build_id }},
+		.build_id_len = {{ module.build_id_len }},
+		.first_slot = {{ module.first_slot }},
+		.nslots = {{ module.nslots }},
 		.slots = stpc_target_{{ loop.index0 }}_slots,
-		.is_kernel = {{ target.is_kernel }},
-		.optional = {{ target.optional }},
+		.is_kernel = {{ module.is_kernel }},
+		.optional = {{ module.optional }},
 	},
 {% endfor %}
 	{ }
@@ -233,7 +233,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		kprobe.probe.locks | length, "STPC_PROBE_OTHER",
 		kprobe.function)}}
 		},
-		.target = {{ kprobe.target }},
+		.target = {{ kprobe.module }},
 		.slot = {{ kprobe.slot }},
 		.offset = {{ kprobe.offset }},
 		.symbol = {{ kprobe.symbol }},
@@ -288,7 +288,7 @@ static const struct stpc_program stpc_program = {
 	.kprobes = stpc_kprobes,
 	.nkprobes = {{ kprobes | length }},
 	.targets = stpc_targets,
-	.ntargets = {{ targets | length }},
+	.ntargets = {{ probed | length }},
 };
 
 #include "stpc_runtime.c"

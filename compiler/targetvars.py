@@ -10,16 +10,42 @@ runtime helper that reports ``kernel read fault at 0x...``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List
+from typing import Callable, List, Sequence, Tuple
 
 from . import ast as A
 from . import ctype as C
-from .errors import StpcError, nearest
+from .dwarf import DebugFile
+from .errors import ErrorCollector, StpcError, nearest
+from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
                        Unavailable, regs)
+from .probed import ProbedModules
+from .varscope import BtfScope, DwarfScope
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
+
+
+@dataclass(frozen=True)
+class FormatArg:
+    """A printf argument: its C type, and its C text in parts with a new
+    string temporary (a char buffer) between each two of them."""
+    ctype: str
+    parts: Tuple[str, ...]
+
+    def c_text(self, new_temp: Callable[[], str]) -> str:
+        text = self.parts[0]
+        for part in self.parts[1:]:
+            text += new_temp() + part
+        return text
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One variable of $$vars and the like: its piece of the format."""
+    format: str
+    args: Tuple[FormatArg, ...] = ()
 
 
 @dataclass
@@ -260,8 +286,8 @@ class TargetCompiler:
         return f"((s64)({raw}))"
 
     # -- $$parms, $$locals, $$vars, $$return --
-    def context_group(self, node: A.TargetVar) -> List[tuple]:
-        """(C format piece, [(C type, C arg)]) per variable shown."""
+    def context_group(self, node: A.TargetVar) -> List[Shown]:
+        """How each variable of the group is shown."""
         if node.name not in CONTEXT_GROUPS:
             raise StpcError(f"unknown context variable '$${node.name}'",
                             node.span, hint=nearest(node.name,
@@ -284,27 +310,27 @@ class TargetCompiler:
                 node.span, var.name, False), node.pretty))
         return shown
 
-    def shown(self, name: str, var: A.TargetVar, pretty: bool) -> tuple:
+    def shown(self, name: str, var: A.TargetVar, pretty: bool) -> Shown:
         try:
             obj = self.object(var)
         except StpcError:
-            return (f"{name}=?", [])
+            return Shown(f"{name}=?")
         t = C.strip(obj.type)
         if pretty and C.is_string_like(t) and (
                 isinstance(t, C.Pointer) or isinstance(obj.loc, InMemory)):
-            return (f"{name}=\"%s\"", [("const char *",
-                                        f"stpc_kernel_string_or(c, @TEMP@, "
-                                        f"{self.load(obj, var)})")])
+            return Shown(f"{name}=\"%s\"", (FormatArg("const char *", (
+                "stpc_kernel_string_or(c, ", f", {self.load(obj, var)})")),))
         if isinstance(t, C.Struct):
-            return (f"{name}={{...}}", [])
+            return Shown(f"{name}={{...}}")
         if isinstance(t, C.Array):
-            return (f"{name}=[...]", [])
+            return Shown(f"{name}=[...]")
         if isinstance(t, (C.Void, C.Function)) or (
                 isinstance(t, C.Base) and t.floating):
-            return (f"{name}=?", [])
+            return Shown(f"{name}=?")
         size = t.size or 8
         raw = self.load_raw(obj, size, var)
-        return (f"{name}=%#llx", [("unsigned long long", raw)])
+        return Shown(f"{name}=%#llx",
+                     (FormatArg("unsigned long long", (raw,)),))
 
 
 def _truncate(value: str, size: int) -> str:
@@ -361,23 +387,25 @@ def outer_targets(node):
                 yield from outer_targets(item)
 
 
-def check_target_uses(program, resolver, errors) -> None:
+def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
+                      probed: ProbedModules,
+                      errors: ErrorCollector) -> List[ProbeSite]:
     """Target variables appear only in kprobe handlers and resolve at
-    every site of them; each such site gets its own handler variant."""
-    if resolver is not None:
-        program.targets = resolver.targets
-        program.code_sites = resolver.resolved
-        program.nslots = resolver.nslots
-    for function in program.functions.values():
+    every site of them; returns the sites, each such site with its own
+    handler variant.  Compiling every target expression here also adds
+    the slots their addresses need to ``probed``."""
+    for function in functions.values():
         for node in outer_targets(function.decl.body):
             errors.add(f"{_describe(node)}: target variables can only be "
                        "used in kernel and module probe handlers",
                        node.span)
-    for handler in program.handlers:
+    checked = list(sites)
+    checker = _Checker(probed, errors)
+    for handler in handlers:
         nodes = list(outer_targets(handler.decl.body))
         if not nodes:
             continue
-        for site in program.sites:
+        for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
             if site.code is None:
@@ -385,15 +413,29 @@ def check_target_uses(program, resolver, errors) -> None:
                            f"not available in '{site.point}' probes",
                            nodes[0].span)
                 continue
-            site.variant = site.order
-            _check_site(program.code_sites[id(site)], nodes, errors)
+            checked[i] = dataclasses.replace(site, variant=site.order)
+            checker.check(site.description, site.resolved, nodes)
+    checker.add_entry_slots()
+    return checked
 
 
-def compiler_for(resolved, relocate, expr_c, where) -> TargetCompiler:
-    """The target compiler of one resolved site (probes.ResolvedSite)."""
-    scope = resolved.scope(relocate)
-    return TargetCompiler(scope, resolved.returns,
-                          resolved.site.description, expr_c, where)
+@dataclass(frozen=True)
+class TargetSite:
+    """Where target variables are read: one resolved kprobe site (its
+    entry, for @entry()), named for messages, and the C of its DWARF
+    file's addresses."""
+    point: str
+    resolved: ResolvedSite
+    relocate: Callable[[int], str]
+
+
+def compiler_for(site: TargetSite, expr_c, where) -> TargetCompiler:
+    resolved = site.resolved
+    if resolved.prototype is not None:
+        scope = BtfScope(resolved.prototype, resolved.btf)
+    else:
+        scope = DwarfScope(resolved, site.relocate)
+    return TargetCompiler(scope, resolved.returns, site.point, expr_c, where)
 
 
 def entry_captures(body) -> list:
@@ -402,28 +444,51 @@ def entry_captures(body) -> list:
             if isinstance(node, A.AtOp) and node.op == "@entry"]
 
 
-def _check_entry(resolved, node, errors) -> None:
-    if not resolved.returns:
-        errors.add("@entry is only available in .return probes", node.span)
-        return
-    if len(node.args) != 1 or not is_target(node.args[0]):
-        errors.add("@entry takes one target expression", node.span,
-                   hint="for example @entry($ptr->len)")
-        return
-    _check_site(resolved.at_entry(), [node.args[0]], errors)
+class _Checker:
+    """Compiles target expressions for their errors and their addresses'
+    slots.  Pass 3 translates the handlers first, then the functions that
+    read @entry() values: their slots are added in that order too."""
 
+    def __init__(self, probed: ProbedModules, errors: ErrorCollector):
+        self.probed = probed
+        self.errors = errors
+        self.entry_addresses: List[Tuple[DebugFile, int]] = []
 
-def _check_site(resolved, nodes, errors) -> None:
-    compiler = compiler_for(resolved, lambda address: "0",
-                            lambda node: "0", lambda node: "NULL")
-    for node in nodes:
-        if isinstance(node, A.AtOp) and node.op == "@entry":
-            _check_entry(resolved, node, errors)
-            continue
-        try:
-            if isinstance(node, A.TargetVar) and node.context:
-                compiler.context_group(node)
+    def check(self, point: str, resolved: ResolvedSite, nodes,
+              at_entry: bool = False) -> None:
+        def add_address(address: int) -> str:
+            if at_entry:
+                self.entry_addresses.append((resolved.debug, address))
             else:
-                compiler.value(node)
-        except StpcError as exc:
-            errors.errors.append(exc)
+                self.probed.add_address(resolved.debug, address)
+            return "0"
+        compiler = compiler_for(TargetSite(point, resolved, add_address),
+                                lambda node: "0", lambda node: "NULL")
+        for node in nodes:
+            if isinstance(node, A.AtOp) and node.op == "@entry":
+                self.check_entry(point, resolved, node)
+                continue
+            try:
+                if isinstance(node, A.TargetVar) and node.context:
+                    compiler.context_group(node)
+                else:
+                    compiler.value(node)
+            except StpcError as exc:
+                self.errors.errors.append(exc)
+
+    def check_entry(self, point: str, resolved: ResolvedSite,
+                    node: A.AtOp) -> None:
+        if not resolved.returns:
+            self.errors.add("@entry is only available in .return probes",
+                            node.span)
+            return
+        if len(node.args) != 1 or not is_target(node.args[0]):
+            self.errors.add("@entry takes one target expression", node.span,
+                            hint="for example @entry($ptr->len)")
+            return
+        self.check(point, resolved.at_entry(),
+                   list(outer_targets(node.args[0])), at_entry=True)
+
+    def add_entry_slots(self) -> None:
+        for debug, address in self.entry_addresses:
+            self.probed.add_address(debug, address)
