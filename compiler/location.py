@@ -109,6 +109,15 @@ def available_ranges(dwarf, die: DIE, cu_base: int) -> List[Tuple[int, int]]:
     return spans
 
 
+def deref_c(address: str, size: int, fault_where: str,
+            space: str = "kernel") -> str:
+    """The fault-safe runtime read of ``size`` bytes at ``address`` (a C
+    expression) in kernel or user memory; ``fault_where`` is the C string
+    naming the script position a fault is reported at."""
+    reader = "stpc_deref" if space == "kernel" else "stpc_user_deref"
+    return f"{reader}(c, {address}, {size}, {fault_where})"
+
+
 class _Evaluator:
     """Runs one expression symbolically; the stack holds C expressions."""
 
@@ -118,8 +127,7 @@ class _Evaluator:
         self.stack: List[str] = []
 
     def deref(self, address: str, size: int = 8) -> str:
-        return (f"stpc_deref(c, {address}, {size}, "
-                f"{self.frame.fault_where})")
+        return deref_c(address, size, self.frame.fault_where)
 
     def run(self, expr) -> Location:
         """Runs an expression, given as bytes or as parsed operations

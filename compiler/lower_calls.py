@@ -14,6 +14,7 @@ from . import ast as A
 from .builtins import BUILTINS
 from .cstring import c_string
 from .ir import FunctionInfo, T
+from .location import deref_c
 from .near import location
 from .printf import gcc_checkable, kernel_format, parse_format
 from .storage import C_TYPE, key_formats, stat_desc_index, struct_key
@@ -153,9 +154,9 @@ def _memory_number(lower, node):
     space, _, kind = node.name.partition("_")
     size, cast = {"long": (8, "s64"), "int": (4, "s32"),
                   "short": (2, "s16"), "char": (1, "s8")}[kind]
-    reader = "stpc_deref" if space == "kernel" else "stpc_user_deref"
-    return (f"((s64)({cast}){reader}(c, {lower.expr(node.args[0])}, "
-            f"{size}, {c_string(location(node))}))")
+    read = deref_c(lower.expr(node.args[0]), size,
+                   c_string(location(node)), space)
+    return f"((s64)({cast}){read})"
 
 
 # -- the probe and the session --

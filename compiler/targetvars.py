@@ -20,9 +20,10 @@ from .dwarf import DebugFile
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
-                       Unavailable, regs)
+                       Unavailable, deref_c, regs)
 from .probed import ProbedModules
 from .varscope import BtfScope, DwarfScope
+from .visit import EXPR_NODES, ExprVisitor
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
 
@@ -55,12 +56,20 @@ class Obj:
     loc: Location
 
 
-class TargetCompiler:
+_NOT_AN_OBJECT = "it names no object in the probed code: refused as " \
+    "'... is not a target value'"
+_OBJECT_NODES = (A.TargetVar, A.Member, A.Subscript, A.AtOp)
+
+
+class TargetCompiler(ExprVisitor):
     """Compiles the target expressions of one probe site.
 
     ``expr_c`` translates ordinary script subexpressions (array indices
     and @cast pointers) to C; ``where`` gives the C string naming a
-    node's position for runtime errors."""
+    node's position for runtime errors.  Visiting a node gives the
+    object it names; any other expression is refused, located."""
+    REJECTS = {node: _NOT_AN_OBJECT for node in EXPR_NODES
+               if node not in _OBJECT_NODES}
 
     def __init__(self, scope, returns: bool, point: str,
                  expr_c: Callable[[object], str],
@@ -96,20 +105,27 @@ class TargetCompiler:
 
     # -- objects --
     def object(self, node) -> Obj:
-        if isinstance(node, A.TargetVar):
-            return self.variable(node)
-        if isinstance(node, A.Member):
-            return self.member(self.object(node.base), node)
-        if isinstance(node, A.Subscript):
-            return self.subscript(self.object(node.base), node)
-        if isinstance(node, A.AtOp) and node.op == "@cast":
-            return self.cast(node)
-        if isinstance(node, A.AtOp) and node.op == "@var":
-            return self.global_var(node)
+        """The typed object a target access chain names."""
+        return self.visit_expr(node)
+
+    def rejected(self, node, reason: str):
         raise StpcError(f"{_describe(node)} is not a target value",
                         node.span)
 
-    def variable(self, node: A.TargetVar) -> Obj:
+    def expr_Member(self, node: A.Member) -> Obj:
+        return self.member(self.object(node.base), node)
+
+    def expr_Subscript(self, node: A.Subscript) -> Obj:
+        return self.subscript(self.object(node.base), node)
+
+    def expr_AtOp(self, node: A.AtOp) -> Obj:
+        if node.op == "@cast":
+            return self.cast(node)
+        if node.op == "@var":
+            return self.global_var(node)
+        return self.rejected(node, _NOT_AN_OBJECT)
+
+    def expr_TargetVar(self, node: A.TargetVar) -> Obj:
         if node.name == "return":
             return self.return_value(node)
         if self.returns:
@@ -254,8 +270,7 @@ class TargetCompiler:
         if isinstance(loc, Pieces):
             loc = self.offset(loc, 0, size, node)
         if isinstance(loc, InMemory):
-            return (f"stpc_deref(c, {loc.address}, {size}, "
-                    f"{self.where(node)})")
+            return deref_c(loc.address, size, self.where(node))
         if isinstance(loc, InRegister):
             return _truncate(regs(loc.register), size)
         return _truncate(f"((u64)({loc.value}))", size)

@@ -22,6 +22,7 @@ EXPECTED = {
     "stpc.compiler.lower_expr.ExprLowering",
     "stpc.compiler.lower_stmt.StmtLowering",
     "stpc.compiler.near._Token",
+    "stpc.compiler.targetvars.TargetCompiler",
     "stpc.compiler.typecollect.Collector",
     "stpc.compiler.unparse._ExprText",
     "stpc.compiler.unparse._StmtText",
