@@ -56,6 +56,8 @@ CASES = [
     ("stpc_fixture_init", "", "", "is init code", None, "function"),
     ("stpc_fixture_ints", "println($$nonsense)", "",
      "unknown context variable '$$nonsense'", None, "$$nonsense"),
+    ("stpc_fixture_return", "println(&@entry($a))", ".return",
+     "'@entry' is not a target value", None, "@entry"),
 ]
 
 
