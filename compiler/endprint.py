@@ -8,6 +8,7 @@ from typing import List, Optional, Tuple
 
 from .cstring import c_string
 from .ir import GlobalSym, Program, T
+from .templating import macros
 from .storage import (STAT_FIELDS, STAT_SUMMARY, FrameView, entry_keys,
                       global_value, key_formats, map_capacity, map_ref,
                       stat_map_ref, stat_read, value_format, value_ref)
@@ -26,10 +27,10 @@ def unread_globals(
         # the record kind tells the loader's JSON output what it reads
         lines.append(f"stpc_set_kind(c, {_print_kind(sym)});")
         if sym.is_array and sym.type is T.STATS:
-            lines.extend(_print_stat_array(program, sym, frame))
+            lines.append(_print_stat_array(program, sym, frame))
             continue
         if sym.is_array:
-            lines.extend(_print_array(program, sym, frame))
+            lines.append(_print_array(program, sym, frame))
             continue
         if sym.type is T.STATS:
             lines.append(_print_stat(program, sym, frame))
@@ -49,25 +50,13 @@ def _print_stat(program: Program, sym: GlobalSym, frame: FrameView) -> str:
 
 
 def _print_stat_array(program: Program, sym: GlobalSym,
-                      frame: FrameView) -> List[str]:
+                      frame: FrameView) -> str:
     """``name[keys] @count=N ...`` per key, by @count descending."""
-    sm = stat_map_ref(program, sym.name)
-    buf = _sort_buffer(sym, frame)
     keys, args = key_formats(sym, entry_keys("m"))
     line = f"{sym.name}[{keys}]{STAT_SUMMARY}"
-    return [
-        "{",
-        "\tunsigned int i, n;",
-        f"\tstruct stpc_map *m = stpc_stat_map_aggregate(c, {sm}, NULL);",
-        f"\tn = stpc_map_sorted_by(m, l->{buf}, 0, -1, STPC_STAT_COUNT);",
-        "\tfor (i = 0; i < n; i++) {",
-        f"\t\tstruct stpc_map_entry *e = l->{buf}[i];",
-        "\t\tstruct stpc_stat_record *r = stpc_value_stat(m, e);",
-        f"\t\tstpc_printf(c, {c_string(line)}, "
-        f"{', '.join(args)}, {STAT_FIELDS});",
-        "\t}",
-        "}",
-    ]
+    return macros("endprint.c").print_stat_array(
+        stat_map_ref(program, sym.name), _sort_buffer(sym, frame),
+        c_string(line), ", ".join(args + [STAT_FIELDS]))
 
 
 def _sort_buffer(sym: GlobalSym, frame: FrameView) -> str:
@@ -78,24 +67,15 @@ def _sort_buffer(sym: GlobalSym, frame: FrameView) -> str:
 
 
 def _print_array(program: Program, sym: GlobalSym,
-                 frame: FrameView) -> List[str]:
+                 frame: FrameView) -> str:
     """One ``name[keys]=value`` line per entry, by value descending."""
     m = map_ref(program, sym.name)
-    buf = _sort_buffer(sym, frame)
     keys, args = key_formats(sym, entry_keys(m))
     fmt, arg = value_format(sym.type, value_ref(m, "e", sym.type))
     line = f"{sym.name}[{keys}]={fmt}\n"
-    return [
-        "{",
-        "\tunsigned int i, n;",
-        f"\tn = stpc_map_sorted({m}, l->{buf}, 0, -1);",
-        "\tfor (i = 0; i < n; i++) {",
-        f"\t\tstruct stpc_map_entry *e = l->{buf}[i];",
-        f"\t\tstpc_printf(c, {c_string(line)}, "
-        f"{', '.join(args + [arg])});",
-        "\t}",
-        "}",
-    ]
+    return macros("endprint.c").print_array(
+        m, _sort_buffer(sym, frame), c_string(line),
+        ", ".join(args + [arg]))
 
 
 def _print_kind(sym: GlobalSym) -> str:

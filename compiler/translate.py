@@ -8,12 +8,9 @@ from a precomputed view model.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from typing import List, Optional
-
-import jinja2
 
 from ..loader import protocol
 from .cstring import c_comment, c_string
@@ -27,6 +24,7 @@ from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
 from .targetvars import TargetSite, entry_captures
+from .templating import environment
 
 
 @dataclass
@@ -65,16 +63,9 @@ class HandlerView:
 
 def translate(program: Program, info: ModuleInfo) -> str:
     view = _ModuleView(program, info).build()
-    return _template().render(**view)
+    return environment().get_template("module.c").render(**view)
 
 
-@functools.lru_cache(maxsize=None)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("stpc.compiler", "templates"),
-        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-        trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    return env.get_template("module.c")
 
 
 class _ModuleView:
