@@ -14,7 +14,7 @@ from typing import Callable, List, Optional
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from . import ctype as C
-from .dwarf import function_return_type, variable_name, variable_type
+from .dwarftypes import function_return_type, variable_name, variable_type
 from .location import (Frame, InRegister, Location, Unavailable,
                        available_ranges, compile_location, select_expression)
 
