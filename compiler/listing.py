@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterator, Tuple
 
 from . import ast as A
-from .dwarf import function_return_type, variable_name, variable_type
+from .dwarftypes import function_return_type, variable_name, variable_type
 from .errors import ErrorCollector, StpcError
 from .parse import parse
 from .probes import ProbeEnvironment, ProbeResolver

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from . import ctype as C
-from .dwarf import function_return_type, variable_name, variable_type
+from .dwarftypes import function_return_type, variable_name, variable_type
 from .ir import ResolvedSite
 
 if TYPE_CHECKING:

@@ -12,7 +12,8 @@ from elftools.dwarf.dwarf_expr import DWARFExprParser
 
 from stpc.compiler import ast as A
 from stpc.compiler import ctype as C
-from stpc.compiler.dwarf import DebugFile, variable_name, variable_type
+from stpc.compiler.dwarf import DebugFile
+from stpc.compiler.dwarftypes import variable_name, variable_type
 from stpc.compiler.errors import ErrorCollector, StpcError
 from stpc.compiler.listing import _parse_point, list_points
 from stpc.compiler.location import (Computed, Frame, InMemory, InRegister,

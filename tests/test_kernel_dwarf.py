@@ -17,9 +17,10 @@ import pytest
 
 from stpc.compiler import ctype as C
 from stpc.compiler.debuginfo import fetch_vmlinux
-from stpc.compiler.dwarf import (DebugFile, _index_dir, variable_name,
-                                 variable_type)
+from stpc.compiler.dwarf import DebugFile
+from stpc.compiler.dwarftypes import variable_name, variable_type
 from stpc.compiler.errors import ErrorCollector
+from stpc.compiler.indexcache import index_dir
 from stpc.compiler.listing import _parse_point, list_points
 from stpc.compiler.location import (Frame, InRegister, compile_location,
                                     select_expression)
@@ -89,7 +90,7 @@ def test_build_id_and_indexes_in_the_cache(debug, vmlinux):
                          capture_output=True, text=True).stdout
     assert f"Build ID: {debug.build_id}" in out
     assert any(p.name.startswith("symbols-")
-               for p in _index_dir(debug).iterdir())
+               for p in index_dir(debug.build_id).iterdir())
 
 
 def test_parameters_types_and_entry_registers(debug, openat2):
