@@ -9,9 +9,10 @@ import pytest
 from stpc.compiler import ctype as C
 from stpc.compiler.dwarf import DebugFile
 from stpc.compiler.elfsyms import CodeAddress
+from stpc.compiler.ir import ResolvedSite
 from stpc.compiler.location import (Computed, InMemory, InRegister, Pieces,
                                     Unavailable)
-from stpc.compiler.probes import ResolvedSite
+from stpc.compiler.varscope import DwarfScope
 
 from dwarf_writer import (ATE_BOOLEAN, ATE_FLOAT, ATE_SIGNED,
                           ATE_SIGNED_CHAR, ATE_UNSIGNED, Addr,
@@ -123,9 +124,8 @@ def _relocate(debug):
 
 def _scope(debug, pc_offset=0x18):
     [f] = debug.find_functions("f")
-    site = ResolvedSite(None, debug, f, f.low_pc - F_START + pc_offset,
-                        False)
-    return site.scope(_relocate(debug))
+    site = ResolvedSite(debug, f, f.low_pc - F_START + pc_offset, False)
+    return DwarfScope(site, _relocate(debug))
 
 
 def _variables(scope):
