@@ -53,9 +53,9 @@ class DebugFile:
     would need a pass over the whole file is indexed once per build-id
     (indexcache.py)."""
 
-    def __init__(self, path: Path, target: str):
+    def __init__(self, path: Path, module: str):
         self.path = Path(path)
-        self.target = target
+        self.module = module
         self._map = None
         self._cus_seen: Dict[int, object] = {}
         try:
@@ -97,7 +97,7 @@ class DebugFile:
                                address - self.symbol_value("_stext"))
         for base, name in self._sections:
             if base <= address < base + FAKE_STRIDE:
-                return CodeAddress(self.target, name, address - base)
+                return CodeAddress(self.module, name, address - base)
         raise ValueError(f"address {address:#x} is in no section")
 
     @functools.cached_property

@@ -39,8 +39,8 @@ _NT_GNU_BUILD_ID = 3
 @dataclass(frozen=True)
 class CodeAddress:
     """A relocatable address: ``offset`` bytes into ``section`` of
-    ``target`` (a module name, or "kernel" with section "_stext")."""
-    target: str
+    ``module`` (a module name, or "kernel" with section "_stext")."""
+    module: str
     section: str
     offset: int
 

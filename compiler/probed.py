@@ -51,7 +51,7 @@ class ProbedModules:
         """The slot an address of ``debug``'s DWARF (a DW_OP_addr) is
         relative to at run time."""
         where = debug.locate(address)
-        self.add_slot(where.target, where.section)
+        self.add_slot(where.module, where.section)
 
     def frozen(self) -> Dict[str, ProbedModule]:
         """The modules, their slots laid out one after another."""

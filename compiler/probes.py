@@ -158,8 +158,8 @@ class ProbeResolver:
             names = [s.name.split(".", 1)[0]
                      for s in debug.function_symbols()]
             hint = nearest(pattern.function, names)
-            where = "kernel" if debug.target == "kernel" \
-                else f"module {debug.target}"
+            where = "kernel" if debug.module == "kernel" \
+                else f"module {debug.module}"
             raise StpcError(f"no function matches '{pattern.function}"
                             f"{'@' + pattern.file if pattern.file else ''}' "
                             f"in {where}", span, hint=hint)
@@ -288,8 +288,8 @@ class ProbeResolver:
 
     def describe(self, debug: DebugFile, what: str, where: str,
                  suffix: FunctionSuffix) -> str:
-        head = "kernel" if debug.target == "kernel" \
-            else f'module("{debug.target}")'
+        head = "kernel" if debug.module == "kernel" \
+            else f'module("{debug.module}")'
         tail = ""
         if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
             tail = f".{suffix.value}"
@@ -302,13 +302,13 @@ class ProbeResolver:
         name = function.decl_file
         if comp_dir is not None:
             prefix = comp_dir.value.decode("utf-8", "replace").rstrip("/")
-            if name.startswith(prefix + "/") and debug.target == "kernel":
+            if name.startswith(prefix + "/") and debug.module == "kernel":
                 return name[len(prefix) + 1:]
         return name
 
     # -- probed modules --
     def probed_module(self, debug: DebugFile, optional: bool) -> str:
-        return self._module(debug.target, debug.build_id, str(debug.path),
+        return self._module(debug.module, debug.build_id, str(debug.path),
                             optional)
 
     def kernel_module(self, optional: bool) -> str:
@@ -362,8 +362,8 @@ def _without_init_code(debug, functions, span):
     if kept or not functions:
         return kept
     first = functions[0]
-    after = "the kernel has booted" if debug.target == "kernel" \
-        else f"module {debug.target} has run its init"
+    after = "the kernel has booted" if debug.module == "kernel" \
+        else f"module {debug.module} has run its init"
     raise StpcError(f"{first.name} is init code "
                     f"({_section_at(debug, first.low_pc)}), freed once "
                     f"{after}: it cannot be probed", span)

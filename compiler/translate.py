@@ -188,7 +188,7 @@ class _ModuleView:
         added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
             where = resolved.debug.locate(address)
-            module = self.program.probed[where.target]
+            module = self.program.probed[where.module]
             if where.section not in module.slots:
                 raise InternalError(f"pass 2 left {module.name} without a "
                                     f"slot for {where.section}")

@@ -54,7 +54,7 @@ def test_functions_are_found_by_glob_with_their_sections(debug):
     assert debug.locate(init.low_pc).section == ".init.text"
     ints = _function(debug, "stpc_fixture_ints")
     where = debug.locate(ints.low_pc)
-    assert (where.target, where.section) == ("stpc_fixture", ".text")
+    assert (where.module, where.section) == ("stpc_fixture", ".text")
 
 
 def test_function_offsets_match_the_symbol_table(debug, kver):

@@ -76,7 +76,7 @@ def _list(kver, point, with_vars=False):
 def test_function_is_stext_relative_like_the_symbol_table(debug, openat2,
                                                           readelf_symbols):
     where = debug.locate(openat2.low_pc)
-    assert (where.target, where.section) == ("kernel", "_stext")
+    assert (where.module, where.section) == ("kernel", "_stext")
     assert where.offset == readelf_symbols[FUNCTION] - \
         readelf_symbols["_stext"]
     assert openat2.low_pc == readelf_symbols[FUNCTION]
