@@ -68,12 +68,9 @@ void stpc_print_str(struct stpc_context *c, const char *s)
 /* A diagnostic line on the loader's stderr, outside any handler. */
 void stpc_warn(const char *fmt, ...)
 {
-	char line[MAXSTRINGLEN + 64];
 	va_list args;
-	int len;
 
 	va_start(args, fmt);
-	len = vscnprintf(line, sizeof(line), fmt, args);
+	stpc_transport_vprintf(STPC_STREAM_STDERR, fmt, args);
 	va_end(args);
-	stpc_transport_write(STPC_STREAM_STDERR, STPC_KIND_PRINTF, line, len);
 }

@@ -383,6 +383,8 @@ int stpc_transport_init(void);
 void stpc_transport_exit(void);
 void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
 			  const char *buf, size_t len);
+__printf(2, 0) void stpc_transport_vprintf(enum stpc_stream stream,
+					    const char *fmt, va_list args);
 u64 stpc_dropped_records(void);
 
 #include "stpc_lang.h"

@@ -20,11 +20,14 @@ struct stpc_ring {
 	char *buf;
 	u64 head;		/* next byte written */
 	u64 tail;		/* next byte read */
+	char *line;		/* stpc_transport_vprintf's, STPC_LINE_MAX */
 };
 
 #define STPC_RING_MASK		((u64)STPC_BUFFER_SIZE - 1)
 #define STPC_RECORD_MAX		(sizeof(struct stpc_record) + \
 				 ALIGN(STPC_PRINT_BUFSIZE, STPC_RECORD_ALIGN))
+/* a diagnostic: a script's error message (a string) and some words */
+#define STPC_LINE_MAX		(MAXSTRINGLEN + 64)
 
 static struct stpc_ring *stpc_rings[NR_CPUS];
 static atomic64_t stpc_seq = ATOMIC64_INIT(0);
@@ -75,20 +78,45 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 	ring->head += need;
 }
 
-void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
-			  const char *buf, size_t len)
+/* Called with interrupts off, so @ring is this CPU's while it writes. */
+static void stpc_ring_write(struct stpc_ring *ring, enum stpc_stream stream,
+			    enum stpc_kind kind, const char *buf, size_t len)
 {
-	struct stpc_ring *ring;
-	unsigned long flags;
-
 	if (len > STPC_PRINT_BUFSIZE)
 		len = STPC_PRINT_BUFSIZE;
-	local_irq_save(flags);
-	ring = stpc_rings[smp_processor_id()];
 	raw_spin_lock(&ring->lock);
 	stpc_ring_put(ring, atomic64_inc_return(&stpc_seq), stream, kind, buf,
 		      len);
 	raw_spin_unlock(&ring->lock);
+}
+
+void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
+			  const char *buf, size_t len)
+{
+	unsigned long flags;
+
+	local_irq_save(flags);
+	stpc_ring_write(stpc_rings[smp_processor_id()], stream, kind, buf, len);
+	local_irq_restore(flags);
+}
+
+/*
+ * A formatted record.  The text is formatted in its CPU's line buffer, not
+ * on the stack, as a line as long as MAXSTRINGLEN may not fit a kernel
+ * stack frame; interrupts stay off from formatting to writing, so no probe
+ * on this CPU reuses the buffer meanwhile.
+ */
+void stpc_transport_vprintf(enum stpc_stream stream, const char *fmt,
+			    va_list args)
+{
+	struct stpc_ring *ring;
+	unsigned long flags;
+	size_t len;
+
+	local_irq_save(flags);
+	ring = stpc_rings[smp_processor_id()];
+	len = vscnprintf(ring->line, STPC_LINE_MAX, fmt, args);
+	stpc_ring_write(ring, stream, STPC_KIND_PRINTF, ring->line, len);
 	local_irq_restore(flags);
 }
 
@@ -227,6 +255,7 @@ static void stpc_free_rings(void)
 		if (!stpc_rings[cpu])
 			continue;
 		vfree(stpc_rings[cpu]->buf);
+		kvfree(stpc_rings[cpu]->line);
 		kfree(stpc_rings[cpu]);
 		stpc_rings[cpu] = NULL;
 	}
@@ -244,7 +273,8 @@ static int stpc_alloc_rings(void)
 		stpc_rings[cpu] = ring;
 		raw_spin_lock_init(&ring->lock);
 		ring->buf = vzalloc(STPC_BUFFER_SIZE);
-		if (!ring->buf)
+		ring->line = kvmalloc(STPC_LINE_MAX, GFP_KERNEL);
+		if (!ring->buf || !ring->line)
 			return -ENOMEM;
 	}
 	return 0;
