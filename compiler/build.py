@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from importlib import resources
@@ -16,11 +17,10 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from .ast import Span
+from .defines import LIMITS
 from .errors import EnvironmentProblem, StpcError, warn
 from ..loader import VERSION
 
-_DEFINE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DEFINE_VALUE = re.compile(r"^[A-Za-z0-9_+\-*/().]*$")
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
 
@@ -28,21 +28,12 @@ _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
 @dataclass(frozen=True)
 class BuildOptions:
     kernel_release: str
-    defines: Tuple[Tuple[str, str], ...] = ()
+    defines: Tuple[Tuple[str, str], ...] = ()   # checked by defines.py
+    keep_build_dir: bool = False    # -k: build even when cached, and keep
 
     @property
     def build_tree(self) -> Path:
         return Path("/lib/modules") / self.kernel_release / "build"
-
-
-def parse_define(text: str) -> Tuple[str, str]:
-    """``NAME=VALUE`` (or ``NAME``) from -D, checked to be safe for make."""
-    name, _, value = text.partition("=")
-    if not _DEFINE_NAME.match(name) or not _DEFINE_VALUE.match(value):
-        raise StpcError(f"invalid -D option '{text}'",
-                        hint="use -D NAME=VALUE with a C identifier and a "
-                        "number or identifier as value")
-    return name, value
 
 
 def runtime_dir() -> Path:
@@ -99,10 +90,13 @@ def build(c_source: str, module_name: str, options: BuildOptions,
             f" or pass -r with a kernel release that has them")
     key = cache_key(c_source, module_name, options)
     cached = cache_dir() / key[:2] / key / f"{module_name}.ko"
-    if cached.exists():
+    if cached.exists() and not options.keep_build_dir:
         return cached
     workdir = Path(tempfile.mkdtemp(prefix="stpc-build-"))
-    atexit.register(shutil.rmtree, workdir, ignore_errors=True)
+    if options.keep_build_dir:
+        print(f'Keeping build directory "{workdir}"', file=sys.stderr)
+    else:
+        atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     built = _kbuild(workdir, c_source, module_name, options, verbose)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -110,9 +104,11 @@ def build(c_source: str, module_name: str, options: BuildOptions,
         shutil.copyfile(built, partial)
         os.replace(partial, cached)
     except OSError as exc:
-        _warn_uncached(exc)
+        if not options.keep_build_dir:
+            _warn_uncached(exc)
         return built
-    shutil.rmtree(workdir, ignore_errors=True)
+    if not options.keep_build_dir:
+        shutil.rmtree(workdir, ignore_errors=True)
     return cached
 
 
@@ -137,16 +133,19 @@ def _kbuild(workdir: Path, c_source: str, module_name: str,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     if verbose > 1:
-        print(result.stdout, end="", file=__import__("sys").stderr)
+        print(result.stdout, end="", file=sys.stderr)
     ko = workdir / f"{module_name}.ko"
     if result.returncode != 0 or not ko.exists():
-        raise _build_failure(result.stdout, c_source, module_name)
+        raise _build_failure(result.stdout, c_source, module_name,
+                             options.defines)
     return ko
 
 
-def _build_failure(output: str, c_source: str,
-                   module_name: str) -> StpcError:
-    """A build error, pointed at the script line its C line came from."""
+def _build_failure(output: str, c_source: str, module_name: str,
+                   defines: Tuple[Tuple[str, str], ...]) -> StpcError:
+    """A build error, pointed at the script line its C line came from.
+    The limits are checked before the build (defines.py): a -D of another
+    name may be the cause rather than stpc."""
     first = _GCC_ERROR.search(output)
     span: Optional[Span] = None
     message = "the generated C code did not compile"
@@ -155,9 +154,12 @@ def _build_failure(output: str, c_source: str,
         if first.group(1).endswith(f"{module_name}.c"):
             span = _script_span(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
+    others = [f"-D {name}" for name, _ in defines if name not in LIMITS]
+    cause = (f"{', '.join(others)} may be the cause, or this is a bug in "
+             "stpc" if others else "this is a bug in stpc")
     return StpcError(message, span,
-                     hint="this is a bug in stpc; please report it with the "
-                     f"script. kbuild said:\n{tail}")
+                     hint=f"{cause}; please report it with the script. "
+                     f"kbuild said:\n{tail}")
 
 
 def _script_span(c_source: str, c_line: int) -> Optional[Span]:

@@ -21,17 +21,41 @@ from ..loader.protocol import PROTOCOL_VERSION
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
+EXIT_INTERNAL_ERROR = 70        # sysexits' EX_SOFTWARE
+EXIT_INTERRUPTED = 128 + signal.SIGINT
 #: killed by SIGPIPE, as a shell reports it: the reader of our output left
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+
+_EXIT_STATUSES = f"""\
+exit status:
+  {EXIT_OK}      success (with --run: the run ended without a runtime error)
+  {EXIT_FAILURE}      the script did not compile, an option was refused, or the
+         run ended in a runtime error
+  2      the command line could not be parsed (an unknown option, a
+         missing value, a word where a number goes)
+  {EXIT_INTERNAL_ERROR}     internal error: a bug in stpc, to report
+  128+N  ended by signal N: {EXIT_INTERRUPTED} for Ctrl-C while compiling, {EXIT_BROKEN_PIPE} when
+         stdout's reader went away (SIGPIPE); during --run, SIGINT, SIGTERM
+         and SIGHUP end the run cleanly, and the status is the run's
+
+See docs/cli.md for the options compared with stap's."""
+
+#: options that matter only when a module is loaded
+_RUN_ONLY = (("-c", "command"), ("-o", "output"), ("-x", "target_pid"))
+#: options that matter only when a script is compiled
+_BUILD_ONLY = (("-D", "defines"), ("-s", "buffer_mb"), ("-k", "keep"))
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="stpc",
         description="Compile a SystemTap script into a kernel module and "
-        "run it, or run a module stpc compiled earlier.")
+        "run it, or run a module stpc compiled earlier.",
+        epilog=_EXIT_STATUSES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("script", nargs="?",
-                   help="script file (.stp), or a module (.ko) to run")
+                   help="script file (.stp; - reads it from stdin), or a "
+                   "module (.ko) to run")
     p.add_argument("script_args", nargs="*", metavar="ARG",
                    help="script arguments, read in the script as $1 "
                    "(a number) or @1 (a string), $2 ...")
@@ -46,7 +70,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="json: --info as JSON, --run output as NDJSON "
                    "objects {type, data} (docs/output.schema.json)")
     p.add_argument("--emit-ko", action="store_true",
-                   help="write the module as NAME.ko in this directory")
+                   help="write the module as NAME.ko in this directory and "
+                   "print its path")
     p.add_argument("--sign", metavar="KEY.pem,CERT.der",
                    help="with --emit-ko: sign the module with the kernel "
                    "build tree's sign-file (docs/precompiled.md)")
@@ -59,15 +84,22 @@ def _parser() -> argparse.ArgumentParser:
                    metavar="N", help="stop after pass N: 1 parse, "
                    "2 elaborate, 3 translate (prints C), 4 build, 5 run")
     p.add_argument("-o", dest="output", metavar="FILE",
-                   help="write probe output to FILE")
+                   help="with --run: write probe output to FILE")
     p.add_argument("-c", dest="command", metavar="CMD",
-                   help="run CMD once the probes are armed; stop when it "
-                   "exits")
+                   help="with --run: run CMD once the probes are armed; "
+                   "stop when it exits")
     p.add_argument("-x", dest="target_pid", type=int, metavar="PID",
-                   help="value of target()")
+                   help="with --run: value of target()")
     p.add_argument("-D", dest="defines", action="append", default=[],
                    metavar="NAME=VALUE", help="define for the C build "
-                   "(limits such as MAXSTRINGLEN, MAXACTION)")
+                   "(limits such as MAXSTRINGLEN, MAXACTION: checked "
+                   "before the build)")
+    p.add_argument("-s", dest="buffer_mb", type=int, metavar="MB",
+                   help="output buffer of each CPU, in megabytes (a power "
+                   "of two; default 1)")
+    p.add_argument("-k", dest="keep", action="store_true",
+                   help="build even when the module is cached, and keep "
+                   "the build directory (its path is printed)")
     p.add_argument("-v", dest="verbose", action="count", default=0,
                    help="show pass names and times (twice: kbuild output)")
     p.add_argument("--debuginfo-path", action="append", default=[],
@@ -86,7 +118,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="list matching probe points with their $variables")
     p.add_argument("--cleanup", action="store_true",
                    help="remove stpc modules a killed loader left loaded")
-    p.add_argument("--version", action="version",
+    p.add_argument("-V", "--version", action="version",
                    version=f"stpc {VERSION} (loader protocol "
                    f"{PROTOCOL_VERSION})")
     return p
@@ -94,11 +126,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_intermixed_args(argv)
+    args.text_name = "<input>"
     if args.text is not None and args.script is not None:
         # with -e, every positional word is a script argument
         args.script_args.insert(0, args.script)
         args.script = None
     try:
+        if args.script == "-":
+            args.text = sys.stdin.buffer.read().decode("latin-1")
+            args.text_name = "<stdin>"
+            args.script = None
         status = _dispatch(args)
         sys.stdout.flush()      # a closed pipe is reported here, not at exit
         return status
@@ -106,7 +143,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"ERROR: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
@@ -123,6 +160,8 @@ def _silence_stdout() -> None:
 
 
 def _dispatch(args) -> int:
+    if not args.run:
+        _warn_unused(args, _RUN_ONLY, "without --run")
     if args.fetch_debuginfo:
         status = _fetch_debuginfo(args)
         if status != EXIT_OK or not (args.script or args.text or
@@ -137,9 +176,11 @@ def _dispatch(args) -> int:
     if args.list_points or args.list_vars:
         return _list(args)
     if args.script and args.script.endswith(".ko") and args.text is None:
+        _warn_unused(args, _BUILD_ONLY, "on a compiled module")
         return _run_ko(args)
     if (args.script is None) == (args.text is None):
-        raise LoaderError("give one script: a file name or -e TEXT")
+        raise LoaderError("give one script: a file name, - (stdin) or "
+                          "-e TEXT")
     from .errors import StpcError
     try:
         return _compile(args)
@@ -147,6 +188,14 @@ def _dispatch(args) -> int:
         sources = _sources(args)
         print(exc.render(sources), file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _warn_unused(args, options, when: str) -> None:
+    """An option the command does nothing with is said, not ignored."""
+    from .errors import warn
+    for flag, dest in options:
+        if getattr(args, dest) not in (None, False, []):
+            warn(f"{flag} has no effect {when}")
 
 
 def _fetch_debuginfo(args) -> int:
@@ -180,7 +229,7 @@ def _list(args) -> int:
 
 def _sources(args) -> dict:
     if args.text is not None:
-        return {"<input>": args.text}
+        return {args.text_name: args.text}
     try:
         with open(args.script, encoding="latin-1") as script:
             return {args.script: script.read()}
@@ -212,37 +261,58 @@ def _run_ko(args) -> int:
                       _run_options(args, args.module_name)).exit_status
 
 
-def _compile(args) -> int:
-    from .build import parse_define
-    from .driver import Compilation, CompileOptions, run_deep
-    from .unparse import describe_program, unparse
-    from .errors import StpcError
-
+def _last_pass(args) -> int:
+    """The pass to stop after, the options checked against it."""
+    from .errors import StpcError, warn
+    if args.info:
+        raise StpcError("--info describes a compiled module (.ko), not a "
+                        "script", hint="write one with --emit-ko, or see "
+                        "what the script declares with -p2")
     last = args.last_pass or (5 if args.run else 4 if args.emit_ko else None)
     if last is None:
         raise StpcError("nothing to do: give --run to load and run the "
                         "script, --emit-ko to write a module, or -p N")
     if last == 5 and not args.run:
         raise StpcError("-p5 runs the module: give --run as well")
+    if args.emit_ko and last < 4:
+        raise StpcError(f"--emit-ko writes the module pass 4 builds, and "
+                        f"-p{last} stops before it",
+                        hint="give -p4, or no -p")
     if args.sign and not args.emit_ko:
         raise StpcError("--sign signs the module --emit-ko writes: give "
                         "--emit-ko as well")
+    if args.keep and last < 4:
+        warn(f"-k keeps the build directory, and -p{last} stops before "
+             "the build")
+    return last
+
+
+def _compile(args) -> int:
+    from .defines import check_defines
+    from .driver import Compilation, CompileOptions, run_deep
+    from .unparse import describe_program, unparse
+    from .errors import StpcError
+
+    last = _last_pass(args)
     if args.sign:
         from .sign import parse_sign_option
         parse_sign_option(args.sign)    # before a long build, not after
     name = args.module_name
-    if name is None and args.emit_ko and args.script:
+    if name is not None:
+        _check_module_name(name)
+    elif args.emit_ko and args.script:
         name = os.path.splitext(os.path.basename(args.script))[0]
     options = CompileOptions(
         kernel_release=args.kernel_release or os.uname().release,
         module_name=name,
-        defines=tuple(parse_define(d) for d in args.defines),
+        defines=check_defines(args.defines, args.buffer_mb),
         verbose=args.verbose,
         script_args=tuple(args.script_args),
         debuginfo_path=tuple(args.debuginfo_path),
-        kernel_types=args.kernel_types)
+        kernel_types=args.kernel_types,
+        keep_build_dir=args.keep)
     if args.text is not None:
-        comp = Compilation(args.text, "<input>", options)
+        comp = Compilation(args.text, args.text_name, options)
     else:
         try:
             comp = Compilation.from_file(args.script, options)
@@ -262,26 +332,41 @@ def _compile(args) -> int:
         return EXIT_OK
     module = comp.module()
     if args.emit_ko:
-        shutil.copyfile(module, f"{comp.module_name}.ko")
-        _sign(args, f"{comp.module_name}.ko")
+        module = _emit(args, module, comp.module_name)
     if last == 4:
-        if not args.emit_ko:
-            print(module)
+        print(module)
         return EXIT_OK
+    if args.emit_ko:
+        print(module, file=sys.stderr)      # stdout is the script's
     from ..loader.run import run_module
     return run_module(module.read_bytes(), _run_options(args)).exit_status
 
 
-def _sign(args, ko: str) -> None:
-    """--sign: signs the emitted copy; the cached module stays unsigned."""
-    if not args.sign:
-        return
+def _check_module_name(name: str) -> None:
+    """-m as the loader takes it: refused, not rewritten (stap refuses
+    it too)."""
+    from ..loader.image import check_name
+    from .errors import StpcError
+    try:
+        check_name(name)
+    except LoaderError as exc:
+        raise StpcError(str(exc)) from None
+
+
+def _emit(args, module, name: str):
+    """--emit-ko: NAME.ko here, signed with --sign (the cached module stays
+    unsigned); returns its absolute path."""
     from pathlib import Path
-    from .build import BuildOptions
-    from .sign import parse_sign_option, sign_module
-    key, cert = parse_sign_option(args.sign)
-    tree = BuildOptions(args.kernel_release or os.uname().release).build_tree
-    sign_module(Path(ko), key, cert, tree)
+    emitted = Path(f"{name}.ko").absolute()
+    shutil.copyfile(module, emitted)
+    if args.sign:
+        from .build import BuildOptions
+        from .sign import parse_sign_option, sign_module
+        key, cert = parse_sign_option(args.sign)
+        tree = BuildOptions(args.kernel_release or
+                            os.uname().release).build_tree
+        sign_module(emitted, key, cert, tree)
+    return emitted
 
 
 def _internal_error(exc: BaseException) -> int:
@@ -291,4 +376,4 @@ def _internal_error(exc: BaseException) -> int:
           f"  at {where}\n"
           "This is a bug in stpc; please report it with the command and "
           "script that caused it.", file=sys.stderr)
-    return 70
+    return EXIT_INTERNAL_ERROR

@@ -70,6 +70,7 @@ class CompileOptions:
     script_args: Tuple[str, ...] = ()   # what $1/@1 ... stand for
     debuginfo_path: Tuple[str, ...] = ()  # --debuginfo-path DIRs
     kernel_types: str = "auto"      # --kernel-types: dwarf, btf or auto
+    keep_build_dir: bool = False    # -k
 
 
 class Compilation:
@@ -132,7 +133,8 @@ class Compilation:
         if self._module is None:
             c_source = self.c_source()
             options = BuildOptions(self.options.kernel_release,
-                                   self.options.defines)
+                                   self.options.defines,
+                                   self.options.keep_build_dir)
             self._module = self._timed(
                 4, "built module",
                 lambda: build(c_source, self.module_name, options,
