@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from .errors import StpcError, nearest, warn
+from ..loader.protocol import RECORD, RECORD_ALIGN
 
 Define = Tuple[str, str]
 
@@ -26,10 +27,9 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_+\-*/().]*$")
 _NUMBER = re.compile(r"^(?:0[xX][0-9a-fA-F]+|0|[1-9][0-9]*)$")
 
 _INT_MAX = 2**31 - 1
-#: the loader reads the data file 1 MiB at a time, and one record (a
-#: 16-byte header and a handler's output) must fit in a read
+#: the loader reads the data file 1 MiB at a time (loader/run.py), and
+#: one record (a header and a handler's output) must fit in a read
 _LOADER_READ = 1 << 20
-_RECORD_HEADER = 16
 #: a handler spinning for a lock longer than this stalls its CPU
 _MAX_LOCK_WAIT_US = 1_000_000
 _LOCK_WAIT = ("a handler waits up to MAXTRYLOCK times TRYLOCKDELAY "
@@ -65,7 +65,7 @@ LIMITS: Dict[str, Limit] = {limit.name: limit for limit in (
     Limit("TRYLOCKDELAY", 0, 10_000, 10, _LOCK_WAIT),
     Limit("MAXSKIPPED", 0, _INT_MAX, 100, "it is a C int"),
     Limit("MAXERRORS", 0, _INT_MAX, 0, "it is a C int"),
-    Limit("STPC_PRINT_BUFSIZE", 64, _LOADER_READ - _RECORD_HEADER, 8192,
+    Limit("STPC_PRINT_BUFSIZE", 64, _LOADER_READ - RECORD.size, 8192,
           "a handler's output is one record: a line (64 bytes) at least, "
           "and at most what the loader reads at once (1 MiB), record "
           "header included"),
@@ -165,7 +165,8 @@ def _check_together(values: Dict[str, str]) -> None:
         given = values.get(name)
         return int(given) if given is not None else LIMITS[name].default
 
-    record = _RECORD_HEADER + -(-value("STPC_PRINT_BUFSIZE") // 8) * 8
+    aligned = -(-value("STPC_PRINT_BUFSIZE") // RECORD_ALIGN) * RECORD_ALIGN
+    record = RECORD.size + aligned
     ring = value("STPC_BUFFER_SIZE")
     if ring < 2 * record:
         raise StpcError(f"the output ring (STPC_BUFFER_SIZE, {ring} bytes) "
