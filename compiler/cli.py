@@ -43,7 +43,8 @@ See docs/cli.md for the options compared with stap's."""
 #: options that matter only when a module is loaded
 _RUN_ONLY = (("-c", "command"), ("-o", "output"), ("-x", "target_pid"))
 #: options that matter only when a script is compiled
-_BUILD_ONLY = (("-D", "defines"), ("-s", "buffer_mb"), ("-k", "keep"))
+_BUILD_ONLY = (("-D", "defines"), ("-s", "buffer_mb"), ("-k", "keep"),
+               ("-t", "timing"))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -100,6 +101,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-k", dest="keep", action="store_true",
                    help="build even when the module is cached, and keep "
                    "the build directory (its path is printed)")
+    p.add_argument("-t", dest="timing", action="store_true",
+                   help="after the run, each probe's hits and cycles "
+                   "(SystemTap's probe hit report)")
     p.add_argument("-v", dest="verbose", action="count", default=0,
                    help="show pass names and times (twice: kbuild output)")
     p.add_argument("--debuginfo-path", action="append", default=[],
@@ -310,7 +314,8 @@ def _compile(args) -> int:
         script_args=tuple(args.script_args),
         debuginfo_path=tuple(args.debuginfo_path),
         kernel_types=args.kernel_types,
-        keep_build_dir=args.keep)
+        keep_build_dir=args.keep,
+        timing=args.timing)
     if args.text is not None:
         comp = Compilation(args.text, args.text_name, options)
     else:

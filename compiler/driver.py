@@ -71,6 +71,7 @@ class CompileOptions:
     debuginfo_path: Tuple[str, ...] = ()  # --debuginfo-path DIRs
     kernel_types: str = "auto"      # --kernel-types: dwarf, btf or auto
     keep_build_dir: bool = False    # -k
+    timing: bool = False            # -t: the probe hit report
 
 
 class Compilation:
@@ -124,7 +125,8 @@ class Compilation:
         if self._c_source is None:
             program = self.program()
             info = ModuleInfo(self.module_name, self.source_hash, VERSION,
-                              self.options.kernel_release)
+                              self.options.kernel_release,
+                              self.options.timing)
             self._c_source = self._timed(3, "translated to C",
                                          lambda: translate(program, info))
         return self._c_source

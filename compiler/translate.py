@@ -33,6 +33,7 @@ class ModuleInfo:
     source_hash: str
     version: str
     kernel_release: str = ""
+    timing: bool = False        # stpc -t: every probe's hits and cycles
 
 
 
@@ -51,6 +52,7 @@ class ProbeView:
     kind: str
     locks: List[str]
     interval_ns: str = ""
+    timing: str = ""        # stpc -t: C pointer to the probe's record
 
 
 @dataclass
@@ -96,7 +98,8 @@ class _ModuleView:
             # printing sorts the arrays, which reorders them: exclusive
             names = set(g.name for g in program.unread_globals())
             end.append(ProbeView(unread.name, "end", "STPC_PROBE_END",
-                                 self.locks(names, names)))
+                                 self.locks(names, names),
+                                 timing=self.timing_ref(None)))
         return dict(
             info=self.info,
             script_file=c_comment(program.script.file),
@@ -120,6 +123,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             kprobes=self.kprobe_views(),
+            timing=self.timing_views(),
             probed=self.probed_views(),
             nslots=program.nslots,
             stpc_info=c_string(json.dumps(self.module_metadata(),
@@ -314,10 +318,36 @@ class _ModuleView:
                 ProbeKind.END: "STPC_PROBE_END",
                 ProbeKind.ERROR: "STPC_PROBE_ERROR"}.get(site.kind,
                                                      "STPC_PROBE_OTHER")
-        point = site.description or str(site.point)
-        return ProbeView(_handler_name(site.handler, site), point, kind,
+        return ProbeView(_handler_name(site.handler, site), _point(site),
+                         kind,
                          self.locks(scope.globals_read, scope.globals_written),
-                         site.interval_ns)
+                         site.interval_ns, self.timing_ref(site))
+
+    # -- stpc -t --
+    def timing_views(self) -> List[dict]:
+        """One record per probe, in the script's order (SystemTap's
+        index), the end-of-run printing last."""
+        if not self.info.timing:
+            return []
+        views = [_timing_view(_point(site), str(self.program.handlers[
+                     site.handler].decl.span), str(site.point))
+                 for site in self.program.sites]
+        if self.program.unread_globals():
+            # SystemTap places its own end probe at the script's start
+            views.append(_timing_view("end", f"{self.program.script.file}"
+                                      ":1:1", "end"))
+        return views
+
+    def timing_ref(self, site: Optional[ProbeSite]) -> str:
+        """The C pointer to a site's timing record (None: the end-of-run
+        printing's), or "" without -t."""
+        if not self.info.timing:
+            return ""
+        if site is None:
+            return f"&stpc_timing[{len(self.program.sites)}]"
+        index = next(i for i, s in enumerate(self.program.sites)
+                     if s is site)
+        return f"&stpc_timing[{index}]"
 
 # stands for the build's VERMAGIC_STRING, which the C compiler fills in
 # (the very string kbuild writes to .modinfo)
@@ -346,3 +376,14 @@ def _c_ident(text: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in text)
 
 
+def _point(site: ProbeSite) -> str:
+    """What pp() says at a site: the resolved point, or the point as
+    written."""
+    return site.description or str(site.point)
+
+
+def _timing_view(point: str, location: str, derivation: str) -> dict:
+    """A -t record's C initialiser parts: SystemTap's pp, location and
+    derivation."""
+    return dict(point=c_string(point), location=c_string(location),
+                derivation=c_string(derivation))

@@ -164,8 +164,10 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 			 void *data)
 {
 	struct stpc_context *c;
+	cycles_t start;
 
 	preempt_disable();
+	start = stpc_timing_start(p);
 	c = stpc_contexts[smp_processor_id()];
 	/* a probe firing outside its phase is not a skipped one */
 	if (!stpc_probe_may_run(p))
@@ -186,9 +188,31 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 	stpc_flush(c);
 	if (c->last_error)
 		stpc_report_error(c);
+	stpc_timing_add(p, start);
 out:
 	atomic_dec(&c->busy);
 out_enable:
+	preempt_enable();
+}
+
+/* stpc -t's report, after the end probes, from this CPU's context. */
+static void stpc_report_timing(void)
+{
+	static const struct stpc_probe report = {
+		.point = "probe hit report",
+		.kind = STPC_PROBE_END,
+	};
+	struct stpc_context *c;
+
+	if (!stpc_program.ntiming)
+		return;
+	preempt_disable();
+	c = stpc_contexts[smp_processor_id()];
+	if (atomic_inc_return(&c->busy) == 1) {
+		stpc_reset_context(c, &report);
+		stpc_timing_print(c);
+	}
+	atomic_dec(&c->busy);
 	preempt_enable();
 }
 
@@ -227,6 +251,7 @@ static int stpc_session_stop(void)
 	/* after an error the end probes did not run: the error probes do */
 	for (i = 0; i < stpc_program.nerror; i++)
 		stpc_run_probe(&stpc_program.error[i]);
+	stpc_report_timing();
 	stpc_finished = true;
 	return 0;
 }
@@ -284,6 +309,7 @@ static void stpc_free_storage(void)
 		stpc_stat_free(&stpc_program.stats[i]);
 	for (i = 0; i < stpc_program.nstat_maps; i++)
 		stpc_stat_map_free(&stpc_program.stat_maps[i]);
+	stpc_timing_free();
 }
 
 static int stpc_alloc_storage(void)
@@ -309,7 +335,7 @@ static int stpc_alloc_storage(void)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return stpc_timing_alloc();
 }
 
 static int __init stpc_module_init(void)

@@ -10,6 +10,7 @@
 #include "strings.c"
 #include "backtrace.c"
 #include "timers.c"
+#include "timing.c"
 #include "session.c"
 #include "probed.c"
 #include "kprobes.c"

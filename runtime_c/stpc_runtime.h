@@ -40,6 +40,8 @@ enum stpc_probe_kind {
 	STPC_PROBE_OTHER,
 };
 
+struct stpc_probe_timing;
+
 struct stpc_probe {
 	void (*handler)(struct stpc_context *c);
 	const char *point;		/* the probe point as written, for pp() */
@@ -47,6 +49,15 @@ struct stpc_probe {
 	unsigned int nlocks;
 	enum stpc_probe_kind kind;
 	const char *function;		/* kprobes: the probed function */
+	struct stpc_probe_timing *timing;	/* stpc -t, else NULL */
+};
+
+/* stpc -t: one probe's hits and cycles (timing.c) */
+struct stpc_probe_timing {
+	struct stpc_stat_record __percpu *cycles;
+	const char *point;		/* pp() */
+	const char *location;		/* the probe in the script, FILE:L:C */
+	const char *derivation;		/* the point as the script wrote it */
 };
 
 struct stpc_timer_probe {
@@ -306,6 +317,8 @@ struct stpc_program {
 	unsigned int nkprobes;
 	const struct stpc_target_desc *targets;
 	unsigned int ntargets;
+	struct stpc_probe_timing *timing;	/* stpc -t: every probe */
+	unsigned int ntiming;
 };
 
 /* Per-CPU state of the handler running on that CPU. */

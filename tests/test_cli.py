@@ -199,6 +199,26 @@ def test_build_options_on_a_module_are_said_to_do_nothing():
                            "file or directory\n")
 
 
+def test_t_on_a_module_is_said_to_do_nothing():
+    proc = stpc("/nonexistent/x.ko", "--info", "-t")
+    assert proc.stderr.startswith(
+        "warning: -t has no effect on a compiled module\n")
+
+
+def test_t_adds_a_timing_record_for_every_probe():
+    script = ("global x; probe begin { x = 1 } probe timer.ms(10) { exit() }"
+              " probe end { }")
+    timed = stpc("-p3", "-t", "-e", script).stdout
+    records = re.findall(r'\{ \.point = "([^"]*)", \.location = "([^"]*)",'
+                         r'\s+\.derivation = "([^"]*)" \}', timed)
+    assert records == [("begin", "<input>:1:11", "begin"),
+                       ("timer.ms(10)", "<input>:1:33", "timer.ms(10)"),
+                       ("end", "<input>:1:63", "end"),
+                       ("end", "<input>:1:1", "end")]
+    assert len(re.findall(r"\.timing = &stpc_timing\[\d\]", timed)) == 4
+    assert "stpc_timing" not in stpc("-p3", "-e", script).stdout
+
+
 def test_k_before_the_build_is_said_to_do_nothing():
     proc = stpc("-p2", "-k", "-e", SCRIPT)
     assert (proc.returncode, proc.stderr) == (

@@ -277,6 +277,7 @@ def all_cases(kver: str) -> List[VmCase]:
         workflow_cases(kver) + fixture_cases(kver) + \
         target_workflow_cases(kver) + kernel_cases(kver) + \
         user_string_cases(kver) + language_cases(kver) + \
+        timing_cases(kver) + \
         precompiled_cases(kver) + command_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -325,6 +326,54 @@ def language_cases(kver: str) -> List[VmCase]:
                 stderr="ERROR: Skipped too many probes, check MAXSKIPPED or "
                        "try again with stap -t for more details.\n"
                        "WARNING: Number of errors: 0, skipped probes: 4\n"),
+    ]
+
+
+# stpc -t: SystemTap's probe hit report, after the end probes' output
+_TIMING_LINE = (r"{point}, \({where}\), hits: {hits}, "
+                r"cycles: \d+min/\d+avg/\d+max, variance: \d+, "
+                r"from: {derivation}, index: {index}\n")
+_TIMING_SCRIPT = ("global x, n; probe begin { x = 1 } "
+                  "probe timer.ms(10) { if (++n >= 5) exit() } "
+                  "probe end { println(\"end\") }")
+_TIMING_KPROBE = 'probe module("stpc_fixture").function("stpc_fixture_ints") { }'
+
+
+def _timing_report(*lines: tuple) -> str:
+    """The report's pattern; each line (point, where, hits, derivation)
+    as regexes, indexed in order."""
+    body = "".join(_TIMING_LINE.format(point=p, where=w, hits=h,
+                                       derivation=d, index=i)
+                   for i, (p, w, h, d) in enumerate(lines))
+    return r"----- probe hit report: \n" + body + r"----- refresh report:\n"
+
+
+def timing_cases(kver: str) -> List[VmCase]:
+    """-t on timers, begin and end (the end-of-run printing included) and
+    on a module's kprobe; probes that never ran are left out."""
+    ko = fixture_ko(kver)
+    kprobe = "timing_kprobe"
+    run = shlex.join(["stpc", f"{kprobe}.ko", "--run", "-t", "-c",
+                      _FIXTURE_WORKLOAD])
+    return [
+        _inline("language/timing-report", kver, _TIMING_SCRIPT,
+                defines=["-t"],
+                stdout_pattern="end\nx=1\n" + _timing_report(
+                    ("begin", "<input>:1:14", "1", "begin"),
+                    (r"timer\.ms\(10\)", "<input>:1:36", r"\d+",
+                     r"timer\.ms\(10\)"),
+                    ("end", "<input>:1:80", "1", "end"),
+                    ("end", "<input>:1:1", "1", "end"))),
+        VmCase(id="language/timing-kprobe",
+               shell=_WITH_FIXTURE.format(ko=ko, run=run), cwd=WORK,
+               prebuild=[["stpc", "-e", _TIMING_KPROBE, "--emit-ko", "-m",
+                          kprobe, "-t", "-r", kver, "--debuginfo-path",
+                          str(ko.parent)]],
+               stderr="", stdout_pattern=_timing_report(
+                   (r'module\("stpc_fixture"\)\.function\('
+                    r'"stpc_fixture_ints@\S+:\d+"\)', "<input>:1:1", "3",
+                    r'module\("stpc_fixture"\)\.function\('
+                    r'"stpc_fixture_ints"\)'))),
     ]
 
 

@@ -153,6 +153,16 @@ out: __attribute__((unused));
 {% endfor %}
 
 /* ---- probe points ---- */
+{% if timing %}
+/* stpc -t: every probe's hits and cycles, in the script's order */
+static struct stpc_probe_timing stpc_timing[] = {
+{% for t in timing %}
+	{ .point = {{ t.point }}, .location = {{ t.location }},
+	  .derivation = {{ t.derivation }} },
+{% endfor %}
+};
+
+{% endif %}
 {# the lock requests of one probe, ended by an empty one #}
 {% macro lock_table(name, locks) %}
 static const struct stpc_lock_req {{ name }}[] = {
@@ -163,7 +173,7 @@ static const struct stpc_lock_req {{ name }}[] = {
 };{% endmacro %}
 {# the members of a struct stpc_probe, indented by indent #}
 {% macro probe_fields(indent, handler, point, locks, nlocks, kind,
-		      function=none) %}
+		      function=none, timing="") %}
 {{ indent }}.handler = stpc_{{ handler }},
 {{ indent }}.point = {{ c_string(point) }},
 {{ indent }}.locks = {{ locks }},
@@ -172,6 +182,10 @@ static const struct stpc_lock_req {{ name }}[] = {
 {%- if function is not none %}
 
 {{ indent }}.function = {{ function }},
+{%- endif %}
+{%- if timing %}
+
+{{ indent }}.timing = {{ timing }},
 {%- endif %}{% endmacro %}
 {% for group, probes in [("begin", begin), ("end", end), ("error", errors),
                           ("timer", timers), ("profile", profile)] %}
@@ -184,7 +198,7 @@ static const struct stpc_probe stpc_{{ group }}_probes[] = {
 	{
 {{ probe_fields("\t\t", probe.handler, probe.point,
 		"stpc_%s_%d_locks" % (group, loop.index0), probe.locks | length,
-		probe.kind)}}
+		probe.kind, timing=probe.timing)}}
 	},
 {% endfor %}
 	{ }
@@ -231,7 +245,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 {{ probe_fields("\t\t\t", kprobe.probe.handler, kprobe.probe.point,
 		"stpc_kprobe_%d_locks" % loop.index0,
 		kprobe.probe.locks | length, "STPC_PROBE_OTHER",
-		kprobe.function)}}
+		kprobe.function, kprobe.probe.timing)}}
 		},
 		.target = {{ kprobe.module }},
 		.slot = {{ kprobe.slot }},
@@ -289,6 +303,10 @@ static const struct stpc_program stpc_program = {
 	.nkprobes = {{ kprobes | length }},
 	.targets = stpc_targets,
 	.ntargets = {{ probed | length }},
+{% if timing %}
+	.timing = stpc_timing,
+	.ntiming = {{ timing | length }},
+{% endif %}
 };
 
 #include "stpc_runtime.c"
