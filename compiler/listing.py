@@ -6,7 +6,7 @@ root and loads nothing."""
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterable, Iterator, List, Tuple
 
 from . import ast as A
 from . import ctype as C
@@ -14,7 +14,8 @@ from .errors import ErrorCollector, StpcError
 from .ir import ResolvedSite
 from .parse import parse
 from .probes import ProbeEnvironment, ProbeResolver
-from .varscope import scope_of
+from .location import Unavailable
+from .varscope import TargetVariable, scope_of
 
 
 def list_points(text: str, kernel_release: str,
@@ -36,7 +37,7 @@ def list_points(text: str, kernel_release: str,
     for site in sites:
         shown = readable.setdefault(site.description + inline, {})
         if with_vars:
-            shown.update(dict.fromkeys(_readable(site.resolved)))
+            shown.update(dict.fromkeys(readable_at(site.resolved)))
     for description in sorted(readable):
         yield " ".join([description, *readable[description]])
 
@@ -52,22 +53,36 @@ def _parse_point(text: str) -> A.ProbePoint:
     return point
 
 
-def _readable(resolved: ResolvedSite) -> List[str]:
+def readable_at(resolved: ResolvedSite) -> List[str]:
     """What a probe at the site can read: at a .return, $return and the
     parameters through @entry() (it refuses $param there)."""
     scope = _scope(resolved)
     if not resolved.returns:
         return [f"${v.name}:{v.type.display()}"
-                for v in scope.variables() if v.name]
+                for v in _located(scope.variables())]
     shown = []
     rtype = scope.return_type()
     if not isinstance(C.strip(rtype), C.Void):
         shown.append(f"$return:{rtype.display()}")
+    at_entry = _scope(resolved.at_entry()).variables()
     shown += [f"@entry(${v.name}):{v.type.display()}"
-              for v in _scope(resolved.at_entry()).variables()
-              if v.is_param and v.name]
+              for v in _located(v for v in at_entry if v.is_param)]
     return shown
 
 
 def _scope(resolved: ResolvedSite):
     return scope_of(resolved, lambda address: "0")  # no C is written
+
+
+def _located(variables: Iterable[TargetVariable]) -> List[TargetVariable]:
+    """The variables a probe can read there: not optimized out, not on a
+    stack BTF does not describe (reading the others is refused)."""
+    located = []
+    for variable in variables:
+        try:
+            variable.location("NULL")
+        except Unavailable:
+            continue
+        if variable.name:
+            located.append(variable)
+    return located
