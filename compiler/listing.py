@@ -6,15 +6,16 @@ root and loads nothing."""
 
 from __future__ import annotations
 
+import re
 from typing import Dict, Iterable, Iterator, List, Tuple
 
 from . import ast as A
 from . import ctype as C
 from .errors import ErrorCollector, StpcError
 from .ir import ResolvedSite
+from .location import Unavailable
 from .parse import parse
 from .probes import ProbeEnvironment, ProbeResolver
-from .location import Unavailable
 from .varscope import TargetVariable, scope_of
 
 
@@ -38,8 +39,14 @@ def list_points(text: str, kernel_release: str,
         shown = readable.setdefault(site.description + inline, {})
         if with_vars:
             shown.update(dict.fromkeys(readable_at(site.resolved)))
-    for description in sorted(readable):
+    for description in sorted(readable, key=_numbers_as_numbers):
         yield " ".join([description, *readable[description]])
+
+
+def _numbers_as_numbers(text: str) -> list:
+    """A sort key: line 98 before line 102."""
+    return [int(part) if part.isdigit() else part
+            for part in re.split(r"(\d+)", text)]
 
 
 def _parse_point(text: str) -> A.ProbePoint:

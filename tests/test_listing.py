@@ -96,11 +96,22 @@ def test_every_listed_point_lists_itself_again(kver, ko):
 
 def test_one_sorted_line_per_function_inlined_copies_merged(kver, ko):
     lines = _listed(kver, f'module("{ko}").function("*")', True)
-    points = [_point_of(line) for line in lines]
-    assert points == sorted(set(points))
+    names = [re.search(r'function\("(\w+)@', line).group(1)
+             for line in lines]
+    assert names == sorted(set(names))
     helper = [line for line in lines if "stpc_fixture_inlined_helper@" in line]
     assert helper == [_function(ko, "stpc_fixture_inlined_helper", 168) +
                       " $v:int"]
+
+
+def test_statement_lines_in_order_each_pasting_back(kver, ko):
+    lines = _listed(kver, f'module("{ko}").statement('
+                          '"stpc_fixture_locals@stpc_fixture.c:236-243")')
+    numbers = [int(re.search(r":(\d+)\"\)$", line).group(1))
+               for line in lines]
+    assert numbers == sorted(set(numbers)) and 242 in numbers
+    for line in lines:
+        assert _listed(kver, line) == [line]
 
 
 def test_inline_points_keep_their_suffix(kver, ko):
@@ -266,6 +277,7 @@ def test_kernel_dwarf_listing_shape(kver, kernel_dwarf):
 
 def test_kernel_glob_is_listed_once_per_function(kver, kernel_dwarf):
     lines = _listed(kver, 'kernel.function("vfs_*")')
-    assert len(lines) > 20 and lines == sorted(set(lines))
+    names = [line.split('"')[1].split("@")[0] for line in lines]
+    assert len(lines) > 20 and names == sorted(set(names))
     assert all(re.fullmatch(r'kernel\.function\("vfs_\w+@[\w/.-]+:\d+"\)',
                             line) for line in lines)
