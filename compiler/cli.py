@@ -222,7 +222,8 @@ def _list(args) -> int:
         for line in list_points(point, args.kernel_release or
                                 os.uname().release,
                                 tuple(args.debuginfo_path),
-                                with_vars=bool(args.list_vars)):
+                                with_vars=bool(args.list_vars),
+                                kernel_types=args.kernel_types):
             print(line)
     except StpcError as exc:
         print(exc.render({"<point>": f"probe {point} {{ }}"}),

@@ -4,6 +4,10 @@ Both debug formats are read into these classes, so target variables are
 typed, printed (``-L``) and translated the same way whichever source
 described them.  Typedefs and qualifiers are kept as wrappers for display
 only: ``strip`` sees through them.
+
+``display()`` writes a type as C writes a type name (``const char *``,
+``char *const``, ``int (*)[4]``): each type builds the abstract declarator
+around what is derived from it, as in a C declaration.
 """
 
 from __future__ import annotations
@@ -16,14 +20,29 @@ class CType:
     """Base class; every type has ``size`` in bytes (0: unknown, void)."""
 
     def display(self) -> str:
+        return self.declare("")
+
+    def declare(self, declarator: str) -> str:
+        """This type around ``declarator`` (what is derived from it:
+        ``*``, ``[4]``, ``*const``), as C declares it."""
+        return _named(self.name_text(), declarator)
+
+    def name_text(self) -> str:
         raise NotImplementedError
+
+
+def _named(name: str, declarator: str) -> str:
+    """``char *``, ``char *const``, ``char[16]`` (as clang writes them)."""
+    if not declarator or declarator.startswith("["):
+        return name + declarator
+    return f"{name} {declarator}"
 
 
 @dataclass(eq=False)
 class Void(CType):
     size: int = 0
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return "void"
 
 
@@ -35,7 +54,7 @@ class Base(CType):
     signed: bool
     floating: bool = False
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return self.name
 
     @property
@@ -50,7 +69,7 @@ class Enum(CType):
     signed: bool
     enumerators: List[tuple] = field(default_factory=list)  # (name, value)
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return f"enum {self.name}" if self.name else "enum {...}"
 
 
@@ -59,8 +78,10 @@ class Pointer(CType):
     target: CType
     size: int = 8
 
-    def display(self) -> str:
-        return f"{self.target.display()}*"
+    def declare(self, declarator: str) -> str:
+        if isinstance(_under_qualifiers(self.target), Array):
+            return self.target.declare(f"(*{declarator})")
+        return self.target.declare("*" + declarator)
 
 
 @dataclass(eq=False)
@@ -82,7 +103,7 @@ class Struct(CType):
     members: List[Member] = field(default_factory=list)
     declaration: bool = False   # only declared here; layout elsewhere
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return f"{self.kind} {self.name}" if self.name \
             else f"{self.kind} {{...}}"
 
@@ -118,9 +139,9 @@ class Array(CType):
     def size(self) -> int:
         return (self.count or 0) * self.element.size
 
-    def display(self) -> str:
+    def declare(self, declarator: str) -> str:
         count = "" if self.count is None else str(self.count)
-        return f"{self.element.display()}[{count}]"
+        return self.element.declare(f"{declarator}[{count}]")
 
 
 @dataclass(eq=False)
@@ -128,7 +149,7 @@ class Function(CType):
     """A function type, only ever seen behind a pointer."""
     size: int = 0
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return "void"   # SystemTap shows function pointers as void*
 
 
@@ -141,7 +162,7 @@ class Typedef(CType):
     def size(self) -> int:
         return self.target.size
 
-    def display(self) -> str:
+    def name_text(self) -> str:
         return self.name
 
 
@@ -155,13 +176,26 @@ class Qualified(CType):
     def size(self) -> int:
         return self.target.size
 
-    def display(self) -> str:
-        return f"{self.qualifier} {self.target.display()}"
+    def declare(self, declarator: str) -> str:
+        qualifiers, target = [self.qualifier], self.target
+        while isinstance(target, Qualified):
+            qualifiers.append(target.qualifier)
+            target = target.target
+        if isinstance(target, Pointer):
+            # a qualified pointer: its qualifiers follow its '*'
+            return target.declare(_named(" ".join(qualifiers), declarator))
+        return f"{' '.join(qualifiers)} {target.declare(declarator)}"
 
 
 def strip(t: CType) -> CType:
     """The type under any typedefs and qualifiers."""
     while isinstance(t, (Typedef, Qualified)):
+        t = t.target
+    return t
+
+
+def _under_qualifiers(t: CType) -> CType:
+    while isinstance(t, Qualified):
         t = t.target
     return t
 

@@ -177,7 +177,7 @@ class ProbeResolver:
             pc = function.low_pc
             where = f"{function.name}@{self.short_file(debug, function)}:" \
                     f"{function.decl_line}"
-            text = self.describe(debug, "function", where, suffix)
+            text = describe(point, "function", where, suffix)
             sites.append(self.site(point, kind, handler, order + len(sites),
                                    debug, function, pc, module, text))
         return sites
@@ -212,7 +212,7 @@ class ProbeResolver:
             sites.append(ProbeSite(
                 point, kind, 0, handler, order + len(sites),
                 code=CodeSite(kernel, section, 0, name, 0, name),
-                description=self.describe_btf(name, returns),
+                description=describe(point, "function", name, suffix),
                 resolved=ResolvedSite(None, None, 0, returns,
                                       btf.function(name), btf)))
         return sites
@@ -221,10 +221,6 @@ class ProbeResolver:
         if self.env.kernel_types == "auto":
             return find_vmlinux(self.env) is None
         return self.env.kernel_types == "btf"
-
-    @staticmethod
-    def describe_btf(name: str, returns: bool) -> str:
-        return f'kernel.function("{name}")' + (".return" if returns else "")
 
     def kernel_btf(self) -> KernelBtf:
         if self._btf is None:
@@ -255,8 +251,8 @@ class ProbeResolver:
                     continue
                 where = f"{function.name}@" \
                         f"{self.short_file(debug, function)}:{line}"
-                text = self.describe(debug, "statement", where,
-                                     FunctionSuffix.NONE)
+                text = describe(point, "statement", where,
+                                FunctionSuffix.NONE)
                 sites.append(self.site(point, ProbeKind.KPROBE, handler,
                                        order + len(sites), debug, function,
                                        addresses[0], module, text))
@@ -285,15 +281,6 @@ class ProbeResolver:
                          description=text,
                          resolved=ResolvedSite(debug, function, pc,
                                                kind is ProbeKind.KRETPROBE))
-
-    def describe(self, debug: DebugFile, what: str, where: str,
-                 suffix: FunctionSuffix) -> str:
-        head = "kernel" if debug.module == "kernel" \
-            else f'module("{debug.module}")'
-        tail = ""
-        if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
-            tail = f".{suffix.value}"
-        return f'{head}.{what}("{where}"){tail}'
 
     @staticmethod
     def short_file(debug: DebugFile, function: Subprogram) -> str:
@@ -352,6 +339,18 @@ class ProbeResolver:
         raise StpcError(f"no DWARF found for module {module}", span,
                         hint="pass the .ko path as module(\"/path/x.ko\"), or "
                              "--debuginfo-path DIR")
+
+
+def describe(point: A.ProbePoint, what: str, where: str,
+             suffix: FunctionSuffix) -> str:
+    """One resolved site as a probe point the user can write again (pp(),
+    -l, -p2): the module as the script names it, a .ko's path included."""
+    first = point.components[0]
+    head = first.name if first.arg is None else f'{first.name}("{first.arg}")'
+    tail = ""
+    if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
+        tail = f".{suffix.value}"
+    return f'{head}.{what}("{where}"){tail}'
 
 
 def _without_init_code(debug, functions, span):

@@ -22,7 +22,7 @@ from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
                        Unavailable, deref_c, regs)
 from .probed import ProbedModules
-from .varscope import BtfScope, DwarfScope
+from .varscope import scope_of
 from .visit import EXPR_NODES, ExprVisitor
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
@@ -445,12 +445,8 @@ class TargetSite:
 
 
 def compiler_for(site: TargetSite, expr_c, where) -> TargetCompiler:
-    resolved = site.resolved
-    if resolved.prototype is not None:
-        scope = BtfScope(resolved.prototype, resolved.btf)
-    else:
-        scope = DwarfScope(resolved, site.relocate)
-    return TargetCompiler(scope, resolved.returns, site.point, expr_c, where)
+    return TargetCompiler(scope_of(site.resolved, site.relocate),
+                          site.resolved.returns, site.point, expr_c, where)
 
 
 def entry_captures(body) -> list:

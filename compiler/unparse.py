@@ -208,13 +208,15 @@ def _list(nodes) -> str:
 
 
 def describe_program(program) -> str:
-    """What ``-p2`` prints: the elaborated globals, functions and probes."""
+    """What ``-p2`` prints: the elaborated globals, functions and probes,
+    each probe point as what it resolved to."""
+    used = set().union(*(h.scope.globals_read | h.scope.globals_written
+                         for h in program.handlers),
+                       *(f.scope.globals_read | f.scope.globals_written
+                         for f in program.functions.values()))
     out = ["# globals"]
-    for sym in program.globals.values():
-        keys = ""
-        if sym.is_array:
-            keys = "[" + ", ".join(str(t) for t in sym.key_types) + "]"
-        out.append(f"{sym.name}{keys}:{sym.type}")
+    out.extend(_typed_global(sym, sym.name in used)
+               for sym in program.globals.values())
     out.append("# functions")
     for function in program.functions.values():
         params = ", ".join(f"{p.name}:{p.type}" for p in function.params)
@@ -224,10 +226,34 @@ def describe_program(program) -> str:
     out.append("# probes")
     for site in sorted(program.sites, key=lambda s: s.order):
         handler = program.handlers[site.handler]
-        out.append(f"{site.point} /* handler {site.handler}, "
-                   f"priority {site.priority} */")
+        out.append(_resolved_site(site))
         out.extend(_locals(handler.scope, exclude=()))
     return "\n".join(out) + "\n"
+
+
+def _typed_global(sym, used: bool) -> str:
+    """A global nothing uses has no type from its uses: a scalar is then
+    the long the module holds (read as 0), an array has none."""
+    keys = ""
+    if sym.is_array:
+        keys = "[" + ", ".join(str(t) for t in sym.key_types) + "]"
+    vtype = sym.type or ("unknown" if sym.is_array else "long")
+    return f"{sym.name}{keys}:{vtype}" + ("" if used else " /* unused */")
+
+
+def _resolved_site(site) -> str:
+    """A probe point as it resolved (a function of a glob, with its file
+    and line), what the script wrote and where the kprobe goes."""
+    notes = []
+    shown = site.description or str(site.point)
+    if shown != str(site.point):
+        notes.append(f"<- {site.point}")
+    if site.code is not None:
+        code = site.code
+        notes.append(f"pc=<{code.module}:{code.symbol}"
+                     f"+{code.symbol_offset}>")
+    notes.append(f"handler {site.handler}, priority {site.priority}")
+    return f"{shown} /* {'; '.join(notes)} */"
 
 
 def _locals(scope, exclude) -> List[str]:

@@ -166,6 +166,14 @@ class BtfScope:
         return self.btf.struct(name, kind)
 
 
+def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
+    """The variables at a resolved site, whichever format described it;
+    ``relocate`` gives the C of an address in its DWARF file."""
+    if resolved.prototype is not None:
+        return BtfScope(resolved.prototype, resolved.btf)
+    return DwarfScope(resolved, relocate)
+
+
 def _frame_base(die):
     """DW_AT_frame_base of the function a DIE is in (an inlined instance
     uses the frame of the function it was inlined into)."""

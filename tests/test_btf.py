@@ -213,12 +213,12 @@ def test_integers_floats_and_their_names(sample):
 def test_pointers_qualifiers_and_type_tags(sample):
     _, ids, b = sample
     string = b.ctype(ids["string"])
-    assert string.display() == "const char*"   # the "user" tag is dropped
+    assert string.display() == "const char *"   # the "user" tag is dropped
     assert ctype.is_string_like(string)
     assert b.ctype(ids["volatile_int"]).display() == "volatile int"
     assert b.ctype(ids["restrict_ptr"]).qualifier == "restrict"
-    assert b.ctype(ids["file_ptr"]).display() == "struct file*"
-    assert b.ctype(ids["cb"]).display() == "void*"
+    assert b.ctype(ids["file_ptr"]).display() == "struct file *"
+    assert b.ctype(ids["cb"]).display() == "void *"
 
 
 def test_arrays_and_typedefs(sample):
@@ -289,8 +289,8 @@ def test_functions(sample):
     proto = b.function("do_open")
     assert proto.name == "do_open"
     assert [(p.name, p.type.display()) for p in proto.params] == [
-        ("dfd", "int"), ("filename", "const char*"),
-        ("file", "struct file*"), ("task", "struct task")]
+        ("dfd", "int"), ("filename", "const char *"),
+        ("file", "struct file *"), ("task", "struct task")]
     assert proto.return_type.display() == "long unsigned int"
     printk = b.function("printk")
     assert [p.name for p in printk.params] == ["fmt"]   # "..." dropped
@@ -332,7 +332,7 @@ def test_split_btf_continues_the_base():
     assert module.struct("inode") is base.struct("inode")
     sync = module.function("ext4_sync")
     assert [(p.name, p.type.display()) for p in sync.params] == \
-        [("inode", "struct inode*")]
+        [("inode", "struct inode *")]
     assert sync.return_type is base.type_named("int")
     # A module's functions are its own: vmlinux's are not probed through it.
     assert module.function_names() == ["ext4_sync"]
@@ -477,8 +477,8 @@ def test_kernel_function_parameters(kernel):
     loaded, warm, _ = kernel
     proto = loaded.function("do_sys_openat2")
     assert [(p.name, p.type.display()) for p in proto.params] == [
-        ("dfd", "int"), ("filename", "const char*"),
-        ("how", "struct open_how*")]
+        ("dfd", "int"), ("filename", "const char *"),
+        ("how", "struct open_how *")]
     assert proto.return_type.display() == "long int"
     assert "vfs_read" in loaded.function_names()
 
@@ -505,6 +505,6 @@ def test_kernel_module_split_btf(kernel):
     module = btf.load_module_btf(str(ext4), loaded)
     proto = module.function("ext4_file_open")
     assert [(p.name, p.type.display()) for p in proto.params] == [
-        ("inode", "struct inode*"), ("filp", "struct file*")]
+        ("inode", "struct inode *"), ("filp", "struct file *")]
     vfs_inode = module.struct("ext4_inode_info").member("vfs_inode")[1]
     assert vfs_inode.type is loaded.struct("inode")

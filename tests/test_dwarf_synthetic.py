@@ -204,7 +204,7 @@ def test_base_types_typedefs_and_qualifiers(debug):
     assert (a.display(), a.size, a.signed, a.floating) == ("int", 4, True,
                                                           False)
     cvp = _variables(scope)["cvp"].type
-    assert cvp.display() == "const volatile s32*"
+    assert cvp.display() == "const volatile s32 *"
     assert isinstance(cvp.target, C.Qualified) and \
         isinstance(cvp.target.target, C.Qualified)
     assert C.strip(cvp.target).display() == "int" and cvp.target.size == 4
@@ -247,5 +247,5 @@ def test_enums(debug):
 
 def test_pointer_to_struct_parameter(debug):
     p = _variables(_scope(debug))["p"]
-    assert p.is_param and p.type.display() == "struct node*"
+    assert p.is_param and p.type.display() == "struct node *"
     assert C.strip(p.type.target).member("mode")[1].bit_size == 5

@@ -96,8 +96,8 @@ def test_build_id_and_indexes_in_the_cache(debug, vmlinux):
 def test_parameters_types_and_entry_registers(debug, openat2):
     params = debug.parameters(openat2)
     shown = [(variable_name(d), variable_type(d).display()) for d in params]
-    assert shown == [("dfd", "int"), ("filename", "const char*"),
-                     ("how", "struct open_how*")]
+    assert shown == [("dfd", "int"), ("filename", "const char *"),
+                     ("how", "struct open_how *")]
     parser = DWARFExprParser(debug.dwarf.structs)
     cu_low = openat2.die.cu.get_top_DIE().attributes.get("DW_AT_low_pc")
     frame = Frame(pc=openat2.low_pc, cfa=debug.cfa_rule(openat2.low_pc),
@@ -136,7 +136,7 @@ def test_find_struct_without_a_probed_unit(vmlinux):
 def test_listing_with_variables(kver, vmlinux):
     [line] = _list(kver, f'kernel.function("{FUNCTION}")', True)
     assert line.startswith(f'kernel.function("{FUNCTION}@fs/open.c:')
-    assert " $dfd:int $filename:const char* $how:struct open_how*" in line
+    assert " $dfd:int $filename:const char * $how:struct open_how *" in line
 
 
 def test_listing_from_the_command_line(kver, vmlinux):
@@ -146,7 +146,7 @@ def test_listing_from_the_command_line(kver, vmlinux):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert f'kernel.function("{FUNCTION}@fs/open.c:' in proc.stdout
-    assert "$how:struct open_how*" in proc.stdout
+    assert "$how:struct open_how *" in proc.stdout
 
 
 def test_glob_and_file_patterns(kver, vmlinux):
