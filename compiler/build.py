@@ -146,8 +146,7 @@ def build(c_source: str, module_name: str, options: BuildOptions,
         raise EnvironmentProblem(
             f"kernel build tree {options.build_tree} not found: install the "
             f"headers (apt-get install linux-headers-{options.kernel_release})"
-            f" or pass -r with a kernel release or a build tree that has "
-            "them")
+            f" or pass -r with a kernel release that has them")
     key = cache_key(c_source, module_name, options)
     cached = cache_dir() / key[:2] / key / f"{module_name}.ko"
     if cached.exists() and not options.keep_build_dir:
