@@ -99,7 +99,7 @@ class Compilation:
     def _timed(self, number: int, work: Callable[[], R],
                done: Callable[[R], str]) -> R:
         """``work()`` as pass ``number``; with -v, stap's line saying what
-        it ``done``, with the memory and time it took."""
+        the pass did (``done(result)``), the memory and the time it took."""
         start = progress.Clock.now()
         result = run_deep(work)
         if self.options.verbose:
