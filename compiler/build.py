@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import nullcontext
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import ContextManager, List, Optional, Tuple
 
 from .ast import Span
 from .defines import LIMITS
@@ -23,6 +24,61 @@ from ..loader import VERSION
 
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
+_UTS_RELEASE = re.compile(r'^#define UTS_RELEASE "([^"]+)"', re.M)
+
+
+def default_build_tree(kernel_release: str) -> Path:
+    return Path("/lib/modules") / kernel_release / "build"
+
+
+@dataclass(frozen=True)
+class KernelTree:
+    """The kernel ``-r`` names: the release that DWARF and BTF are looked
+    up by, and the build tree kbuild runs in."""
+    release: str
+    build_tree: Path
+    named: bool = False     # -r DIR: the tree may hold DWARF too
+
+    @classmethod
+    def from_option(cls, option: Optional[str]) -> "KernelTree":
+        """``-r KVER`` or, as with stap, ``-r DIR``: a release never has a
+        ``/``.  No ``-r``: the running kernel."""
+        if option is None:
+            option = os.uname().release
+        if "/" not in option:
+            return cls(option, default_build_tree(option))
+        tree = Path(option).absolute()
+        return cls(release_of_tree(tree), tree, named=True)
+
+    def debuginfo_path(self, given: Tuple[str, ...]) -> Tuple[str, ...]:
+        """Where DWARF is searched: a tree given with ``-r DIR`` after the
+        ``--debuginfo-path`` directories (its vmlinux, its modules)."""
+        return given + ((str(self.build_tree),) if self.named else ())
+
+
+def release_of_tree(tree: Path) -> str:
+    """The release of the modules a build tree builds: UTS_RELEASE, which
+    their vermagic carries.  stap reads include/config/kernel.release,
+    which Debian's header packages set to the upstream version (6.1.192
+    for 6.1.0-57-amd64), so that file comes second."""
+    if not tree.is_dir():
+        raise EnvironmentProblem(f"-r {tree}: no such directory")
+    try:
+        found = _UTS_RELEASE.search(
+            (tree / "include/generated/utsrelease.h").read_text())
+        if found:
+            return found.group(1)
+    except OSError:
+        pass
+    try:
+        return (tree / "include/config/kernel.release").read_text().strip()
+    except OSError:
+        raise EnvironmentProblem(
+            f"-r {tree}: not a kernel build tree, it has neither "
+            "include/generated/utsrelease.h nor include/config/"
+            "kernel.release", hint="give a kernel release, or a tree "
+            "prepared for building modules (make modules_prepare)") \
+            from None
 
 
 @dataclass(frozen=True)
@@ -30,10 +86,11 @@ class BuildOptions:
     kernel_release: str
     defines: Tuple[Tuple[str, str], ...] = ()   # checked by defines.py
     keep_build_dir: bool = False    # -k: build even when cached, and keep
+    tree: Optional[Path] = None     # -r DIR; else the release's
 
     @property
     def build_tree(self) -> Path:
-        return Path("/lib/modules") / self.kernel_release / "build"
+        return self.tree or default_build_tree(self.kernel_release)
 
 
 def runtime_dir() -> Path:
@@ -79,10 +136,12 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
 
 
 def build(c_source: str, module_name: str, options: BuildOptions,
-          verbose: int = 0) -> Path:
+          verbose: int = 0,
+          kbuilding: Optional[ContextManager] = None) -> Path:
     """The path of the built module, from the cache when already built.
     When the cache cannot be written the module is built in a scratch
-    directory that lives until stpc exits."""
+    directory that lives until stpc exits.  ``kbuilding`` is entered
+    while kbuild runs, not when the cache has the module."""
     if not (options.build_tree / "Makefile").exists():
         raise EnvironmentProblem(
             f"kernel build tree {options.build_tree} not found: install the "
@@ -97,7 +156,8 @@ def build(c_source: str, module_name: str, options: BuildOptions,
         print(f'Keeping build directory "{workdir}"', file=sys.stderr)
     else:
         atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    built = _kbuild(workdir, c_source, module_name, options, verbose)
+    with kbuilding or nullcontext():
+        built = _kbuild(workdir, c_source, module_name, options, verbose)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         partial = cached.with_suffix(f".ko.{os.getpid()}.tmp")

@@ -79,8 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-m", dest="module_name", metavar="NAME",
                    help="module name (default: from the script's name); "
                    "with a .ko, load it under this name")
-    p.add_argument("-r", dest="kernel_release", metavar="KVER",
-                   help="kernel release to build for (default: uname -r)")
+    p.add_argument("-r", dest="kernel_release", metavar="KVER|DIR",
+                   help="kernel release to build for (default: uname -r), "
+                   "or a kernel build tree: its release, its kbuild")
     p.add_argument("-p", dest="last_pass", type=int, choices=range(1, 6),
                    metavar="N", help="stop after pass N: 1 parse, "
                    "2 elaborate, 3 translate (prints C), 4 build, 5 run")
@@ -206,7 +207,7 @@ def _fetch_debuginfo(args) -> int:
     from .debuginfo import fetch_vmlinux
     from .errors import StpcError
     try:
-        fetch_vmlinux(args.kernel_release or os.uname().release)
+        fetch_vmlinux(_kernel(args).release)
     except StpcError as exc:
         print(exc.render({}), file=sys.stderr)
         return EXIT_FAILURE
@@ -219,9 +220,10 @@ def _list(args) -> int:
     from .listing import list_points
     point = args.list_points or args.list_vars
     try:
-        for line in list_points(point, args.kernel_release or
-                                os.uname().release,
-                                tuple(args.debuginfo_path),
+        kernel = _kernel(args)
+        for line in list_points(point, kernel.release,
+                                kernel.debuginfo_path(
+                                    tuple(args.debuginfo_path)),
                                 with_vars=bool(args.list_vars),
                                 kernel_types=args.kernel_types):
             print(line)
@@ -307,16 +309,18 @@ def _compile(args) -> int:
         _check_module_name(name)
     elif args.emit_ko and args.script:
         name = os.path.splitext(os.path.basename(args.script))[0]
+    kernel = _kernel(args)
     options = CompileOptions(
-        kernel_release=args.kernel_release or os.uname().release,
+        kernel_release=kernel.release,
         module_name=name,
         defines=check_defines(args.defines, args.buffer_mb),
         verbose=args.verbose,
         script_args=tuple(args.script_args),
-        debuginfo_path=tuple(args.debuginfo_path),
+        debuginfo_path=kernel.debuginfo_path(tuple(args.debuginfo_path)),
         kernel_types=args.kernel_types,
         keep_build_dir=args.keep,
-        timing=args.timing)
+        timing=args.timing,
+        build_tree=kernel.build_tree)
     if args.text is not None:
         comp = Compilation(args.text, args.text_name, options)
     else:
@@ -348,6 +352,12 @@ def _compile(args) -> int:
     return run_module(module.read_bytes(), _run_options(args)).exit_status
 
 
+def _kernel(args):
+    """``-r KVER`` or ``-r DIR`` (a build tree), or the running kernel."""
+    from .build import KernelTree
+    return KernelTree.from_option(args.kernel_release)
+
+
 def _check_module_name(name: str) -> None:
     """-m as the loader takes it: refused, not rewritten (stap refuses
     it too)."""
@@ -366,12 +376,9 @@ def _emit(args, module, name: str):
     emitted = Path(f"{name}.ko").absolute()
     shutil.copyfile(module, emitted)
     if args.sign:
-        from .build import BuildOptions
         from .sign import parse_sign_option, sign_module
         key, cert = parse_sign_option(args.sign)
-        tree = BuildOptions(args.kernel_release or
-                            os.uname().release).build_tree
-        sign_module(emitted, key, cert, tree)
+        sign_module(emitted, key, cert, _kernel(args).build_tree)
     return emitted
 
 

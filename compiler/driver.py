@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import sys
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Tuple, TypeVar
 
 from . import ast as A
+from . import progress
 from .build import BuildOptions, build
 from .cstring import c_identifier
 from .elaborate import elaborate
@@ -72,6 +72,7 @@ class CompileOptions:
     kernel_types: str = "auto"      # --kernel-types: dwarf, btf or auto
     keep_build_dir: bool = False    # -k
     timing: bool = False            # -t: the probe hit report
+    build_tree: Optional[Path] = None   # -r DIR; else the release's
 
 
 class Compilation:
@@ -95,19 +96,24 @@ class Compilation:
             return c_identifier(self.options.module_name)[:55]
         return "stpc_" + self.source_hash[:16]
 
-    def _timed(self, number: int, name: str, work: Callable[[], R]) -> R:
-        start = time.perf_counter()
+    def _timed(self, number: int, work: Callable[[], R],
+               done: Callable[[R], str]) -> R:
+        """``work()`` as pass ``number``; with -v, stap's line saying what
+        the pass did (``done(result)``), the memory and the time it took."""
+        start = progress.Clock.now()
         result = run_deep(work)
         if self.options.verbose:
-            ms = (time.perf_counter() - start) * 1000
-            print(f"Pass {number}: {name} in {ms:.0f}ms", file=sys.stderr)
+            print(progress.pass_line(number, done(result), start,
+                                     with_memory=number < 4),
+                  file=sys.stderr)
         return result
 
     def script(self) -> A.Script:
         if self._script is None:
-            self._script = self._timed(1, "parsed script",
+            self._script = self._timed(1,
                                        lambda: parse(self.source, self.file,
-                                                     self.options.script_args))
+                                                     self.options.script_args),
+                                       lambda _: "parsed user script")
         return self._script
 
     def program(self) -> Program:
@@ -117,8 +123,8 @@ class Compilation:
                                    self.options.debuginfo_path,
                                    self.options.verbose,
                                    self.options.kernel_types)
-            self._program = self._timed(2, "elaborated script",
-                                        lambda: elaborate(script, env))
+            self._program = self._timed(2, lambda: elaborate(script, env),
+                                        progress.analyzed)
         return self._program
 
     def c_source(self) -> str:
@@ -127,8 +133,8 @@ class Compilation:
             info = ModuleInfo(self.module_name, self.source_hash, VERSION,
                               self.options.kernel_release,
                               self.options.timing)
-            self._c_source = self._timed(3, "translated to C",
-                                         lambda: translate(program, info))
+            self._c_source = self._timed(3, lambda: translate(program, info),
+                                         progress.translated)
         return self._c_source
 
     def module(self) -> Path:
@@ -136,9 +142,11 @@ class Compilation:
             c_source = self.c_source()
             options = BuildOptions(self.options.kernel_release,
                                    self.options.defines,
-                                   self.options.keep_build_dir)
-            self._module = self._timed(
-                4, "built module",
-                lambda: build(c_source, self.module_name, options,
-                              self.options.verbose))
+                                   self.options.keep_build_dir,
+                                   self.options.build_tree)
+            with progress.BuildStatus(self.options.kernel_release) as status:
+                self._module = self._timed(
+                    4, lambda: build(c_source, self.module_name, options,
+                                     self.options.verbose, status.kbuild()),
+                    lambda module: progress.built(module, status.kbuild_ran))
         return self._module

@@ -192,8 +192,9 @@ class ProbeResolver:
             raise StpcError(
                 f"no DWARF for kernel {self.env.kernel_release}: only "
                 ".function(\"NAME\"), .call and .return probes work from "
-                "BTF", what.span, hint="install linux-image-"
-                f"{self.env.kernel_release}-dbg, or pass --debuginfo-path")
+                "BTF", what.span, hint="add --fetch-debuginfo, install "
+                f"linux-image-{self.env.kernel_release}-dbg, or pass "
+                "--debuginfo-path")
         btf = self.kernel_btf()
         names = sorted(n for n in btf.function_names()
                        if fnmatch.fnmatchcase(n, pattern.function))
@@ -322,7 +323,7 @@ class ProbeResolver:
             if path is None:
                 raise StpcError(
                     f"no DWARF for kernel {self.env.kernel_release}", span,
-                    hint="install linux-image-"
+                    hint="add --fetch-debuginfo, install linux-image-"
                          f"{self.env.kernel_release}-dbg, or pass "
                          "--debuginfo-path DIR")
             return DebugFile(path, "kernel")
