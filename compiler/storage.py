@@ -88,8 +88,10 @@ def stat_arrays(program: Program) -> List[GlobalSym]:
 
 
 def plain_arrays(program: Program) -> List[GlobalSym]:
+    """Arrays of numbers or strings; an array nothing uses has no type,
+    and no storage (SystemTap elides it)."""
     return [g for g in program.globals.values()
-            if g.is_array and g.type is not T.STATS]
+            if g.is_array and g.type in (T.LONG, T.STRING)]
 
 
 def stat_desc_index(program: Program, sym: GlobalSym) -> int:

@@ -81,3 +81,12 @@ def test_the_program_cannot_be_changed(with_addresses):
     module = program.probed["stpc_fixture"]
     with pytest.raises(AttributeError):
         module.slots.append(".rodata")
+
+
+def test_an_array_nothing_uses_gets_no_storage(kver):
+    """SystemTap elides it; it has no type to store."""
+    program = _program("global unused[3], used\n"
+                       "probe begin { used[1] = 2; println(used[1]) }", kver)
+    c_source = _translate(program)
+    assert "/* used */" in c_source or '"used"' in c_source
+    assert '"unused"' not in c_source
