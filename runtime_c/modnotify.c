@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Target modules that come and go during a run.  A target that was not
+ * Probed modules that come and go during a run.  A probed module that was not
  * loaded at start (all its probes optional) gets its probes armed when
  * it loads: the addresses come from the module's own symbol table, each
  * checked against the symbol's size recorded at compile time, since no
@@ -12,9 +12,9 @@
 
 static bool stpc_verbose;
 module_param_named(stpc_verbose, stpc_verbose, bool, 0);
-MODULE_PARM_DESC(stpc_verbose, "report targets loaded during the run");
+MODULE_PARM_DESC(stpc_verbose, "report probed modules loaded during the run");
 
-static unsigned int stpc_late_arm(struct module *mod, unsigned int target)
+static unsigned int stpc_late_arm(struct module *mod, unsigned int probed)
 {
 	unsigned int i, armed = 0;
 
@@ -22,7 +22,7 @@ static unsigned int stpc_late_arm(struct module *mod, unsigned int target)
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
 		unsigned long base;
 
-		if (kp->target != target || kp->armed)
+		if (kp->module != probed || kp->armed)
 			continue;
 		base = stpc_module_symbol(mod, kp->symbol, kp->symbol_size, 0);
 		if (!base)
@@ -38,14 +38,14 @@ static unsigned int stpc_late_arm(struct module *mod, unsigned int target)
 	return armed;
 }
 
-static unsigned int stpc_late_disarm(unsigned int target)
+static unsigned int stpc_late_disarm(unsigned int probed)
 {
 	unsigned int i, disarmed = 0;
 
 	for (i = 0; i < stpc_program.nkprobes; i++) {
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
 
-		if (kp->target != target)
+		if (kp->module != probed)
 			continue;
 		if (kp->armed) {
 			stpc_disarm_kprobe(kp);
@@ -56,13 +56,13 @@ static unsigned int stpc_late_disarm(unsigned int target)
 	return disarmed;
 }
 
-static int stpc_target_index(const char *name)
+static int stpc_probed_index(const char *name)
 {
 	unsigned int i;
 
-	for (i = 0; i < stpc_program.ntargets; i++)
-		if (!stpc_program.targets[i].is_kernel &&
-		    !strcmp(stpc_program.targets[i].name, name))
+	for (i = 0; i < stpc_program.nprobed; i++)
+		if (!stpc_program.probed[i].is_kernel &&
+		    !strcmp(stpc_program.probed[i].name, name))
 			return i;
 	return -1;
 }
@@ -71,20 +71,20 @@ static int stpc_module_event(struct notifier_block *nb, unsigned long action,
 			     void *data)
 {
 	struct module *mod = data;
-	int target = stpc_target_index(mod->name);
+	int probed = stpc_probed_index(mod->name);
 	unsigned int n;
 
-	/* pinned targets cannot go; only late arrivals are handled here */
-	if (target < 0 || stpc_pinned[target])
+	/* pinned modules cannot go; only late arrivals are handled here */
+	if (probed < 0 || stpc_pinned[probed])
 		return NOTIFY_DONE;
 	mutex_lock(&stpc_ctl_mutex);
 	if (action == MODULE_STATE_COMING) {
-		n = stpc_late_arm(mod, target);
+		n = stpc_late_arm(mod, probed);
 		if (stpc_verbose)
 			stpc_warn("stpc: %s loaded: %u probes armed\n",
 				  mod->name, n);
 	} else if (action == MODULE_STATE_GOING) {
-		n = stpc_late_disarm(target);
+		n = stpc_late_disarm(probed);
 		if (stpc_verbose)
 			stpc_warn("stpc: %s unloading: %u probes disarmed\n",
 				  mod->name, n);
@@ -103,10 +103,10 @@ static void stpc_watch_modules(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < stpc_program.ntargets; i++)
-		if (!stpc_program.targets[i].is_kernel)
+	for (i = 0; i < stpc_program.nprobed; i++)
+		if (!stpc_program.probed[i].is_kernel)
 			break;
-	if (i == stpc_program.ntargets)
+	if (i == stpc_program.nprobed)
 		return;
 	if (!register_module_notifier(&stpc_module_nb))
 		stpc_watching_modules = true;

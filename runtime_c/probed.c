@@ -4,7 +4,7 @@
  * /sys/module/NAME/sections/ (and _stext from /proc/kallsyms) into probe
  * addresses, after checking each of them against the kernel's own view
  * (kallsyms names, the module's own symbol table and build-id note), and
- * pins every target module so it cannot be removed while probes may sit
+ * pins every probed module so it cannot be removed while probes may sit
  * in it.
  *
  * Nothing here trusts the loader: a wrong address is refused with a
@@ -20,11 +20,11 @@
 /* stpc_addrs[] itself is defined by the generated module */
 static unsigned int stpc_naddrs;
 module_param_array_named(stpc_addrs, stpc_addrs, ulong, &stpc_naddrs, 0);
-MODULE_PARM_DESC(stpc_addrs, "target section addresses, in the order of "
+MODULE_PARM_DESC(stpc_addrs, "probed modules' section addresses, in the order of "
 		 "the .stpc_info section (set by the loader)");
 
-static struct module *stpc_pinned[STPC_MAX_TARGETS];
-static bool stpc_target_present[STPC_MAX_TARGETS];
+static struct module *stpc_pinned[STPC_MAX_PROBED];
+static bool stpc_probed_present[STPC_MAX_PROBED];
 static bool stpc_resolve_failed;
 
 static bool stpc_symbol_is(unsigned long addr, const char *symbol,
@@ -97,7 +97,7 @@ static int stpc_read_build_id(unsigned long addr, u8 *out, unsigned int *len)
 					hdr.n_descsz) ? -EFAULT : 0;
 }
 
-static void stpc_check_build_id(const struct stpc_target_desc *t,
+static void stpc_check_build_id(const struct stpc_probed_desc *t,
 				unsigned long note)
 {
 	u8 found[STPC_MAX_BUILD_ID];
@@ -119,13 +119,13 @@ static void stpc_check_build_id(const struct stpc_target_desc *t,
 }
 
 /*
- * A module target: the first slot is its struct module, which kallsyms
+ * A probed module: the first slot is its struct module, which kallsyms
  * must name __this_module of that module; pinned before preemption is
  * enabled again, so it cannot go away between the check and the get.
  */
 static void stpc_resolve_module(unsigned int index)
 {
-	const struct stpc_target_desc *t = &stpc_program.targets[index];
+	const struct stpc_probed_desc *t = &stpc_program.probed[index];
 	unsigned long mod_addr = stpc_addrs[t->first_slot];
 	struct module *mod = (struct module *)mod_addr;
 	char msg[128];
@@ -162,7 +162,7 @@ static void stpc_resolve_module(unsigned int index)
 		}
 	}
 	stpc_check_build_id(t, stpc_addrs[t->first_slot + 1]);
-	stpc_target_present[index] = true;
+	stpc_probed_present[index] = true;
 }
 
 /*
@@ -180,14 +180,14 @@ static bool stpc_is_kernel_symbol_start(unsigned long addr)
 
 static void stpc_resolve_kernel(unsigned int index)
 {
-	const struct stpc_target_desc *t = &stpc_program.targets[index];
+	const struct stpc_probed_desc *t = &stpc_program.probed[index];
 
 	if (!stpc_is_kernel_symbol_start(stpc_addrs[t->first_slot])) {
 		stpc_resolve_error("the _stext address passed for the kernel is "
 				   "wrong");
 		return;
 	}
-	stpc_target_present[index] = true;
+	stpc_probed_present[index] = true;
 }
 
 /*
@@ -198,7 +198,7 @@ static void stpc_resolve_kernel(unsigned int index)
  * by name, so there kallsyms must print the symbol's name.
  */
 static bool stpc_kprobe_placed(const struct stpc_kprobe *kp,
-			       const struct stpc_target_desc *t,
+			       const struct stpc_probed_desc *t,
 			       struct module *mod)
 {
 	unsigned long start = kp->addr - kp->symbol_offset;
@@ -218,13 +218,13 @@ static void stpc_resolve_kprobes(void)
 
 	for (i = 0; i < stpc_program.nkprobes; i++) {
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
-		const struct stpc_target_desc *t =
-			&stpc_program.targets[kp->target];
+		const struct stpc_probed_desc *t =
+			&stpc_program.probed[kp->module];
 
-		if (!stpc_target_present[kp->target])
+		if (!stpc_probed_present[kp->module])
 			continue;
 		kp->addr = stpc_addrs[kp->slot] + kp->offset;
-		if (!stpc_kprobe_placed(kp, t, stpc_pinned[kp->target])) {
+		if (!stpc_kprobe_placed(kp, t, stpc_pinned[kp->module])) {
 			scnprintf(msg, sizeof(msg), "probe %s: %#lx is not "
 				  "%s+%#lx", kp->probe.point, kp->addr,
 				  kp->symbol, kp->symbol_offset);
@@ -235,17 +235,17 @@ static void stpc_resolve_kprobes(void)
 	}
 }
 
-static void stpc_resolve_targets(void)
+static void stpc_resolve_probed(void)
 {
 	unsigned int i;
 
-	if (stpc_program.ntargets && stpc_naddrs != STPC_NSLOTS) {
+	if (stpc_program.nprobed && stpc_naddrs != STPC_NSLOTS) {
 		stpc_resolve_error("the loader passed no target addresses; run "
 				   "this module with stpc");
 		return;
 	}
-	for (i = 0; i < stpc_program.ntargets; i++) {
-		if (stpc_program.targets[i].is_kernel)
+	for (i = 0; i < stpc_program.nprobed; i++) {
+		if (stpc_program.probed[i].is_kernel)
 			stpc_resolve_kernel(i);
 		else
 			stpc_resolve_module(i);
@@ -254,16 +254,16 @@ static void stpc_resolve_targets(void)
 		stpc_resolve_kprobes();
 }
 
-static bool stpc_targets_resolved(void)
+static bool stpc_probed_resolved(void)
 {
 	return !stpc_resolve_failed;
 }
 
-static void stpc_unpin_targets(void)
+static void stpc_unpin_probed(void)
 {
 	unsigned int i;
 
-	for (i = 0; i < stpc_program.ntargets; i++) {
+	for (i = 0; i < stpc_program.nprobed; i++) {
 		if (stpc_pinned[i])
 			module_put(stpc_pinned[i]);
 		stpc_pinned[i] = NULL;

@@ -220,7 +220,7 @@ static int stpc_session_start(void)
 {
 	unsigned int i;
 
-	if (!stpc_targets_resolved())
+	if (!stpc_probed_resolved())
 		return -ENOEXEC;
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_LOADED,
 			   STPC_STATE_STARTING) != STPC_STATE_LOADED)
@@ -356,7 +356,7 @@ static int __init stpc_module_init(void)
 	if (ret)
 		goto fail;
 	/* a failure is reported on the data stream; "start" then refuses */
-	stpc_resolve_targets();
+	stpc_resolve_probed();
 	stpc_watch_modules();
 	return 0;
 fail:
@@ -370,7 +370,7 @@ static void __exit stpc_module_exit(void)
 	stpc_unwatch_modules();
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
-	stpc_unpin_targets();
+	stpc_unpin_probed();
 	stpc_transport_exit();
 	stpc_free_contexts();
 	stpc_free_storage();

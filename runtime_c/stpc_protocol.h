@@ -22,7 +22,7 @@
  *   stpc_target=PID      the value of target() (-c or -x).
  *   stpc_addrs=A,B,...   for kernel and module probes: one address per
  *                        "slot" listed in the .stpc_info section (below),
- *                        in order.  A module target's slots are its
+ *                        in order.  A probed module's slots are its
  *                        struct module (.gnu.linkonce.this_module), its
  *                        build-id note (.note.gnu.build-id), then code
  *                        and data sections, each read by the loader from
@@ -31,12 +31,14 @@
  *                        "not loaded".  The module checks every address
  *                        (kallsyms names, build-id) before using any.
  *
- *   stpc_verbose=1       report targets loaded or unloaded during the run.
+ *   stpc_verbose=1       report probed modules loaded or unloaded during
+ *                        the run.
  *
  * The .stpc_info section of every stpc module holds one JSON object
  * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,
  * vermagic, source_hash, nslots, parameters (the ones above, name ->
- * description), probes (their descriptions) and targets, each
+ * description), probes (their descriptions) and targets (the probed
+ * modules; the key keeps its first name), each
  * {name, build_id (hex), first_slot, slots (names), optional}.
  * docs/precompiled.md describes each format.
  * Every stpc module also has the read-only parameter stpc_protocol, whose

@@ -253,11 +253,11 @@ stpc_value_stat(const struct stpc_map *m, const struct stpc_map_entry *e)
 }
 
 /* ---- kernel and module probes (probed.c, kprobes.c) ---- */
-#define STPC_MAX_TARGETS	16
+#define STPC_MAX_PROBED	16
 #define STPC_MAX_BUILD_ID	64
 
 /* A module (or the kernel) probes sit in; see .stpc_info and the loader. */
-struct stpc_target_desc {
+struct stpc_probed_desc {
 	const char *name;
 	const u8 *build_id;
 	unsigned int build_id_len;
@@ -270,7 +270,7 @@ struct stpc_target_desc {
 
 struct stpc_kprobe {
 	struct stpc_probe probe;
-	unsigned int target;
+	unsigned int module;
 	unsigned int slot;		/* the section the offset is in */
 	unsigned long offset;
 	const char *symbol;		/* what kallsyms must call the address */
@@ -315,8 +315,8 @@ struct stpc_program {
 	void (*init_globals)(void);
 	struct stpc_kprobe *kprobes;
 	unsigned int nkprobes;
-	const struct stpc_target_desc *targets;
-	unsigned int ntargets;
+	const struct stpc_probed_desc *probed;
+	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */
 	unsigned int ntiming;
 };
@@ -355,9 +355,9 @@ void stpc_maxaction(struct stpc_context *c, const char *location);
 void stpc_request_exit(void);
 void stpc_run_probe(const struct stpc_probe *p);
 /* probed.c, kprobes.c: called by the session */
-static void stpc_resolve_targets(void);
-static bool stpc_targets_resolved(void);
-static void stpc_unpin_targets(void);
+static void stpc_resolve_probed(void);
+static bool stpc_probed_resolved(void);
+static void stpc_unpin_probed(void);
 static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
 static void stpc_watch_modules(void);

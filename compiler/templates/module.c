@@ -14,7 +14,7 @@
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
 
-/* ---- kernel and module targets: one address per slot, from the loader ---- */
+/* ---- probed modules and the kernel: one address per slot, from the loader ---- */
 #define STPC_NSLOTS {{ nslots }}
 {% for module in probed %}
 {% for define in module.slot_defines %}
@@ -215,10 +215,10 @@ static struct stpc_timer_probe stpc_timers[] = {
 
 /* ---- kernel and module probes ---- */
 {% for module in probed %}
-static const char *const stpc_target_{{ loop.index0 }}_slots[] = { {{ module.slots }} };
+static const char *const stpc_probed_{{ loop.index0 }}_slots[] = { {{ module.slots }} };
 {% endfor %}
 
-static const struct stpc_target_desc stpc_targets[] = {
+static const struct stpc_probed_desc stpc_probed_modules[] = {
 {% for module in probed %}
 	{
 		.name = {{ module.name }},
@@ -226,7 +226,7 @@ static const struct stpc_target_desc stpc_targets[] = {
 		.build_id_len = {{ module.build_id_len }},
 		.first_slot = {{ module.first_slot }},
 		.nslots = {{ module.nslots }},
-		.slots = stpc_target_{{ loop.index0 }}_slots,
+		.slots = stpc_probed_{{ loop.index0 }}_slots,
 		.is_kernel = {{ module.is_kernel }},
 		.optional = {{ module.optional }},
 	},
@@ -247,7 +247,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		kprobe.probe.locks | length, "STPC_PROBE_OTHER",
 		kprobe.function, kprobe.probe.timing)}}
 		},
-		.target = {{ kprobe.module }},
+		.module = {{ kprobe.module }},
 		.slot = {{ kprobe.slot }},
 		.offset = {{ kprobe.offset }},
 		.symbol = {{ kprobe.symbol }},
@@ -301,8 +301,8 @@ static const struct stpc_program stpc_program = {
 	.init_globals = stpc_init_globals,
 	.kprobes = stpc_kprobes,
 	.nkprobes = {{ kprobes | length }},
-	.targets = stpc_targets,
-	.ntargets = {{ probed | length }},
+	.probed = stpc_probed_modules,
+	.nprobed = {{ probed | length }},
 {% if timing %}
 	.timing = stpc_timing,
 	.ntiming = {{ timing | length }},
