@@ -1,17 +1,39 @@
 """The one error hierarchy of the compiler.
 
 Every problem a user can cause is an ``StpcError``; the CLI renders it once
-with the source line and a caret.  Anything else escaping a pass is a bug
-and is rendered as one.
+with the source line and a caret.  A problem that does not stop the
+compilation is an ``StpcWarning``, rendered the same way.  Anything else
+escaping a pass is a bug and is rendered as one.
 """
 
 from __future__ import annotations
 
 import difflib
 import sys
+from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
 
 from .ast import Span
+
+
+def render(kind: str, message: str, span: Optional[Span],
+           hint: Optional[str], sources: dict) -> str:
+    """Format as ``FILE:LINE:COL: KIND: MESSAGE`` plus line and caret."""
+    if span is None:
+        lines = [f"{kind}: {message}"]
+    else:
+        lines = [f"{span}: {kind}: {message}"]
+        text = sources.get(span.file)
+        if text is not None:
+            source_lines = text.splitlines()
+            if 0 < span.line <= len(source_lines):
+                line = source_lines[span.line - 1]
+                before = line[:span.col - 1].expandtabs(8)
+                lines.append(f"    {line.expandtabs(8)}")
+                lines.append("    " + " " * len(before) + "^")
+    if hint:
+        lines.append(f"hint: {hint}")
+    return "\n".join(lines)
 
 
 class StpcError(Exception):
@@ -23,22 +45,7 @@ class StpcError(Exception):
         self.hint = hint
 
     def render(self, sources: dict) -> str:
-        """Format as ``FILE:LINE:COL: error: MESSAGE`` plus line and caret."""
-        if self.span is None:
-            lines = [f"error: {self.message}"]
-        else:
-            lines = [f"{self.span}: error: {self.message}"]
-            text = sources.get(self.span.file)
-            if text is not None:
-                source_lines = text.splitlines()
-                if 0 < self.span.line <= len(source_lines):
-                    line = source_lines[self.span.line - 1]
-                    before = line[:self.span.col - 1].expandtabs(8)
-                    lines.append(f"    {line.expandtabs(8)}")
-                    lines.append("    " + " " * len(before) + "^")
-        if self.hint:
-            lines.append(f"hint: {self.hint}")
-        return "\n".join(lines)
+        return render("error", self.message, self.span, self.hint, sources)
 
 
 class StpcErrors(StpcError):
@@ -56,9 +63,25 @@ class InternalError(Exception):
     """A state no valid input reaches: a bug in stpc, reported as one."""
 
 
+@dataclass(frozen=True)
+class StpcWarning:
+    """A problem in a script that does not stop its compilation (pass 2
+    finds them; the CLI prints them, or makes them errors with -W)."""
+    message: str
+    span: Optional[Span]
+    hint: Optional[str] = None
+
+    def render(self, sources: dict) -> str:
+        return render("warning", self.message, self.span, self.hint, sources)
+
+    def as_error(self) -> StpcError:
+        return StpcError(self.message, self.span, hint=self.hint)
+
+
 def warn(message: str) -> None:
-    """A problem that does not stop the compilation, said on stderr."""
-    print(f"warning: {message}", file=sys.stderr)
+    """A problem with the command or the machine that does not stop the
+    compilation, said on stderr."""
+    print(StpcWarning(message, None).render({}), file=sys.stderr)
 
 
 class EnvironmentProblem(StpcError):
