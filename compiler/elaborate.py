@@ -15,6 +15,7 @@ from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .targetvars import check_target_uses
 from .typeinfer import infer_types
+from .warnings import find_warnings
 
 KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
                       "error(N)", "timer.ms(N)", "timer.s(N)", "timer.us(N)",
@@ -51,7 +52,9 @@ def elaborate(script: A.Script,
     errors.raise_if_any()
     program = Program(script, globals_, functions, handlers, sites,
                       types, symbols, _max_nesting(functions),
-                      probed.frozen())
+                      probed.frozen(),
+                      find_warnings(script, globals_, functions, handlers,
+                                    sites))
     mark_counters(program)
     return program
 

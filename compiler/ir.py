@@ -19,6 +19,7 @@ from .ctype import Prototype
 if TYPE_CHECKING:
     from .btf import KernelBtf
     from .dwarf import DebugFile, Subprogram
+    from .errors import StpcWarning
 
 
 class T(enum.Enum):
@@ -210,6 +211,7 @@ class Program:
     max_nesting: int
     # kernel/module probes: the modules probed, by name
     probed: Mapping[str, ProbedModule] = field(default_factory=dict)
+    warnings: Tuple["StpcWarning", ...] = ()    # in source order
 
     def __post_init__(self) -> None:
         for name in ("globals", "functions", "types", "symbols", "probed"):
