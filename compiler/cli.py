@@ -107,6 +107,10 @@ def _parser() -> argparse.ArgumentParser:
                    "(SystemTap's probe hit report)")
     p.add_argument("-v", dest="verbose", action="count", default=0,
                    help="show pass names and times (twice: kbuild output)")
+    p.add_argument("-w", dest="no_warnings", action="store_true",
+                   help="do not print the script's warnings")
+    p.add_argument("-W", dest="warnings_are_errors", action="store_true",
+                   help="make the script's warnings errors (exit status 1)")
     p.add_argument("--debuginfo-path", action="append", default=[],
                    metavar="DIR", help="also look for module and kernel "
                    "DWARF under DIR")
@@ -333,6 +337,7 @@ def _compile(args) -> int:
         script = comp.script()
         sys.stdout.write(run_deep(lambda: unparse(script)))
         return EXIT_OK
+    _report_warnings(args, comp)
     if last == 2:
         program = comp.program()
         sys.stdout.write(run_deep(lambda: describe_program(program)))
@@ -356,6 +361,20 @@ def _kernel(args):
     """``-r KVER`` or ``-r DIR`` (a build tree), or the running kernel."""
     from .build import KernelTree
     return KernelTree.from_option(args.kernel_release)
+
+
+def _report_warnings(args, comp) -> None:
+    """Pass 2's warnings, once: printed, dropped (-w, which wins over -W,
+    as in stap) or made errors (-W)."""
+    from .errors import StpcErrors
+    warnings = comp.program().warnings
+    if args.no_warnings or not warnings:
+        return
+    if args.warnings_are_errors:
+        raise StpcErrors([warning.as_error() for warning in warnings])
+    sources = {comp.file: comp.source}
+    for warning in warnings:
+        print(warning.render(sources), file=sys.stderr)
 
 
 def _check_module_name(name: str) -> None:
