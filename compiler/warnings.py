@@ -114,8 +114,9 @@ def _never_assigned_globals(scopes: List[Scope], globals_,
 
 
 def _similar(name: str, candidates: Set[str]) -> str:
-    """`` (similar: a, b)``: the closest other names by edit distance, as
-    SystemTap lists them (no cut-off; ties in name order)."""
+    """`` (similar: a, b)``: the closest other names by edit distance,
+    as SystemTap lists them (no cut-off; ties in name order).  stap's
+    ranking differs when many names compete (docs/language.md)."""
     ranked = sorted((_edit_distance(name, other), other)
                     for other in candidates if other != name)
     if not ranked:
