@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -42,6 +43,18 @@ def kver() -> str:
     if not release:
         _unavailable("no kernel with /boot/vmlinuz-KVER and a build tree: "
                      "apt-get install linux-image-amd64 linux-headers-amd64")
+    return release
+
+
+@pytest.fixture(scope="session")
+def stap_kver() -> str:
+    """The kernel release the SystemTap oracles give `stap -p2 -r`; skips
+    where stap is not installed (CI)."""
+    if shutil.which("stap") is None:
+        pytest.skip("SystemTap is not installed")
+    release = vm.find_kernel_release()
+    if release is None:
+        pytest.skip("no kernel release for stap -r")
     return release
 
 

@@ -34,7 +34,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from typing import Callable, List
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus" / "types"
@@ -149,12 +149,19 @@ def main(argv: List[str]) -> int:
     kver = vm.find_kernel_release()
     scripts = [Path(a).resolve() for a in argv] or \
         sorted(CORPUS.glob("*.stp"))
-    for script in scripts:
-        lines = stap_types(script, kver)
-        script.with_suffix(".types").write_text(
-            HEADER + "".join(line + "\n" for line in lines))
-        print(f"{script.name}: {len(lines)} line(s)")
+    record(scripts, lambda script: stap_types(script, kver), ".types",
+           HEADER)
     return 0
+
+
+def record(scripts: List[Path], expected: Callable[[Path], List[str]],
+           suffix: str, header: str) -> None:
+    """Writes each script's expected lines next to it, as NAME.SUFFIX."""
+    for script in scripts:
+        lines = expected(script)
+        script.with_suffix(suffix).write_text(
+            header + "".join(line + "\n" for line in lines))
+        print(f"{script.with_suffix(suffix).name}: {len(lines)} line(s)")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ import sys
 from pathlib import Path
 from typing import List, Sequence
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stap_types import read_expected, record  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 WARN = CORPUS / "warn"
@@ -185,11 +188,6 @@ def stpc_warnings(script: Path) -> List[str]:
     return normalise_stpc(stpc_stderr(script)[2])
 
 
-def read_expected(path: Path) -> List[str]:
-    return [line for line in path.read_text().splitlines()
-            if line and not line.startswith("#")]
-
-
 def corpora_warnings(scripts: List[Path]) -> List[str]:
     """Each warning stpc gives on the scripts, one line with its
     location: ``DIR/NAME.stp:LINE:COL: warning: MESSAGE``."""
@@ -200,12 +198,6 @@ def corpora_warnings(scripts: List[Path]) -> List[str]:
                   stpc_stderr(script)[2].splitlines()
                   if ": warning: " in line]
     return found
-
-
-def kernel_release() -> str:
-    sys.path.insert(0, str(ROOT / "tests"))
-    import vm
-    return vm.find_kernel_release()
 
 
 def _compare(scripts: List[Path], kver: str) -> int:
@@ -249,18 +241,16 @@ def main(argv: List[str]) -> int:
             line + "\n" for line in lines))
         print(f"{CORPORA_WARNINGS.name}: {len(lines)} warning(s)")
         return 0
-    kver = kernel_release()
+    import vm
+    kver = vm.find_kernel_release()
     scripts = [s.resolve() for s in args.scripts] or \
         sorted(WARN.glob("*.stp"))
     if args.compare:
         if not args.scripts:
             scripts += other_corpora()
         return _compare(scripts, kver)
-    for script in scripts:
-        lines = stap_warnings(script, kver)
-        script.with_suffix(".stap").write_text(
-            HEADER + "".join(line + "\n" for line in lines))
-        print(f"{script.name}: {len(lines)} warning(s)")
+    record(scripts, lambda script: stap_warnings(script, kver), ".stap",
+           HEADER)
     return 0
 
 

@@ -4,7 +4,6 @@ stpc -p2 must infer the same, or refuse the script for the same reason."""
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -35,15 +34,9 @@ def test_types_corpus_covers_both_outcomes():
     assert len(SCRIPTS) >= 20
 
 
-@pytest.mark.skipif(shutil.which("stap") is None,
-                    reason="SystemTap is not installed")
 @pytest.mark.parametrize("script", SCRIPTS, ids=[s.stem for s in SCRIPTS])
-def test_expectations_are_what_stap_prints(script):
-    import vm
-    kver = vm.find_kernel_release()
-    if kver is None:
-        pytest.skip("no kernel release for stap -r")
-    assert stap_types.stap_types(script, kver) == \
+def test_expectations_are_what_stap_prints(script, stap_kver):
+    assert stap_types.stap_types(script, stap_kver) == \
         stap_types.read_expected(script.with_suffix(".types"))
 
 
