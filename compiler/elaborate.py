@@ -15,6 +15,7 @@ from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .targetvars import check_target_uses
 from .typeinfer import infer_types
+from .unsupported import unsupported_point
 
 KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
                       "error(N)", "timer.ms(N)", "timer.s(N)", "timer.us(N)",
@@ -169,6 +170,10 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
                              description=_PROFILE_PP)
         return _timer_site(point, handler, order, errors)
     if point.optional:
+        return None
+    unsupported = unsupported_point(point)
+    if unsupported is not None:
+        errors.errors.append(unsupported)
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
                hint=nearest(head.name, ("begin", "end", "error")) or

@@ -27,3 +27,9 @@ def test_c_expressions_take_the_arguments_declared():
             args = [f"<{i}>" for i in range(len(builtin.params))]
             lowered = builtin.c.format(*args)
             assert all(arg in lowered for arg in args), builtin.name
+
+
+def test_tapset_names_are_not_builtins():
+    """A name stpc has is never refused as a tapset function."""
+    from stpc.compiler.unsupported import TAPSET_FUNCTIONS
+    assert TAPSET_FUNCTIONS.isdisjoint(set(BUILTINS) | VARIADIC_OUTPUT)
