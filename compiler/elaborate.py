@@ -22,7 +22,7 @@ KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
                       "timer.ns(N)", "timer.jiffies(N)", "timer.hz(N)",
                       "timer.profile")
 # the period of timer.UNIT(N) in nanoseconds, as a C expression of N
-_TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
+TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
                 "ms": "{n}ULL * NSEC_PER_MSEC", "msec": "{n}ULL * NSEC_PER_MSEC",
                 "us": "{n}ULL * NSEC_PER_USEC", "usec": "{n}ULL * NSEC_PER_USEC",
                 "ns": "{n}ULL", "nsec": "{n}ULL",
@@ -183,10 +183,10 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
 
 def _timer_site(point, handler, order, errors) -> Optional[ProbeSite]:
     unit = point.components[1]
-    template = _TIMER_UNITS.get(unit.name)
+    template = TIMER_UNITS.get(unit.name)
     if template is None:
         errors.add(f"unknown timer unit '{unit.name}'", unit.span,
-                   hint=nearest(unit.name, _TIMER_UNITS) or
+                   hint=nearest(unit.name, TIMER_UNITS) or
                    "use timer.s, ms, us, ns, jiffies or hz")
         return None
     if not isinstance(unit.arg, int) or unit.arg <= 0:

@@ -29,7 +29,8 @@ class CallTypes(ExprTypes):
         if builtin is not None:
             self.check_arity(node, len(builtin.params) - builtin.optional,
                              len(builtin.params))
-            for arg, want in zip(node.args, builtin.params):
+            for arg, want in zip(node.args,
+                                 builtin.param_types(len(node.args))):
                 self.expect(arg, want)
             return self.fixed(builtin.ret) if builtin.ret else None
         function = self.functions.get(node.name)
