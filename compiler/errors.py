@@ -11,6 +11,7 @@ import difflib
 import sys
 from typing import Iterable, List, Optional, Sequence
 
+from ..loader.color import label
 from .ast import Span
 
 
@@ -25,9 +26,9 @@ class StpcError(Exception):
     def render(self, sources: dict) -> str:
         """Format as ``FILE:LINE:COL: error: MESSAGE`` plus line and caret."""
         if self.span is None:
-            lines = [f"error: {self.message}"]
+            lines = [f"{label('error')} {self.message}"]
         else:
-            lines = [f"{self.span}: error: {self.message}"]
+            lines = [f"{self.span}: {label('error')} {self.message}"]
             text = sources.get(self.span.file)
             if text is not None:
                 source_lines = text.splitlines()
@@ -37,7 +38,7 @@ class StpcError(Exception):
                     lines.append(f"    {line.expandtabs(8)}")
                     lines.append("    " + " " * len(before) + "^")
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(f"{label('hint')} {self.hint}")
         return "\n".join(lines)
 
 
@@ -58,7 +59,7 @@ class InternalError(Exception):
 
 def warn(message: str) -> None:
     """A problem that does not stop the compilation, said on stderr."""
-    print(f"warning: {message}", file=sys.stderr)
+    print(f"{label('warning')} {message}", file=sys.stderr)
 
 
 class EnvironmentProblem(StpcError):
