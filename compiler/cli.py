@@ -274,7 +274,7 @@ def _run_options(args, module_name: Optional[str] = None):
 
 
 def _run_ko(args) -> int:
-    """A pre-compiled module: standard library (and rich) only."""
+    """A pre-compiled module: standard library only."""
     from ..loader.image import ModuleImage
     from ..loader.run import run_module
     from .errors import StpcError
