@@ -407,7 +407,8 @@ def _emit(args, module, name: str):
 def _internal_error(exc: BaseException) -> int:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    print(f"stpc: internal error: {type(exc).__name__}: {exc}\n"
+    print(f"{color.label('error')} internal error: "
+          f"{type(exc).__name__}: {exc}\n"
           f"  at {where}\n"
           "This is a bug in stpc; please report it with the command and "
           "script that caused it.", file=sys.stderr)
