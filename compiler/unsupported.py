@@ -138,18 +138,17 @@ _POINT_EQUIVALENTS = {
     ("kprocess", "exit"): "do_exit", ("kprocess", "release"): "release_task",
 }
 
+_USER_SPACE = "stpc probes the kernel and its modules, not user space"
 #: SystemTap's own probe points stpc lacks, by their first component
 _OTHER_POINTS: Dict[str, str] = {
-    "process": "stpc probes the kernel and its modules, not user space",
+    "process": _USER_SPACE, "java": _USER_SPACE, "python2": _USER_SPACE,
+    "python3": _USER_SPACE,
     "kprobe": "kernel.function(\"NAME\") and module(\"M\").function(\"NAME\")"
               " work from DWARF or BTF",
     "perf": "timer.profile samples every CPU each millisecond",
     "procfs": _LIST_PROBE_TYPES,
     "netfilter": _LIST_PROBE_TYPES,
     "never": "leave the probe out",
-    "java": "stpc probes the kernel and its modules, not user space",
-    "python2": "stpc probes the kernel and its modules, not user space",
-    "python3": "stpc probes the kernel and its modules, not user space",
 }
 
 #: after kernel or module("M"): probe points stpc lacks
@@ -159,7 +158,10 @@ _CODE_POINTS = {
     "mark": "Linux has had no kernel markers since 2.6.32",
     "data": _LIST_PROBE_TYPES,
 }
-_FUNCTION_SUFFIXES = ("call", "return", "inline")
+#: SystemTap's suffixes after .function(...) or .statement(...) that
+#: stpc lacks (probes.py refuses the others as malformed)
+_CODE_SUFFIXES = ("callee", "callees", "exported", "label", "maxactive",
+                  "nearest", "absolute")
 
 
 def unsupported_point(point: A.ProbePoint) -> Optional[StpcError]:
@@ -189,7 +191,7 @@ def unsupported_point(point: A.ProbePoint) -> Optional[StpcError]:
                          hint=f"give the {what.name} by name: "
                          f"{head}.{what.name}(\"PATTERN\")")
     for suffix in comps[2:]:
-        if suffix.name not in _FUNCTION_SUFFIXES:
+        if suffix.name in _CODE_SUFFIXES:
             return _unsupported_suffix(
                 suffix, "stpc has .call, .return and .inline after "
                 ".function(\"PATTERN\")")
@@ -206,7 +208,7 @@ def _tapset_point_hint(point: A.ProbePoint) -> str:
     comps = point.components
     family, rest = comps[0].name, [c.name for c in comps[1:]]
     returns = ".return" if rest[-1:] == ["return"] else ""
-    name = rest[0] if rest[:1] != [] and rest[0] != "return" else "*"
+    name = rest[0] if rest and rest[0] != "return" else "*"
     if family.endswith("syscall") or family == "syscall_any":
         function = f"__x64_sys_{name}"
         return (f"use kernel.function(\"{function}\"){returns}, the system "
