@@ -1,5 +1,6 @@
-"""Built-in functions: their signatures, for the type checker, and the C
-of those that are one C expression of their arguments.
+"""Built-in functions: their signatures, for the type checker and
+``stpc --dump-functions``, and the C of those that are one C expression
+of their arguments.
 
 The others are lowered by compiler/lower_calls.py; output functions whose
 arguments are of any type (print, printf ...) are typed specially.
@@ -8,7 +9,7 @@ arguments are of any type (print, printf ...) are typed specially.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from .ir import T
 
@@ -24,38 +25,65 @@ class Builtin:
     # the C expression, {0}... standing for the arguments' C; empty: the
     # lowering in lower_calls.LOWERINGS
     c: str = ""
+    names: str = ""                 # the params' names, SystemTap's
+    omits_first: bool = False       # the optional params lead instead
+
+    def forms(self) -> Iterator[Tuple[Tuple[str, T], ...]]:
+        """Each list of (name, type) a call may give, fewest first."""
+        named = tuple(zip(self.names.split(), self.params))
+        for omitted in range(self.optional, -1, -1):
+            yield named[omitted:] if self.omits_first else \
+                named[:len(named) - omitted]
+
+    def param_types(self, count: int) -> Tuple[T, ...]:
+        """The types of a call's ``count`` arguments."""
+        for form in self.forms():
+            if len(form) == count:
+                return tuple(t for _, t in form)
+        return self.params
 
 
-# Output functions taking any number of arguments of either type.
-VARIADIC_OUTPUT = {"print", "println", "printd", "printdln", "printf",
-                   "sprintf", "sprint", "sprintln"}
+# Output functions taking any number of arguments of either type, with
+# their parameters as --dump-functions shows them.
+VARIADIC_SIGNATURES = {
+    "print": (None, "value:any, ..."), "println": (None, "..."),
+    "sprint": (S, "..."), "sprintln": (S, "..."),
+    "printd": (None, "delimiter:string, value:any, value:any, ..."),
+    "printdln": (None, "delimiter:string, value:any, value:any, ..."),
+    "printf": (None, "format:string, ..."),
+    "sprintf": (S, "format:string, ..."),
+}
+VARIADIC_OUTPUT = frozenset(VARIADIC_SIGNATURES)
 
 _TABLE = [
     Builtin("exit", None, c="({{ stpc_request_exit(); 0; }})"),
-    Builtin("error", None, (S,)),
-    Builtin("strlen", L, (S,), c="((s64)strnlen({0}, MAXSTRINGLEN))"),
-    Builtin("substr", S, (S, L, L), optional=1),
-    Builtin("isinstr", L, (S, S)),
-    Builtin("strtol", L, (S, L)),
-    Builtin("str_replace", S, (S, S, S)),
-    Builtin("text_str", S, (S,)),
-    Builtin("tokenize", S, (S, S), optional=1),  # (delim): continues
-    Builtin("stringat", L, (S, L)),
+    Builtin("error", None, (S,), names="msg"),
+    Builtin("strlen", L, (S,), names="s",
+            c="((s64)strnlen({0}, MAXSTRINGLEN))"),
+    Builtin("substr", S, (S, L, L), optional=1, names="str start length"),
+    Builtin("isinstr", L, (S, S), names="s1 s2"),
+    Builtin("strtol", L, (S, L), names="str base"),
+    Builtin("str_replace", S, (S, S, S), names="prnt_str srch_str rplc_str"),
+    Builtin("text_str", S, (S,), names="input"),
+    # tokenize(delim) continues the string given last
+    Builtin("tokenize", S, (S, S), optional=1, names="input delim",
+            omits_first=True),
+    Builtin("stringat", L, (S, L), names="str pos"),
     Builtin("print_backtrace", None, c="({{ stpc_print_backtrace(c); 0; }})"),
     Builtin("backtrace", S),
     Builtin("sprint_backtrace", S),
-    Builtin("kernel_string", S, (L, S), optional=1),
-    Builtin("kernel_string_n", S, (L, L)),
-    Builtin("kernel_long", L, (L,)),
-    Builtin("kernel_int", L, (L,)),
-    Builtin("kernel_short", L, (L,)),
-    Builtin("kernel_char", L, (L,)),
-    Builtin("user_string", S, (L, S), optional=1),
-    Builtin("user_string_n", S, (L, L)),
-    Builtin("user_long", L, (L,)),
-    Builtin("user_int", L, (L,)),
-    Builtin("user_short", L, (L,)),
-    Builtin("user_char", L, (L,)),
+    Builtin("kernel_string", S, (L, S), optional=1, names="addr err_msg"),
+    Builtin("kernel_string_n", S, (L, L), names="addr n"),
+    Builtin("kernel_long", L, (L,), names="addr"),
+    Builtin("kernel_int", L, (L,), names="addr"),
+    Builtin("kernel_short", L, (L,), names="addr"),
+    Builtin("kernel_char", L, (L,), names="addr"),
+    Builtin("user_string", S, (L, S), optional=1, names="addr err_msg"),
+    Builtin("user_string_n", S, (L, L), names="addr n"),
+    Builtin("user_long", L, (L,), names="addr"),
+    Builtin("user_int", L, (L,), names="addr"),
+    Builtin("user_short", L, (L,), names="addr"),
+    Builtin("user_char", L, (L,), names="addr"),
     Builtin("probefunc", S),
     Builtin("execname", S, c="current->comm"),
     Builtin("pid", L, c="((s64)task_tgid_nr(current))"),

@@ -15,7 +15,7 @@ import sys
 import traceback
 from typing import List, Optional
 
-from ..loader import VERSION
+from ..loader import VERSION, color
 from ..loader.kmod import LoaderError
 from ..loader.protocol import PROTOCOL_VERSION
 
@@ -127,6 +127,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="list matching probe points with their $variables")
     p.add_argument("--cleanup", action="store_true",
                    help="remove stpc modules a killed loader left loaded")
+    p.add_argument("--dump-functions", action="store_true",
+                   help="list the built-in functions: NAME:TYPE "
+                   "(PARAM:TYPE, ...)")
+    p.add_argument("--dump-probe-types", action="store_true",
+                   help="list the probe point forms stpc accepts")
+    p.add_argument("--color", "--colour", choices=color.CHOICES,
+                   nargs="?", const="always", default="auto",
+                   metavar="WHEN", help="colour error:, warning:, hint: "
+                   "and the run's ERROR: (never, always, or auto: when "
+                   "stderr is a terminal and NO_COLOR is not set)")
     p.add_argument("-V", "--version", action="version",
                    version=f"stpc {VERSION} (loader protocol "
                    f"{PROTOCOL_VERSION})")
@@ -134,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    from .errors import StpcError
     args = _parser().parse_intermixed_args(argv)
+    color.configure(args.color)
     args.text_name = "<input>"
     if args.text is not None and args.script is not None:
         # with -e, every positional word is a script argument
@@ -149,7 +161,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stdout.flush()      # a closed pipe is reported here, not at exit
         return status
     except LoaderError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+        print(f"{color.label('ERROR')} {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except StpcError as exc:     # the command line's: no script to show
+        print(exc.render({}), file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
@@ -182,15 +197,21 @@ def _dispatch(args) -> int:
             raise LoaderError("--cleanup needs root to remove modules")
         cleanup()
         return EXIT_OK
+    if args.dump_functions or args.dump_probe_types:
+        from .supported import function_signatures, probe_types
+        lines = (function_signatures() if args.dump_functions else []) + \
+            (probe_types() if args.dump_probe_types else [])
+        print("\n".join(lines))
+        return EXIT_OK
     if args.list_points or args.list_vars:
         return _list(args)
     if args.script and args.script.endswith(".ko") and args.text is None:
         _warn_unused(args, _BUILD_ONLY, "on a compiled module")
         return _run_ko(args)
-    if (args.script is None) == (args.text is None):
-        raise LoaderError("give one script: a file name, - (stdin) or "
-                          "-e TEXT")
     from .errors import StpcError
+    if (args.script is None) == (args.text is None):
+        raise StpcError("give one script: a file name, - (stdin) or "
+                        "-e TEXT")
     try:
         return _compile(args)
     except StpcError as exc:
@@ -257,12 +278,13 @@ def _run_options(args, module_name: Optional[str] = None):
 
 
 def _run_ko(args) -> int:
-    """A pre-compiled module: standard library (and rich) only."""
+    """A pre-compiled module: standard library only."""
     from ..loader.image import ModuleImage
     from ..loader.run import run_module
+    from .errors import StpcError
     if not (args.run or args.info):
-        raise LoaderError(f"{args.script} is a module: give --run to run it "
-                          "or --info to describe it")
+        raise StpcError(f"{args.script} is a module: give --run to run it "
+                        "or --info to describe it")
     image = ModuleImage.read(args.script)
     if args.info:
         from ..loader.info import show
@@ -404,7 +426,8 @@ def _emit(args, module, name: str):
 def _internal_error(exc: BaseException) -> int:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
-    print(f"stpc: internal error: {type(exc).__name__}: {exc}\n"
+    print(f"{color.label('error')} internal error: "
+          f"{type(exc).__name__}: {exc}\n"
           f"  at {where}\n"
           "This is a bug in stpc; please report it with the command and "
           "script that caused it.", file=sys.stderr)

@@ -15,6 +15,7 @@ from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .targetvars import check_target_uses
 from .typeinfer import infer_types
+from .unsupported import unsupported_point
 from .warnings import find_warnings
 
 KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
@@ -22,7 +23,7 @@ KNOWN_PROBE_POINTS = ("begin", "end", "error", "begin(N)", "end(N)",
                       "timer.ns(N)", "timer.jiffies(N)", "timer.hz(N)",
                       "timer.profile")
 # the period of timer.UNIT(N) in nanoseconds, as a C expression of N
-_TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
+TIMER_UNITS = {"s": "{n}ULL * NSEC_PER_SEC", "sec": "{n}ULL * NSEC_PER_SEC",
                 "ms": "{n}ULL * NSEC_PER_MSEC", "msec": "{n}ULL * NSEC_PER_MSEC",
                 "us": "{n}ULL * NSEC_PER_USEC", "usec": "{n}ULL * NSEC_PER_USEC",
                 "ns": "{n}ULL", "nsec": "{n}ULL",
@@ -173,6 +174,10 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         return _timer_site(point, handler, order, errors)
     if point.optional:
         return None
+    unsupported = unsupported_point(point)
+    if unsupported is not None:
+        errors.errors.append(unsupported)
+        return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
                hint=nearest(head.name, ("begin", "end", "error")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
@@ -181,10 +186,10 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
 
 def _timer_site(point, handler, order, errors) -> Optional[ProbeSite]:
     unit = point.components[1]
-    template = _TIMER_UNITS.get(unit.name)
+    template = TIMER_UNITS.get(unit.name)
     if template is None:
         errors.add(f"unknown timer unit '{unit.name}'", unit.span,
-                   hint=nearest(unit.name, _TIMER_UNITS) or
+                   hint=nearest(unit.name, TIMER_UNITS) or
                    "use timer.s, ms, us, ns, jiffies or hz")
         return None
     if not isinstance(unit.arg, int) or unit.arg <= 0:

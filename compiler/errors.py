@@ -13,6 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
 
+from ..loader.color import label
 from .ast import Span
 
 
@@ -20,9 +21,9 @@ def render(kind: str, message: str, span: Optional[Span],
            hint: Optional[str], sources: dict) -> str:
     """Format as ``FILE:LINE:COL: KIND: MESSAGE`` plus line and caret."""
     if span is None:
-        lines = [f"{kind}: {message}"]
+        lines = [f"{label(kind)} {message}"]
     else:
-        lines = [f"{span}: {kind}: {message}"]
+        lines = [f"{span}: {label(kind)} {message}"]
         text = sources.get(span.file)
         if text is not None:
             source_lines = text.splitlines()
@@ -32,7 +33,7 @@ def render(kind: str, message: str, span: Optional[Span],
                 lines.append(f"    {line.expandtabs(8)}")
                 lines.append("    " + " " * len(before) + "^")
     if hint:
-        lines.append(f"hint: {hint}")
+        lines.append(f"{label('hint')} {hint}")
     return "\n".join(lines)
 
 

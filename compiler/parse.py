@@ -25,12 +25,48 @@ _TOKEN_NAMES = {
 }
 
 
+#: Constructs SystemTap has and stpc does not yet, which may stand
+#: anywhere: (message, hint) by the token that starts them
+_UNSUPPORTED_TOKENS = {
+    "PREPROCESSOR": ("preprocessor conditionals (%( ... %? ... %: ... %)) "
+                     "are not supported yet",
+                     "keep the text meant for this kernel and remove the "
+                     "%( %? %: %) around it"),
+    "EMBEDDED_C": ("embedded C (%{ ... %}) is not supported yet",
+                   "stpc has no guru mode (-g); stpc --dump-functions lists "
+                   "the functions it has"),
+    "@define": ("macros (@define) are not supported yet",
+                "write the macro's text where it is used, or a function"),
+}
+
+
+class _UnsupportedToken(Exception):
+    def __init__(self, token: Token, message: str, hint: str):
+        super().__init__(message)
+        self.token, self.message, self.hint = token, message, hint
+
+
+class _Unsupported:
+    """A post-lexer stopping at the first token of an unsupported
+    construct.  The lexer accepts these tokens everywhere, so that the
+    error names the construct where it starts rather than being a syntax
+    error somewhere after it."""
+    always_accept = ("PREPROCESSOR", "EMBEDDED_C", "AT_NAME")
+
+    def process(self, stream):
+        for token in stream:
+            key = str(token) if token.type == "AT_NAME" else token.type
+            if key in _UNSUPPORTED_TOKENS:
+                raise _UnsupportedToken(token, *_UNSUPPORTED_TOKENS[key])
+            yield token
+
+
 @functools.lru_cache(maxsize=None)
 def _parser() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("stap.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer="contextual",
                      propagate_positions=True, maybe_placeholders=True,
-                     cache=True)
+                     postlex=_Unsupported(), cache=True)
 
 
 def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
@@ -40,6 +76,10 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         tree = _parser().parse(source)
     except lark.exceptions.UnexpectedInput as exc:
         raise _syntax_error(exc, source, file) from None
+    except _UnsupportedToken as exc:
+        raise StpcError(exc.message, A.Span(file, exc.token.line,
+                                            exc.token.column),
+                        hint=exc.hint) from None
     try:
         return _Builder(file, source, tuple(args)).transform(tree)
     except lark.exceptions.VisitError as exc:
@@ -64,6 +104,11 @@ def _syntax_error(exc, source: str, file: str) -> StpcError:
 
 
 def _expected_hint(expected) -> Optional[str]:
+    # the lexer accepts these anywhere, to refuse them (_Unsupported)
+    expected = set(expected) - set(_Unsupported.always_accept)
+    if "LBRACE" in expected:
+        # after probe points, '=' would make an alias: refused too
+        expected.discard("EQUAL")
     names = sorted({_TOKEN_NAMES.get(t, t.lower()) for t in expected
                     if not t.startswith("__")})
     if not names or len(names) > 6:
@@ -153,6 +198,26 @@ class _Builder(Transformer):
     def probe_decl(self, meta, items):
         *points, body = items
         return A.Probe(self._span(meta), tuple(points), body)
+
+    def alias_decl(self, meta, items):
+        op = next(i for i in items if isinstance(i, Token))
+        names = items[:items.index(op)]
+        points = [f"{p}{'?' if p.optional else ''}"
+                  for p in items[items.index(op) + 1:-1]]
+        plural = "s" if len(points) > 1 else ""
+        raise StpcError(
+            f"probe alias '{', '.join(map(str, names))}' is not supported "
+            "yet", names[0].span,
+            hint=f"write the probe point{plural} it stands for in each "
+                 f"probe using it: probe {', '.join(points)} {{ ... }}")
+
+    def alias_op(self, meta, items):
+        return items[0]
+
+    def private_decl(self, meta, items):
+        raise StpcError("'private' is not supported yet", self._span(meta),
+                        hint="remove it: in a script of one file, its "
+                             "globals and functions are its own anyway")
 
     def probe_point(self, meta, items):
         optional = bool(items) and isinstance(items[-1], Token) \

@@ -27,6 +27,7 @@ from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ir import CodeSite, ProbeKind, ProbeSite, ResolvedSite
 from .probed import ProbedModules
+from .unsupported import unsupported_point
 
 if TYPE_CHECKING:
     from .btf import KernelBtf
@@ -101,6 +102,9 @@ class ProbeResolver:
     # -- the point's shape --
     def _resolve(self, point: A.ProbePoint, handler: int,
                  order: int) -> List[ProbeSite]:
+        unsupported = unsupported_point(point)
+        if unsupported is not None:
+            raise unsupported
         comps = point.components
         head = comps[0]
         if head.name == "kernel" and head.arg is None:

@@ -12,8 +12,6 @@ from typing import Tuple
 
 from .errors import EnvironmentProblem, StpcError
 
-#: The trailer the kernel looks for at the end of a signed module.
-SIGNATURE_MAGIC = b"~Module signature appended~\n"
 #: Debian's kernels are configured with CONFIG_MODULE_SIG_HASH="sha256".
 DEFAULT_HASH = "sha256"
 _HASH_SETTING = re.compile(r'^CONFIG_MODULE_SIG_HASH="([a-z0-9-]+)"$', re.M)

@@ -182,8 +182,8 @@ class _ModuleView:
                           first_slot=t.first_slot, slots=t.slots,
                           optional=t.optional)
                      for t in self.program.probed.values()],
-            probes=[s.description for s in self.program.sites
-                    if s.code is not None])
+            probes=[s.description if s.code is not None else str(s.point)
+                    for s in self.program.sites])
 
     def target_site(self, site: ProbeSite,
                     resolved: ResolvedSite) -> TargetSite:

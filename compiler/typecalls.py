@@ -11,6 +11,7 @@ from .errors import StpcError, nearest
 from .ir import GlobalSym, Histogram, HistogramKind, T
 from .printf import format_arg_types, parse_format
 from .typeexpr import ExprTypes
+from .unsupported import tapset_function
 
 EXTRACTORS = ("@count", "@sum", "@min", "@max", "@avg", "@variance")
 _MAX_VARIANCE_SHIFT = 62
@@ -28,15 +29,13 @@ class CallTypes(ExprTypes):
         if builtin is not None:
             self.check_arity(node, len(builtin.params) - builtin.optional,
                              len(builtin.params))
-            for arg, want in zip(node.args, builtin.params):
+            for arg, want in zip(node.args,
+                                 builtin.param_types(len(node.args))):
                 self.expect(arg, want)
             return self.fixed(builtin.ret) if builtin.ret else None
         function = self.functions.get(node.name)
         if function is None:
-            names = list(self.functions) + list(BUILTINS) + \
-                list(VARIADIC_OUTPUT)
-            self.error(f"unknown function '{node.name}'", node.span,
-                       hint=nearest(node.name, names))
+            self.unknown_function(node)
             for arg in node.args:
                 self.expr(arg)
             return None
@@ -45,6 +44,15 @@ class CallTypes(ExprTypes):
         for arg, param in zip(node.args, function.params):
             self.bind(param, self.expr(arg, hist_ok=True), arg)
         return self.ret_var(function)
+
+    def unknown_function(self, node) -> None:
+        tapset = tapset_function(node.name, node.span)
+        if tapset is not None:
+            self.error(tapset.message, tapset.span, tapset.hint)
+            return
+        names = list(self.functions) + list(BUILTINS) + list(VARIADIC_OUTPUT)
+        self.error(f"unknown function '{node.name}'", node.span,
+                   hint=nearest(node.name, names))
 
     def output_call(self, node) -> Optional[int]:
         name = node.name

@@ -23,6 +23,12 @@ from .kmod import LoaderError
 THIS_MODULE = ".gnu.linkonce.this_module"
 MODULE_NAME_LEN = 56        # struct module's name[], NUL included
 _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+#: The trailer the kernel looks for at the end of a signed module,
+SIGNATURE_MAGIC = b"~Module signature appended~\n"
+#: preceded by struct module_signature: algo, hash, id_type, signer_len,
+#: key_id_len, 3 bytes of padding, the signature's length (big-endian)
+MODULE_SIGNATURE = struct.Struct(">BBBBB3xI")
+_SIG_ENFORCE = "/sys/module/module/parameters/sig_enforce"
 
 
 @dataclass
@@ -61,14 +67,46 @@ class ModuleImage:
     def vermagic(self) -> str:
         return self.modinfo.get("vermagic", "")
 
+    @property
+    def signature_size(self) -> Optional[int]:
+        """The appended signature's length in bytes; None: unsigned."""
+        if not self.data.endswith(SIGNATURE_MAGIC):
+            return None
+        trailer = self.data[:-len(SIGNATURE_MAGIC)][-MODULE_SIGNATURE.size:]
+        return MODULE_SIGNATURE.unpack(trailer)[-1]
+
     def check_kernel(self, running: str) -> None:
         """The kernel checks vermagic too, but only says "Exec format
         error"; this says which kernel the module needs."""
+        problem = self._release_problem(running)
+        if problem:
+            raise LoaderError(problem)
+
+    def _release_problem(self, running: str) -> Optional[str]:
         built_for = self.vermagic.split()[0] if self.vermagic else "?"
-        if built_for != running:
-            raise LoaderError(f"{self.name} was built for kernel {built_for}"
-                              f" but this kernel is {running}: rebuild it "
-                              f"with 'stpc SCRIPT --emit-ko -r {running}'")
+        if built_for == running:
+            return None
+        return (f"{self.name} was built for kernel {built_for} but this "
+                f"kernel is {running}: rebuild it with 'stpc SCRIPT "
+                f"--emit-ko -r {running}'")
+
+    def kernel_problems(self, running: str) -> List[str]:
+        """Why this kernel would refuse the module, found without loading
+        it (what a run checks later, too): the release, the build-id of
+        a kernel whose DWARF placed the probes, a missing signature
+        where signatures are enforced.  Empty: it fits."""
+        problems = [self._release_problem(running)]
+        for target in (self.info or {}).get("targets", []):
+            if target["name"] == "kernel":
+                try:
+                    probed.check_kernel_build_id(target["build_id"])
+                except LoaderError as exc:
+                    problems.append(str(exc))
+        if self.signature_size is None and _signatures_enforced():
+            problems.append("this kernel loads signed modules only "
+                            "(module.sig_enforce) and this one is not "
+                            "signed: sign it with --emit-ko --sign")
+        return [p for p in problems if p]
 
     def renamed(self, new: str) -> "ModuleImage":
         """A copy that the kernel will load as ``new``."""
@@ -132,10 +170,24 @@ def running_release() -> str:
     return os.uname().release
 
 
+def _signatures_enforced() -> bool:
+    try:
+        with open(_SIG_ENFORCE) as setting:
+            return setting.read().strip() == "Y"
+    except OSError:             # a kernel without module signing
+        return False
+
+
 def info_of(image: ModuleImage) -> dict:
-    """Everything ``stpc --info`` shows: .stpc_info, or what .modinfo
-    says for a module without it."""
+    """Everything ``stpc --info`` shows: .stpc_info (or what .modinfo
+    says for a module without it), and how the module fits this host:
+    ``this_kernel`` (its release and the problems of kernel_problems)
+    and ``signature_bytes`` (0: unsigned)."""
     info = dict(image.info or {"module": image.name,
                                "stpc_version": image.modinfo["stpc_version"]})
     info.setdefault("vermagic", image.vermagic)
+    running = running_release()
+    info["this_kernel"] = {"release": running,
+                           "problems": image.kernel_problems(running)}
+    info["signature_bytes"] = image.signature_size or 0
     return info

@@ -1,14 +1,19 @@
-"""``stpc --info NAME.ko``: what a module is and needs, read from its
-file (nothing is loaded; no root needed).  A table through rich when it
-is importable, plain text otherwise; or JSON with ``--format json``."""
+"""``stpc --info NAME.ko``: what a module is and needs, and whether this
+host can run it, read from its file (nothing is loaded; no root needed).
+Text wrapped to 80 columns, or JSON with ``--format json``; standard
+library only."""
 
 from __future__ import annotations
 
 import json
-import sys
-from typing import List, Tuple
+import textwrap
+from typing import Iterator, List, Tuple
 
+from . import protocol
 from .image import ModuleImage, info_of
+
+WIDTH = 79                  # at most, so that no line fills an 80-column
+_KEY_WIDTH = 15             # terminal; a sha256 fits beside the keys
 
 
 def show(image: ModuleImage, as_json: bool) -> None:
@@ -16,40 +21,72 @@ def show(image: ModuleImage, as_json: bool) -> None:
     if as_json:
         print(json.dumps(info, indent=2, sort_keys=True))
         return
-    rows = _rows(info)
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        _print_plain(rows)
-        return
-    table = Table(title=f"stpc module {info['module']}", show_header=False)
-    table.add_column(style="bold")
-    table.add_column(overflow="fold")   # hashes and build-ids whole
+    print("\n".join(render(_rows(info))))
+
+
+def render(rows: List[Tuple[str, str]]) -> Iterator[str]:
+    """``KEY  VALUE`` lines, each value wrapped at spaces (or, a word too
+    long for the line, anywhere) and continued under itself (under the
+    text of a ``- `` item)."""
+    indent = " " * _KEY_WIDTH
     for key, value in rows:
-        table.add_row(key, value)
-    Console(file=sys.stdout, soft_wrap=True).print(table)
+        hanging = "  " if value.startswith("- ") else ""
+        lines = textwrap.wrap(value, WIDTH - _KEY_WIDTH,
+                              subsequent_indent=hanging,
+                              break_on_hyphens=False) or [""]
+        yield f"{key:<{_KEY_WIDTH}}{lines[0]}".rstrip()
+        for line in lines[1:]:
+            yield indent + line
+
+
+_PLAIN = (("kernel_release", "built for"), ("vermagic", "vermagic"),
+          ("source_hash", "source sha256"), ("nslots", "address slots"))
 
 
 def _rows(info: dict) -> List[Tuple[str, str]]:
-    """(field, text) pairs, one per line of the table."""
-    rows = [(key, str(info[key])) for key in
-            ("module", "stpc_version", "format", "kernel_release",
-             "vermagic", "source_hash", "nslots") if key in info]
-    for name, meaning in sorted(info.get("parameters", {}).items()):
-        rows.append((f"parameter {name}", meaning))
-    for target in info.get("targets", []):
-        optional = ", optional" if target["optional"] else ""
-        rows.append((f"target {target['name']}",
-                     f"build-id {target['build_id'] or '-'}; slots "
-                     f"{target['first_slot']}..: "
-                     f"{', '.join(target['slots'])}{optional}"))
-    for probe in info.get("probes", []):
-        rows.append(("probe", probe))
-    return rows
+    """(key, text) pairs, a key left empty where a list continues."""
+    rows = [("module", info["module"]),
+            ("built by", f"stpc {info['stpc_version']}" +
+             (f", metadata format {info['format']}" if "format" in info
+              else ", without metadata"))]
+    rows += [(label, str(info[key])) for key, label in _PLAIN
+             if key in info]
+    rows += _fit(info["this_kernel"])
+    size = info["signature_bytes"]
+    rows.append(("signed", f"yes: a {size}-byte signature appended"
+                 if size else "no"))
+    rows += _listed("parameters", [f"{name}: {meaning}" for name, meaning
+                                   in sorted(info.get("parameters",
+                                                      {}).items())])
+    rows += _listed("targets", [_target(t) for t in info.get("targets", [])])
+    probes = info.get("probes", [])
+    return rows + _listed(f"probes ({len(probes)})",
+                          probes + _probes_unrecorded(info))
 
 
-def _print_plain(rows: List[Tuple[str, str]]) -> None:
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
+def _probes_unrecorded(info: dict) -> List[str]:
+    if "format" not in info:
+        return ["(not recorded by the stpc that built it)"]
+    if info["format"] < protocol.INFO_FORMAT_ALL_PROBES:
+        return ["(kernel and module probes only: the stpc that built it "
+                "did not record begin, end, error and timer probes)"]
+    return []
+
+
+def _fit(this_kernel: dict) -> List[Tuple[str, str]]:
+    problems = this_kernel["problems"]
+    verdict = "does not fit it:" if problems else "fits it"
+    return _listed("this kernel", [f"{this_kernel['release']}: {verdict}"] +
+                   [f"- {problem}" for problem in problems])
+
+
+def _target(target: dict) -> str:
+    optional = " (optional)" if target["optional"] else ""
+    return (f"{target['name']}{optional}: build-id "
+            f"{target['build_id'] or '-'}, slots from "
+            f"{target['first_slot']}: {', '.join(target['slots'])}")
+
+
+def _listed(key: str, items: List[str]) -> List[Tuple[str, str]]:
+    """The key beside the first item only."""
+    return [(key if i == 0 else "", item) for i, item in enumerate(items)]

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, Optional
 
-from . import command, kmod, probed, protocol
+from . import color, command, kmod, probed, protocol
 from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
 from .ndjson import JsonLines
@@ -164,7 +164,7 @@ class _Output:
         for _, stream, payload, kind in records:
             if stream == protocol.STREAM_STDERR:
                 self.stdout.flush()
-                sys.stderr.buffer.write(payload)
+                sys.stderr.buffer.write(color.run_lines(payload))
                 sys.stderr.flush()
             elif self.json:
                 self.json.feed(kind, payload.decode("utf-8", "replace"))
@@ -320,7 +320,7 @@ class _Session:
 
 
 def _warn(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    sys.stderr.write(color.run_lines(line.encode()).decode() + "\n")
     sys.stderr.flush()
 
 

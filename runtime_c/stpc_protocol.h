@@ -37,8 +37,9 @@
  * The .stpc_info section of every stpc module holds one JSON object
  * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,
  * vermagic, source_hash, nslots, parameters (the ones above, name ->
- * description), probes (their descriptions) and targets (the probed
- * modules; the key keeps its first name), each
+ * description), probes (every probe point: kernel and module ones as
+ * resolved, the others as written) and targets (the probed modules;
+ * the key keeps its first name), each
  * {name, build_id (hex), first_slot, slots (names), optional}.
  * docs/precompiled.md describes each format.
  * Every stpc module also has the read-only parameter stpc_protocol, whose
@@ -58,7 +59,7 @@
 #define STPC_PARAM_ADDRS	"stpc_addrs"
 #define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
-#define STPC_INFO_FORMAT	3
+#define STPC_INFO_FORMAT	4
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_STOP		"stop"

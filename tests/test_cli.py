@@ -264,6 +264,136 @@ def test_docs_list_the_exit_statuses_and_every_option():
     assert "[docs/cli.md](docs/cli.md)" in (ROOT / "README.md").read_text()
 
 
+# ---- --dump-functions, --dump-probe-types ---------------------------------
+
+_SIGNATURE = re.compile(r"\w+:(long|string|unknown) \("
+                        r"((\w+:(long|string|any), )*(\w+:(long|string|any)"
+                        r"|\.\.\.))?\)")
+
+
+def test_dump_functions_prints_each_builtin_as_stap_does():
+    proc = stpc("--dump-functions")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert lines == sorted(lines)
+    assert [line for line in lines if not _SIGNATURE.fullmatch(line)] == []
+    assert {"exit:unknown ()", "substr:string (str:string, start:long)",
+            "substr:string (str:string, start:long, length:long)",
+            "printf:unknown (format:string, ...)"} <= set(lines)
+
+
+def _instance(form: str) -> str:
+    """A probe point of a --dump-probe-types form, for the fixture."""
+    return (form.replace("module(string)", 'module("stpc_fixture")')
+            .replace("function(string)", 'function("stpc_fixture_*")')
+            .replace("statement(string)", 'statement("stpc_fixture_locals'
+                     '@stpc_fixture.c:242")')
+            .replace("(number)", "(200000)"))
+
+
+def _probe_types():
+    proc = stpc("--dump-probe-types")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    return proc.stdout.splitlines()
+
+
+def test_dump_probe_types_forms_are_accepted():
+    forms = _probe_types()
+    assert forms == sorted(forms)
+    assert {"begin", "begin(number)", "timer.profile", "timer.ms(number)",
+            "kernel.function(string).return"} <= set(forms)
+    plain = [f for f in forms if not f.startswith(("kernel.", "module("))]
+    proc = stpc("-p2", "-e", f"probe {', '.join(map(_instance, plain))} "
+                "{ }")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    # kernel and module points are resolved by one code path
+    code = [f for f in forms if f not in plain]
+    assert sorted(f.replace("module(string)", "kernel") for f in code
+                  if f.startswith("module(")) == \
+        [f for f in code if f.startswith("kernel.")]
+
+
+@pytest.mark.kbuild
+def test_dump_probe_types_module_forms_resolve(kver):
+    import fixture
+    directory = str(fixture.build_fixture(kver).parent)
+    module = [_instance(f) for f in _probe_types()
+              if f.startswith("module(")]
+    proc = stpc("-p2", "-r", kver, "--debuginfo-path", directory, "-e",
+                f"probe {', '.join(module)} {{ }}")
+    assert (proc.returncode, proc.stderr) == (0, "")
+
+
+# ---- --color ------------------------------------------------------------
+
+ERROR_SCRIPT = "probe begin { println(ctime(0)) }"
+
+
+def test_color_always_paints_the_prefixes():
+    proc = stpc("-p2", "--color=always", "-e", ERROR_SCRIPT)
+    assert proc.returncode == 1
+    assert "\033[01;31merror:\033[0m tapset function 'ctime'" in \
+        proc.stderr
+    assert "\033[01;36mhint:\033[0m" in proc.stderr
+
+
+@pytest.mark.parametrize("argv", [(), ("--color=auto",), ("--color",
+                                                          "never")])
+def test_piped_stderr_is_plain(argv):
+    proc = stpc("-p2", *argv, "-e", ERROR_SCRIPT)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("<input>:1:23: error: tapset function")
+    assert "\033" not in proc.stderr
+
+
+def _stderr_on_a_terminal(*argv, env=None):
+    import pty
+    primary, secondary = pty.openpty()
+    with os.fdopen(primary, "rb", buffering=0) as terminal:
+        proc = subprocess.run([STPC, *argv], stderr=secondary,
+                              stdout=subprocess.DEVNULL, env=env)
+        os.close(secondary)
+        output = b""
+        try:
+            while chunk := terminal.read(4096):
+                output += chunk
+        except OSError:     # EIO: the terminal's other end is closed
+            pass
+    return proc.returncode, output.decode()
+
+
+def test_a_terminal_gets_colour_unless_no_color_is_set():
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NO_COLOR", "TERM")}
+    status, err = _stderr_on_a_terminal("-p2", "-e", ERROR_SCRIPT, env=env)
+    assert status == 1 and "\033[01;31merror:\033[0m" in err
+    status, err = _stderr_on_a_terminal("-p2", "-e", ERROR_SCRIPT,
+                                        env=dict(env, NO_COLOR="1"))
+    assert status == 1 and "error: tapset function" in err
+    assert "\033" not in err
+
+
+def test_a_loader_error_is_painted_as_stap_paints_a_run_error():
+    proc = stpc("/nonexistent/x.ko", "--run", "--colour")
+    assert (proc.returncode, proc.stderr) == (
+        1, "\033[01;31mERROR:\033[0m cannot read /nonexistent/x.ko: No "
+           "such file or directory\n")
+
+
+def test_the_run_s_error_lines_are_painted_at_their_start():
+    from stpc.loader import color
+    try:
+        color.configure("always")
+        painted = color.run_lines(b"ERROR: division by 0 near x\n"
+                                  b"text ERROR: not a prefix\n"
+                                  b"WARNING: Number of errors: 1\n")
+    finally:
+        color.configure("never")
+    assert painted == (b"\033[01;31mERROR:\033[0m division by 0 near x\n"
+                       b"text ERROR: not a prefix\n"
+                       b"\033[00;33mWARNING:\033[0m Number of errors: 1\n")
+
+
 # ---- with kbuild -----------------------------------------------------------
 
 @pytest.mark.kbuild

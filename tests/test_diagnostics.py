@@ -126,3 +126,12 @@ def test_deep_scripts_compile(script, last_pass, capsys):
     status, out, err = run_cli([last_pass, "-e", script], capsys)
     assert (status, err) == (0, "")
     assert out
+
+
+def test_an_optional_point_not_supported_yet_is_dropped(capsys):
+    """As an optional point that matches nothing (docs/language.md)."""
+    status, out, err = run_cli(["-p2", "-e", 'probe syscall.open?, '
+                                'kernel.trace("sched_switch")?, begin { }'],
+                               capsys)
+    assert (status, err) == (0, "")
+    assert "begin" in out and "syscall" not in out and "trace" not in out

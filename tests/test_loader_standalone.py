@@ -1,5 +1,5 @@
-"""The loader runs on production hosts with only the standard library
-(and rich): running a .ko must not import the compiler's dependencies."""
+"""The loader runs on production hosts with only the standard library:
+running a .ko must not import the compiler's dependencies."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stpc.compiler import ast as A
+from stpc.compiler.errors import StpcError
 from stpc.compiler.parse import parse
 from stpc.compiler.unparse import unparse
 
@@ -130,3 +131,28 @@ def test_target_expressions_parse_and_unparse():
     assert '@cast($p, "struct s")->m' in text
     assert "((a & b))" in text or "(a & b)" in text
     assert unparse(parse(text, "t.stp")) == text
+
+
+@pytest.mark.parametrize("text", [
+    'x = 5 % (2)', 'printf("%(%{ %? %)\\n")', 's = "@define"',
+    'x = @count(s)', 'private = 1'])
+def test_unsupported_tokens_are_not_taken_from_valid_text(text):
+    """%( and %{ only stand alone, @define only as a word, and 'private'
+    only before a declaration, as in SystemTap's lexer."""
+    assert parse(f"global s; probe begin {{ {text} }}", "t").probes
+
+
+@pytest.mark.parametrize("text, column, what", [
+    ("probe begin { x = 1 %( 1 %? 2 %: 3 %) }", 21, "preprocessor"),
+    ("function f() %{ return 1; %} probe begin { }", 14, "embedded C"),
+    ("probe begin { } @define X %( 1 %)", 17, "macros"),
+    ("global a\nprivate function f() { }", 1, "'private'"),
+    ("probe a.b += begin, end { }", 7, "probe alias 'a.b'"),
+])
+def test_unsupported_constructs_are_named_where_they_start(text, column,
+                                                           what):
+    with pytest.raises(StpcError) as exc:
+        parse(text, "t")
+    assert exc.value.message.startswith(what)
+    assert exc.value.message.endswith("not supported yet")
+    assert exc.value.span.col == column

@@ -4,13 +4,16 @@ NDJSON output of ``--format json`` (docs/precompiled.md)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
 import pytest
 
-from stpc.loader import kmod, protocol
-from stpc.loader.image import MODULE_NAME_LEN, ModuleImage, free_name
+from stpc.loader import info, kmod, protocol
+from stpc.loader.image import (MODULE_NAME_LEN, MODULE_SIGNATURE,
+                               SIGNATURE_MAGIC, ModuleImage, free_name,
+                               info_of)
 from stpc.loader.kmod import LoaderError
 from stpc.loader.ndjson import JsonLines
 from test_loader_standalone import run_python
@@ -121,7 +124,7 @@ def ko(kver, tmp_path_factory):
 @pytest.mark.kbuild
 def test_metadata_has_vermagic_and_parameters(ko, kver):
     image = ModuleImage.read(str(ko))
-    assert image.info["format"] == protocol.INFO_FORMAT == 3
+    assert image.info["format"] == protocol.INFO_FORMAT == 4
     assert image.info["vermagic"] == image.vermagic
     assert image.vermagic.split()[0] == kver
     assert set(image.info["parameters"]) == {
@@ -156,6 +159,71 @@ def test_info_needs_only_the_standard_library(ko, kver):
     as_json = run_cli(str(ko), "--info", "--format", "json")
     info = json.loads(as_json.stdout)
     assert info["module"] == "pc_host" and info["kernel_release"] == kver
+
+
+@pytest.mark.kbuild
+def test_info_shows_every_probe_the_fit_and_the_signature(ko, kver):
+    table = run_cli(str(ko), "--info")
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 79
+    assert "probes (1)     begin" in lines
+    running = os.uname().release
+    verdict = "fits it" if kver == running else "does not fit it:"
+    assert f"this kernel    {running}: {verdict}" in lines
+    assert "signed         no" in lines
+    info = json.loads(run_cli(str(ko), "--info", "--format",
+                              "json").stdout)
+    assert info["probes"] == ["begin"]
+    assert info["this_kernel"]["release"] == running
+    assert bool(info["this_kernel"]["problems"]) == (kver != running)
+    assert info["signature_bytes"] == 0
+
+
+def test_a_signature_is_seen_at_the_end_of_the_file(ko):
+    image = ModuleImage.read(str(ko))
+    signature = b"\x30" * 300
+    signed = dataclasses.replace(image, data=image.data + signature +
+                                 MODULE_SIGNATURE.pack(0, 0, 2, 0, 0, 300) +
+                                 SIGNATURE_MAGIC)
+    assert (image.signature_size, signed.signature_size) == (None, 300)
+    assert "signed         yes: a 300-byte signature appended" in \
+        info_lines(signed)
+
+
+def info_lines(image):
+    return list(info.render(info._rows(info_of(image))))
+
+
+def test_an_older_module_is_shown_with_what_it_recorded(ko):
+    image = ModuleImage.read(str(ko))
+    older = dataclasses.replace(image, info=dict(image.info, format=3,
+                                                 probes=[]))
+    assert 3 in protocol.INFO_FORMATS_READ
+    lines = info_lines(older)
+    assert "built by       stpc 0.1.0, metadata format 3" in lines
+    assert lines[lines.index("probes (0)     (kernel and module probes "
+                             "only: the stpc that built it did not"):] == [
+        "probes (0)     (kernel and module probes only: the stpc that "
+        "built it did not",
+        "               record begin, end, error and timer probes)"]
+    without = dataclasses.replace(image, info=None)
+    assert "probes (0)     (not recorded by the stpc that built it)" in \
+        info_lines(without)
+
+
+def test_info_wraps_at_80_columns():
+    rows = [("probes (2)", 'kernel.function("' + "x" * 90 + '")'),
+            ("", "- a problem said in words, long enough to need "
+                 "two lines of the value column, which is sixty-four "
+                 "characters wide")]
+    lines = list(info.render(rows))
+    assert max(len(line) for line in lines) == 79
+    assert [line[:15] for line in lines] == ["probes (2)     "] + \
+        [" " * 15] * (len(lines) - 1)
+    # an item's continuation lines hang under its text
+    assert lines[-2].startswith(" " * 15 + "- a problem")
+    assert lines[-1].startswith(" " * 17 + "value column")
 
 
 @pytest.mark.kbuild

@@ -5,7 +5,6 @@ without a trusted one."""
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 
 import pytest
@@ -14,11 +13,8 @@ import vm
 import vmcases
 from test_vm import check_case
 
-from stpc.compiler.sign import SIGNATURE_MAGIC
+from stpc.loader.image import MODULE_SIGNATURE, SIGNATURE_MAGIC, ModuleImage
 
-# struct module_signature: algo, hash, id_type, signer_len, key_id_len,
-# 3 bytes of padding, then the signature's length, big-endian
-_MODULE_SIGNATURE = struct.Struct(">BBBBB3xI")
 _PKEY_ID_PKCS7 = 2
 
 
@@ -49,15 +45,17 @@ def test_emit_ko_sign_appends_a_pkcs7_signature(tmp_path, kver,
     assert proc.returncode == 0, proc.stderr
     image = (tmp_path / "signed.ko").read_bytes()
     assert image.endswith(SIGNATURE_MAGIC)
-    trailer = image[:-len(SIGNATURE_MAGIC)][-_MODULE_SIGNATURE.size:]
+    trailer = image[:-len(SIGNATURE_MAGIC)][-MODULE_SIGNATURE.size:]
     algo, hash_, id_type, signer_len, key_id_len, sig_len = \
-        _MODULE_SIGNATURE.unpack(trailer)
+        MODULE_SIGNATURE.unpack(trailer)
     assert (algo, hash_, id_type, signer_len, key_id_len) == \
         (0, 0, _PKEY_ID_PKCS7, 0, 0)
-    body_end = len(image) - len(SIGNATURE_MAGIC) - _MODULE_SIGNATURE.size
+    body_end = len(image) - len(SIGNATURE_MAGIC) - MODULE_SIGNATURE.size
     signature = image[body_end - sig_len:body_end]
     assert signature[0] == 0x30          # a DER SEQUENCE: the PKCS#7 blob
     assert image.startswith(b"\x7fELF")
+    # --info says so
+    assert ModuleImage.parse(image).signature_size == sig_len
 
 
 def test_sign_needs_emit_ko_and_both_files(tmp_path, signing_key):
