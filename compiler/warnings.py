@@ -16,6 +16,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Set, Tuple
 from . import ast as A
 from .errors import StpcWarning
 from .ir import FunctionInfo, GlobalSym, Handler, ProbeSite, Scope
+from .unsupported import unsupported_point
 
 #: stap lists at most this many similar names, closest first
 _MAX_SIMILAR = 5
@@ -197,13 +198,15 @@ def _optional_points_left_out(script: A.Script,
                               sites: Iterable[ProbeSite]) -> List[StpcWarning]:
     """An optional point stpc does not know gives no site and no error:
     SystemTap may support it, and there the probe would fire.  (Optional
-    kernel and module points that match nothing are silent, as in stap.)"""
+    kernel and module points that match nothing are silent, as in stap,
+    unless stpc lacks their kind, like kernel.trace.)"""
     placed = {site.point for site in sites}
     return [StpcWarning(f"optional probe point '{point}' is unknown or "
                         "unsupported: it never fires", point.span)
             for probe in script.probes for point in probe.points
             if point.optional and point not in placed and
-            point.components[0].name not in ("kernel", "module")]
+            (point.components[0].name not in ("kernel", "module") or
+             unsupported_point(point) is not None)]
 
 
 def _unused_functions(script: A.Script,

@@ -303,8 +303,8 @@ def test_dump_probe_types_forms_are_accepted():
     assert {"begin", "begin(number)", "timer.profile", "timer.ms(number)",
             "kernel.function(string).return"} <= set(forms)
     plain = [f for f in forms if not f.startswith(("kernel.", "module("))]
-    proc = stpc("-p2", "-e", f"probe {', '.join(map(_instance, plain))} "
-                "{ }")
+    proc = stpc("-p2", "-w", "-e",
+                f"probe {', '.join(map(_instance, plain))} {{ }}")
     assert (proc.returncode, proc.stderr) == (0, "")
     # kernel and module points are resolved by one code path
     code = [f for f in forms if f not in plain]
@@ -319,7 +319,7 @@ def test_dump_probe_types_module_forms_resolve(kver):
     directory = str(fixture.build_fixture(kver).parent)
     module = [_instance(f) for f in _probe_types()
               if f.startswith("module(")]
-    proc = stpc("-p2", "-r", kver, "--debuginfo-path", directory, "-e",
+    proc = stpc("-p2", "-w", "-r", kver, "--debuginfo-path", directory, "-e",
                 f"probe {', '.join(module)} {{ }}")
     assert (proc.returncode, proc.stderr) == (0, "")
 
