@@ -353,7 +353,8 @@ def timing_cases(kver: str) -> List[VmCase]:
     on a module's kprobe; probes that never ran are left out."""
     ko = fixture_ko(kver)
     kprobe = "timing_kprobe"
-    run = shlex.join(["stpc", f"{kprobe}.ko", "--run", "-t", "-c",
+    # the module was built with -t: it reports without being told
+    run = shlex.join(["stpc", f"{kprobe}.ko", "--run", "-c",
                       _FIXTURE_WORKLOAD])
     return [
         _inline("language/timing-report", kver, _TIMING_SCRIPT,
