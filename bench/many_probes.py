@@ -15,8 +15,10 @@ On the host: the whole `stpc --emit-ko` process, timed, with a cold module
 cache (a fresh -D value each time; the DWARF index in $STPC_CACHE_DIR
 stays warm), once per --kernel-types (default: btf, and dwarf when its
 debuginfo is installed, `make debuginfo`).  In ONE VM boot (tests/vm.py,
-TCG): rounds of no probe, a single probe on uevent_seqnum_show and each
-wildcard module, rotated from round to round.  Each runs a workload that
+TCG): rounds of a module without kernel probes (the baseline: the loader
+runs beside the workload as in the others), a single probe on
+uevent_seqnum_show and each wildcard module, rotated from round to
+round.  Each runs a workload that
 reads /sys/kernel/uevent_seqnum --reads times (pread at offset 0: every
 read calls kernfs_seq_show, sysfs_kf_seq_show, kobj_attr_show and
 uevent_seqnum_show, all in the wildcard).  Arm and disarm times are the
@@ -39,7 +41,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
 
 from guestbench import (DEFAULT_KVER, ROOT, check_prerequisites, rotated,
                         run_guest, run_host, scratch_dir)
@@ -50,6 +51,7 @@ SCRIPT = """global n
 probe kernel.function("%s")? { n++ }
 probe end { printf("%%d\\n", n) }
 """
+NONE = 'probe end { printf("0\\n") }\n'
 ONE = "uevent_seqnum_show"
 WORKLOAD = """import os, sys, time
 reads, out = int(sys.argv[1]), sys.argv[2]
@@ -104,11 +106,14 @@ def _has_dwarf(work: Path, kver: str) -> bool:
 
 def compile_modules(work: Path, kver: str, kinds: list[str],
                     rounds: int) -> list[Variant]:
-    """The single probe once; each wildcard ROUNDS times, each time cold."""
+    """The baseline and the single probe once; each wildcard ROUNDS
+    times, each time with a cold module cache."""
+    (work / "none.stp").write_text(NONE)
     (work / "one.stp").write_text(SCRIPT % ONE)
     (work / "many.stp").write_text(SCRIPT % PATTERN)
+    _stpc(work, "none.stp", "none", kver, "btf")
     _stpc(work, "one.stp", "one", kver, "btf")
-    found = [Variant("none", "no probe"),
+    found = [Variant("none", "no kernel probe"),
              Variant("one", f"one probe (`{ONE}`)", sites=1)]
     for kind in kinds:
         if kind == "dwarf" and not _has_dwarf(work, kver):
@@ -137,14 +142,12 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
         for variant in rotated(found, r):
             tag = f"res/{variant.key}.{r}"
             load = f"python3 workload.py {reads} {tag}.ns"
-            run = load if variant.key == "none" else \
-                f"stpc {variant.key}.ko --run -v -c '{load}'"
-            lines.append(f"{run} > {tag}.out 2> {tag}.err "
-                         f"|| echo $? > {tag}.rc")
+            lines.append(f"stpc {variant.key}.ko --run -v -c '{load}' "
+                         f"> {tag}.out 2> {tag}.err || echo $? > {tag}.rc")
     return lines
 
 
-def _read_round(tag: Path, key: str) -> Round:
+def _read_round(tag: Path) -> Round:
     def text(suffix: str) -> str:
         path = Path(f"{tag}.{suffix}")
         return path.read_text() if path.exists() else ""
@@ -153,8 +156,6 @@ def _read_round(tag: Path, key: str) -> Round:
                          f"stderr:\n{text('err')}")
     made, ns = (int(word) for word in text("ns").split())
     result = Round(ns / made)
-    if key == "none":
-        return result
     err = text("err")
     armed, disarmed = _ARMED.search(err), _DISARMED.search(err)
     words = text("out").split()
@@ -171,7 +172,7 @@ def _read_round(tag: Path, key: str) -> Round:
 
 def read_results(work: Path, found: list[Variant],
                  rounds: int) -> dict[str, list[Round]]:
-    return {v.key: [_read_round(work / "res" / f"{v.key}.{r}", v.key)
+    return {v.key: [_read_round(work / "res" / f"{v.key}.{r}")
                     for r in range(rounds)] for v in found}
 
 
@@ -194,24 +195,23 @@ def report(found: list[Variant], results: dict[str, list[Round]],
           "/sys/kernel/uevent_seqnum per round, median of "
           f"{args.rounds} rounds rotated in one boot. Arm and disarm are "
           "the loader's `-v` times; a hit's cost is the reads' added time "
-          "over no probe, divided by the hits counted.\n")
+          "over the module without kernel probes, divided by the hits "
+          "counted.\n")
     print("| variant | probes armed | refused | arm ms | disarm ms | "
           "ns/read | hits/read | ns/hit added |\n"
           "|---|---|---|---|---|---|---|---|")
     for v in found:
         rounds = results[v.key]
         per_read = _median(r.ns_per_read for r in rounds)
-        if v.key == "none":
-            print(f"| {v.label} | | | | | {per_read:.0f} | | |")
-            continue
         hits = _median(r.hits for r in rounds)
         refused = max(r.refused for r in rounds)
+        per_hit = (f"{hits / args.reads:.2f} | "
+                   f"{(per_read - base) * args.reads / hits:.0f}"
+                   if hits else " | ")
         print(f"| {v.label} | {v.sites - refused} | {refused} | "
               f"{_median(r.armed_ms for r in rounds):.0f} | "
               f"{_median(r.disarmed_ms for r in rounds):.0f} | "
-              f"{per_read:.0f} | {hits / args.reads:.2f} | "
-              f"{(per_read - base) * args.reads / hits:.0f} |")
-
+              f"{per_read:.0f} | {per_hit} |")
 
 def main() -> int:
     parser = argparse.ArgumentParser(
@@ -220,7 +220,7 @@ def main() -> int:
     parser.add_argument("-r", dest="kver", default=DEFAULT_KVER,
                         help="kernel release to build for and boot "
                         "(default: the newest Debian 6.1 installed)")
-    parser.add_argument("--rounds", type=int, default=5,
+    parser.add_argument("--rounds", type=int, default=3,
                         help="rounds in the VM")
     parser.add_argument("--reads", type=int, default=20000,
                         help="reads of the sysfs file per round")
