@@ -4,6 +4,7 @@ throwaway VM boot (tests/vm.py; nothing is ever loaded on the host)."""
 
 from __future__ import annotations
 
+import argparse
 import shlex
 import shutil
 import subprocess
@@ -16,6 +17,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 import vm  # noqa: E402
 
 DEFAULT_KVER = vm.find_kernel_release()
+
+
+def argument_parser(doc: str) -> argparse.ArgumentParser:
+    """The benchmark's options, starting with -r KVER; its docstring's
+    first paragraph is the description."""
+    parser = argparse.ArgumentParser(
+        description=doc.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-r", dest="kver", default=DEFAULT_KVER,
+                        help="kernel release to build for and boot "
+                        "(default: the newest Debian 6.1 installed)")
+    return parser
 
 
 def check_prerequisites(bench: str, kver: str) -> None:

@@ -42,7 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from guestbench import (DEFAULT_KVER, ROOT, check_prerequisites, rotated,
+from guestbench import (argument_parser, check_prerequisites, rotated,
                         run_guest, run_host, scratch_dir)
 
 BENCH = "many_probes"
@@ -214,12 +214,7 @@ def report(found: list[Variant], results: dict[str, list[Round]],
               f"{per_read:.0f} | {per_hit} |")
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-r", dest="kver", default=DEFAULT_KVER,
-                        help="kernel release to build for and boot "
-                        "(default: the newest Debian 6.1 installed)")
+    parser = argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds in the VM")
     parser.add_argument("--reads", type=int, default=20000,

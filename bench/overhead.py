@@ -28,7 +28,6 @@ hardware: compare ratios within one run, not times across runs.
 
 from __future__ import annotations
 
-import argparse
 import re
 import shlex
 import shutil
@@ -38,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-from guestbench import (DEFAULT_KVER, ROOT, check_prerequisites, rotated,
-                        run_guest, run_host, scratch_dir)
+from guestbench import (ROOT, argument_parser, check_prerequisites,
+                        rotated, run_guest, run_host, scratch_dir)
 from stap_oracle import ensure_runtime  # tests/, which guestbench puts on
                                         # sys.path
 
@@ -105,41 +104,40 @@ def _bpf_hist_hits(out: str, calls: int) -> Optional[int]:
     return sum(int(b) for b in buckets) if buckets else None
 
 
-def _sysfs_hits(name: str) -> str:
-    return f"cat /sys/module/{name}/parameters/hits"
+def _bare(name: str, params: str = "") -> str:
+    """Loads bench/modules' NAME, makes the calls, prints its hits."""
+    return (f"insmod {name}.ko {params} && {{{{ {{round}}; "
+            f"cat /sys/module/{name}/parameters/hits; rmmod {name}; }}}}")
+
+
+# (variant, tool it needs beyond stpc, label, guest shell, hits' reader)
+VARIANTS = [
+    ("none", "", "no probe", "{round}", lambda out, calls: calls),
+    ("kprobe", "", "bare kprobe (empty pre-handler)",
+     _bare("stpc_bench_kprobe"), _last_int),
+    ("ftrace", "", "bare ftrace_ops (empty callback)",
+     _bare("stpc_bench_ftrace", "ip=0x$IP"), _last_int),
+    ("stpc_count", "", "stpc `n++`",
+     "stpc stpc_count.ko --run -c '{round}'", _last_int),
+    ("stpc_args", "", "stpc args + 2-key `<<<`",
+     "stpc stpc_args.ko --run -c '{round}'", _args_hits),
+    ("stpc_hist", "", "stpc `<<<` + `@hist_log`",
+     "stpc stpc_hist.ko --run -c '{round}'", _last_int),
+    ("stap_count", "stap", "SystemTap `n++`",
+     "staprun -c '{round}' stap_count.ko", _last_int),
+    ("stap_args", "stap", "SystemTap args + 2-key `<<<`",
+     "staprun -c '{round}' stap_args.ko", _args_hits),
+    ("bpf_count", "bpftrace", "bpftrace `count()`",
+     "bpftrace -c '{round}' bpf_count.bt", _bpf_count_hits),
+    ("bpf_hist", "bpftrace", "bpftrace `hist()`",
+     "bpftrace -c '{round}' bpf_hist.bt", _bpf_hist_hits),
+]
 
 
 def variants(stap: bool, bpftrace: bool) -> list[Variant]:
-    found = [
-        Variant("none", "no probe", "{round}", lambda out, calls: calls),
-        Variant("kprobe", "bare kprobe (empty pre-handler)",
-                "insmod stpc_bench_kprobe.ko && {{ {round}; "
-                f"{_sysfs_hits('stpc_bench_kprobe')}; "
-                "rmmod stpc_bench_kprobe; }}", _last_int),
-        Variant("ftrace", "bare ftrace_ops (empty callback)",
-                "insmod stpc_bench_ftrace.ko ip=0x$IP && {{ {round}; "
-                f"{_sysfs_hits('stpc_bench_ftrace')}; "
-                "rmmod stpc_bench_ftrace; }}", _last_int),
-        Variant("stpc_count", "stpc `n++`",
-                "stpc stpc_count.ko --run -c '{round}'", _last_int),
-        Variant("stpc_args", "stpc args + 2-key `<<<`",
-                "stpc stpc_args.ko --run -c '{round}'", _args_hits),
-        Variant("stpc_hist", "stpc `<<<` + `@hist_log`",
-                "stpc stpc_hist.ko --run -c '{round}'", _last_int),
-    ]
-    if stap:
-        found += [
-            Variant("stap_count", "SystemTap `n++`",
-                    "staprun -c '{round}' stap_count.ko", _last_int),
-            Variant("stap_args", "SystemTap args + 2-key `<<<`",
-                    "staprun -c '{round}' stap_args.ko", _args_hits)]
-    if bpftrace:
-        found += [
-            Variant("bpf_count", "bpftrace `count()`",
-                    "bpftrace -c '{round}' bpf_count.bt", _bpf_count_hits),
-            Variant("bpf_hist", "bpftrace `hist()`",
-                    "bpftrace -c '{round}' bpf_hist.bt", _bpf_hist_hits)]
-    return found
+    tools = {"": True, "stap": stap, "bpftrace": bpftrace}
+    return [Variant(key, label, run, hits)
+            for key, tool, label, run, hits in VARIANTS if tools[tool]]
 
 
 # (stpc's variant, the other, the target for stpc's added cost / the other's)
@@ -158,8 +156,8 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
     """Every module on the host, into WORK."""
     for source in MODULES.iterdir():
         shutil.copy(source, work)
-    run_host(BENCH, ["make", "-C", str(work), f"KVER={kver}"], work,
-             "building bench/modules")
+    run_host(BENCH, ["make", "-C", f"/lib/modules/{kver}/build",
+                     f"M={work}", "modules"], work, "building bench/modules")
     scripts = {"count": COUNT, "args": ARGS, "hist": HIST}
     for name, text in scripts.items():
         (work / f"stpc_{name}.stp").write_text(text % (POINT % TARGET))
@@ -274,12 +272,7 @@ def report(results: dict[str, Rounds], found: list[Variant],
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-r", dest="kver", default=DEFAULT_KVER,
-                        help="kernel release to build for and boot "
-                        "(default: the newest Debian 6.1 installed)")
+    parser = argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--calls", type=int, default=200000,
                         help="calls of the probed function per round")
