@@ -13,14 +13,15 @@ import sys
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import ContextManager, List, Optional, Tuple
+from typing import TYPE_CHECKING, ContextManager, List, Optional, Tuple
 
-from .ast import Span
-from .defines import LIMITS
 from .errors import EnvironmentProblem, StpcError, warn
+from .inputcache import cache_dir
 from ..loader import VERSION
+
+if TYPE_CHECKING:
+    from .ast import Span
 
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
@@ -94,17 +95,11 @@ class BuildOptions:
 
 
 def runtime_dir() -> Path:
+    from importlib import resources
     return Path(str(resources.files("stpc.runtime_c")))
 
 
-def cache_dir() -> Path:
-    configured = os.environ.get("STPC_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "stpc"
-
-
-def _tree_identity(build_tree: Path) -> str:
+def tree_identity(build_tree: Path) -> str:
     """What makes two build trees produce different modules."""
     digest = hashlib.sha256(str(build_tree.resolve()).encode())
     for name in ("include/generated/utsrelease.h", ".config",
@@ -129,7 +124,7 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     for part in (VERSION, _runtime_identity(), c_source, module_name,
                  repr(options.defines), options.kernel_release,
-                 _tree_identity(options.build_tree)):
+                 tree_identity(options.build_tree)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -206,8 +201,9 @@ def _build_failure(output: str, c_source: str, module_name: str,
     """A build error, pointed at the script line its C line came from.
     The limits are checked before the build (defines.py): a -D of another
     name may be the cause rather than stpc."""
+    from .defines import LIMITS
     first = _GCC_ERROR.search(output)
-    span: Optional[Span] = None
+    span: Optional["Span"] = None
     message = "the generated C code did not compile"
     if first:
         message += f": {first.group(4)}"
@@ -222,7 +218,8 @@ def _build_failure(output: str, c_source: str, module_name: str,
                      f"kbuild said:\n{tail}")
 
 
-def _script_span(c_source: str, c_line: int) -> Optional[Span]:
+def _script_span(c_source: str, c_line: int) -> Optional["Span"]:
+    from .ast import Span
     lines: List[str] = c_source.splitlines()[:c_line]
     for line in reversed(lines):
         match = _MARKER.search(line)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
 
 from ..loader.color import label
-from .ast import Span
+
+if TYPE_CHECKING:
+    from .ast import Span
 
 
 def render(kind: str, message: str, span: Optional[Span],

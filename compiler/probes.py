@@ -408,15 +408,20 @@ def _plain_ko(path: Path) -> Path:
     return out
 
 
-def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
+def vmlinux_candidates(env: ProbeEnvironment) -> List[Path]:
+    """Where the kernel's DWARF may be, best first (the raw-input cache
+    watches them all: a better one appearing changes the compilation)."""
     kver = env.kernel_release
-    candidates = [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
+    return [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
         [Path(d) / "vmlinux" for d in env.debuginfo_path] + [
         Path(f"/usr/lib/debug/boot/vmlinux-{kver}"),
         Path(f"/usr/lib/debug/lib/modules/{kver}/vmlinux"),
         # fetched by `stpc --fetch-debuginfo` (compiler/debuginfo.py)
         debuginfo_dir(kver) / f"vmlinux-{kver}"]
-    return next((p for p in candidates if p.is_file()), None)
+
+
+def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
+    return next((p for p in vmlinux_candidates(env) if p.is_file()), None)
 
 
 def find_module_debuginfo(module: str, env: ProbeEnvironment) -> List[Path]:
