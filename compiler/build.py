@@ -174,6 +174,13 @@ def _warn_uncached(exc: OSError) -> None:
          "exits; set STPC_CACHE_DIR to a writable directory to keep it")
 
 
+#: No BTF for the module: nothing reads a probe module's types, and a
+#: tree that has a vmlinux would otherwise run pahole on every build (the
+#: only user of PAHOLE_FLAGS, which kbuild computes by running
+#: pahole-flags.sh again in every sub-make).
+_NO_MODULE_BTF = ("CONFIG_DEBUG_INFO_BTF_MODULES=", "PAHOLE_FLAGS=")
+
+
 def _kbuild(workdir: Path, c_source: str, module_name: str,
             options: BuildOptions, verbose: int) -> Path:
     (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
@@ -183,7 +190,7 @@ def _kbuild(workdir: Path, c_source: str, module_name: str,
     (workdir / "Kbuild").write_text(
         f"obj-m := {module_name}.o\nccflags-y := {' '.join(flags)}\n")
     command = ["make", "-C", str(options.build_tree), f"M={workdir}",
-               "modules"]
+               "modules", *_NO_MODULE_BTF]
     result = subprocess.run(command, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
