@@ -144,8 +144,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_intermixed_args(argv)    # --version exits
     from .errors import StpcError
-    args = _parser().parse_intermixed_args(argv)
     color.configure(args.color)
     args.text_name = "<input>"
     if args.text is not None and args.script is not None:
