@@ -396,13 +396,10 @@ def _run_passes(args, last: int, file: str, source: str, options,
         script = comp.script()
         sys.stdout.write(run_deep(lambda: unparse(script)))
         return EXIT_OK
-    recorder = None
-    if raw_key is not None:
-        from .inputcache import ReadRecorder
-        recorder = ReadRecorder()
+    from .inputcache import ReadRecorder
+    recorder = ReadRecorder() if raw_key is not None else None
     with recorder.recording() if recorder else nullcontext():
-        warnings = comp.program().warnings
-        _report_warnings(args, warnings, {file: source})
+        _report_warnings(args, comp.program().warnings, {file: source})
         if last == 2:
             program = comp.program()
             sys.stdout.write(run_deep(lambda: describe_program(program)))
@@ -413,13 +410,18 @@ def _run_passes(args, last: int, file: str, source: str, options,
         comp.c_source()
     module = comp.module()
     if recorder is not None:
-        from .inputcache import StoredWarning, store
-        from .probes import vmlinux_candidates
-        watched = {str(p) for p in
-                   vmlinux_candidates(comp.probe_environment())}
-        store(raw_key, module, recorder.paths | watched,
-              [StoredWarning.of(w) for w in warnings])
+        _remember(raw_key, comp, module, recorder.paths)
     return _finish(args, last, module, comp.module_name)
+
+
+def _remember(raw_key: str, comp, module, read: set) -> None:
+    """The raw-input cache's entry for this command: what passes 1-3 read,
+    and where a vmlinux would have been found had one been there."""
+    from .inputcache import StoredWarning, store
+    from .probes import vmlinux_candidates
+    watched = {str(p) for p in vmlinux_candidates(comp.probe_environment())}
+    store(raw_key, module, read | watched,
+          [StoredWarning.of(w) for w in comp.program().warnings])
 
 
 def _finish(args, last: int, module, module_name: str) -> int:

@@ -82,10 +82,6 @@ class Compilation:
         self._c_source: Optional[str] = None
         self._module: Optional[Path] = None
 
-    @classmethod
-    def from_file(cls, path: str, options: CompileOptions) -> "Compilation":
-        return cls(Path(path).read_text(encoding="latin-1"), path, options)
-
     @property
     def module_name(self) -> str:
         if self.options.module_name:

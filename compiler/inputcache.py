@@ -11,8 +11,9 @@ what the command was given, before any pass runs.
                         the build, the directory the command ran in, and
                         stpc's own files.  The entry names the module above,
                         every file and directory passes 1-3 read (DWARF,
-                        BTF, modules.dep, the debuginfo searched) with its
-                        identity, and the script's warnings.
+                        BTF, modules.dep, the debuginfo searched) and the
+                        places a vmlinux would be taken from, each with
+                        its identity, and the script's warnings.
     btf/, dwarf/BUILDID/  indexes of kernel BTF and DWARF (btf.py,
                         indexcache.py)
     debuginfo/KVER/     the vmlinux with DWARF --fetch-debuginfo keeps
