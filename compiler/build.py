@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import ContextManager, List, Optional, Tuple
 
 from .ast import Span
-from .defines import LIMITS
+from .defines import LIMITS, SWITCHES
 from .errors import EnvironmentProblem, StpcError, warn
+from .features import feature_defines
 from ..loader import VERSION
 
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
@@ -104,7 +105,7 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "stpc"
 
 
-def _tree_identity(build_tree: Path) -> str:
+def tree_identity(build_tree: Path) -> str:
     """What makes two build trees produce different modules."""
     digest = hashlib.sha256(str(build_tree.resolve()).encode())
     for name in ("include/generated/utsrelease.h", ".config",
@@ -129,7 +130,7 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     for part in (VERSION, _runtime_identity(), c_source, module_name,
                  repr(options.defines), options.kernel_release,
-                 _tree_identity(options.build_tree)):
+                 tree_identity(options.build_tree)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -183,6 +184,7 @@ def _kbuild(workdir: Path, c_source: str, module_name: str,
             options: BuildOptions, verbose: int) -> Path:
     (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
     flags = [f"-I{runtime_dir()}", "-Werror"]
+    flags += [f"-D{name}" for name in feature_defines(options.build_tree)]
     flags += [f"-D{name}={value}" if value else f"-D{name}"
               for name, value in options.defines]
     (workdir / "Kbuild").write_text(
@@ -214,7 +216,8 @@ def _build_failure(output: str, c_source: str, module_name: str,
         if first.group(1).endswith(f"{module_name}.c"):
             span = _script_span(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
-    others = [f"-D {name}" for name, _ in defines if name not in LIMITS]
+    others = [f"-D {name}" for name, _ in defines
+              if name not in LIMITS and name not in SWITCHES]
     cause = (f"{', '.join(others)} may be the cause, or this is a bug in "
              "stpc" if others else "this is a bug in stpc")
     return StpcError(message, span,

@@ -122,7 +122,10 @@ class Compilation:
             env = ProbeEnvironment(self.options.kernel_release,
                                    self.options.debuginfo_path,
                                    self.options.verbose,
-                                   self.options.kernel_types)
+                                   self.options.kernel_types,
+                                   ftrace_entries=not any(
+                                       name == "STPC_NO_FTRACE"
+                                       for name, _ in self.options.defines))
             self._program = self._timed(2, lambda: elaborate(script, env),
                                         progress.analyzed)
         return self._program
