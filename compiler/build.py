@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ContextManager, List, Optional, Tuple
 
 from .errors import EnvironmentProblem, StpcError, warn
+from .features import feature_defines
 from .inputcache import cache_dir
 from ..loader import VERSION
 
@@ -185,6 +186,7 @@ def _kbuild(workdir: Path, c_source: str, module_name: str,
             options: BuildOptions, verbose: int) -> Path:
     (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
     flags = [f"-I{runtime_dir()}", "-Werror"]
+    flags += [f"-D{name}" for name in feature_defines(options.build_tree)]
     flags += [f"-D{name}={value}" if value else f"-D{name}"
               for name, value in options.defines]
     (workdir / "Kbuild").write_text(
@@ -208,7 +210,7 @@ def _build_failure(output: str, c_source: str, module_name: str,
     """A build error, pointed at the script line its C line came from.
     The limits are checked before the build (defines.py): a -D of another
     name may be the cause rather than stpc."""
-    from .defines import LIMITS
+    from .defines import LIMITS, SWITCHES
     first = _GCC_ERROR.search(output)
     span: Optional["Span"] = None
     message = "the generated C code did not compile"
@@ -217,7 +219,8 @@ def _build_failure(output: str, c_source: str, module_name: str,
         if first.group(1).endswith(f"{module_name}.c"):
             span = _script_span(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
-    others = [f"-D {name}" for name, _ in defines if name not in LIMITS]
+    others = [f"-D {name}" for name, _ in defines
+              if name not in LIMITS and name not in SWITCHES]
     cause = (f"{', '.join(others)} may be the cause, or this is a bug in "
              "stpc" if others else "this is a bug in stpc")
     return StpcError(message, span,

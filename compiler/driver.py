@@ -126,7 +126,10 @@ class Compilation:
         return ProbeEnvironment(self.options.kernel_release,
                                 self.options.debuginfo_path,
                                 self.options.verbose,
-                                self.options.kernel_types)
+                                self.options.kernel_types,
+                                ftrace_entries=not any(
+                                    name == "STPC_NO_FTRACE"
+                                    for name, _ in self.options.defines))
 
     def c_source(self) -> str:
         if self._c_source is None:

@@ -17,6 +17,8 @@ what the command was given, before any pass runs.
     btf/, dwarf/BUILDID/  indexes of kernel BTF and DWARF (btf.py,
                         indexcache.py)
     debuginfo/KVER/     the vmlinux with DWARF --fetch-debuginfo keeps
+    features/TREE.json  the kernel features kbuild found in a build tree
+                        (features.py)
 
 KK is the first two hex digits of KEY.  An entry is used only when every
 input it lists still has the identity it had (a stat each, nothing

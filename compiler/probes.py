@@ -40,6 +40,7 @@ class ProbeEnvironment:
     debuginfo_path: Tuple[str, ...] = ()
     verbose: int = 0
     kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
+    ftrace_entries: bool = True     # function entries may ride ftrace
 
 
 class FunctionSuffix(enum.Enum):
@@ -219,7 +220,8 @@ class ProbeResolver:
                 code=CodeSite(kernel, section, 0, name, 0, name),
                 description=describe(point, "function", name, suffix),
                 resolved=ResolvedSite(None, None, 0, returns,
-                                      btf.function(name), btf)))
+                                      btf.function(name), btf),
+                by_ftrace=self.by_ftrace(kind, 0)))
         return sites
 
     def kernel_from_btf(self) -> bool:
@@ -285,7 +287,15 @@ class ProbeResolver:
         return ProbeSite(point, kind, 0, handler, order, code=code,
                          description=text,
                          resolved=ResolvedSite(debug, function, pc,
-                                               kind is ProbeKind.KRETPROBE))
+                                               kind is ProbeKind.KRETPROBE),
+                         by_ftrace=self.by_ftrace(kind, code.symbol_offset))
+
+    def by_ftrace(self, kind: ProbeKind, symbol_offset: int) -> bool:
+        """Whether ftrace, rather than a kprobe, carries a site: a
+        function's entry, unless -D STPC_NO_FTRACE (the runtime still falls
+        back to a kprobe where the kernel refuses)."""
+        return (self.env.ftrace_entries and kind is ProbeKind.KPROBE
+                and symbol_offset == 0)
 
     @staticmethod
     def short_file(debug: DebugFile, function: Subprogram) -> str:

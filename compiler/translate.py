@@ -149,6 +149,7 @@ class _ModuleView:
                 symbol_size=code.symbol_size,
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
+                ftrace_entry=int(site.by_ftrace),
                 entry=entry.name if entry is not None else "",
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))

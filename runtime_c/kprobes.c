@@ -1,11 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kernel.function / module(...).function / .statement probes: kprobes
- * and kretprobes at the addresses the section resolver computed.  Armed
- * after the begin probes, disarmed before the end probes, both from the
- * loader's ctl writes (process context, where registration may sleep).
+ * and kretprobes at the addresses the section resolver computed, except
+ * function entries that ftrace carries (entry_ftrace.h).  Armed after the
+ * begin probes, disarmed before the end probes, both from the loader's
+ * ctl writes (process context, where registration may sleep).
  */
 #include <linux/kprobes.h>
+
+static bool stpc_verbose;
+module_param_named(stpc_verbose, stpc_verbose, bool, 0);
+MODULE_PARM_DESC(stpc_verbose, "report how probes were armed, and probed "
+		 "modules loaded during the run");
+
+#if defined(STPC_HAVE_FTRACE_OPS) && !defined(STPC_NO_FTRACE)
+#include "entry_ftrace.h"
+#else
+#include "entry_kprobes.h"
+#endif
 
 static int stpc_kprobe_hit(struct kprobe *k, struct pt_regs *regs)
 {
@@ -56,11 +68,25 @@ static int stpc_arm_kprobe(struct stpc_kprobe *kp)
 	return register_kprobe(&kp->kp);
 }
 
+static void stpc_kprobes_report(void)
+{
+	unsigned int i, kprobes = 0, ftrace = 0;
+
+	for (i = 0; i < stpc_program.nkprobes; i++) {
+		ftrace += stpc_program.kprobes[i].on_ftrace;
+		kprobes += stpc_program.kprobes[i].armed &&
+			   !stpc_program.kprobes[i].on_ftrace;
+	}
+	stpc_warn("stpc: %u probes armed: %u through ftrace, %u kprobes\n",
+		  ftrace + kprobes, ftrace, kprobes);
+}
+
 static void stpc_kprobes_arm(void)
 {
 	unsigned int i;
 	int ret;
 
+	stpc_entry_arm();
 	for (i = 0; i < stpc_program.nkprobes; i++) {
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
 
@@ -79,6 +105,8 @@ static void stpc_kprobes_arm(void)
 		}
 		kp->armed = true;
 	}
+	if (stpc_verbose && stpc_program.nkprobes)
+		stpc_kprobes_report();
 }
 
 static void stpc_disarm_kprobe(struct stpc_kprobe *kp)
@@ -94,6 +122,7 @@ static void stpc_kprobes_disarm(void)
 {
 	unsigned int i;
 
+	stpc_entry_disarm();
 	for (i = 0; i < stpc_program.nkprobes; i++)
 		if (stpc_program.kprobes[i].armed)
 			stpc_disarm_kprobe(&stpc_program.kprobes[i]);

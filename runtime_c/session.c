@@ -150,6 +150,28 @@ static void stpc_skip_probe(void)
 			  "try again with stap -t for more details.\n");
 }
 
+/*
+ * Takes this CPU's context, unless a handler already runs in it (an
+ * interrupt or NMI came in the middle of one).  Only this CPU, with
+ * preemption off, touches the flag, so no atomic instruction is needed:
+ * a handler that interrupts between the test and the set runs to its end
+ * before this one goes on.
+ */
+static inline bool stpc_enter(struct stpc_context *c)
+{
+	if (READ_ONCE(c->busy))
+		return false;
+	WRITE_ONCE(c->busy, true);
+	barrier();
+	return true;
+}
+
+static inline void stpc_leave(struct stpc_context *c)
+{
+	barrier();
+	WRITE_ONCE(c->busy, false);
+}
+
 void stpc_run_probe(const struct stpc_probe *p)
 {
 	stpc_run_probe_regs(p, NULL);
@@ -172,9 +194,9 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 	/* a probe firing outside its phase is not a skipped one */
 	if (!stpc_probe_may_run(p))
 		goto out_enable;
-	if (atomic_inc_return(&c->busy) != 1) {
+	if (!stpc_enter(c)) {
 		stpc_skip_probe();
-		goto out;
+		goto out_enable;
 	}
 	if (!stpc_lock_globals(p)) {
 		stpc_skip_probe();
@@ -190,7 +212,7 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 		stpc_report_error(c);
 	stpc_timing_add(p, start);
 out:
-	atomic_dec(&c->busy);
+	stpc_leave(c);
 out_enable:
 	preempt_enable();
 }
@@ -208,11 +230,11 @@ static void stpc_report_timing(void)
 		return;
 	preempt_disable();
 	c = stpc_contexts[smp_processor_id()];
-	if (atomic_inc_return(&c->busy) == 1) {
+	if (stpc_enter(c)) {
 		stpc_reset_context(c, &report);
 		stpc_timing_print(c);
+		stpc_leave(c);
 	}
-	atomic_dec(&c->busy);
 	preempt_enable();
 }
 

@@ -277,6 +277,8 @@ struct stpc_kprobe {
 	unsigned long symbol_offset;
 	unsigned long symbol_size;	/* checks a module loaded later */
 	bool is_return;
+	bool ftrace_entry;		/* a function's entry: ftrace may carry it */
+	bool on_ftrace;			/* armed through ftrace, not a kprobe */
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
 	bool optional;
@@ -323,7 +325,7 @@ struct stpc_program {
 
 /* Per-CPU state of the handler running on that CPU. */
 struct stpc_context {
-	atomic_t busy;
+	bool busy;			/* a handler runs in it: see stpc_enter */
 	const struct stpc_probe *probe;
 	struct pt_regs *regs;		/* kprobes: the probed registers */
 	void *data;			/* .return: the @entry() values */
