@@ -124,9 +124,10 @@ def table(name: str, results, names: List[str]) -> List[str]:
             samples = results[(tool, phase)]
             cells.append(f"{median(samples, 0):.2f} ({median(samples, 1):.2f})")
         if len(names) == 2:
-            ratio = median(results[("stpc", phase)], 0) / \
-                median(results[("stap", phase)], 0)
-            cells.append(f"{ratio:.2f}x")
+            wall, cpu = (median(results[("stpc", phase)], index) /
+                         median(results[("stap", phase)], index)
+                         for index in (0, 1))
+            cells.append(f"{wall:.2f}x ({cpu:.2f}x)")
         rows.append("| " + " | ".join(cells) + " |")
     return rows
 
@@ -158,7 +159,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{args.rounds} rounds; seconds wall (CPU)\n")
     header = ["script, cache"] + [f"`{n} -p4`" for n in names]
     if len(names) == 2:
-        header.append("stpc/stap (wall)")
+        header.append("stpc/stap")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     print("\n".join(lines))

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -57,12 +58,12 @@ def cache_dir() -> Path:
 
 def identity(path: str) -> Identity:
     try:
-        stat = os.stat(path)
+        found = os.stat(path)
     except OSError:
         return None
-    if os.path.isdir(path):
-        return (stat.st_ino, stat.st_mtime_ns)
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    if stat.S_ISDIR(found.st_mode):
+        return (found.st_ino, found.st_mtime_ns)
+    return (found.st_ino, found.st_size, found.st_mtime_ns)
 
 
 def _package_dirs() -> List[str]:
