@@ -7,6 +7,8 @@
  * ctl writes (process context, where registration may sleep).
  */
 #include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
 
 static bool stpc_verbose;
 module_param_named(stpc_verbose, stpc_verbose, bool, 0);
@@ -118,13 +120,51 @@ static void stpc_disarm_kprobe(struct stpc_kprobe *kp)
 	kp->armed = false;
 }
 
-static void stpc_kprobes_disarm(void)
+static void stpc_kprobes_disarm_each(void)
 {
 	unsigned int i;
 
-	stpc_entry_disarm();
 	for (i = 0; i < stpc_program.nkprobes; i++)
 		if (stpc_program.kprobes[i].armed)
 			stpc_disarm_kprobe(&stpc_program.kprobes[i]);
+}
+
+/*
+ * Unregistering a kprobe waits for the handlers that may still run it;
+ * the kernel's batch calls wait once for the whole batch, so a thousand
+ * probes disarm in one wait, not in a thousand.
+ */
+static void stpc_kprobes_disarm(void)
+{
+	unsigned int i, n = 0, nret = 0;
+	struct kretprobe **krps;
+	struct kprobe **kps;
+
+	stpc_entry_disarm();
+	if (!stpc_program.nkprobes)
+		return;
+	kps = kvcalloc(stpc_program.nkprobes, sizeof(*kps), GFP_KERNEL);
+	krps = kvcalloc(stpc_program.nkprobes, sizeof(*krps), GFP_KERNEL);
+	if (!kps || !krps) {
+		stpc_kprobes_disarm_each();
+	} else {
+		for (i = 0; i < stpc_program.nkprobes; i++) {
+			struct stpc_kprobe *kp = &stpc_program.kprobes[i];
+
+			if (!kp->armed)
+				continue;
+			if (kp->is_return)
+				krps[nret++] = &kp->krp;
+			else
+				kps[n++] = &kp->kp;
+			kp->armed = false;
+		}
+		if (n)
+			unregister_kprobes(kps, n);
+		if (nret)
+			unregister_kretprobes(krps, nret);
+	}
+	kvfree(kps);
+	kvfree(krps);
 }
 
