@@ -96,7 +96,7 @@ class ProbeResolver:
                 return []
             if exc.span is None and not isinstance(exc, EnvironmentProblem):
                 exc.span = point.span
-            errors.errors.append(exc)
+            errors.add_error(exc)
             return []
         return sites
 
