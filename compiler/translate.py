@@ -78,6 +78,7 @@ class _ModuleView:
         self.info = info
         # sites by identity: a -t record is found in constant time
         self.site_index = {id(site): i for i, site in enumerate(program.sites)}
+        self.unlocked_adds = _stats_read_when_quiet(program)
 
     def build(self) -> dict:
         program = self.program
@@ -256,6 +257,8 @@ class _ModuleView:
             exclusive, shared = written, read
             if sym.type is T.STATS:
                 exclusive, shared = read, written
+                if sym.name in self.unlocked_adds:
+                    shared = set()
             if sym.name in exclusive:
                 lines.append(f"{{ .index = {sym.index}, .write = 1 }}")
             elif sym.name in shared:
@@ -352,6 +355,26 @@ class _ModuleView:
 
 # stands for the build's VERMAGIC_STRING, which the C compiler fills in
 # (the very string kbuild writes to .modinfo)
+#: probes that never run beside kernel, module and timer probes: begin
+#: ones before those are armed, end and error ones after they are disarmed
+_QUIET_KINDS = frozenset((ProbeKind.BEGIN, ProbeKind.END, ProbeKind.ERROR))
+
+
+def _stats_read_when_quiet(program: Program) -> frozenset:
+    """Arrays of statistics that only begin, end and error probes read
+    (or delete from): no reader runs beside an adder, so '<<<' needs no
+    lock; each CPU still adds to its own map."""
+    kinds = {}
+    for site in program.sites:
+        kinds.setdefault(site.handler, set()).add(site.kind)
+    read_while_busy = set().union(*(
+        handler.scope.globals_read for handler in program.handlers
+        if kinds.get(handler.index, set()) - _QUIET_KINDS))
+    return frozenset(sym.name for sym in program.globals.values()
+                     if sym.type is T.STATS and sym.is_array
+                     and sym.name not in read_while_busy)
+
+
 _VERMAGIC = "@STPC_VERMAGIC@"
 # the module parameters the loader fills (runtime_c/stpc_protocol.h)
 _LOADER_PARAMETERS = {
