@@ -112,10 +112,10 @@ static bool stpc_key_equal(const struct stpc_map *m,
 	return true;
 }
 
-struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
-				     const struct stpc_key *k)
+static struct stpc_map_entry *stpc_map_find_hashed(struct stpc_map *m,
+						   const struct stpc_key *k,
+						   u32 hash)
 {
-	u32 hash = stpc_key_hash(m, k);
 	u32 link = m->buckets[hash & (m->nbuckets - 1)];
 
 	while (link != STPC_NONE) {
@@ -126,6 +126,12 @@ struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
 		link = e->bucket_next;
 	}
 	return NULL;
+}
+
+struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
+				     const struct stpc_key *k)
+{
+	return stpc_map_find_hashed(m, k, stpc_key_hash(m, k));
 }
 
 static void stpc_store_key(struct stpc_map *m, struct stpc_map_entry *e,
@@ -146,7 +152,8 @@ struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
 				       const struct stpc_key *k,
 				       const char *location)
 {
-	struct stpc_map_entry *e = stpc_map_find(m, k);
+	u32 hash = stpc_key_hash(m, k);
+	struct stpc_map_entry *e = stpc_map_find_hashed(m, k, hash);
 	u32 link, bucket;
 
 	if (e)
@@ -160,7 +167,7 @@ struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
 	m->free = e->bucket_next;
 	memset(e, 0, m->slot_size);
 	stpc_store_key(m, e, k);
-	e->hash = stpc_key_hash(m, k);
+	e->hash = hash;
 	e->seq = ++m->seq;
 	bucket = e->hash & (m->nbuckets - 1);
 	e->bucket_next = m->buckets[bucket];
