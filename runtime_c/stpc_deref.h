@@ -144,18 +144,20 @@ static __always_inline u64 stpc_scalar_value(const union stpc_scalar *v,
 #include <asm/vsyscall.h>
 
 /*
- * What x86-64's copy_from_kernel_nofault() accepts, for every byte of
- * [addr, addr + size): not a user address, not the vsyscall page,
- * canonical, no wrap past the top.
+ * What x86-64's copy_from_kernel_nofault() accepts (an address at or above
+ * TASK_SIZE_MAX + PAGE_SIZE, canonical, not in the vsyscall page), or
+ * less, for every byte of [addr, addr + size).  Above TASK_SIZE_MAX, the
+ * addresses canonical under the paging in use are those from
+ * -2^__VIRTUAL_MASK_SHIFT up: one comparison.
  */
 static __always_inline bool stpc_kernel_range_ok(u64 addr, size_t size)
 {
+	u64 lowest = ~0ULL << __VIRTUAL_MASK_SHIFT;
 	u64 last = addr + size - 1;
 
-	return addr >= TASK_SIZE_MAX + PAGE_SIZE && last >= addr &&
+	return addr >= lowest && last >= addr &&
 	       addr >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT &&
-	       last >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT &&
-	       __is_canonical_address(addr, boot_cpu_data.x86_virt_bits);
+	       last >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT;
 }
 
 /*
