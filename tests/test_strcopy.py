@@ -145,3 +145,16 @@ def test_word_copy_matches_a_byte_copy(tmp_path, maxstringlen):
     run = subprocess.run([str(binary)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:]
     assert run.stdout.endswith(" 0 failures\n")
+
+
+@pytest.mark.parametrize("reader", ["kernel_string_n", "user_string_n"])
+def test_n_readers_copy_at_most_n_bytes(reader):
+    """kernel_string_n(addr, n) is at most n bytes, as in SystemTap: the
+    copy gets a buffer of n + 1 (tests/corpus/fixture/ptr.stp runs it)."""
+    from stpc.compiler.driver import Compilation, CompileOptions
+    source = f"probe begin {{ println({reader}(0, 3)) }}\n"
+    c_source = Compilation(source, "t.stp", CompileOptions(
+        kernel_release="any", module_name="t_n")).c_source()
+    space = reader.split("_")[0]
+    assert f"stpc_{space}_string(c, l->t0, a0, " \
+        "(s64)((u64)((s64)3LL) + 1), " in c_source
