@@ -26,7 +26,8 @@ export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup apt backports-source newest-kernel2 print-packages demo test \
-	unit-test vm-test fresh-check fixture debuginfo clean
+	unit-test vm-test fresh-check fixture debuginfo clean bench-overhead \
+	bench-many-probes
 
 setup: apt $(VENV)/.installed
 
@@ -100,6 +101,14 @@ fresh-check:
 # probes and tests/test_kernel_dwarf.py read it.
 debuginfo: setup
 	$(VPY) -m stpc.compiler.debuginfo $(KVER)
+
+# Benchmarks that boot the VM once (docs/performance.md); BENCH_ARGS adds
+# options, e.g. `make bench-overhead BENCH_ARGS="--rounds 9"`.
+bench-overhead: setup
+	$(VPY) bench/overhead.py -r $(KVER) $(BENCH_ARGS)
+
+bench-many-probes: setup
+	$(VPY) bench/many_probes.py -r $(KVER) $(BENCH_ARGS)
 
 fixture: setup
 	$(MAKE) -C tests/fixture_module KVER=$(KVER)

@@ -96,7 +96,8 @@ def run_module(data: bytes, options: RunOptions) -> RunResult:
             addresses.release()
         try:
             with _Output(options.output, options.json) as out:
-                return _Session(name, out, child, signals).run()
+                times = _PhaseTimes(options.verbose, image.info)
+                return _Session(name, out, child, signals, times).run()
         finally:
             if child:
                 child.abandon()
@@ -124,6 +125,30 @@ class _StopSignals:
 
     def _handle(self, signum, frame) -> None:
         self.received = signum
+
+
+# the points a session runs instead of arming them
+_RUN_ONCE = ("begin", "end", "error", "never")
+
+
+class _PhaseTimes:
+    """With -v, how long the start command took to arm the probes and
+    the stop command to disarm them (bench/many_probes.py reads these).
+    ``armed`` counts the points start tries to arm (the module warns
+    about any it cannot).  Start also runs the begin probes first, and
+    stop the end probes after: without them the times are arming's
+    alone."""
+
+    def __init__(self, verbose: bool, info: Optional[dict]):
+        self.verbose = verbose
+        self.armed = sum(1 for point in (info or {}).get("probes", [])
+                         if point.partition("(")[0] not in _RUN_ONCE)
+
+    def report(self, what: str, started: float) -> None:
+        if self.verbose:
+            ms = (time.monotonic() - started) * 1000
+            sys.stderr.write(f"stpc: {what} in {ms:.1f} ms\n")
+            sys.stderr.flush()
 
 
 def _remove(name: str) -> None:
@@ -237,8 +262,9 @@ class _Child:
 
 class _Session:
     def __init__(self, name: str, out: _Output, child: Optional[_Child],
-                 signals: _StopSignals):
+                 signals: _StopSignals, times: _PhaseTimes):
         self.name = name
+        self.times = times
         self.out = out
         self.child = child
         self.signals = signals
@@ -248,13 +274,18 @@ class _Session:
         self.command_failed = False
 
     def run(self) -> RunResult:
+        times = self.times
         try:
+            started = time.monotonic()
             if not self._start():
                 return RunResult(1, 0, 0, refused=True)
+            times.report(f"armed {times.armed} probes", started)
             if self.child:
                 self._release_child()
             self._wait_for_end()
+            stopping = time.monotonic()
             self._command(protocol.CMD_STOP)
+            times.report("disarmed", stopping)
             self._drain()
             status = self._status()
         finally:

@@ -1,0 +1,310 @@
+#!/usr/bin/env python3
+"""What a probe adds to every call of the function it probes: stpc against
+a bare kprobe, a bare ftrace_ops, SystemTap 4.8 and bpftrace, side by side
+in one VM boot.
+
+    python3 bench/overhead.py [-r KVER] [--rounds N] [--calls N]
+                              [--no-stap] [--no-bpftrace]
+
+bench/modules/ is built on the host with kbuild (with DWARF): the target
+module stpc_bench_target, where writing N to /proc/stpc_bench calls the
+noinline stpc_bench_hit(item, value) N times and times the loop in the
+kernel, a kprobe module with an empty pre-handler and an ftrace_ops
+module with an empty callback (each counts its hits), both on
+stpc_bench_hit.  stpc's scripts (and SystemTap's, `stap -p4` with the
+patched runtime copy of tests/stap_oracle.py) are compiled on the host.
+Nothing is loaded on the host: ONE VM boot (tests/vm.py, TCG) loads the
+target, then runs the rounds; each round runs every variant once, in an
+order rotated from round to round, each loading its probe, making the
+calls, and unloading it.  Every variant must report as many hits as
+calls made (the proof that its probe fired), or the run fails.
+
+Prints Markdown for docs/performance.md: the median ns per call (and the
+range over the rounds), the cost the probe adds over no probe, that added
+cost as a multiple of the bare kprobe's, and stpc's added cost divided
+by the others'.  Under TCG every figure is slower and noisier than on
+hardware: compare ratios within one run, not times across runs.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from guestbench import (ROOT, argument_parser, check_prerequisites,
+                        rotated, run_guest, run_host, scratch_dir)
+from stap_oracle import ensure_runtime  # tests/, which guestbench puts on
+                                        # sys.path
+
+MODULES = ROOT / "bench" / "modules"
+BENCH = "overhead"
+
+TARGET = "stpc_bench_target"
+POINT = 'module("%s").function("stpc_bench_hit")'
+
+COUNT = """global n
+probe %s { n++ }
+probe end { printf("%%d\\n", n) }
+"""
+ARGS = """global calls, bytes
+probe %s {
+	calls[kernel_string($item->owner->name), $item->kind] <<< $value
+	bytes += $item->size
+}
+probe end {
+	foreach ([n, k] in calls)
+		printf("%%s %%d %%d\\n", n, k, @count(calls[n, k]))
+	printf("%%d\\n", bytes)
+}
+"""
+HIST = """global values
+probe %s { values <<< $value }
+probe end { print(@hist_log(values)); printf("%%d\\n", @count(values)) }
+"""
+BPF_COUNT = "kprobe:stpc_bench_hit { @n = count(); }\n"
+BPF_HIST = "kprobe:stpc_bench_hit { @h = hist(arg1); }\n"
+
+
+@dataclass
+class Variant:
+    key: str
+    label: str
+    run: str        # guest shell; {round} makes the calls
+    hits: Callable[[str, int], Optional[int]]  # (stdout, calls) -> hits
+
+
+def _last_int(out: str, calls: int) -> Optional[int]:
+    words = out.split()
+    return int(words[-1]) if words and words[-1].isdigit() else None
+
+
+def _args_hits(out: str, calls: int) -> Optional[int]:
+    """The calls the 2-key statistics counted, if the bytes total is
+    right too (item k has size 10 + k % 4)."""
+    lines = out.split("\n")
+    rows = [line.split() for line in lines if len(line.split()) == 3]
+    if _last_int(out, calls) != sum(10 + k % 4 for k in range(calls)):
+        return None
+    return sum(int(row[2]) for row in rows)
+
+
+def _bpf_count_hits(out: str, calls: int) -> Optional[int]:
+    found = re.search(r"^@n: (\d+)$", out, re.M)
+    return int(found.group(1)) if found else None
+
+
+def _bpf_hist_hits(out: str, calls: int) -> Optional[int]:
+    buckets = re.findall(r"^[\[(][^\n]*?\s(\d+)\s+\|", out, re.M)
+    return sum(int(b) for b in buckets) if buckets else None
+
+
+def _bare(name: str, params: str = "") -> str:
+    """Loads bench/modules' NAME, makes the calls, prints its hits."""
+    return (f"insmod {name}.ko {params} && {{{{ {{round}}; "
+            f"cat /sys/module/{name}/parameters/hits; rmmod {name}; }}}}")
+
+
+# (variant, tool it needs beyond stpc, label, guest shell, hits' reader)
+VARIANTS = [
+    ("none", "", "no probe", "{round}", lambda out, calls: calls),
+    ("kprobe", "", "bare kprobe (empty pre-handler)",
+     _bare("stpc_bench_kprobe"), _last_int),
+    ("ftrace", "", "bare ftrace_ops (empty callback)",
+     _bare("stpc_bench_ftrace", "ip=0x$IP"), _last_int),
+    ("stpc_count", "", "stpc `n++`",
+     "stpc stpc_count.ko --run -c '{round}'", _last_int),
+    ("stpc_args", "", "stpc args + 2-key `<<<`",
+     "stpc stpc_args.ko --run -c '{round}'", _args_hits),
+    ("stpc_hist", "", "stpc `<<<` + `@hist_log`",
+     "stpc stpc_hist.ko --run -c '{round}'", _last_int),
+    ("stap_count", "stap", "SystemTap `n++`",
+     "staprun -c '{round}' stap_count.ko", _last_int),
+    ("stap_args", "stap", "SystemTap args + 2-key `<<<`",
+     "staprun -c '{round}' stap_args.ko", _args_hits),
+    ("bpf_count", "bpftrace", "bpftrace `count()`",
+     "bpftrace -c '{round}' bpf_count.bt", _bpf_count_hits),
+    ("bpf_hist", "bpftrace", "bpftrace `hist()`",
+     "bpftrace -c '{round}' bpf_hist.bt", _bpf_hist_hits),
+]
+
+
+def variants(stap: bool, bpftrace: bool) -> list[Variant]:
+    tools = {"": True, "stap": stap, "bpftrace": bpftrace}
+    return [Variant(key, label, run, hits)
+            for key, tool, label, run, hits in VARIANTS if tools[tool]]
+
+
+# (stpc's variant, the other, the target for stpc's added cost / the other's)
+COMPARISONS = [
+    ("stpc_count", "kprobe", "<= 1.0"),
+    ("stpc_args", "kprobe", "<= 1.5"),
+    ("stpc_count", "ftrace", ""),
+    ("stpc_count", "stap_count", ""),
+    ("stpc_args", "stap_args", "<= 0.3"),
+    ("stpc_count", "bpf_count", "<= 0.33"),
+    ("stpc_hist", "bpf_hist", "<= 0.33"),
+]
+
+
+def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
+    """Every module on the host, into WORK."""
+    for source in MODULES.iterdir():
+        shutil.copy(source, work)
+    run_host(BENCH, ["make", "-C", f"/lib/modules/{kver}/build",
+                     f"M={work}", "modules"], work, "building bench/modules")
+    scripts = {"count": COUNT, "args": ARGS, "hist": HIST}
+    for name, text in scripts.items():
+        (work / f"stpc_{name}.stp").write_text(text % (POINT % TARGET))
+        run_host(BENCH, ["stpc", f"stpc_{name}.stp", "--emit-ko", "-m",
+                         f"stpc_{name}", "-r", kver, "--debuginfo-path",
+                         str(work)], work, f"stpc on the {name} script")
+    if stap:
+        runtime = ensure_runtime(work)
+        for name in ("count", "args"):
+            # by path: stap reads the DWARF of this very file
+            text = scripts[name] % (POINT % (work / f"{TARGET}.ko"))
+            (work / f"stap_{name}.stp").write_text(text)
+            # STP_NO_OVERLOAD: under TCG its handlers take more than the
+            # half of the CPU time past which SystemTap ends the run
+            run_host(BENCH, ["stap", "-R", str(runtime), "-r", kver, "-p4",
+                             "-m", f"stap_{name}", "-DSTP_NO_OVERLOAD",
+                             f"stap_{name}.stp"],
+                     work, f"SystemTap on the {name} script")
+    if bpftrace:
+        (work / "bpf_count.bt").write_text(BPF_COUNT)
+        (work / "bpf_hist.bt").write_text(BPF_HIST)
+
+
+def guest_script(work: Path, found: list[Variant], rounds: int,
+                 calls: int) -> list[str]:
+    """Loads the target once, then runs every round."""
+    q = shlex.quote
+    (work / "round.sh").write_text(
+        f"echo {calls} > /proc/stpc_bench && cat /proc/stpc_bench > \"$1\"\n")
+    lines = [f"cd {q(str(work))}", "mkdir -p res",
+             f"insmod {TARGET}.ko || exit 1",
+             # untimed: TCG translates the loop's code on its first run
+             f"echo {calls} > /proc/stpc_bench",
+             "IP=$(awk '$3 == \"stpc_bench_hit\" { print $1 }' "
+             "/proc/kallsyms)"]
+    for r in range(rounds):
+        for variant in rotated(found, r):
+            tag = f"res/{variant.key}.{r}"
+            # bpftrace -c wants a path: `sh` is both /bin/sh and /usr/bin/sh
+            run = variant.run.format(round=f"/bin/sh round.sh {tag}.ns")
+            lines.append(f"{{ {run}; }} > {tag}.out 2> {tag}.err "
+                         f"|| echo $? > {tag}.rc")
+    lines.append(f"rmmod {TARGET}")
+    return lines
+
+
+@dataclass
+class Rounds:
+    ns_per_call: list[float]
+    problems: list[str]
+
+
+def read_results(work: Path, found: list[Variant], rounds: int,
+                 calls: int) -> dict[str, Rounds]:
+    results = {}
+    for variant in found:
+        times, problems = [], []
+        for r in range(rounds):
+            tag = work / "res" / f"{variant.key}.{r}"
+            ns_file = Path(f"{tag}.ns")
+            out = Path(f"{tag}.out").read_text() \
+                if Path(f"{tag}.out").exists() else ""
+            if not ns_file.exists():
+                err = Path(f"{tag}.err")
+                problems.append(f"round {r}: no calls made; stderr: "
+                                f"{err.read_text().strip() if err.exists() else '?'}")
+                continue
+            made, ns = (int(word) for word in ns_file.read_text().split())
+            hits = variant.hits(out, made)
+            if made != calls or hits != calls:
+                problems.append(f"round {r}: {made} calls, {hits} hits "
+                                f"counted; stdout: {out.strip()[-200:]!r}")
+                continue
+            times.append(ns / made)
+        results[variant.key] = Rounds(times, problems)
+    return results
+
+
+def _median(rounds: Rounds) -> Optional[float]:
+    return statistics.median(rounds.ns_per_call) if rounds.ns_per_call \
+        else None
+
+
+def report(results: dict[str, Rounds], found: list[Variant],
+           kver: str, rounds: int, calls: int) -> None:
+    labels = {v.key: v.label for v in found}
+    base = _median(results["none"])
+    added = {key: _median(r) - base for key, r in results.items()
+             if _median(r) is not None}
+    bare = added.get("kprobe")
+    print(f"stpc_bench_hit() called {calls} times per round from a "
+          f"/proc write, timed in the kernel; kernel {kver}, one VM boot "
+          f"(TCG); median of {rounds} rounds, variants rotated from round "
+          "to round. \"added\" is ns/call minus no probe's; \"x kprobe\" "
+          "is added cost / the bare kprobe's added cost.\n")
+    print("| variant | ns/call | range | added | x kprobe |\n"
+          "|---|---|---|---|---|")
+    for key, result in results.items():
+        if not result.ns_per_call:
+            print(f"| {labels[key]} | failed | | | |")
+            continue
+        low, high = min(result.ns_per_call), max(result.ns_per_call)
+        ratio = f"{added[key] / bare:.2f}x" if bare and key != "none" else ""
+        print(f"| {labels[key]} | {_median(result):.0f} | {low:.0f}-"
+              f"{high:.0f} | {added[key]:.0f} | {ratio} |")
+    print("\n| stpc's added cost / the other's | ratio | target |\n"
+          "|---|---|---|")
+    for ours, other, target in COMPARISONS:
+        if ours in added and other in added and added[other] > 0:
+            print(f"| {labels[ours]} / {labels[other]} | "
+                  f"{added[ours] / added[other]:.2f} | {target} |")
+
+
+def main() -> int:
+    parser = argument_parser(__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=200000,
+                        help="calls of the probed function per round")
+    parser.add_argument("--no-stap", action="store_true",
+                        help="leave SystemTap out even when installed")
+    parser.add_argument("--no-bpftrace", action="store_true",
+                        help="leave bpftrace out even when installed")
+    args = parser.parse_args()
+    check_prerequisites(BENCH, args.kver)
+    stap = not args.no_stap and shutil.which("stap") is not None
+    bpftrace = not args.no_bpftrace and shutil.which("bpftrace") is not None
+    for tool, used, package in (("stap", stap, "systemtap"),
+                                ("bpftrace", bpftrace, "bpftrace")):
+        if not used:
+            print(f"overhead: {tool} left out (not installed or --no-"
+                  f"{package.replace('systemtap', 'stap')}; apt-get install "
+                  f"{package})", file=sys.stderr)
+    found = variants(stap, bpftrace)
+    with scratch_dir("stpc-overhead-") as tmp:
+        work = Path(tmp)
+        build(work, args.kver, stap, bpftrace)
+        run_guest(BENCH, work, guest_script(work, found, args.rounds,
+                                            args.calls), args.kver,
+                  timeout=600 + 120 * args.rounds * len(found))
+        results = read_results(work, found, args.rounds, args.calls)
+    report(results, found, args.kver, args.rounds, args.calls)
+    failed = [f"{key}: {problem}" for key, r in results.items()
+              for problem in r.problems]
+    for line in failed:
+        print(f"overhead: {line}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

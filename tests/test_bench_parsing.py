@@ -1,0 +1,47 @@
+"""How bench/overhead.py and bench/many_probes.py read what the tools
+printed in the VM (the benchmarks themselves are run by hand)."""
+
+import sys
+import time
+from pathlib import Path
+
+from stpc.loader.run import _PhaseTimes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import many_probes  # noqa: E402
+import overhead  # noqa: E402
+
+BPF_HIST = """Attaching 1 probe...
+
+
+@h:
+[0]                    1 |                                                    |
+[1]                    1 |                                                    |
+[2, 4)                 2 |                                                    |
+[128K, 256K)       72144 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|
+
+"""
+
+
+def test_bpftrace_hist_hits_are_the_buckets_summed():
+    assert overhead._bpf_hist_hits(BPF_HIST, 0) == 72148
+
+
+def test_bpftrace_count_is_read_from_its_map():
+    assert overhead._bpf_count_hits("Attaching 1 probe...\n\n\n@n: 8\n\n",
+                                    8) == 8
+
+
+def test_args_hits_need_the_right_bytes_total():
+    rows = "even 0 2\nodd 1 1\neven 2 1\nodd 3 1\n"
+    assert overhead._args_hits(rows + "56\n", 5) == 5   # 10+11+12+13+10
+    assert overhead._args_hits(rows + "55\n", 5) is None
+
+
+def test_many_probes_reads_the_loaders_verbose_lines(capsys):
+    times = _PhaseTimes(True, {"probes": ["kernel.function(\"a\")", "end"]})
+    times.report(f"armed {times.armed} probes", time.monotonic())
+    times.report("disarmed", time.monotonic())
+    err = capsys.readouterr().err
+    assert many_probes._ARMED.search(err).group(1) == "1"
+    assert many_probes._DISARMED.search(err) is not None
