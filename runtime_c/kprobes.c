@@ -10,11 +10,6 @@
 #include <linux/mm.h>
 #include <linux/slab.h>
 
-static bool stpc_verbose;
-module_param_named(stpc_verbose, stpc_verbose, bool, 0);
-MODULE_PARM_DESC(stpc_verbose, "report how probes were armed, and probed "
-		 "modules loaded during the run");
-
 #if defined(STPC_HAVE_FTRACE_OPS) && !defined(STPC_NO_FTRACE)
 #include "entry_ftrace.h"
 #else

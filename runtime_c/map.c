@@ -40,6 +40,7 @@ static u32 stpc_link(const struct stpc_map *m, const struct stpc_map_entry *e)
 int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 {
 	size_t off = ALIGN(sizeof(struct stpc_map_entry), 8);
+	size_t slots, buckets;
 	unsigned int i;
 
 	m->desc = desc;
@@ -50,8 +51,10 @@ int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 	m->value_off = off;
 	m->slot_size = off + ALIGN(stpc_value_size(desc), 8);
 	m->nbuckets = roundup_pow_of_two(desc->max_entries);
-	m->slots = vzalloc((size_t)desc->max_entries * m->slot_size);
-	m->buckets = vzalloc(m->nbuckets * sizeof(u32));
+	slots = (size_t)desc->max_entries * m->slot_size;
+	buckets = m->nbuckets * sizeof(u32);
+	m->slots = stpc_counted(vzalloc(slots), slots, STPC_MEM_DATA);
+	m->buckets = stpc_counted(vzalloc(buckets), buckets, STPC_MEM_DATA);
 	if (!m->slots || !m->buckets)
 		return -ENOMEM;
 	stpc_map_clear(m);

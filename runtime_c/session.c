@@ -15,6 +15,11 @@ static int stpc_protocol = STPC_PROTOCOL_VERSION;
 module_param(stpc_protocol, int, 0444);
 MODULE_PARM_DESC(stpc_protocol, "loader protocol version (read-only)");
 
+static bool stpc_verbose;
+module_param_named(stpc_verbose, stpc_verbose, bool, 0);
+MODULE_PARM_DESC(stpc_verbose, "report the memory preallocated, how probes "
+		 "were armed, and probed modules loaded during the run");
+
 static struct stpc_context *stpc_contexts[NR_CPUS];
 static atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
 static atomic_t stpc_errors = ATOMIC_INIT(0);
@@ -238,6 +243,17 @@ static void stpc_report_timing(void)
 	preempt_enable();
 }
 
+static void stpc_report_memory(void)
+{
+	const size_t *m = stpc_preallocated;
+
+	stpc_warn("stpc: %zu bytes preallocated: %zu for %u CPUs' handler "
+		  "contexts, %zu for arrays and statistics, %zu for output\n",
+		  m[STPC_MEM_CONTEXTS] + m[STPC_MEM_DATA] + m[STPC_MEM_OUTPUT],
+		  m[STPC_MEM_CONTEXTS], num_possible_cpus(), m[STPC_MEM_DATA],
+		  m[STPC_MEM_OUTPUT]);
+}
+
 static int stpc_session_start(void)
 {
 	unsigned int i;
@@ -247,6 +263,8 @@ static int stpc_session_start(void)
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_LOADED,
 			   STPC_STATE_STARTING) != STPC_STATE_LOADED)
 		return -EBUSY;
+	if (stpc_verbose)
+		stpc_report_memory();
 	for (i = 0; i < stpc_program.nbegin; i++)
 		stpc_run_probe(&stpc_program.begin[i]);
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_STARTING,
@@ -313,7 +331,9 @@ static int stpc_alloc_contexts(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		stpc_contexts[cpu] = vzalloc(stpc_program.context_size);
+		stpc_contexts[cpu] = stpc_counted(
+			vzalloc(stpc_program.context_size),
+			stpc_program.context_size, STPC_MEM_CONTEXTS);
 		if (!stpc_contexts[cpu])
 			return -ENOMEM;
 	}

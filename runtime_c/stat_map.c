@@ -15,7 +15,9 @@ int stpc_stat_map_init(struct stpc_stat_map *sm,
 
 	sm->desc = desc;
 	for_each_possible_cpu(cpu) {
-		sm->cpu[cpu] = kzalloc(sizeof(struct stpc_map), GFP_KERNEL);
+		sm->cpu[cpu] = stpc_counted(kzalloc(sizeof(struct stpc_map),
+						    GFP_KERNEL),
+					    sizeof(struct stpc_map), STPC_MEM_DATA);
 		if (!sm->cpu[cpu])
 			return -ENOMEM;
 		ret = stpc_map_init(sm->cpu[cpu], desc);

@@ -16,11 +16,13 @@ static size_t stpc_stat_record_size(const struct stpc_stat_desc *desc)
 
 int stpc_stat_init(struct stpc_stat *s, const struct stpc_stat_desc *desc)
 {
+	size_t size = stpc_stat_record_size(desc);
 	int cpu;
 
 	s->desc = desc;
 	for_each_possible_cpu(cpu) {
-		s->cpu[cpu] = kzalloc(stpc_stat_record_size(desc), GFP_KERNEL);
+		s->cpu[cpu] = stpc_counted(kzalloc(size, GFP_KERNEL), size,
+					   STPC_MEM_DATA);
 		if (!s->cpu[cpu])
 			return -ENOMEM;
 	}

@@ -323,6 +323,24 @@ struct stpc_program {
 	unsigned int ntiming;
 };
 
+/* Memory allocated at load, by use, counted where it is allocated (-v). */
+enum stpc_memory_use {
+	STPC_MEM_CONTEXTS,	/* the per-CPU handler contexts */
+	STPC_MEM_DATA,		/* arrays, statistics, -t records */
+	STPC_MEM_OUTPUT,	/* the per-CPU output rings */
+	STPC_MEM_USES
+};
+
+static size_t stpc_preallocated[STPC_MEM_USES];
+
+static inline void *stpc_counted(void *p, size_t size,
+				 enum stpc_memory_use use)
+{
+	if (p)
+		stpc_preallocated[use] += size;
+	return p;
+}
+
 /* Per-CPU state of the handler running on that CPU. */
 struct stpc_context {
 	bool busy;			/* a handler runs in it: see stpc_enter */

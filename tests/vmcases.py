@@ -125,9 +125,10 @@ probe end { foreach (k+ in hits) printf("%s %d\\n", k, hits[k]) }
 
 
 def mechanism_cases(kver: str) -> List[VmCase]:
-    """-v tells how each probe was armed: ftrace where it can, a kprobe
-    where it cannot (a notrace function) or for a return probe, and all
-    of them as kprobes with -D STPC_NO_FTRACE; the output is the same."""
+    """-v tells the memory preallocated, and how each probe was armed:
+    ftrace where it can, a kprobe where it cannot (a notrace function) or
+    for a return probe, and all of them as kprobes with -D STPC_NO_FTRACE;
+    the output is the same."""
     ko = fixture_ko(kver)
     cases = []
     for name, defines, armed in (
@@ -145,7 +146,9 @@ def mechanism_cases(kver: str) -> List[VmCase]:
                        "-r", kver, "--debuginfo-path", str(ko.parent)]
                       + defines],
             stdout="ints 3\nsplit 3\nuntraced 3\n", stderr=None,
-            stderr_pattern=rf"(?s).*stpc: {armed}\n.*"))
+            stderr_pattern=r"(?s).*stpc: \d+ bytes preallocated: [1-9]\d* for "
+            r"\d+ CPUs' handler contexts, [1-9]\d* for arrays and statistics, "
+            rf"[1-9]\d* for output\n.*stpc: {armed}\n.*"))
     return cases
 
 
