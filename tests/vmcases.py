@@ -725,8 +725,8 @@ _SECOND_KERNEL_CORPUS = ("args_basic", "arrays_basic", "hist_log",
 
 
 def second_kernel_cases(kver: str) -> List[VmCase]:
-    """What must also pass on the second kernel: the fixture corpus, the
-    target workflow (pinning, build-ids), a few language cases, the
+    """What must also pass on the second kernel: the fixture corpus (both
+    ways: its ftrace has endbr64 before the fentry call), the target workflow (pinning, build-ids), a few language cases, the
     emit-ko workflow, kernel probes (from BTF in a zstd image) and user
     memory read from the page cache.  STPC_VM_CASES filters these too."""
     corpus = [c for c in corpus_cases(kver)
@@ -735,8 +735,9 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
             if c.id == "workflow/emit-ko-then-run"]
     untouched = [c for c in user_string_cases(kver)
                  if c.id.startswith("kernel/user-string-un")]
-    cases = (fixture_cases(kver) + target_workflow_cases(kver) + corpus +
-             emit + kernel_cases(kver) + untouched)
+    cases = (fixture_cases(kver) + mechanism_cases(kver) +
+             target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
+             untouched)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
