@@ -725,8 +725,9 @@ _SECOND_KERNEL_CORPUS = ("args_basic", "arrays_basic", "hist_log",
 
 
 def second_kernel_cases(kver: str) -> List[VmCase]:
-    """What must also pass on the second kernel: the fixture corpus (both
-    ways: its ftrace has endbr64 before the fentry call), the target workflow (pinning, build-ids), a few language cases, the
+    """What must also pass on the second kernel: the fixture corpus both
+    ways and the mechanism cases (its fentry calls follow an endbr64), the
+    target workflow (pinning, build-ids), a few language cases, the
     emit-ko workflow, kernel probes (from BTF in a zstd image) and user
     memory read from the page cache.  STPC_VM_CASES filters these too."""
     corpus = [c for c in corpus_cases(kver)
