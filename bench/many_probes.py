@@ -198,11 +198,12 @@ def report(found: list[Variant], results: dict[str, list[Round]],
           "over the module without kernel probes, divided by the hits "
           "counted.\n")
     print("| variant | probes armed | refused | arm ms | disarm ms | "
-          "ns/read | hits/read | ns/hit added |\n"
-          "|---|---|---|---|---|---|---|---|")
+          "ns/read | range | hits/read | ns/hit added |\n"
+          "|---|---|---|---|---|---|---|---|---|")
     for v in found:
         rounds = results[v.key]
         per_read = _median(r.ns_per_read for r in rounds)
+        reads = [r.ns_per_read for r in rounds]
         hits = _median(r.hits for r in rounds)
         refused = max(r.refused for r in rounds)
         per_hit = (f"{hits / args.reads:.2f} | "
@@ -211,13 +212,14 @@ def report(found: list[Variant], results: dict[str, list[Round]],
         print(f"| {v.label} | {v.sites - refused} | {refused} | "
               f"{_median(r.armed_ms for r in rounds):.0f} | "
               f"{_median(r.disarmed_ms for r in rounds):.0f} | "
-              f"{per_read:.0f} | {per_hit} |")
+              f"{per_read:.0f} | {min(reads):.0f}-{max(reads):.0f} | "
+              f"{per_hit} |")
 
 def main() -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds in the VM")
-    parser.add_argument("--reads", type=int, default=20000,
+    parser.add_argument("--reads", type=int, default=100000,
                         help="reads of the sysfs file per round")
     parser.add_argument("--compile-rounds", type=int, default=3)
     parser.add_argument("--kernel-types", nargs="+", default=["btf", "dwarf"],
