@@ -13,14 +13,16 @@ import sys
 import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
-from typing import ContextManager, List, Optional, Tuple
+from typing import TYPE_CHECKING, ContextManager, List, Optional, Tuple
 
-from .ast import Span
-from .defines import LIMITS
 from .errors import EnvironmentProblem, StpcError, warn
+from .features import feature_defines
+from .inputcache import cache_dir
 from ..loader import VERSION
+
+if TYPE_CHECKING:
+    from .ast import Span
 
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
@@ -94,17 +96,11 @@ class BuildOptions:
 
 
 def runtime_dir() -> Path:
+    from importlib import resources
     return Path(str(resources.files("stpc.runtime_c")))
 
 
-def cache_dir() -> Path:
-    configured = os.environ.get("STPC_CACHE_DIR")
-    if configured:
-        return Path(configured)
-    return Path.home() / ".cache" / "stpc"
-
-
-def _tree_identity(build_tree: Path) -> str:
+def tree_identity(build_tree: Path) -> str:
     """What makes two build trees produce different modules."""
     digest = hashlib.sha256(str(build_tree.resolve()).encode())
     for name in ("include/generated/utsrelease.h", ".config",
@@ -129,7 +125,7 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
     digest = hashlib.sha256()
     for part in (VERSION, _runtime_identity(), c_source, module_name,
                  repr(options.defines), options.kernel_release,
-                 _tree_identity(options.build_tree)):
+                 tree_identity(options.build_tree)):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
@@ -179,16 +175,24 @@ def _warn_uncached(exc: OSError) -> None:
          "exits; set STPC_CACHE_DIR to a writable directory to keep it")
 
 
+#: No BTF for the module: nothing reads a probe module's types, and a
+#: tree that has a vmlinux would otherwise run pahole on every build (the
+#: only user of PAHOLE_FLAGS, which kbuild computes by running
+#: pahole-flags.sh again in every sub-make).
+_NO_MODULE_BTF = ("CONFIG_DEBUG_INFO_BTF_MODULES=", "PAHOLE_FLAGS=")
+
+
 def _kbuild(workdir: Path, c_source: str, module_name: str,
             options: BuildOptions, verbose: int) -> Path:
     (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
     flags = [f"-I{runtime_dir()}", "-Werror"]
+    flags += [f"-D{name}" for name in feature_defines(options.build_tree)]
     flags += [f"-D{name}={value}" if value else f"-D{name}"
               for name, value in options.defines]
     (workdir / "Kbuild").write_text(
         f"obj-m := {module_name}.o\nccflags-y := {' '.join(flags)}\n")
     command = ["make", "-C", str(options.build_tree), f"M={workdir}",
-               "modules"]
+               "modules", *_NO_MODULE_BTF]
     result = subprocess.run(command, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
@@ -206,15 +210,17 @@ def _build_failure(output: str, c_source: str, module_name: str,
     """A build error, pointed at the script line its C line came from.
     The limits are checked before the build (defines.py): a -D of another
     name may be the cause rather than stpc."""
+    from .defines import LIMITS, SWITCHES
     first = _GCC_ERROR.search(output)
-    span: Optional[Span] = None
+    span: Optional["Span"] = None
     message = "the generated C code did not compile"
     if first:
         message += f": {first.group(4)}"
         if first.group(1).endswith(f"{module_name}.c"):
             span = _script_span(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
-    others = [f"-D {name}" for name, _ in defines if name not in LIMITS]
+    others = [f"-D {name}" for name, _ in defines
+              if name not in LIMITS and name not in SWITCHES]
     cause = (f"{', '.join(others)} may be the cause, or this is a bug in "
              "stpc" if others else "this is a bug in stpc")
     return StpcError(message, span,
@@ -222,7 +228,8 @@ def _build_failure(output: str, c_source: str, module_name: str,
                      f"kbuild said:\n{tail}")
 
 
-def _script_span(c_source: str, c_line: int) -> Optional[Span]:
+def _script_span(c_source: str, c_line: int) -> Optional["Span"]:
+    from .ast import Span
     lines: List[str] = c_source.splitlines()[:c_line]
     for line in reversed(lines):
         match = _MARKER.search(line)

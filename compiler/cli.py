@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import traceback
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from ..loader import VERSION, color
 from ..loader.kmod import LoaderError
@@ -144,8 +144,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_intermixed_args(argv)    # --version exits
     from .errors import StpcError
-    args = _parser().parse_intermixed_args(argv)
     color.configure(args.color)
     args.text_name = "<input>"
     if args.text is not None and args.script is not None:
@@ -322,9 +322,7 @@ def _last_pass(args) -> int:
 
 def _compile(args) -> int:
     from .defines import check_defines
-    from .driver import Compilation, CompileOptions, run_deep
-    from .unparse import describe_program, unparse
-    from .errors import StpcError
+    from .driver import CompileOptions
 
     last = _last_pass(args)
     if args.sign:
@@ -347,29 +345,89 @@ def _compile(args) -> int:
         keep_build_dir=args.keep,
         timing=args.timing,
         build_tree=kernel.build_tree)
+    file, source = _script_text(args)
+    raw_key = None
+    if last >= 4 and not args.keep:
+        from . import inputcache
+        raw_key = _raw_key(options, file, source)
+        # -v says what each pass did: the passes run
+        hit = None if args.verbose else inputcache.lookup(raw_key)
+        if hit is not None:
+            _report_warnings(args, [w.restore() for w in hit.warnings],
+                             {file: source})
+            return _finish(args, last, hit.module, hit.module.stem)
+    return _run_passes(args, last, file, source, options, raw_key)
+
+
+def _script_text(args) -> Tuple[str, str]:
+    """The script's name, as its locations say it, and its text."""
+    from .errors import StpcError
     if args.text is not None:
-        comp = Compilation(args.text, args.text_name, options)
-    else:
-        try:
-            comp = Compilation.from_file(args.script, options)
-        except OSError as exc:
-            raise StpcError(f"cannot read {args.script}: {exc.strerror}") \
-                from None
+        return args.text_name, args.text
+    try:
+        with open(args.script, encoding="latin-1") as script:
+            return args.script, script.read()
+    except OSError as exc:
+        raise StpcError(f"cannot read {args.script}: {exc.strerror}") \
+            from None
+
+
+def _raw_key(options, file: str, source: str) -> str:
+    """The raw-input cache's key (compiler/inputcache.py): the script and
+    everything of the command that changes its C or its build."""
+    from dataclasses import replace
+    from .build import tree_identity
+    from .inputcache import raw_key
+    return raw_key(source.encode("latin-1"), {
+        "options": repr(replace(options, verbose=0)),
+        "file": file, "cwd": os.getcwd(),
+        "tree": tree_identity(options.build_tree),
+        "STPC_DEBUGINFO_PATH": os.environ.get("STPC_DEBUGINFO_PATH", "")})
+
+
+def _run_passes(args, last: int, file: str, source: str, options,
+                raw_key: Optional[str]) -> int:
+    from contextlib import nullcontext
+    from .driver import Compilation, run_deep
+    from .unparse import describe_program, unparse
+
+    comp = Compilation(source, file, options)
     if last == 1:
         script = comp.script()
         sys.stdout.write(run_deep(lambda: unparse(script)))
         return EXIT_OK
-    _report_warnings(args, comp)
-    if last == 2:
-        program = comp.program()
-        sys.stdout.write(run_deep(lambda: describe_program(program)))
-        return EXIT_OK
-    if last == 3:
-        sys.stdout.write(comp.c_source())
-        return EXIT_OK
+    from .inputcache import ReadRecorder
+    recorder = ReadRecorder() if raw_key is not None else None
+    with recorder.recording() if recorder else nullcontext():
+        _report_warnings(args, comp.program().warnings, {file: source})
+        if last == 2:
+            program = comp.program()
+            sys.stdout.write(run_deep(lambda: describe_program(program)))
+            return EXIT_OK
+        if last == 3:
+            sys.stdout.write(comp.c_source())
+            return EXIT_OK
+        comp.c_source()
     module = comp.module()
+    if recorder is not None:
+        _remember(raw_key, comp, module, recorder.paths)
+    return _finish(args, last, module, comp.module_name)
+
+
+def _remember(raw_key: str, comp, module, read: set) -> None:
+    """The raw-input cache's entry for this command: what passes 1-3 read,
+    and where a vmlinux would have been found had one been there."""
+    from .inputcache import StoredWarning, store
+    from .probes import vmlinux_candidates
+    watched = {str(p) for p in vmlinux_candidates(comp.probe_environment())}
+    store(raw_key, module, read | watched,
+          [StoredWarning.of(w) for w in comp.program().warnings])
+
+
+def _finish(args, last: int, module, module_name: str) -> int:
+    """Pass 4's module written (--emit-ko), said (-p4) or run."""
     if args.emit_ko:
-        module = _emit(args, module, comp.module_name)
+        module = _emit(args, module, module_name)
     if last == 4:
         print(module)
         return EXIT_OK
@@ -385,16 +443,14 @@ def _kernel(args):
     return KernelTree.from_option(args.kernel_release)
 
 
-def _report_warnings(args, comp) -> None:
+def _report_warnings(args, warnings, sources: dict) -> None:
     """Pass 2's warnings, once: printed, dropped (-w, which wins over -W,
     as in stap) or made errors (-W)."""
-    from .errors import StpcErrors
-    warnings = comp.program().warnings
     if args.no_warnings or not warnings:
         return
     if args.warnings_are_errors:
+        from .errors import StpcErrors
         raise StpcErrors([warning.as_error() for warning in warnings])
-    sources = {comp.file: comp.source}
     for warning in warnings:
         print(warning.render(sources), file=sys.stderr)
 

@@ -105,11 +105,23 @@ def check_defines(texts: Sequence[str],
     return tuple(defines)
 
 
+#: stpc's on/off switches, given as -D NAME (or NAME=1)
+SWITCHES: Dict[str, str] = {
+    "STPC_NO_FTRACE": "function entries are kprobes, never ftrace",
+}
+
+
 def _one_define(text: str) -> Define:
     name, equals, value = text.partition("=")
     limit = LIMITS.get(name)
     if limit is not None:
         return name, str(_limit_value(limit, text, value if equals else None))
+    if name in SWITCHES:
+        if value not in ("", "1"):
+            raise StpcError(f"-D {text}: {name} is a switch",
+                            hint=f"write -D {name} to turn it on "
+                            f"({SWITCHES[name]})")
+        return name, ""
     if not _NAME.match(name) or not _SAFE_VALUE.match(value):
         raise StpcError(f"invalid -D option '{text}'",
                         hint="use -D NAME=VALUE with a C identifier and a "

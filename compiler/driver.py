@@ -14,18 +14,14 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Optional, Tuple, TypeVar
 
-from . import ast as A
-from . import progress
-from .build import BuildOptions, build
-from .cstring import c_identifier
-from .elaborate import elaborate
-from .ir import Program
-from .parse import parse
-from .probes import ProbeEnvironment
-from .translate import ModuleInfo, translate
 from ..loader import VERSION
+
+if TYPE_CHECKING:
+    from . import ast as A
+    from .ir import Program
+    from .probes import ProbeEnvironment
 
 R = TypeVar("R")
 
@@ -86,13 +82,10 @@ class Compilation:
         self._c_source: Optional[str] = None
         self._module: Optional[Path] = None
 
-    @classmethod
-    def from_file(cls, path: str, options: CompileOptions) -> "Compilation":
-        return cls(Path(path).read_text(encoding="latin-1"), path, options)
-
     @property
     def module_name(self) -> str:
         if self.options.module_name:
+            from .cstring import c_identifier
             return c_identifier(self.options.module_name)[:55]
         return "stpc_" + self.source_hash[:16]
 
@@ -100,6 +93,7 @@ class Compilation:
                done: Callable[[R], str]) -> R:
         """``work()`` as pass ``number``; with -v, stap's line saying what
         the pass did (``done(result)``), the memory and the time it took."""
+        from . import progress
         start = progress.Clock.now()
         result = run_deep(work)
         if self.options.verbose:
@@ -108,27 +102,39 @@ class Compilation:
                   file=sys.stderr)
         return result
 
-    def script(self) -> A.Script:
+    def script(self) -> "A.Script":
         if self._script is None:
+            from .parse import parse
             self._script = self._timed(1,
                                        lambda: parse(self.source, self.file,
                                                      self.options.script_args),
                                        lambda _: "parsed user script")
         return self._script
 
-    def program(self) -> Program:
+    def program(self) -> "Program":
         if self._program is None:
+            from . import progress
+            from .elaborate import elaborate
             script = self.script()
-            env = ProbeEnvironment(self.options.kernel_release,
-                                   self.options.debuginfo_path,
-                                   self.options.verbose,
-                                   self.options.kernel_types)
+            env = self.probe_environment()
             self._program = self._timed(2, lambda: elaborate(script, env),
                                         progress.analyzed)
         return self._program
 
+    def probe_environment(self) -> "ProbeEnvironment":
+        from .probes import ProbeEnvironment
+        return ProbeEnvironment(self.options.kernel_release,
+                                self.options.debuginfo_path,
+                                self.options.verbose,
+                                self.options.kernel_types,
+                                ftrace_entries=not any(
+                                    name == "STPC_NO_FTRACE"
+                                    for name, _ in self.options.defines))
+
     def c_source(self) -> str:
         if self._c_source is None:
+            from . import progress
+            from .translate import ModuleInfo, translate
             program = self.program()
             info = ModuleInfo(self.module_name, self.source_hash, VERSION,
                               self.options.kernel_release,
@@ -139,6 +145,8 @@ class Compilation:
 
     def module(self) -> Path:
         if self._module is None:
+            from . import progress
+            from .build import BuildOptions, build
             c_source = self.c_source()
             options = BuildOptions(self.options.kernel_release,
                                    self.options.defines,

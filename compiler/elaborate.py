@@ -176,7 +176,7 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         return None
     unsupported = unsupported_point(point)
     if unsupported is not None:
-        errors.errors.append(unsupported)
+        errors.add_error(unsupported)
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
                hint=nearest(head.name, ("begin", "end", "error")) or

@@ -11,10 +11,12 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
 
 from ..loader.color import label
-from .ast import Span
+
+if TYPE_CHECKING:
+    from .ast import Span
 
 
 def render(kind: str, message: str, span: Optional[Span],
@@ -106,7 +108,15 @@ class ErrorCollector:
 
     def add(self, message: str, span: Optional[Span], *,
             hint: Optional[str] = None) -> None:
-        self.errors.append(StpcError(message, span, hint=hint))
+        self.add_error(StpcError(message, span, hint=hint))
+
+    def add_error(self, error: StpcError) -> None:
+        """Records an error; the same one at the same place (a handler
+        checked once per function a wildcard matched) only once."""
+        if not any(type(e) is type(error) and e.message == error.message
+                   and e.span == error.span and e.hint == error.hint
+                   for e in self.errors):
+            self.errors.append(error)
 
     def raise_if_any(self) -> None:
         if len(self.errors) == 1:

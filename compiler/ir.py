@@ -188,6 +188,7 @@ class ProbeSite:
     variant: int = -1       # >= 0: the handler is translated for this
                             # site alone (it reads target variables)
     resolved: Optional[ResolvedSite] = None     # kprobes: target variables
+    by_ftrace: bool = False     # a function entry that ftrace carries
 
 
 @dataclass(frozen=True)

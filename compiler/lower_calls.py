@@ -135,8 +135,9 @@ def _memory_string(lower, node):
     space = node.name.split("_")[0]
     where = c_string(location(node))
     addr = lower.expr(node.args[0])
-    length = lower.expr(node.args[1]) if node.name.endswith("_n") \
-        else "MAXSTRINGLEN"
+    # _n: at most n bytes, a buffer of n + 1 (wrapping, as SystemTap's)
+    length = f"(s64)((u64){lower.expr(node.args[1])} + 1)" \
+        if node.name.endswith("_n") else "MAXSTRINGLEN"
     read = (f"stpc_{space}_string(c, {lower.temp_string()}, a0, "
             f"{length}, {where})")
     if len(node.args) == 2 and not node.name.endswith("_n"):

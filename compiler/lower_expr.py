@@ -158,11 +158,15 @@ class ExprLowering(ExprVisitor):
         return prelude, "e", value_ref(m, "e", sym.type)
 
     def key_prelude(self, sym, keys) -> str:
-        """C declaring ``key``, a struct stpc_key holding ``keys``."""
+        """C declaring ``key``, a struct stpc_key holding ``keys``.  Only
+        the fields of the array's key types are set (the runtime reads no
+        others); zeroing the whole struct, which the kernel's
+        INIT_STACK_ALL_ZERO does to a plain declaration, would cost every
+        hit."""
         parts = []
         for i, (key, t) in enumerate(zip(keys, sym.key_types)):
             parts.append(f"{C_TYPE[t]} k{i} = {self.expr(key)};")
-        parts.append("struct stpc_key key = {};")
+        parts.append("struct stpc_key key __uninitialized;")
         for i, t in enumerate(sym.key_types):
             parts.append(f"{struct_key(i, t)} = k{i};")
         return " ".join(parts)

@@ -40,6 +40,7 @@ class ProbeEnvironment:
     debuginfo_path: Tuple[str, ...] = ()
     verbose: int = 0
     kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
+    ftrace_entries: bool = True     # function entries may ride ftrace
 
 
 class FunctionSuffix(enum.Enum):
@@ -95,7 +96,7 @@ class ProbeResolver:
                 return []
             if exc.span is None and not isinstance(exc, EnvironmentProblem):
                 exc.span = point.span
-            errors.errors.append(exc)
+            errors.add_error(exc)
             return []
         return sites
 
@@ -219,7 +220,8 @@ class ProbeResolver:
                 code=CodeSite(kernel, section, 0, name, 0, name),
                 description=describe(point, "function", name, suffix),
                 resolved=ResolvedSite(None, None, 0, returns,
-                                      btf.function(name), btf)))
+                                      btf.function(name), btf),
+                by_ftrace=self.by_ftrace(kind, 0)))
         return sites
 
     def kernel_from_btf(self) -> bool:
@@ -285,7 +287,15 @@ class ProbeResolver:
         return ProbeSite(point, kind, 0, handler, order, code=code,
                          description=text,
                          resolved=ResolvedSite(debug, function, pc,
-                                               kind is ProbeKind.KRETPROBE))
+                                               kind is ProbeKind.KRETPROBE),
+                         by_ftrace=self.by_ftrace(kind, code.symbol_offset))
+
+    def by_ftrace(self, kind: ProbeKind, symbol_offset: int) -> bool:
+        """Whether ftrace, rather than a kprobe, carries a site: a
+        function's entry, unless -D STPC_NO_FTRACE (the runtime still falls
+        back to a kprobe where the kernel refuses)."""
+        return (self.env.ftrace_entries and kind is ProbeKind.KPROBE
+                and symbol_offset == 0)
 
     @staticmethod
     def short_file(debug: DebugFile, function: Subprogram) -> str:
@@ -408,15 +418,20 @@ def _plain_ko(path: Path) -> Path:
     return out
 
 
-def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
+def vmlinux_candidates(env: ProbeEnvironment) -> List[Path]:
+    """Where the kernel's DWARF may be, best first (the raw-input cache
+    watches them all: a better one appearing changes the compilation)."""
     kver = env.kernel_release
-    candidates = [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
+    return [Path(d) / f"vmlinux-{kver}" for d in env.debuginfo_path] + \
         [Path(d) / "vmlinux" for d in env.debuginfo_path] + [
         Path(f"/usr/lib/debug/boot/vmlinux-{kver}"),
         Path(f"/usr/lib/debug/lib/modules/{kver}/vmlinux"),
         # fetched by `stpc --fetch-debuginfo` (compiler/debuginfo.py)
         debuginfo_dir(kver) / f"vmlinux-{kver}"]
-    return next((p for p in candidates if p.is_file()), None)
+
+
+def find_vmlinux(env: ProbeEnvironment) -> Optional[Path]:
+    return next((p for p in vmlinux_candidates(env) if p.is_file()), None)
 
 
 def find_module_debuginfo(module: str, env: ProbeEnvironment) -> List[Path]:

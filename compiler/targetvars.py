@@ -485,7 +485,7 @@ class _Checker:
                 else:
                     compiler.value(node)
             except StpcError as exc:
-                self.errors.errors.append(exc)
+                self.errors.add_error(exc)
 
     def check_entry(self, point: str, resolved: ResolvedSite,
                     node: A.AtOp) -> None:

@@ -76,6 +76,9 @@ class _ModuleView:
     def __init__(self, program: Program, info: ModuleInfo):
         self.program = program
         self.info = info
+        # sites by identity: a -t record is found in constant time
+        self.site_index = {id(site): i for i, site in enumerate(program.sites)}
+        self.unlocked_adds = _stats_read_when_quiet(program)
 
     def build(self) -> dict:
         program = self.program
@@ -149,6 +152,7 @@ class _ModuleView:
                 symbol_size=code.symbol_size,
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
+                ftrace_entry=int(site.by_ftrace),
                 entry=entry.name if entry is not None else "",
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))
@@ -253,6 +257,8 @@ class _ModuleView:
             exclusive, shared = written, read
             if sym.type is T.STATS:
                 exclusive, shared = read, written
+                if sym.name in self.unlocked_adds:
+                    shared = set()
             if sym.name in exclusive:
                 lines.append(f"{{ .index = {sym.index}, .write = 1 }}")
             elif sym.name in shared:
@@ -345,12 +351,30 @@ class _ModuleView:
             return ""
         if site is None:
             return f"&stpc_timing[{len(self.program.sites)}]"
-        index = next(i for i, s in enumerate(self.program.sites)
-                     if s is site)
-        return f"&stpc_timing[{index}]"
+        return f"&stpc_timing[{self.site_index[id(site)]}]"
 
 # stands for the build's VERMAGIC_STRING, which the C compiler fills in
 # (the very string kbuild writes to .modinfo)
+#: probes that never run beside kernel, module and timer probes: begin
+#: ones before those are armed, end and error ones after they are disarmed
+_QUIET_KINDS = frozenset((ProbeKind.BEGIN, ProbeKind.END, ProbeKind.ERROR))
+
+
+def _stats_read_when_quiet(program: Program) -> frozenset:
+    """Arrays of statistics that only begin, end and error probes read
+    (or delete from): no reader runs beside an adder, so '<<<' needs no
+    lock; each CPU still adds to its own map."""
+    kinds = {}
+    for site in program.sites:
+        kinds.setdefault(site.handler, set()).add(site.kind)
+    read_while_busy = set().union(*(
+        handler.scope.globals_read for handler in program.handlers
+        if kinds.get(handler.index, set()) - _QUIET_KINDS))
+    return frozenset(sym.name for sym in program.globals.values()
+                     if sym.type is T.STATS and sym.is_array
+                     and sym.name not in read_while_busy)
+
+
 _VERMAGIC = "@STPC_VERMAGIC@"
 # the module parameters the loader fills (runtime_c/stpc_protocol.h)
 _LOADER_PARAMETERS = {

@@ -252,6 +252,7 @@ def _resolved_site(site) -> str:
         code = site.code
         notes.append(f"pc=<{code.module}:{code.symbol}"
                      f"+{code.symbol_offset}>")
+        notes.append("ftrace" if site.by_ftrace else site.kind.value)
     notes.append(f"handler {site.handler}, priority {site.priority}")
     return f"{shown} /* {'; '.join(notes)} */"
 

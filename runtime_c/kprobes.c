@@ -1,11 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kernel.function / module(...).function / .statement probes: kprobes
- * and kretprobes at the addresses the section resolver computed.  Armed
- * after the begin probes, disarmed before the end probes, both from the
- * loader's ctl writes (process context, where registration may sleep).
+ * and kretprobes at the addresses the section resolver computed, except
+ * function entries that ftrace carries (entry_ftrace.h).  Armed after the
+ * begin probes, disarmed before the end probes, both from the loader's
+ * ctl writes (process context, where registration may sleep).
  */
 #include <linux/kprobes.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+
+#if defined(STPC_HAVE_FTRACE_OPS) && !defined(STPC_NO_FTRACE)
+#include "entry_ftrace.h"
+#else
+#include "entry_kprobes.h"
+#endif
 
 static int stpc_kprobe_hit(struct kprobe *k, struct pt_regs *regs)
 {
@@ -56,11 +65,25 @@ static int stpc_arm_kprobe(struct stpc_kprobe *kp)
 	return register_kprobe(&kp->kp);
 }
 
+static void stpc_kprobes_report(void)
+{
+	unsigned int i, kprobes = 0, ftrace = 0;
+
+	for (i = 0; i < stpc_program.nkprobes; i++) {
+		ftrace += stpc_program.kprobes[i].on_ftrace;
+		kprobes += stpc_program.kprobes[i].armed &&
+			   !stpc_program.kprobes[i].on_ftrace;
+	}
+	stpc_warn("stpc: %u probes armed: %u through ftrace, %u kprobes\n",
+		  ftrace + kprobes, ftrace, kprobes);
+}
+
 static void stpc_kprobes_arm(void)
 {
 	unsigned int i;
 	int ret;
 
+	stpc_entry_arm();
 	for (i = 0; i < stpc_program.nkprobes; i++) {
 		struct stpc_kprobe *kp = &stpc_program.kprobes[i];
 
@@ -79,6 +102,8 @@ static void stpc_kprobes_arm(void)
 		}
 		kp->armed = true;
 	}
+	if (stpc_verbose && stpc_program.nkprobes)
+		stpc_kprobes_report();
 }
 
 static void stpc_disarm_kprobe(struct stpc_kprobe *kp)
@@ -90,12 +115,51 @@ static void stpc_disarm_kprobe(struct stpc_kprobe *kp)
 	kp->armed = false;
 }
 
-static void stpc_kprobes_disarm(void)
+static void stpc_kprobes_disarm_each(void)
 {
 	unsigned int i;
 
 	for (i = 0; i < stpc_program.nkprobes; i++)
 		if (stpc_program.kprobes[i].armed)
 			stpc_disarm_kprobe(&stpc_program.kprobes[i]);
+}
+
+/*
+ * Unregistering a kprobe waits for the handlers that may still run it;
+ * the kernel's batch calls wait once for the whole batch, so a thousand
+ * probes disarm in one wait, not in a thousand.
+ */
+static void stpc_kprobes_disarm(void)
+{
+	unsigned int i, n = 0, nret = 0;
+	struct kretprobe **krps;
+	struct kprobe **kps;
+
+	stpc_entry_disarm();
+	if (!stpc_program.nkprobes)
+		return;
+	kps = kvcalloc(stpc_program.nkprobes, sizeof(*kps), GFP_KERNEL);
+	krps = kvcalloc(stpc_program.nkprobes, sizeof(*krps), GFP_KERNEL);
+	if (!kps || !krps) {
+		stpc_kprobes_disarm_each();
+	} else {
+		for (i = 0; i < stpc_program.nkprobes; i++) {
+			struct stpc_kprobe *kp = &stpc_program.kprobes[i];
+
+			if (!kp->armed)
+				continue;
+			if (kp->is_return)
+				krps[nret++] = &kp->krp;
+			else
+				kps[n++] = &kp->kp;
+			kp->armed = false;
+		}
+		if (n)
+			unregister_kprobes(kps, n);
+		if (nret)
+			unregister_kretprobes(krps, nret);
+	}
+	kvfree(kps);
+	kvfree(krps);
 }
 

@@ -40,6 +40,7 @@ static u32 stpc_link(const struct stpc_map *m, const struct stpc_map_entry *e)
 int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 {
 	size_t off = ALIGN(sizeof(struct stpc_map_entry), 8);
+	size_t slots, buckets;
 	unsigned int i;
 
 	m->desc = desc;
@@ -50,8 +51,10 @@ int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 	m->value_off = off;
 	m->slot_size = off + ALIGN(stpc_value_size(desc), 8);
 	m->nbuckets = roundup_pow_of_two(desc->max_entries);
-	m->slots = vzalloc((size_t)desc->max_entries * m->slot_size);
-	m->buckets = vzalloc(m->nbuckets * sizeof(u32));
+	slots = (size_t)desc->max_entries * m->slot_size;
+	buckets = m->nbuckets * sizeof(u32);
+	m->slots = stpc_counted(vzalloc(slots), slots, STPC_MEM_DATA);
+	m->buckets = stpc_counted(vzalloc(buckets), buckets, STPC_MEM_DATA);
 	if (!m->slots || !m->buckets)
 		return -ENOMEM;
 	stpc_map_clear(m);
@@ -79,31 +82,64 @@ void stpc_map_clear(struct stpc_map *m)
 	m->count = 0;
 }
 
-static u32 stpc_key_hash(const struct stpc_map *m, const struct stpc_key *k)
+/*
+ * strnlen() and strncmp() of key strings (at most MAXSTRINGLEN - 1 bytes
+ * count), inline: the same byte loops, without a call per hit.
+ */
+static __always_inline size_t stpc_key_strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (n < MAXSTRINGLEN - 1 && s[n])
+		n++;
+	return n;
+}
+
+static __always_inline bool stpc_key_str_equal(const char *a, const char *b)
+{
+	size_t i;
+
+	for (i = 0; i < MAXSTRINGLEN - 1; i++) {
+		if (a[i] != b[i])
+			return false;
+		if (!a[i])
+			break;
+	}
+	return true;
+}
+
+static noinline u32 stpc_string_hash(const char *s, u32 hash)
+{
+	return jhash(s, stpc_key_strlen(s), hash);
+}
+
+/* Inline, like the lookup, where a hit looks a key up. */
+static __always_inline u32 stpc_key_hash(const struct stpc_map *m,
+					 const struct stpc_key *k)
 {
 	u32 hash = 0;
 	unsigned int i;
 
 	for (i = 0; i < m->desc->nkeys; i++) {
 		if (m->desc->key_types[i] == STPC_T_STRING)
-			hash = jhash(k->str[i], strnlen(k->str[i],
-							MAXSTRINGLEN - 1), hash);
+			hash = stpc_string_hash(k->str[i], hash);
 		else
-			hash = jhash(&k->num[i], sizeof(s64), hash);
+			hash = jhash_2words((u32)k->num[i],
+					    (u32)((u64)k->num[i] >> 32), hash);
 	}
 	return hash;
 }
 
-static bool stpc_key_equal(const struct stpc_map *m,
-			   const struct stpc_map_entry *e,
-			   const struct stpc_key *k)
+static __always_inline bool stpc_key_equal(const struct stpc_map *m,
+					   const struct stpc_map_entry *e,
+					   const struct stpc_key *k)
 {
 	unsigned int i;
 
 	for (i = 0; i < m->desc->nkeys; i++) {
 		if (m->desc->key_types[i] == STPC_T_STRING) {
-			if (strncmp(stpc_key_str(m, e, i), k->str[i],
-				    MAXSTRINGLEN - 1))
+			if (!stpc_key_str_equal(stpc_key_str(m, e, i),
+						k->str[i]))
 				return false;
 		} else if (*stpc_key_long(m, e, i) != k->num[i]) {
 			return false;
@@ -112,10 +148,9 @@ static bool stpc_key_equal(const struct stpc_map *m,
 	return true;
 }
 
-struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
-				     const struct stpc_key *k)
+static __always_inline struct stpc_map_entry *
+stpc_map_find_hashed(struct stpc_map *m, const struct stpc_key *k, u32 hash)
 {
-	u32 hash = stpc_key_hash(m, k);
 	u32 link = m->buckets[hash & (m->nbuckets - 1)];
 
 	while (link != STPC_NONE) {
@@ -126,6 +161,12 @@ struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
 		link = e->bucket_next;
 	}
 	return NULL;
+}
+
+struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
+				     const struct stpc_key *k)
+{
+	return stpc_map_find_hashed(m, k, stpc_key_hash(m, k));
 }
 
 static void stpc_store_key(struct stpc_map *m, struct stpc_map_entry *e,
@@ -141,16 +182,14 @@ static void stpc_store_key(struct stpc_map *m, struct stpc_map_entry *e,
 	}
 }
 
-struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
-				       struct stpc_map *m,
-				       const struct stpc_key *k,
-				       const char *location)
+/* A new entry for @k, whose hash is @hash; NULL when the map is full. */
+static noinline struct stpc_map_entry *
+stpc_map_add_entry(struct stpc_context *c, struct stpc_map *m,
+		   const struct stpc_key *k, u32 hash, const char *location)
 {
-	struct stpc_map_entry *e = stpc_map_find(m, k);
+	struct stpc_map_entry *e;
 	u32 link, bucket;
 
-	if (e)
-		return e;
 	if (m->free == STPC_NONE) {
 		stpc_error(c, m->desc->overflow_message, location);
 		return NULL;
@@ -160,7 +199,7 @@ struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
 	m->free = e->bucket_next;
 	memset(e, 0, m->slot_size);
 	stpc_store_key(m, e, k);
-	e->hash = stpc_key_hash(m, k);
+	e->hash = hash;
 	e->seq = ++m->seq;
 	bucket = e->hash & (m->nbuckets - 1);
 	e->bucket_next = m->buckets[bucket];
@@ -173,6 +212,25 @@ struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
 	m->last = link;
 	m->count++;
 	return e;
+}
+
+/* @k's entry, added if new; NULL when the map is full.  One hash. */
+static __always_inline struct stpc_map_entry *
+stpc_map_find_or_add(struct stpc_context *c, struct stpc_map *m,
+		     const struct stpc_key *k, const char *location)
+{
+	u32 hash = stpc_key_hash(m, k);
+	struct stpc_map_entry *e = stpc_map_find_hashed(m, k, hash);
+
+	return e ? e : stpc_map_add_entry(c, m, k, hash, location);
+}
+
+struct stpc_map_entry *stpc_map_insert(struct stpc_context *c,
+				       struct stpc_map *m,
+				       const struct stpc_key *k,
+				       const char *location)
+{
+	return stpc_map_find_or_add(c, m, k, location);
 }
 
 static void stpc_unlink_bucket(struct stpc_map *m, struct stpc_map_entry *e,

@@ -10,10 +10,6 @@
 #include <linux/module.h>
 #include <linux/notifier.h>
 
-static bool stpc_verbose;
-module_param_named(stpc_verbose, stpc_verbose, bool, 0);
-MODULE_PARM_DESC(stpc_verbose, "report probed modules loaded during the run");
-
 static unsigned int stpc_late_arm(struct module *mod, unsigned int probed)
 {
 	unsigned int i, armed = 0;

@@ -15,6 +15,11 @@ static int stpc_protocol = STPC_PROTOCOL_VERSION;
 module_param(stpc_protocol, int, 0444);
 MODULE_PARM_DESC(stpc_protocol, "loader protocol version (read-only)");
 
+static bool stpc_verbose;
+module_param_named(stpc_verbose, stpc_verbose, bool, 0);
+MODULE_PARM_DESC(stpc_verbose, "report the memory preallocated, how probes "
+		 "were armed, and probed modules loaded during the run");
+
 static struct stpc_context *stpc_contexts[NR_CPUS];
 static atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
 static atomic_t stpc_errors = ATOMIC_INIT(0);
@@ -150,6 +155,28 @@ static void stpc_skip_probe(void)
 			  "try again with stap -t for more details.\n");
 }
 
+/*
+ * Takes this CPU's context, unless a handler already runs in it (an
+ * interrupt or NMI came in the middle of one).  Only this CPU, with
+ * preemption off, touches the flag, so no atomic instruction is needed:
+ * a handler that interrupts between the test and the set runs to its end
+ * before this one goes on.
+ */
+static inline bool stpc_enter(struct stpc_context *c)
+{
+	if (READ_ONCE(c->busy))
+		return false;
+	WRITE_ONCE(c->busy, true);
+	barrier();
+	return true;
+}
+
+static inline void stpc_leave(struct stpc_context *c)
+{
+	barrier();
+	WRITE_ONCE(c->busy, false);
+}
+
 void stpc_run_probe(const struct stpc_probe *p)
 {
 	stpc_run_probe_regs(p, NULL);
@@ -172,9 +199,9 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 	/* a probe firing outside its phase is not a skipped one */
 	if (!stpc_probe_may_run(p))
 		goto out_enable;
-	if (atomic_inc_return(&c->busy) != 1) {
+	if (!stpc_enter(c)) {
 		stpc_skip_probe();
-		goto out;
+		goto out_enable;
 	}
 	if (!stpc_lock_globals(p)) {
 		stpc_skip_probe();
@@ -190,7 +217,7 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 		stpc_report_error(c);
 	stpc_timing_add(p, start);
 out:
-	atomic_dec(&c->busy);
+	stpc_leave(c);
 out_enable:
 	preempt_enable();
 }
@@ -208,12 +235,23 @@ static void stpc_report_timing(void)
 		return;
 	preempt_disable();
 	c = stpc_contexts[smp_processor_id()];
-	if (atomic_inc_return(&c->busy) == 1) {
+	if (stpc_enter(c)) {
 		stpc_reset_context(c, &report);
 		stpc_timing_print(c);
+		stpc_leave(c);
 	}
-	atomic_dec(&c->busy);
 	preempt_enable();
+}
+
+static void stpc_report_memory(void)
+{
+	const size_t *m = stpc_preallocated;
+
+	stpc_warn("stpc: %zu bytes preallocated: %zu for %u CPUs' handler "
+		  "contexts, %zu for arrays and statistics, %zu for output\n",
+		  m[STPC_MEM_CONTEXTS] + m[STPC_MEM_DATA] + m[STPC_MEM_OUTPUT],
+		  m[STPC_MEM_CONTEXTS], num_possible_cpus(), m[STPC_MEM_DATA],
+		  m[STPC_MEM_OUTPUT]);
 }
 
 static int stpc_session_start(void)
@@ -225,6 +263,8 @@ static int stpc_session_start(void)
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_LOADED,
 			   STPC_STATE_STARTING) != STPC_STATE_LOADED)
 		return -EBUSY;
+	if (stpc_verbose)
+		stpc_report_memory();
 	for (i = 0; i < stpc_program.nbegin; i++)
 		stpc_run_probe(&stpc_program.begin[i]);
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_STARTING,
@@ -291,7 +331,9 @@ static int stpc_alloc_contexts(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		stpc_contexts[cpu] = vzalloc(stpc_program.context_size);
+		stpc_contexts[cpu] = stpc_counted(
+			vzalloc(stpc_program.context_size),
+			stpc_program.context_size, STPC_MEM_CONTEXTS);
 		if (!stpc_contexts[cpu])
 			return -ENOMEM;
 	}

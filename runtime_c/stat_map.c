@@ -15,7 +15,9 @@ int stpc_stat_map_init(struct stpc_stat_map *sm,
 
 	sm->desc = desc;
 	for_each_possible_cpu(cpu) {
-		sm->cpu[cpu] = kzalloc(sizeof(struct stpc_map), GFP_KERNEL);
+		sm->cpu[cpu] = stpc_counted(kzalloc(sizeof(struct stpc_map),
+						    GFP_KERNEL),
+					    sizeof(struct stpc_map), STPC_MEM_DATA);
 		if (!sm->cpu[cpu])
 			return -ENOMEM;
 		ret = stpc_map_init(sm->cpu[cpu], desc);
@@ -42,10 +44,10 @@ void stpc_stat_map_add(struct stpc_context *c, struct stpc_stat_map *sm,
 		       const struct stpc_key *k, s64 v, const char *location)
 {
 	struct stpc_map *m = sm->cpu[smp_processor_id()];
-	struct stpc_map_entry *e = stpc_map_insert(c, m, k, location);
+	struct stpc_map_entry *e = stpc_map_find_or_add(c, m, k, location);
 
 	if (e)
-		stpc_stat_record_add(sm->desc->stat, stpc_value_stat(m, e), v);
+		stpc_stat_update(sm->desc->stat, stpc_value_stat(m, e), v);
 }
 
 /* @k's statistic, every CPU's share merged into @out; empty if absent. */

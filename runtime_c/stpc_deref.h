@@ -15,6 +15,8 @@
 #include <linux/pagemap.h>
 #include <linux/userfaultfd_k.h>
 
+#include "stpc_strcopy.h"
+
 /*
  * A reader's error for an address the task has mapped, readable, whose
  * page is not in memory (nor in the page cache): the task could read it,
@@ -25,8 +27,8 @@
 	" (the page is not in memory yet: read it in a .return probe "	\
 	"through @entry(), or give a default as in user_string(p, \"?\"))"
 
-static void stpc_fault(struct stpc_context *c, const char *space, u64 addr,
-		       long err, const char *where)
+static __cold void stpc_fault(struct stpc_context *c, const char *space,
+			      u64 addr, long err, const char *where)
 {
 	char msg[sizeof("kernel read fault at 0x") + 16 +
 		 sizeof(STPC_NOT_RESIDENT_HINT)];
@@ -36,14 +38,6 @@ static void stpc_fault(struct stpc_context *c, const char *space, u64 addr,
 	scnprintf(msg, sizeof(msg), "%s read fault at 0x%llx%s", space, addr,
 		  err == STPC_NOT_RESIDENT ? STPC_NOT_RESIDENT_HINT : "");
 	stpc_error_copy(c, msg, where);
-}
-
-typedef long (*stpc_reader_t)(void *dst, u64 addr, size_t size);
-
-static long stpc_read_kernel(void *dst, u64 addr, size_t size)
-{
-	return copy_from_kernel_nofault(dst, (const void *)(uintptr_t)addr,
-					size);
 }
 
 /*
@@ -123,98 +117,160 @@ static long stpc_read_user(void *dst, u64 addr, size_t size)
 	return stpc_read_user_page_cache(dst, addr, size);
 }
 
-/* A 1, 2, 4 or 8 byte value, zero-extended; 0 and an error on a fault. */
-static u64 stpc_read_value(struct stpc_context *c, stpc_reader_t read,
-			   const char *space, u64 addr, int size,
-			   const char *where)
-{
-	union { u8 b; u16 h; u32 w; u64 q; } v = { .q = 0 };
-	long err = read(&v, addr, size);
+/* A value read into the low bytes of a union, zero-extended. */
+union stpc_scalar {
+	u8 b;
+	u16 h;
+	u32 w;
+	u64 q;
+};
 
-	if (unlikely(err)) {
-		stpc_fault(c, space, addr, err, where);
-		return 0;
-	}
+static __always_inline u64 stpc_scalar_value(const union stpc_scalar *v,
+					     int size)
+{
 	switch (size) {
 	case 1:
-		return v.b;
+		return v->b;
 	case 2:
-		return v.h;
+		return v->h;
 	case 4:
-		return v.w;
+		return v->w;
 	default:
-		return v.q;
+		return v->q;
 	}
 }
 
-static __maybe_unused u64 stpc_deref(struct stpc_context *c, u64 addr,
-				     int size, const char *where)
+#ifdef CONFIG_X86_64
+#include <asm/vsyscall.h>
+
+/*
+ * What x86-64's copy_from_kernel_nofault() accepts (an address at or above
+ * TASK_SIZE_MAX + PAGE_SIZE, canonical, not in the vsyscall page), or
+ * less, for every byte of [addr, addr + size).  Above TASK_SIZE_MAX, the
+ * addresses canonical under the paging in use are those from
+ * -2^__VIRTUAL_MASK_SHIFT up: one comparison.
+ */
+static __always_inline bool stpc_kernel_range_ok(u64 addr, size_t size)
 {
-	return stpc_read_value(c, stpc_read_kernel, "kernel", addr, size,
-			       where);
+	u64 lowest = ~0ULL << __VIRTUAL_MASK_SHIFT;
+	u64 last = addr + size - 1;
+
+	return addr >= lowest && last >= addr &&
+	       addr >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT &&
+	       last >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT;
+}
+
+/*
+ * A 1, 2, 4 or 8 byte load, zero-extended: copy_from_kernel_nofault()'s
+ * check and its exception-table load, inline.  The call, its copy loop
+ * and its pagefault_disable() (which only a user address needs: a fault
+ * on a kernel address never sleeps) are what a target variable read
+ * saves.
+ */
+static __always_inline long stpc_read_kernel_scalar(u64 *out, u64 addr,
+						    int size)
+{
+	const void *src = (const void *)(uintptr_t)addr;
+
+	if (unlikely(!stpc_kernel_range_ok(addr, size)))
+		return -ERANGE;
+	switch (size) {
+	case 1: {
+		u8 v;
+
+		__get_kernel_nofault(&v, src, u8, fault);
+		*out = v;
+		return 0;
+	}
+	case 2: {
+		u16 v;
+
+		__get_kernel_nofault(&v, src, u16, fault);
+		*out = v;
+		return 0;
+	}
+	case 4: {
+		u32 v;
+
+		__get_kernel_nofault(&v, src, u32, fault);
+		*out = v;
+		return 0;
+	}
+	default: {
+		u64 v;
+
+		__get_kernel_nofault(&v, src, u64, fault);
+		*out = v;
+		return 0;
+	}
+	}
+fault:
+	return -EFAULT;
+}
+#else
+static __always_inline long stpc_read_kernel_scalar(u64 *out, u64 addr,
+						    int size)
+{
+	union stpc_scalar v = { .q = 0 };
+	long err = copy_from_kernel_nofault(&v, (const void *)(uintptr_t)addr,
+					    size);
+
+	*out = stpc_scalar_value(&v, size);
+	return err;
+}
+#endif
+
+/* A 1, 2, 4 or 8 byte value, zero-extended; 0 and an error on a fault. */
+static __always_inline u64 stpc_deref(struct stpc_context *c, u64 addr,
+				      int size, const char *where)
+{
+	u64 v;
+	long err = stpc_read_kernel_scalar(&v, addr, size);
+
+	if (unlikely(err)) {
+		stpc_fault(c, "kernel", addr, err, where);
+		return 0;
+	}
+	return v;
 }
 
 static __maybe_unused u64 stpc_user_deref(struct stpc_context *c, u64 addr,
 					  int size, const char *where)
 {
-	return stpc_read_value(c, stpc_read_user, "user", addr, size, where);
+	union stpc_scalar v = { .q = 0 };
+	long err = stpc_read_user(&v, addr, size);
+
+	if (unlikely(err)) {
+		stpc_fault(c, "user", addr, err, where);
+		return 0;
+	}
+	return stpc_scalar_value(&v, size);
 }
 
-/*
- * Copies a NUL-terminated string of at most @len - 1 bytes; the kernel's
- * strncpy_*_nofault are not exported, so: aligned 8-byte words (which
- * never cross a page) where possible, single bytes elsewhere.  0, or
- * the reader's error when the first unreadable byte comes before the
- * terminator.
- */
-static long stpc_copy_string(stpc_reader_t read, char *buf, u64 addr,
-			     size_t len)
+static __always_inline long stpc_read_kernel_word(u64 *word, u64 addr)
 {
-	size_t i = 0;
-	long err;
+	u64 raw;
+	long err = stpc_read_kernel_scalar(&raw, addr, 8);
 
-	while (i + 1 < len) {
-		if (!((addr + i) & 7) && i + 9 <= len) {
-			u64 word;
-			size_t j;
-
-			err = read(&word, addr + i, 8);
-			if (err)
-				goto fault;
-			memcpy(buf + i, &word, 8);
-			for (j = 0; j < 8; j++)
-				if (!buf[i + j])
-					return 0;
-			i += 8;
-			continue;
-		}
-		err = read(buf + i, addr + i, 1);
-		if (err)
-			goto fault;
-		if (!buf[i])
-			return 0;
-		i++;
-	}
-	buf[i] = '\0';
-	return 0;
-fault:
-	buf[i] = '\0';
+	*word = le64_to_cpu((__force __le64)raw);
 	return err;
 }
 
-static const char *stpc_read_string(struct stpc_context *c,
-				    stpc_reader_t read, const char *space,
-				    char *buf, u64 addr, s64 len,
-				    const char *where)
+static long stpc_read_user_word(u64 *word, u64 addr)
 {
-	long err;
+	__le64 raw = 0;
+	long err = stpc_read_user(&raw, addr, 8);
 
-	len = clamp_t(s64, len, 1, MAXSTRINGLEN);
-	err = stpc_copy_string(read, buf, addr, len);
-	if (err) {
-		buf[0] = '\0';
-		stpc_fault(c, space, addr, err, where);
-	}
+	*word = le64_to_cpu(raw);
+	return err;
+}
+
+static __cold const char *
+stpc_string_fault(struct stpc_context *c, const char *space, char *buf,
+		  u64 addr, long err, const char *where)
+{
+	buf[0] = '\0';
+	stpc_fault(c, space, addr, err, where);
 	return buf;
 }
 
@@ -222,23 +278,29 @@ static __maybe_unused const char *
 stpc_kernel_string(struct stpc_context *c, char *buf, u64 addr, s64 len,
 		   const char *where)
 {
-	return stpc_read_string(c, stpc_read_kernel, "kernel", buf, addr, len,
-				where);
+	long err = stpc_copy_string(stpc_read_kernel_word, buf, addr,
+				    clamp_t(s64, len, 1, MAXSTRINGLEN));
+
+	return unlikely(err) ? stpc_string_fault(c, "kernel", buf, addr, err,
+						 where) : buf;
 }
 
 static __maybe_unused const char *
 stpc_user_string(struct stpc_context *c, char *buf, u64 addr, s64 len,
 		 const char *where)
 {
-	return stpc_read_string(c, stpc_read_user, "user", buf, addr, len,
-				where);
+	long err = stpc_copy_string(stpc_read_user_word, buf, addr,
+				    clamp_t(s64, len, 1, MAXSTRINGLEN));
+
+	return unlikely(err) ? stpc_string_fault(c, "user", buf, addr, err,
+						 where) : buf;
 }
 
 /* For $$parms$: a string, or "?" where it cannot be read. */
 static __maybe_unused const char *
 stpc_kernel_string_or(struct stpc_context *c, char *buf, u64 addr)
 {
-	if (stpc_copy_string(stpc_read_kernel, buf, addr, MAXSTRINGLEN))
+	if (stpc_copy_string(stpc_read_kernel_word, buf, addr, MAXSTRINGLEN))
 		strscpy(buf, "?", MAXSTRINGLEN);
 	return buf;
 }

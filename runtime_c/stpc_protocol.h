@@ -31,8 +31,9 @@
  *                        "not loaded".  The module checks every address
  *                        (kallsyms names, build-id) before using any.
  *
- *   stpc_verbose=1       report probed modules loaded or unloaded during
- *                        the run.
+ *   stpc_verbose=1       report the memory preallocated at load, how the
+ *                        probes were armed (ftrace or kprobes) and probed
+ *                        modules loaded or unloaded during the run.
  *
  * The .stpc_info section of every stpc module holds one JSON object
  * (format STPC_INFO_FORMAT): stpc_version, module, kernel_release,

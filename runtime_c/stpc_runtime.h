@@ -277,6 +277,8 @@ struct stpc_kprobe {
 	unsigned long symbol_offset;
 	unsigned long symbol_size;	/* checks a module loaded later */
 	bool is_return;
+	bool ftrace_entry;		/* a function's entry: ftrace may carry it */
+	bool on_ftrace;			/* armed through ftrace, not a kprobe */
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
 	bool optional;
@@ -321,9 +323,27 @@ struct stpc_program {
 	unsigned int ntiming;
 };
 
+/* Memory allocated at load, by use, counted where it is allocated (-v). */
+enum stpc_memory_use {
+	STPC_MEM_CONTEXTS,	/* the per-CPU handler contexts */
+	STPC_MEM_DATA,		/* arrays, statistics, -t records */
+	STPC_MEM_OUTPUT,	/* the per-CPU output rings */
+	STPC_MEM_USES
+};
+
+static size_t stpc_preallocated[STPC_MEM_USES];
+
+static inline void *stpc_counted(void *p, size_t size,
+				 enum stpc_memory_use use)
+{
+	if (p)
+		stpc_preallocated[use] += size;
+	return p;
+}
+
 /* Per-CPU state of the handler running on that CPU. */
 struct stpc_context {
-	atomic_t busy;
+	bool busy;			/* a handler runs in it: see stpc_enter */
 	const struct stpc_probe *probe;
 	struct pt_regs *regs;		/* kprobes: the probed registers */
 	void *data;			/* .return: the @entry() values */

@@ -18,8 +18,10 @@ static int stpc_timing_alloc(void)
 	unsigned int i;
 
 	for (i = 0; i < stpc_program.ntiming; i++) {
-		stpc_program.timing[i].cycles =
-			alloc_percpu(struct stpc_stat_record);
+		stpc_program.timing[i].cycles = stpc_counted(
+			alloc_percpu(struct stpc_stat_record),
+			sizeof(struct stpc_stat_record) * num_possible_cpus(),
+			STPC_MEM_DATA);
 		if (!stpc_program.timing[i].cycles)
 			return -ENOMEM;
 	}

@@ -266,14 +266,19 @@ static int stpc_alloc_rings(void)
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		struct stpc_ring *ring = kzalloc(sizeof(*ring), GFP_KERNEL);
+		struct stpc_ring *ring = stpc_counted(kzalloc(sizeof(*ring),
+							      GFP_KERNEL),
+						      sizeof(*ring),
+						      STPC_MEM_OUTPUT);
 
 		if (!ring)
 			return -ENOMEM;
 		stpc_rings[cpu] = ring;
 		raw_spin_lock_init(&ring->lock);
-		ring->buf = vzalloc(STPC_BUFFER_SIZE);
-		ring->line = kvmalloc(STPC_LINE_MAX, GFP_KERNEL);
+		ring->buf = stpc_counted(vzalloc(STPC_BUFFER_SIZE),
+					 STPC_BUFFER_SIZE, STPC_MEM_OUTPUT);
+		ring->line = stpc_counted(kvmalloc(STPC_LINE_MAX, GFP_KERNEL),
+					  STPC_LINE_MAX, STPC_MEM_OUTPUT);
 		if (!ring->buf || !ring->line)
 			return -ENOMEM;
 	}
@@ -290,7 +295,8 @@ int stpc_transport_init(void)
 	if (ret)
 		goto fail;
 	ret = -ENOMEM;
-	stpc_bounce = kmalloc(STPC_RECORD_MAX, GFP_KERNEL);
+	stpc_bounce = stpc_counted(kmalloc(STPC_RECORD_MAX, GFP_KERNEL),
+				   STPC_RECORD_MAX, STPC_MEM_OUTPUT);
 	if (!stpc_bounce)
 		goto fail;
 	snprintf(dirname, sizeof(dirname), STPC_PROC_PREFIX "%s",

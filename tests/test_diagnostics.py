@@ -73,11 +73,12 @@ def test_unreadable_script(capsys):
 
 
 def test_internal_error_says_it_is_a_bug(capsys, monkeypatch):
-    from stpc.compiler import driver
+    from stpc.compiler import elaborate
 
     def broken(script, env=None):
         raise KeyError("boom")
-    monkeypatch.setattr(driver, "elaborate", broken)
+    # the driver imports each pass when it first runs it
+    monkeypatch.setattr(elaborate, "elaborate", broken)
     status, out, err = run_cli(["-p2", "-e", "probe begin { exit() }"],
                                capsys)
     assert status == 70

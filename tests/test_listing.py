@@ -151,7 +151,7 @@ def test_return_lists_return_and_parameters_through_entry(kver, ko):
         " $return:long int @entry($a):long int @entry($b):long int"]
     [void] = _listed(kver, f'module("{ko}").function('
                            '"stpc_fixture_exit").return', True)
-    assert void == _function(ko, "stpc_fixture_exit", 370, ".return")
+    assert void == _function(ko, "stpc_fixture_exit", 378, ".return")
 
 
 def _reads(item: str) -> str:
@@ -195,13 +195,28 @@ def test_p2_shows_each_function_a_glob_matched(kver, ko, capsys):
     probes = out.split("# probes\n")[1].splitlines()
     assert probes == [
         f"{_function(ko, name, line)} /* <- {glob}; "
-        f"pc=<stpc_fixture:{symbol}>; handler 0, priority 0 */"
-        for name, line, symbol in [
-            ("stpc_fixture_rare", 253, "stpc_fixture_rare+0"),
-            ("stpc_fixture_return", 226, "stpc_fixture_return+0"),
-            ("stpc_fixture_run_one", 268,
-             probes[2].split("pc=<stpc_fixture:")[1].split(">")[0])]]
+        f"pc=<stpc_fixture:{symbol}>; {how}; handler 0, priority 0 */"
+        for name, line, symbol, how in [
+            ("stpc_fixture_rare", 253, "stpc_fixture_rare+0", "ftrace"),
+            ("stpc_fixture_return", 226, "stpc_fixture_return+0", "ftrace"),
+            ("stpc_fixture_run_one", 274,
+             probes[2].split("pc=<stpc_fixture:")[1].split(">")[0],
+             "kprobe")]]
     assert "stpc_fixture_proc_write+" in probes[2]  # inlined there
+
+
+def test_p2_shows_how_each_probe_is_armed(kver, ko, capsys):
+    script = (f'probe module("{ko}").function("stpc_fixture_return") {{ }} '
+              f'probe module("{ko}").function("stpc_fixture_return").return '
+              f'{{ }}')
+    planned = [line.split("; ")[2] for line in
+               _p2(script, capsys, "-r", kver).split("# probes\n")[1]
+               .splitlines()]
+    assert planned == ["ftrace", "kretprobe"]
+    planned = [line.split("; ")[2] for line in
+               _p2(script, capsys, "-r", kver, "-D", "STPC_NO_FTRACE")
+               .split("# probes\n")[1].splitlines()]
+    assert planned == ["kprobe", "kretprobe"]
 
 
 def test_p2_shows_unused_globals_with_a_type(capsys):

@@ -105,3 +105,14 @@ def test_a_module_without_dwarf_is_named(kver):
     with pytest.raises(StpcError) as info:
         Compilation(source, "t.stp", options).c_source()
     assert "no DWARF found for module no_such_module_x" in info.value.message
+
+
+def test_an_error_in_a_wildcards_handler_is_reported_once(compile_c):
+    """The handler is checked once per function the glob matched (three
+    here); the same error at the same place is one error."""
+    with pytest.raises(StpcError) as info:
+        compile_c(_probe("stpc_fixture_r*", 'println(@cast(0, "struct '
+                         'stpc_fixture_point")->nosuch)'))
+    assert not isinstance(info.value, StpcErrors)
+    assert info.value.message == \
+        "struct stpc_fixture_point has no member 'nosuch'"

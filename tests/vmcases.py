@@ -80,7 +80,9 @@ def fixture_cases(kver: str) -> List[VmCase]:
     """tests/corpus/fixture/NAME.stp probe the fixture module, loaded
     first; the run's -c writes 3 to /proc/stpc_fixture (iterations
     k = 0, 1, 2) unless NAME.opts gives other options.  In NAME.out,
-    @FIXTURE_DIR@ stands for the directory of the fixture's source."""
+    @FIXTURE_DIR@ stands for the directory of the fixture's source.
+    Each runs twice: function entries through ftrace (the default), and
+    as kprobes (-D STPC_NO_FTRACE), with the same output."""
     ko = fixture_ko(kver)
     cases = []
     for script in sorted(FIXTURE_CORPUS.glob("*.stp")):
@@ -88,20 +90,65 @@ def fixture_cases(kver: str) -> List[VmCase]:
         build_opts = [o for o in opts if o.startswith("-D")]
         run_opts = [o for o in opts if not o.startswith("-D")] or \
             ["-c", _FIXTURE_WORKLOAD]
-        module = f"f_{script.stem}"
-        run = shlex.join(["stpc", f"{module}.ko", "--run"] + run_opts)
         expected = (_read(script.with_suffix(".out")) or "").replace(
             "@FIXTURE_DIR@", str(ko.parent))
+        for group, prefix, defines in (("fixture", "f", []),
+                                       ("fixture-kprobes", "fk",
+                                        ["-D", "STPC_NO_FTRACE"])):
+            module = f"{prefix}_{script.stem}"
+            run = shlex.join(["stpc", f"{module}.ko", "--run"] + run_opts)
+            cases.append(VmCase(
+                id=f"{group}/{script.stem}",
+                shell=_WITH_FIXTURE.format(ko=ko, run=run),
+                cwd=FIXTURE_CORPUS,
+                prebuild=[["stpc", script.name, "--emit-ko", "-m", module,
+                           "-r", kver, "--debuginfo-path", str(ko.parent)]
+                          + build_opts + defines],
+                stdout=expected,
+                stderr=_read(script.with_suffix(".err")) or "",
+                rc=int(_read(script.with_suffix(".rc")) or 0)))
+    return cases
+
+
+# an entry ftrace carries, one it cannot (notrace), and a return probe
+_MECHANISMS = """
+global hits
+probe module("stpc_fixture").function("stpc_fixture_ints") { hits["ints"]++ }
+probe module("stpc_fixture").function("stpc_fixture_untraced") {
+	hits["untraced"] += $v
+}
+probe module("stpc_fixture").function("stpc_fixture_split").return {
+	hits["split"]++
+}
+probe end { foreach (k+ in hits) printf("%s %d\\n", k, hits[k]) }
+"""
+
+
+def mechanism_cases(kver: str) -> List[VmCase]:
+    """-v tells the memory preallocated, and how each probe was armed:
+    ftrace where it can, a kprobe where it cannot (a notrace function) or
+    for a return probe, and all of them as kprobes with -D STPC_NO_FTRACE;
+    the output is the same."""
+    ko = fixture_ko(kver)
+    cases = []
+    for name, defines, armed in (
+            ("ftrace", [], "3 probes armed: 1 through ftrace, 2 kprobes"),
+            ("kprobes", ["-D", "STPC_NO_FTRACE"],
+             "3 probes armed: 0 through ftrace, 3 kprobes")):
+        module = f"mechanism_{name}"
+        run = shlex.join(["stpc", f"{module}.ko", "--run", "-v", "-c",
+                          _FIXTURE_WORKLOAD])
         cases.append(VmCase(
-            id=f"fixture/{script.stem}",
+            id=f"mechanism/{name}",
             shell=_WITH_FIXTURE.format(ko=ko, run=run),
-            cwd=FIXTURE_CORPUS,
-            prebuild=[["stpc", script.name, "--emit-ko", "-m", module,
+            cwd=WORK,
+            prebuild=[["stpc", "mechanism.stp", "--emit-ko", "-m", module,
                        "-r", kver, "--debuginfo-path", str(ko.parent)]
-                      + build_opts],
-            stdout=expected,
-            stderr=_read(script.with_suffix(".err")) or "",
-            rc=int(_read(script.with_suffix(".rc")) or 0)))
+                      + defines],
+            stdout="ints 3\nsplit 3\nuntraced 3\n", stderr=None,
+            stderr_pattern=r"(?s).*stpc: \d+ bytes preallocated: [1-9]\d* for "
+            r"\d+ CPUs' handler contexts, [1-9]\d* for arrays and statistics, "
+            rf"[1-9]\d* for output\n.*stpc: {armed}\n.*"))
     return cases
 
 
@@ -264,6 +311,7 @@ def prepare_work_dir() -> None:
     (WORK / "late.stp").write_text(_LATE + "\n")
     (WORK / "openat.stp").write_text(_OPENAT + "\n")
     (WORK / "command.stp").write_text(_WHO_WRITES + "\n")
+    (WORK / "mechanism.stp").write_text(_MECHANISMS)
     (WORK / "three.txt").write_text("3\n")
     for module, script in _USER_STRING_SCRIPTS.items():
         (WORK / f"{module}.stp").write_text(script + "\n")
@@ -275,6 +323,7 @@ def all_cases(kver: str) -> List[VmCase]:
     quick runs while developing; CI runs them all)."""
     cases = corpus_cases(kver) + example_cases(kver) + \
         workflow_cases(kver) + fixture_cases(kver) + \
+        mechanism_cases(kver) + \
         target_workflow_cases(kver) + kernel_cases(kver) + \
         user_string_cases(kver) + language_cases(kver) + \
         timing_cases(kver) + \
@@ -676,7 +725,8 @@ _SECOND_KERNEL_CORPUS = ("args_basic", "arrays_basic", "hist_log",
 
 
 def second_kernel_cases(kver: str) -> List[VmCase]:
-    """What must also pass on the second kernel: the fixture corpus, the
+    """What must also pass on the second kernel: the fixture corpus both
+    ways and the mechanism cases (its fentry calls follow an endbr64), the
     target workflow (pinning, build-ids), a few language cases, the
     emit-ko workflow, kernel probes (from BTF in a zstd image) and user
     memory read from the page cache.  STPC_VM_CASES filters these too."""
@@ -686,8 +736,9 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
             if c.id == "workflow/emit-ko-then-run"]
     untouched = [c for c in user_string_cases(kver)
                  if c.id.startswith("kernel/user-string-un")]
-    cases = (fixture_cases(kver) + target_workflow_cases(kver) + corpus +
-             emit + kernel_cases(kver) + untouched)
+    cases = (fixture_cases(kver) + mechanism_cases(kver) +
+             target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
+             untouched)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]

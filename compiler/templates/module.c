@@ -141,10 +141,12 @@ out: __attribute__((unused));
 
 static void stpc_{{ handler.name }}(struct stpc_context *c)
 {
-	struct {{ handler.frame.struct }} *l =
+	struct {{ handler.frame.struct }} *l __maybe_unused =
 		&stpc_ctx(c)->probe.{{ handler.frame.member }};
 
+{% if handler.frame.vars %}
 	memset(&l->vars, 0, sizeof(l->vars));
+{% endif %}
 {% for line in handler.body %}
 {{ line }}
 {% endfor %}
@@ -254,6 +256,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.symbol_offset = {{ kprobe.symbol_offset }},
 		.symbol_size = {{ kprobe.symbol_size }},
 		.is_return = {{ kprobe.is_return }},
+		.ftrace_entry = {{ kprobe.ftrace_entry }},
 {% if kprobe.entry %}
 		.entry = {
 {{ probe_fields("\t\t\t", kprobe.entry, kprobe.probe.point,

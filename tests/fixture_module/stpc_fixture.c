@@ -264,6 +264,12 @@ static __stpc_probed long stpc_fixture_split(long v)
 	return 2 * v;
 }
 
+/* Called last with v = k: notrace, so ftrace cannot carry its probes. */
+static __stpc_probed notrace long stpc_fixture_untraced(long v)
+{
+	return v + 1;
+}
+
 /* One iteration k of a write; see the argument table at the top. */
 static void stpc_fixture_run_one(unsigned int k)
 {
@@ -304,6 +310,8 @@ static void stpc_fixture_run_one(unsigned int k)
 	stpc_fixture_sink += stpc_fixture_locals((int)(k % 10) + 1);
 
 	stpc_fixture_sink += stpc_fixture_split((long)k);
+
+	stpc_fixture_sink += stpc_fixture_untraced((long)k);
 }
 
 static ssize_t stpc_fixture_proc_write(struct file *file,

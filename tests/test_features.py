@@ -1,0 +1,71 @@
+"""The kbuild feature probes (compiler/features.py): what the installed
+kernels export is found by building, cached per tree, and a feature the
+kernel lacks is reported absent; the runtime builds both ways."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from stpc.compiler import features
+from stpc.compiler.build import cache_dir, default_build_tree, tree_identity
+from stpc.compiler.driver import Compilation, CompileOptions
+
+pytestmark = pytest.mark.kbuild
+
+_UNEXPORTED = r"""
+#include <linux/module.h>
+extern int stpc_no_such_export(void);
+static int __init feature_init(void) { return stpc_no_such_export(); }
+module_init(feature_init);
+MODULE_LICENSE("GPL");
+"""
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_the_kernel_exports_what_entry_ftrace_needs(kver, cache):
+    assert features.feature_defines(default_build_tree(kver)) == \
+        ("STPC_HAVE_FTRACE_OPS",)
+
+
+def test_a_symbol_the_kernel_does_not_export_is_no_feature(kver, cache,
+                                                            monkeypatch):
+    monkeypatch.setattr(features, "_FEATURES", {
+        "ftrace_ops": features._FEATURES["ftrace_ops"],
+        "nothing": ("STPC_HAVE_NOTHING", _UNEXPORTED)})
+    assert features.feature_defines(default_build_tree(kver)) == \
+        ("STPC_HAVE_FTRACE_OPS",)
+
+
+def test_the_answer_is_cached_per_tree(kver, cache, monkeypatch):
+    tree = default_build_tree(kver)
+    first = features.feature_defines(tree)
+
+    def no_make(*args, **kwargs):
+        raise AssertionError("a feature was probed again")
+    monkeypatch.setattr(subprocess, "run", no_make)
+    assert features.feature_defines(tree) == first
+
+
+def test_a_corrupt_cache_entry_is_probed_again(kver, cache):
+    tree = default_build_tree(kver)
+    entry = cache_dir() / "features" / f"{tree_identity(tree)}.json"
+    entry.parent.mkdir(parents=True)
+    entry.write_text("{not json")
+    assert features.feature_defines(tree) == ("STPC_HAVE_FTRACE_OPS",)
+
+
+@pytest.mark.parametrize("defines", [(), (("STPC_NO_FTRACE", ""),)])
+def test_entry_probes_build_through_ftrace_and_kprobes(kver, defines):
+    script = ('global n probe kernel.function("vfs_read") { n++ } '
+              'probe kernel.function("vfs_read").return { n++ } '
+              'probe end { println(n) }')
+    options = CompileOptions(kernel_release=kver, defines=defines,
+                             kernel_types="btf")
+    assert Compilation(script, "t.stp", options).module().exists()
