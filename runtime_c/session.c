@@ -177,6 +177,45 @@ static inline void stpc_leave(struct stpc_context *c)
 	WRITE_ONCE(c->busy, false);
 }
 
+/* Probes that fire on the kernel's behalf, which overload may end;
+ * begin, end and error probes run once each, bounded by MAXACTION. */
+static inline bool stpc_overload_counts(const struct stpc_probe *p)
+{
+	return STPC_OVERLOAD_CHECK && p->kind == STPC_PROBE_OTHER;
+}
+
+static inline cycles_t stpc_handler_start(const struct stpc_probe *p)
+{
+	return p->timing || stpc_overload_counts(p) ? get_cycles() : 0;
+}
+
+/*
+ * Adds a handler's cycles to its CPU's interval; past the threshold the
+ * run ends in error, as SystemTap's STP_OVERLOAD does, instead of letting
+ * probes on a hot function take the machine.
+ */
+static void stpc_overload_add(struct stpc_context *c, cycles_t start)
+{
+	cycles_t now = get_cycles();
+
+	if (now - c->overload_start > STP_OVERLOAD_INTERVAL) {
+		c->overload_start = start;
+		c->overload_used = 0;
+	}
+	c->overload_used += now - start;
+	if (c->overload_used <= STP_OVERLOAD_THRESHOLD)
+		return;
+	if (atomic_cmpxchg(&stpc_state, STPC_STATE_RUNNING,
+			   STPC_STATE_ERROR) != STPC_STATE_RUNNING)
+		return;
+	atomic_inc(&stpc_errors);
+	stpc_warn("ERROR: probe overhead (%llu cycles) exceeded threshold "
+		  "(%llu cycles) in last %llu cycles\n",
+		  (unsigned long long)c->overload_used,
+		  (unsigned long long)STP_OVERLOAD_THRESHOLD,
+		  (unsigned long long)STP_OVERLOAD_INTERVAL);
+}
+
 void stpc_run_probe(const struct stpc_probe *p)
 {
 	stpc_run_probe_regs(p, NULL);
@@ -194,7 +233,7 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 	cycles_t start;
 
 	preempt_disable();
-	start = stpc_timing_start(p);
+	start = stpc_handler_start(p);
 	c = stpc_contexts[smp_processor_id()];
 	/* a probe firing outside its phase is not a skipped one */
 	if (!stpc_probe_may_run(p))
@@ -216,6 +255,8 @@ void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 	if (c->last_error)
 		stpc_report_error(c);
 	stpc_timing_add(p, start);
+	if (stpc_overload_counts(p))
+		stpc_overload_add(c, start);
 out:
 	stpc_leave(c);
 out_enable:
@@ -314,6 +355,25 @@ static int stpc_ctl_command(int (*command)(void))
 	ret = command();
 	mutex_unlock(&stpc_ctl_mutex);
 	return ret;
+}
+
+/*
+ * The run's reader went away without stopping it.  Called from the data
+ * file's release, which for a killed loader runs as its task exits: the
+ * fatal signal pending would make an interruptible wait fail at once.
+ */
+static void stpc_session_abandoned(void)
+{
+	int state;
+
+	mutex_lock(&stpc_ctl_mutex);
+	state = atomic_read(&stpc_state);
+	if (state != STPC_STATE_LOADED && !stpc_finished) {
+		pr_notice("%s: its loader is gone: probes disarmed\n",
+			  THIS_MODULE->name);
+		stpc_session_stop();
+	}
+	mutex_unlock(&stpc_ctl_mutex);
 }
 
 static void stpc_free_contexts(void)

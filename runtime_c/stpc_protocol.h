@@ -17,6 +17,10 @@
  *                a multiple of 8.  Records come out ordered by seq.
  *                A read never splits a record; an empty read means no
  *                record is pending right now (the loader polls).
+ *                One opener at a time (EBUSY otherwise).  The loader
+ *                keeps it open for the whole run: closing it on a run
+ *                that was started and not stopped means the loader is
+ *                gone, and the module stops the run itself (as "stop").
  *
  * Module parameters the loader may pass to init_module:
  *   stpc_target=PID      the value of target() (-c or -x).

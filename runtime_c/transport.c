@@ -35,6 +35,7 @@ static atomic64_t stpc_dropped = ATOMIC64_INIT(0);
 static struct proc_dir_entry *stpc_proc_dir;
 static DEFINE_MUTEX(stpc_read_mutex);
 static char *stpc_bounce;
+static atomic_t stpc_reader_present = ATOMIC_INIT(0);
 
 u64 stpc_dropped_records(void)
 {
@@ -207,6 +208,24 @@ static ssize_t stpc_data_read(struct file *file, char __user *ubuf,
 	return done;
 }
 
+/* One reader: records taken by a second one would be lost to the loader. */
+static int stpc_data_open(struct inode *inode, struct file *file)
+{
+	if (atomic_cmpxchg(&stpc_reader_present, 0, 1))
+		return -EBUSY;
+	return 0;
+}
+
+/* The loader holds the data file open for its whole run: when the file
+ * closes on a run that is still going, the loader is gone (killed), and
+ * nobody would ever disarm the probes; so they are disarmed now. */
+static int stpc_data_release(struct inode *inode, struct file *file)
+{
+	stpc_session_abandoned();
+	atomic_set(&stpc_reader_present, 0);
+	return 0;
+}
+
 static ssize_t stpc_ctl_read(struct file *file, char __user *ubuf,
 			     size_t count, loff_t *ppos)
 {
@@ -237,6 +256,8 @@ static ssize_t stpc_ctl_write(struct file *file, const char __user *ubuf,
 }
 
 static const struct proc_ops stpc_data_ops = {
+	.proc_open = stpc_data_open,
+	.proc_release = stpc_data_release,
 	.proc_read = stpc_data_read,
 	.proc_lseek = noop_llseek,
 };

@@ -116,15 +116,47 @@ def vm_results_sig_enforced(kver):
                       append=["module.sig_enforce=1"])
 
 
+#: boots a batch may crash before the rest of it is failed unrun
+_MAX_CRASHES = 3
+#: the console lines kept of a crash: the oops with its call trace
+_CRASH_LINES = 120
+
+
 def _run_batch(kver, cases, append=()):
     """Builds ``cases`` on the host, runs them all in one boot of ``kver``
-    (with ``append`` on its command line); results by case id."""
+    (with ``append`` on its command line); results by case id.  A case
+    that crashes (or hangs) the guest kernel fails with the console's
+    oops, and the cases after it run in a new boot."""
     try:
         vm.check_available(kver)
     except vm.VMUnavailable as exc:
         _unavailable(str(exc))
     vmcases.prepare_work_dir()
     _prebuild(cases, kver)
+    results, dmesg, crashes = {}, [], 0
+    remaining = list(cases)
+    while remaining and crashes < _MAX_CRASHES:
+        done, boot_dmesg, crash = _boot_batch(kver, remaining, append)
+        results.update(done)
+        dmesg.append(boot_dmesg)
+        remaining = [c for c in remaining if c.id not in done]
+        if crash is not None:
+            crashes += 1
+            results[remaining.pop(0).id] = _crashed_result(crash)
+    for case in remaining:
+        results[case.id] = _crashed_result(
+            f"not run: the guest crashed {crashes} times before it")
+    return {"results": results, "dmesg": "\n".join(dmesg)}
+
+
+def _crashed_result(console: str) -> dict:
+    return {"rc": None, "crashed": True, "stdout": "", "stderr": console,
+            "leftover_modules": []}
+
+
+def _boot_batch(kver, cases, append):
+    """One boot running ``cases`` in order: the results it got, the
+    kernel log, and the console's last lines if the guest died."""
     exchange = Path(tempfile.mkdtemp(prefix="stpc-vmtests-"))
     cases_file = exchange / "cases.json"
     results_file = exchange / "results.json"
@@ -140,10 +172,27 @@ def _run_batch(kver, cases, append=()):
     try:
         run = vm.run_in_vm(command, kver, rwdirs, timeout=total,
                            append=append)
-    except vm.VMError as exc:
-        pytest.fail(f"the VM failed: {exc}")
+    except (vm.VMError, subprocess.TimeoutExpired) as exc:
+        console = getattr(exc, "console", None) or _text(exc.output)
+        done = _read_results(results_file)
+        oops = vm._tail(console, _CRASH_LINES)
+        (exchange / "console.log").write_text(console)
+        return done, oops, f"the guest died ({exc.__class__.__name__}); " \
+            f"console saved in {exchange}/console.log; its end:\n{oops}"
     if run.returncode != 0 or not results_file.exists():
         pytest.fail(f"VM batch failed (rc {run.returncode}):\n"
                     f"{run.stdout}\n{run.stderr}\n{vm._tail(run.console)}")
-    results = json.loads(results_file.read_text())
-    return {"results": results, "dmesg": run.dmesg}
+    return _read_results(results_file), run.dmesg, None
+
+
+def _text(output) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""
+
+
+def _read_results(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}

@@ -26,6 +26,8 @@ def check_case(case, vm_results) -> None:
     case_id = case.id
     result = vm_results["results"].get(case_id)
     assert result is not None, f"{case_id} did not run in the VM"
+    assert not result.get("crashed"), \
+        f"the guest kernel died while {case_id} ran: {result['stderr']}"
     assert result["rc"] is not None, \
         f"{case_id} timed out after {case.timeout}s: {result['stdout']!r}"
     if case.stdout is not None:

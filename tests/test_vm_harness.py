@@ -1,5 +1,6 @@
 """The VM harness itself: it says in one sentence what to install when it
-cannot start a VM, and which kernel it boots (no test here boots one)."""
+cannot start a VM, which kernel it boots, and how a batch goes on past a
+guest crash (no test here boots one)."""
 
 from __future__ import annotations
 
@@ -35,3 +36,43 @@ def test_default_kernel_is_debian_12s_own(monkeypatch):
     assert vm.find_kernel_release() == "6.1.0-56-amd64"
     assert vm.find_kernel_release("6.12") == "6.12.95+deb12-amd64"
     assert vm.find_kernel_release("6.6") is None
+
+
+def test_a_guest_crash_fails_its_case_and_the_rest_run_on(monkeypatch):
+    """A case that kills the guest fails with the console's oops; the
+    cases after it run in a new boot (no VM boots: run_in_vm is faked)."""
+    import json
+    import conftest
+    import vmcases
+
+    cases = [vmcases.VmCase(id=name, shell=f"echo {name}",
+                            cwd=vmcases.WORK)
+             for name in ("a", "oops", "b")]
+    boots = []
+
+    def fake_run_in_vm(command, kver, rwdirs, timeout, append):
+        cases_file, results_file = command.split()[-2:]
+        ids = [c["id"] for c in json.loads(open(cases_file).read())]
+        boots.append(ids)
+        done = {}
+        for case_id in ids:
+            if case_id == "oops":
+                with open(results_file, "w") as out:
+                    json.dump(done, out)
+                raise vm.VMError("guest died", console="RIP: 0010:0x0")
+            done[case_id] = {"rc": 0, "stdout": case_id + "\n",
+                             "stderr": "", "leftover_modules": []}
+        with open(results_file, "w") as out:
+            json.dump(done, out)
+        return vm.VMResult(command, 0, "", "", dmesg="clean")
+
+    monkeypatch.setattr(vm, "check_available", lambda kver: "vng")
+    monkeypatch.setattr(vm, "run_in_vm", fake_run_in_vm)
+    monkeypatch.setattr(conftest, "_prebuild", lambda cases, kver: None)
+    got = conftest._run_batch("6.1.0-0-amd64", cases)
+    assert boots == [["a", "oops", "b"], ["b"]]
+    assert got["results"]["a"]["stdout"] == "a\n"
+    assert got["results"]["b"]["stdout"] == "b\n"
+    assert got["results"]["oops"]["crashed"]
+    assert "RIP: 0010:0x0" in got["results"]["oops"]["stderr"]
+    assert "RIP: 0010:0x0" in got["dmesg"]
