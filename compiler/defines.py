@@ -65,6 +65,10 @@ LIMITS: Dict[str, Limit] = {limit.name: limit for limit in (
     Limit("TRYLOCKDELAY", 0, 10_000, 10, _LOCK_WAIT),
     Limit("MAXSKIPPED", 0, _INT_MAX, 100, "it is a C int"),
     Limit("MAXERRORS", 0, _INT_MAX, 0, "it is a C int"),
+    Limit("STP_OVERLOAD_INTERVAL", 1, 2**62, 1_000_000_000,
+          "it is a number of cycles the runtime adds up in 64 bits"),
+    Limit("STP_OVERLOAD_THRESHOLD", 1, 2**62, 500_000_000,
+          "it is a number of cycles the runtime adds up in 64 bits"),
     Limit("STPC_PRINT_BUFSIZE", 64, _LOADER_READ - RECORD.size, 8192,
           "a handler's output is one record: a line (64 bytes) at least, "
           "and at most what the loader reads at once (1 MiB), record "
@@ -77,7 +81,6 @@ LIMITS: Dict[str, Limit] = {limit.name: limit for limit in (
 #: SystemTap's settings for parts of its runtime stpc does not have
 _STAP_ONLY = frozenset((
     "MAXBACKTRACE", "MAXTRACE", "MINSTACKSPACE", "INTERRUPTIBLE",
-    "STP_NO_OVERLOAD", "STP_OVERLOAD_THRESHOLD", "STP_OVERLOAD_INTERVAL",
     "STP_PROCFS_BUFSIZE", "MAXUPROBES", "STP_MAXMEMORY"))
 
 
@@ -108,6 +111,8 @@ def check_defines(texts: Sequence[str],
 #: stpc's on/off switches, given as -D NAME (or NAME=1)
 SWITCHES: Dict[str, str] = {
     "STPC_NO_FTRACE": "function entries are kprobes, never ftrace",
+    "STP_NO_OVERLOAD": "handlers may take any share of a CPU: no "
+                       "STP_OVERLOAD_THRESHOLD check",
 }
 
 
@@ -185,6 +190,14 @@ def _check_together(values: Dict[str, str]) -> None:
                         "must hold two records of a handler's output "
                         f"(STPC_PRINT_BUFSIZE): {2 * record} bytes at "
                         "least")
+    threshold = value("STP_OVERLOAD_THRESHOLD")
+    interval = value("STP_OVERLOAD_INTERVAL")
+    if threshold > interval:
+        raise StpcError(f"STP_OVERLOAD_THRESHOLD ({threshold} cycles) is "
+                        f"more than STP_OVERLOAD_INTERVAL ({interval} "
+                        "cycles): the overload check could never end a run",
+                        hint="to turn the check off, write -D "
+                        "STP_NO_OVERLOAD")
     tries, delay = value("MAXTRYLOCK"), value("TRYLOCKDELAY")
     if tries * delay > _MAX_LOCK_WAIT_US:
         raise StpcError(f"a handler would wait up to {tries * delay} "

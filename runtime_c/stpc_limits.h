@@ -43,6 +43,25 @@
 #define MAXERRORS 0
 #endif
 
+/*
+ * Overload: the handlers of one CPU may spend at most THRESHOLD cycles in
+ * any INTERVAL cycles, or the run ends (SystemTap's defaults: half of
+ * the CPU).  -D STP_NO_OVERLOAD turns the check off.
+ */
+#ifndef STP_OVERLOAD_INTERVAL
+#define STP_OVERLOAD_INTERVAL 1000000000
+#endif
+
+#ifndef STP_OVERLOAD_THRESHOLD
+#define STP_OVERLOAD_THRESHOLD 500000000
+#endif
+
+#ifdef STP_NO_OVERLOAD
+#define STPC_OVERLOAD_CHECK 0
+#else
+#define STPC_OVERLOAD_CHECK 1
+#endif
+
 /* Output one handler may produce before it is flushed as a record. */
 #ifndef STPC_PRINT_BUFSIZE
 #define STPC_PRINT_BUFSIZE 8192

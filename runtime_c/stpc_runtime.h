@@ -355,6 +355,8 @@ struct stpc_context {
 	int nesting;
 	size_t outlen;
 	enum stpc_kind out_kind;	/* what out holds; see stpc_set_kind */
+	cycles_t overload_start;	/* this CPU's current interval */
+	cycles_t overload_used;		/* cycles in handlers since then */
 	char *tok_next;			/* tokenize(): rest of tok_str */
 	char tok_str[MAXSTRINGLEN];
 	char error_buf[MAXSTRINGLEN];

@@ -38,11 +38,6 @@ static void stpc_timing_free(void)
 	}
 }
 
-static inline cycles_t stpc_timing_start(const struct stpc_probe *p)
-{
-	return p->timing ? get_cycles() : 0;
-}
-
 /* Called with preemption off, on the CPU the probe ran on. */
 static inline void stpc_timing_add(const struct stpc_probe *p,
 				   cycles_t start)

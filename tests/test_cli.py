@@ -110,10 +110,18 @@ def test_an_unknown_name_is_passed_on_with_a_warning():
 
 
 def test_a_systemtap_only_setting_is_said_to_do_nothing():
-    proc = stpc("-p2", "-D", "STP_NO_OVERLOAD", "-e", SCRIPT)
+    proc = stpc("-p2", "-D", "MINSTACKSPACE=100", "-e", SCRIPT)
     assert (proc.returncode, proc.stderr) == (
-        0, "warning: -D STP_NO_OVERLOAD: SystemTap's STP_NO_OVERLOAD has no "
+        0, "warning: -D MINSTACKSPACE=100: SystemTap's MINSTACKSPACE has no "
            "effect in stpc\n")
+
+
+def test_an_overload_threshold_past_its_interval_is_refused():
+    proc = stpc("-p2", "-D", "STP_OVERLOAD_THRESHOLD=20", "-D",
+                "STP_OVERLOAD_INTERVAL=10", "-e", SCRIPT)
+    assert proc.returncode == 1
+    assert "could never end a run" in proc.stderr
+    assert "STP_NO_OVERLOAD" in proc.stderr
 
 
 def test_the_limits_table_matches_the_runtime():

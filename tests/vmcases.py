@@ -172,6 +172,13 @@ def example_cases(kver: str) -> List[VmCase]:
 # waits, bounded by the case's timeout, until the run has printed "up"
 _UNTIL_UP = "until grep -q up /tmp/o; do sleep 0.2; done;"
 _FOREVER = "probe begin { println(\"up\") } probe end { println(\"end\") }"
+# armed both ways: ftrace (an entry) and a kretprobe
+_KILLED = ('probe begin { println("up") } '
+           'probe kernel.function("do_sys_openat2") { n++ } '
+           'probe kernel.function("vfs_read").return { m++ }')
+_ARMED_SITES = ("grep -c '^do_sys_openat2 ' "
+                "/sys/kernel/tracing/enabled_functions; "
+                "grep -c ' vfs_read+0x0' /sys/kernel/debug/kprobes/list; ")
 
 
 # the guest's root, hence /root/.cache, is read-only: stpc builds there
@@ -210,13 +217,14 @@ def workflow_cases(kver: str) -> List[VmCase]:
         _inline("workflow/target-x", kver,
                 "probe begin { println(target()); exit() }",
                 options=["-x", "4242"], stdout="4242\n"),
-        VmCase(id="workflow/sigterm-runs-end-probes",
-               shell=f"stpc {forever} --run > /tmp/o & pid=$!; "
-                     f"{_UNTIL_UP} kill -TERM $pid; wait $pid; "
-                     "echo rc=$?; cat /tmp/o",
-               cwd=work,
-               prebuild=[["stpc", str(forever), "-p4", "-r", kver]],
-               stdout="rc=0\nup\nend\n", stderr=""),
+        *[VmCase(id=f"workflow/sig{name.lower()}-runs-end-probes",
+                 shell=f"stpc {forever} --run > /tmp/o & pid=$!; "
+                       f"{_UNTIL_UP} kill -{name} $pid; wait $pid; "
+                       "echo rc=$?; cat /tmp/o",
+                 cwd=work,
+                 prebuild=[["stpc", str(forever), "-p4", "-r", kver]],
+                 stdout="rc=0\nup\nend\n", stderr="")
+          for name in ("TERM", "INT", "HUP")],
         VmCase(id="workflow/cleanup-after-kill",
                shell=f"stpc {forever} --run > /tmp/o & pid=$!; "
                      f"{_UNTIL_UP} kill -KILL $pid; {{ wait $pid; }} 2>/dev/null; "
@@ -226,6 +234,19 @@ def workflow_cases(kver: str) -> List[VmCase]:
                cwd=work,
                prebuild=[["stpc", str(forever), "-p4", "-r", kver]],
                stdout="1\nremoved MODULE\n0\n", stderr=""),
+        # the module disarms by itself once its loader is gone
+        VmCase(id="workflow/killed-loader-disarms",
+               shell="stpc killed.ko --run > /tmp/o & pid=$!; "
+                     f"{_UNTIL_UP} {_ARMED_SITES} kill -KILL $pid; "
+                     "{ wait $pid; } 2>/dev/null; sleep 1; "
+                     f"grep -o finished=1 /proc/stpc-killed/ctl; {_ARMED_SITES}"
+                     "dmesg | grep -c 'killed: its loader is gone'; "
+                     "stpc --cleanup",
+               cwd=work,
+               prebuild=[["stpc", "killed.stp", "--emit-ko", "-m", "killed",
+                          "-r", kver, "--kernel-types", "btf"]],
+               stdout="1\n1\nfinished=1\n0\n0\n1\nremoved killed\n",
+               stderr=""),
         _inline("workflow/full-buffer-counts-drops", kver,
                 'probe begin { for (i = 0; i < 3000; i++) '
                 'printf("%0100d\\n", i); exit() }',
@@ -306,6 +327,8 @@ probe module("stpc_fixture").function("stpc_fixture_ints") {
 def prepare_work_dir() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     (WORK / "forever.stp").write_text(_FOREVER + "\n")
+    (WORK / "killed.stp").write_text(_KILLED + "\n")
+    (WORK / "heavy.stp").write_text(_HEAVY + "\n")
     (WORK / "pin.stp").write_text(_PIN + "\n")
     (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
     (WORK / "late.stp").write_text(_LATE + "\n")
@@ -327,11 +350,60 @@ def all_cases(kver: str) -> List[VmCase]:
         target_workflow_cases(kver) + kernel_cases(kver) + \
         user_string_cases(kver) + language_cases(kver) + \
         timing_cases(kver) + \
-        precompiled_cases(kver) + command_cases(kver)
+        precompiled_cases(kver) + command_cases(kver) + \
+        robustness_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
     return cases
+
+
+# a handler far heavier than the reads that fire it
+_HEAVY = ('probe kernel.function("vfs_read") { '
+          'for (i = 0; i < 20000; i++) x += i } '
+          'probe begin { println("up") } probe end { println("end") }')
+_HEAVY_DEFINES = ["-D", "MAXACTION=100000"]
+# reads, one byte each, for as long as the run goes on
+_READ_LOAD = ("while kill -0 $pid 2>/dev/null; do "
+              "dd if=/dev/zero of=/dev/null bs=1 count=2000 2>/dev/null; done; ")
+_OVERLOAD = (r"ERROR: probe overhead \(\d+ cycles\) exceeded threshold "
+             r"\({threshold} cycles\) in last {interval} cycles\n"
+             r"WARNING: Number of errors: 1, skipped probes: \d+\n")
+
+
+def robustness_cases(kver: str) -> List[VmCase]:
+    """Overload: heavy handlers on a hot function under a read load end
+    the run (SystemTap's STP_OVERLOAD), unless -D STP_NO_OVERLOAD."""
+    def heavy(module: str, *defines: str) -> List[List[str]]:
+        return [["stpc", "heavy.stp", "--emit-ko", "-m", module, "-r", kver,
+                 "--kernel-types", "btf", *_HEAVY_DEFINES, *defines]]
+
+    def under_load(module: str, stop: str = "") -> str:
+        return (f"stpc {module}.ko --run > /tmp/o 2> /tmp/e & pid=$!; "
+                f"{_UNTIL_UP} {stop}{_READ_LOAD}wait $pid; echo rc=$?; "
+                "cat /tmp/o; cat /tmp/e >&2")
+
+    return [
+        VmCase(id="robustness/overload-ends-the-run", cwd=WORK,
+               prebuild=heavy("overload"), shell=under_load("overload"),
+               stdout="rc=1\nup\n", stderr=None,
+               stderr_pattern=_OVERLOAD.format(threshold=500000000,
+                                               interval=1000000000)),
+        VmCase(id="robustness/overload-threshold-define", cwd=WORK,
+               prebuild=heavy("overload_low",
+                              "-D", "STP_OVERLOAD_THRESHOLD=100000000",
+                              "-D", "STP_OVERLOAD_INTERVAL=200000000"),
+               shell=under_load("overload_low"),
+               stdout="rc=1\nup\n", stderr=None,
+               stderr_pattern=_OVERLOAD.format(threshold=100000000,
+                                               interval=200000000)),
+        # the same load for ten seconds, then an ordinary stop
+        VmCase(id="robustness/no-overload-switch", cwd=WORK,
+               prebuild=heavy("no_overload", "-D", "STP_NO_OVERLOAD"),
+               shell=under_load("no_overload",
+                                stop="(sleep 10; kill -TERM $pid) & "),
+               stdout="rc=0\nup\nend\n", stderr="", timeout=600),
+    ]
 
 
 # one frame of print_backtrace(): " 0xADDR : symbol+0xOFF/0xSIZE [module]"
