@@ -7,7 +7,6 @@ fails the test: nothing here can load a module into this host's kernel."""
 from __future__ import annotations
 
 import json
-import os
 import struct
 from pathlib import Path
 
@@ -61,24 +60,26 @@ def info_range(data):
     return kmod.elf_section_range(data, protocol.INFO_SECTION)
 
 
-def refusal(data: bytes, path: Path, capsys, *options: str) -> str:
-    """The one line stpc PATH.ko --info (or --run) prints, exit status 1,
-    for a file holding DATA."""
-    path.write_bytes(data)
-    status = cli.main([str(path), *options])
-    out, err = capsys.readouterr()
-    assert (status, out) == (1, ""), err
-    assert err.startswith("ERROR: ") and err.count("\n") == 1, err
-    assert str(path) in err, err      # it says which file, and where
-    return err[len("ERROR: "):-1]
+@pytest.fixture
+def refuse(tmp_path, capsys, no_loading):
+    """refuse(DATA, OPTION) is the sentence ``stpc x.ko OPTION`` (--info or
+    --run) prints, exit status 1, for a file holding DATA, which names the
+    file (its directory left out here); the run path refuses DATA too,
+    init_module not reached."""
+    path = tmp_path / "x.ko"
 
-
-def refused_before_loading(data: bytes, calls) -> str:
-    """The run path's refusal of DATA, init_module not reached."""
-    with pytest.raises(LoaderError) as refused:
-        run.run_module(data, run.RunOptions())
-    assert calls == []
-    return str(refused.value)
+    def refused(data: bytes, option: str = "--info") -> str:
+        path.write_bytes(data)
+        status = cli.main([str(path), option])
+        out, err = capsys.readouterr()
+        assert (status, out) == (1, ""), err
+        assert err.startswith("ERROR: ") and err.count("\n") == 1, err
+        assert str(path) in err, err
+        with pytest.raises(LoaderError):
+            run.run_module(data, run.RunOptions())
+        assert no_loading == []
+        return err[len("ERROR: "):-1].replace(str(path), "x.ko")
+    return refused
 
 
 def flipped(data: bytes, at: int, mask: int) -> bytes:
@@ -106,44 +107,38 @@ def test_the_intact_module_is_described_and_reaches_init_module(
 @pytest.mark.kbuild
 @pytest.mark.parametrize("mask", [0x01, 0x20, 0x80, 0xFF])
 def test_every_byte_of_stpc_info_flipped_is_refused(
-        data, info_range, tmp_path, capsys, built_for, no_loading, mask):
+        data, info_range, refuse, built_for, mask):
     offset, size = info_range
-    path = tmp_path / "flipped.ko"
-    where = f"the .stpc_info section of {path} (file bytes {offset}-" \
+    where = f"the .stpc_info section of x.ko (file bytes {offset}-" \
         f"{offset + size})"
     for at in range(offset, offset + size):
         corrupt = flipped(data, at, mask)
-        told = refusal(corrupt, path, capsys, "--info")
+        told = refuse(corrupt, "--info")
         # the checksum's key itself, flipped, leaves no checksum
         assert told.startswith(where) or told.startswith(
-            f"{path} has no checksum in its .stpc_info section"), told
-        assert refusal(corrupt, path, capsys, "--run") == told
-        refused_before_loading(corrupt, no_loading)
+            "x.ko has no checksum in its .stpc_info section"), told
+        assert refuse(corrupt, "--run") == told
 
 
 @pytest.mark.kbuild
 def test_a_changed_value_is_caught_by_the_checksum(data, info_range,
-                                                   tmp_path, capsys):
+                                                   refuse):
     offset, size = info_range
     text = data[offset:offset + size]
     at = offset + text.index(b'"nslots": 0') + len(b'"nslots": ')
-    path = tmp_path / "x.ko"
-    assert refusal(flipped(data, at, 0x01), path, capsys, "--info") == (
-        f"the .stpc_info section of {path} (file bytes {offset}-"
+    assert refuse(flipped(data, at, 0x01)) == (
+        f"the .stpc_info section of x.ko (file bytes {offset}-"
         f"{offset + size}) is corrupt: its contents do not match its "
         f"metadata_sha256")
 
 
 @pytest.mark.kbuild
-def test_a_zeroed_section_is_refused(data, info_range, tmp_path, capsys,
-                                     no_loading):
+def test_a_zeroed_section_is_refused(data, info_range, refuse):
     offset, size = info_range
     zeroed = data[:offset] + bytes(size) + data[offset + size:]
-    path = tmp_path / "x.ko"
-    assert refusal(zeroed, path, capsys, "--run") == (
-        f"the .stpc_info section of {path} (file bytes {offset}-"
+    assert refuse(zeroed, "--run") == (
+        f"the .stpc_info section of x.ko (file bytes {offset}-"
         f"{offset + size}) is corrupt: byte 0 is a NUL")
-    refused_before_loading(zeroed, no_loading)
 
 
 @pytest.fixture(scope="module")
@@ -157,19 +152,17 @@ def other_ko(kver, tmp_path_factory):
 
 @pytest.mark.kbuild
 def test_another_modules_stpc_info_is_refused(data, info_range, other_ko,
-                                              tmp_path, capsys, no_loading):
+                                              refuse):
     offset, size = info_range
     other_offset, other_size = kmod.elf_section_range(
         other_ko, protocol.INFO_SECTION)
     assert other_size == size
     swapped = data[:offset] + \
         other_ko[other_offset:other_offset + size] + data[offset + size:]
-    path = tmp_path / "x.ko"
-    assert refusal(swapped, path, capsys, "--info") == (
-        f"the .stpc_info section of {path} (file bytes {offset}-"
+    assert refuse(swapped) == (
+        f"the .stpc_info section of x.ko (file bytes {offset}-"
         f"{offset + size}) does not belong to this module: its source_hash "
         f"is not the stpc_source_hash in .modinfo")
-    refused_before_loading(swapped, no_loading)
 
 
 def _replaced_text(data: bytes, section, text: bytes) -> bytes:
@@ -182,18 +175,16 @@ def _replaced_text(data: bytes, section, text: bytes) -> bytes:
 
 @pytest.mark.kbuild
 @pytest.mark.parametrize("format_", [3, protocol.INFO_FORMAT])
-def test_a_module_of_an_older_stpc_is_refused(data, info_range, tmp_path,
-                                              capsys, no_loading, format_):
+def test_a_module_of_an_older_stpc_is_refused(data, info_range, refuse,
+                                              format_):
     info = ModuleImage.parse(data).info
     del info[metadata.CHECKSUM]
     older = _replaced_text(data, info_range, json.dumps(
         dict(info, format=format_), sort_keys=True).encode())
-    path = tmp_path / "x.ko"
-    assert refusal(older, path, capsys, "--info") == (
-        f"{path} has no checksum in its .stpc_info section (format "
+    assert refuse(older) == (
+        f"x.ko has no checksum in its .stpc_info section (format "
         f"{format_}): it was built by an older stpc or modified; rebuild it "
         f"with this stpc (0.1.0)")
-    refused_before_loading(older, no_loading)
 
 
 @pytest.mark.kbuild
@@ -212,13 +203,12 @@ def test_a_newer_format_is_refused(data):
 
 
 @pytest.mark.kbuild
-def test_a_module_without_stpc_info_is_refused(data, tmp_path, capsys):
+def test_a_module_without_stpc_info_is_refused(data, refuse):
     names = data.rindex(b".stpc_info\0")
     renamed = data[:names] + b".stpc_infx" + data[names + 10:]
-    path = tmp_path / "x.ko"
-    assert refusal(renamed, path, capsys, "--info") == (
-        f"{path} has no .stpc_info section: it was built by an older stpc or "
-        f"modified; rebuild it with this stpc (0.1.0)")
+    assert refuse(renamed) == (
+        "x.ko has no .stpc_info section: it was built by an older stpc or "
+        "modified; rebuild it with this stpc (0.1.0)")
 
 
 # -- the ELF structure ----------------------------------------------------
@@ -231,30 +221,25 @@ def _cuts(size: int):
 
 
 @pytest.mark.kbuild
-def test_a_truncated_module_is_refused(data, tmp_path, capsys, no_loading):
+def test_a_truncated_module_is_refused(data, refuse):
     for cut in _cuts(len(data)):
         with pytest.raises(LoaderError):
             ModuleImage.parse(data[:cut])
-    refused_before_loading(data[:-1], no_loading)
-    path = tmp_path / "x.ko"
     # the last byte is the section header table's (readelf -S)
     shoff, = struct.unpack_from("<Q", data, 0x28)
-    assert refusal(data[:-1], path, capsys, "--run") == (
-        f"{path} is truncated or corrupt: its section header table (bytes "
+    assert refuse(data[:-1], "--run") == (
+        f"x.ko is truncated or corrupt: its section header table (bytes "
         f"{shoff}-{len(data)}) ends past its ELF data (bytes 0-"
         f"{len(data) - 1})")
 
 
 @pytest.mark.kbuild
 @pytest.mark.parametrize("junk", [b"\0", b"junk\n", bytes(range(256)) * 16])
-def test_appended_bytes_are_refused(data, tmp_path, capsys, no_loading,
-                                    junk):
-    path = tmp_path / "x.ko"
-    assert refusal(data + junk, path, capsys, "--info") == (
-        f"{path} has {len(junk)} bytes after its ELF data (bytes 0-"
+def test_appended_bytes_are_refused(data, refuse, junk):
+    assert refuse(data + junk) == (
+        f"x.ko has {len(junk)} bytes after its ELF data (bytes 0-"
         f"{len(data)}) that are not a module signature: it was truncated or "
         f"modified after it was built")
-    refused_before_loading(data + junk, no_loading)
 
 
 def signed(data: bytes, size: int = 300) -> bytes:
@@ -265,34 +250,30 @@ def signed(data: bytes, size: int = 300) -> bytes:
 
 @pytest.mark.kbuild
 def test_a_signed_module_missing_its_last_byte_is_refused(
-        data, tmp_path, capsys, built_for, no_loading):
+        data, refuse, built_for, no_loading):
     with pytest.raises(InitModuleCalled):
         run.run_module(signed(data), run.RunOptions())
     no_loading.clear()
     cut = signed(data)[:-1]     # the kernel would see no signature, only junk
-    path = tmp_path / "x.ko"
-    assert refusal(cut, path, capsys, "--run") == (
-        f"{path} has {len(cut) - len(data)} bytes after its ELF data (bytes "
+    assert refuse(cut, "--run") == (
+        f"x.ko has {len(cut) - len(data)} bytes after its ELF data (bytes "
         f"0-{len(data)}) that are not a module signature: it was truncated "
         f"or modified after it was built")
-    refused_before_loading(cut, no_loading)
 
 
 @pytest.mark.kbuild
-def test_a_corrupt_signature_trailer_is_refused(data, tmp_path, capsys):
-    path = tmp_path / "x.ko"
+def test_a_corrupt_signature_trailer_is_refused(data, refuse):
     whole = signed(data)
     trailer = len(whole) - len(SIGNATURE_MAGIC) - MODULE_SIGNATURE.size
     for bad in (MODULE_SIGNATURE.pack(0, 0, 2, 0, 0, len(whole)),
                 MODULE_SIGNATURE.pack(0, 0, 1, 0, 0, 300)):
-        told = refusal(whole[:trailer] + bad + SIGNATURE_MAGIC, path, capsys,
-                       "--info")
-        assert told == (f"{path} has a corrupt module signature trailer "
+        told = refuse(whole[:trailer] + bad + SIGNATURE_MAGIC)
+        assert told == (f"x.ko has a corrupt module signature trailer "
                         f"(bytes {trailer}-{len(whole)}): sign it again")
     # a signature longer than it says leaves bytes between ELF and signature
     longer = data + b"\x30" + whole[len(data):]
-    assert refusal(longer, path, capsys, "--info") == (
-        f"{path} has 1 bytes between its ELF data (bytes 0-{len(data)}) and "
+    assert refuse(longer) == (
+        f"x.ko has 1 bytes between its ELF data (bytes 0-{len(data)}) and "
         f"its module signature: it was modified after it was built")
 
 
@@ -311,8 +292,7 @@ def test_no_flip_in_the_elf_headers_raises_anything_else(data):
 
 
 @pytest.mark.kbuild
-def test_wrong_class_machine_and_type_are_refused(data, tmp_path, capsys):
-    path = tmp_path / "x.ko"
+def test_wrong_class_machine_and_type_are_refused(data, refuse):
     for at, value, told in (
             (4, 1, "is not an x86-64 kernel module: it is not a 64-bit "
              "little-endian ELF file"),
@@ -324,8 +304,7 @@ def test_wrong_class_machine_and_type_are_refused(data, tmp_path, capsys):
              "machine 183, not 62")):
         changed = bytearray(data)
         changed[at] = value
-        assert refusal(bytes(changed), path, capsys, "--info") == \
-            f"{path} {told}"
+        assert refuse(bytes(changed)) == f"x.ko {told}"
 
 
 @pytest.mark.parametrize("content, told", [
@@ -336,46 +315,41 @@ def test_wrong_class_machine_and_type_are_refused(data, tmp_path, capsys):
     (b"\x1f\x8b\x08" + bytes(100), "is gzip-compressed: decompress it first "
      "(gunzip)"),
 ])
-def test_files_that_are_no_modules_are_refused(content, told, tmp_path,
-                                               capsys, no_loading):
-    path = tmp_path / "x.ko"
-    assert refusal(content, path, capsys, "--info") == f"{path} {told}"
-    assert refusal(content, path, capsys, "--run") == f"{path} {told}"
-    refused_before_loading(content, no_loading)
+def test_files_that_are_no_modules_are_refused(content, told, refuse):
+    assert refuse(content, "--info") == refuse(content, "--run") == \
+        f"x.ko {told}"
 
 
 @pytest.mark.skipif(not KERNEL_MODULE.exists(), reason="no Debian module")
-def test_a_plain_kernel_module_is_refused(tmp_path, capsys, no_loading):
-    path = tmp_path / "9p.ko"
-    assert refusal(KERNEL_MODULE.read_bytes(), path, capsys, "--run") == (
-        f"{path} is not a module stpc built (no stpc_version in its "
-        f".modinfo)")
+def test_a_plain_kernel_module_is_refused(refuse):
+    assert refuse(KERNEL_MODULE.read_bytes(), "--run") == (
+        "x.ko is not a module stpc built (no stpc_version in its .modinfo)")
     # the signed module is whole; without its last byte it is not
-    assert refusal(KERNEL_MODULE.read_bytes()[:-1], path, capsys,
-                   "--info").startswith(f"{path} has ")
-    refused_before_loading(KERNEL_MODULE.read_bytes(), no_loading)
+    assert refuse(KERNEL_MODULE.read_bytes()[:-1]).startswith("x.ko has ")
 
 
 @pytest.mark.skipif(not COMPRESSED_MODULE.exists(), reason="no .ko.xz")
-def test_a_compressed_module_is_refused(tmp_path, capsys):
-    path = tmp_path / "9p.ko"
-    assert refusal(COMPRESSED_MODULE.read_bytes(), path, capsys,
-                   "--info") == (f"{path} is xz-compressed: decompress it "
-                                 f"first (xz -d)")
+def test_a_compressed_module_is_refused(refuse):
+    assert refuse(COMPRESSED_MODULE.read_bytes()) == (
+        "x.ko is xz-compressed: decompress it first (xz -d)")
 
 
 # -- the command line, as a user runs it ----------------------------------
 
-STUBBED_RUN = ("import stpc.loader.kmod as kmod\n"
-               "def never(*args): raise SystemExit('init_module reached')\n"
-               "kmod.init_module = never\n"
-               "from stpc.compiler.cli import main\n")
+def stubbed_cli(path: Path, option: str):
+    """stpc PATH OPTION with the loader alone (the compiler's dependencies
+    unimportable) and init_module replaced by an exit."""
+    return run_python(
+        "import stpc.loader.kmod as kmod\n"
+        "def never(*args): raise SystemExit('init_module reached')\n"
+        "kmod.init_module = never\n"
+        "from stpc.compiler.cli import main\n"
+        f"raise SystemExit(main([{str(path)!r}, {option!r}]))")
 
 
 @pytest.mark.kbuild
 def test_the_cli_refuses_without_a_traceback(data, info_range, tmp_path):
-    """A sample of the cases above through the real command line, with the
-    loader alone (the compiler's dependencies unimportable)."""
+    """A sample of the cases above through the real command line."""
     offset, size = info_range
     cases = [flipped(data, offset + at, 0x01) for at in range(0, size, 37)]
     cases += [data[:-1], data + b"x", b"", b"\x7fELF"]
@@ -383,10 +357,8 @@ def test_the_cli_refuses_without_a_traceback(data, info_range, tmp_path):
     for corrupt in cases:
         path.write_bytes(corrupt)
         for option in ("--info", "--run"):
-            proc = run_python(STUBBED_RUN + f"raise SystemExit(main("
-                              f"[{str(path)!r}, {option!r}]))")
-            assert proc.returncode == 1, proc.stderr
-            assert proc.stdout == ""
+            proc = stubbed_cli(path, option)
+            assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
             assert proc.stderr.startswith("ERROR: ") and \
                 proc.stderr.count("\n") == 1, proc.stderr
             assert str(path) in proc.stderr
@@ -397,8 +369,7 @@ def test_a_ko_xz_is_refused_by_name(tmp_path):
     path = tmp_path / "9p.ko.xz"
     path.write_bytes(COMPRESSED_MODULE.read_bytes())
     for option in ("--info", "--run"):
-        proc = run_python(STUBBED_RUN + f"raise SystemExit(main("
-                          f"[{str(path)!r}, {option!r}]))")
+        proc = stubbed_cli(path, option)
         assert (proc.returncode, proc.stderr) == (
             1, f"ERROR: {path} is xz-compressed: decompress it first "
             f"(xz -d)\n")
