@@ -183,6 +183,10 @@ def _silence_stdout() -> None:
     os.close(devnull)
 
 
+# a compressed module is a module too, which the loader refuses by name
+_MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
+
+
 def _dispatch(args) -> int:
     if not args.run:
         _warn_unused(args, _RUN_ONLY, "without --run")
@@ -205,7 +209,8 @@ def _dispatch(args) -> int:
         return EXIT_OK
     if args.list_points or args.list_vars:
         return _list(args)
-    if args.script and args.script.endswith(".ko") and args.text is None:
+    if args.script and args.script.endswith(_MODULE_SUFFIXES) and \
+            args.text is None:
         _warn_unused(args, _BUILD_ONLY, "on a compiled module")
         return _run_ko(args)
     from .errors import StpcError

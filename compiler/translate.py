@@ -8,11 +8,10 @@ from a precomputed view model.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import List, Optional
 
-from ..loader import protocol
+from ..loader import metadata, protocol
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
 from .errors import InternalError
@@ -129,8 +128,8 @@ class _ModuleView:
             timing=self.timing_views(),
             probed=self.probed_views(),
             nslots=program.nslots,
-            stpc_info=c_string(json.dumps(self.module_metadata(),
-                                          sort_keys=True)).replace(
+            stpc_info=c_string(metadata.sealed(
+                self.module_metadata())).replace(
                 _VERMAGIC, '" VERMAGIC_STRING "'),
             c_string=c_string,
         )
@@ -176,7 +175,9 @@ class _ModuleView:
         return views
 
     def module_metadata(self) -> dict:
-        """What the loader reads from the .stpc_info section."""
+        """What the loader reads from the .stpc_info section (sealed
+        with its checksum, loader/metadata.py; the vermagic is the C
+        compiler's, which the checksum leaves out)."""
         return dict(
             format=protocol.INFO_FORMAT, stpc_version=self.info.version,
             module=self.info.name, kernel_release=self.info.kernel_release,

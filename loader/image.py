@@ -13,21 +13,16 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from . import kmod, probed
+from . import elf, kmod, metadata, probed, protocol
+from .elf import MODULE_SIGNATURE, SIGNATURE_MAGIC  # noqa: F401 - re-exported
 from .kmod import LoaderError
 
 THIS_MODULE = ".gnu.linkonce.this_module"
 MODULE_NAME_LEN = 56        # struct module's name[], NUL included
 _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-#: The trailer the kernel looks for at the end of a signed module,
-SIGNATURE_MAGIC = b"~Module signature appended~\n"
-#: preceded by struct module_signature: algo, hash, id_type, signer_len,
-#: key_id_len, 3 bytes of padding, the signature's length (big-endian)
-MODULE_SIGNATURE = struct.Struct(">BBBBB3xI")
 _SIG_ENFORCE = "/sys/module/module/parameters/sig_enforce"
 
 
@@ -35,7 +30,7 @@ _SIG_ENFORCE = "/sys/module/module/parameters/sig_enforce"
 class ModuleImage:
     data: bytes
     modinfo: Dict[str, str]
-    info: Optional[dict]        # .stpc_info (None: an older stpc's)
+    info: dict                  # .stpc_info, verified
 
     @classmethod
     def read(cls, path: str) -> "ModuleImage":
@@ -45,19 +40,25 @@ class ModuleImage:
         except OSError as exc:
             raise LoaderError(f"cannot read {path}: {exc.strerror}") \
                 from None
-        return cls.parse(data)
+        return cls.parse(data, path)
 
     @classmethod
-    def parse(cls, data: bytes) -> "ModuleImage":
-        """Refuses anything but an stpc module."""
+    def parse(cls, data: bytes, source: str = "this module") \
+            -> "ModuleImage":
+        """Refuses anything but a whole stpc module, saying what is wrong
+        with SOURCE (the file's name) in one sentence."""
         try:
-            modinfo = kmod.modinfo(data)
-        except (LoaderError, ValueError, IndexError, struct.error):
-            modinfo = {}
+            sections = elf.sections(data)
+        except elf.Malformed as exc:
+            raise LoaderError(f"{source} {exc}") from None
+        found = sections.get(".modinfo")
+        modinfo = kmod.parse_modinfo(
+            data[found.offset:found.offset + found.size] if found else b"")
         if "stpc_version" not in modinfo or "name" not in modinfo:
-            raise LoaderError("this file is not a module stpc built "
+            raise LoaderError(f"{source} is not a module stpc built "
                               "(no stpc_version in its .modinfo)")
-        return cls(data, modinfo, probed.read_info(data))
+        return cls(data, modinfo, metadata.verified(
+            data, sections.get(protocol.INFO_SECTION), modinfo, source))
 
     @property
     def name(self) -> str:
@@ -70,10 +71,7 @@ class ModuleImage:
     @property
     def signature_size(self) -> Optional[int]:
         """The appended signature's length in bytes; None: unsigned."""
-        if not self.data.endswith(SIGNATURE_MAGIC):
-            return None
-        trailer = self.data[:-len(SIGNATURE_MAGIC)][-MODULE_SIGNATURE.size:]
-        return MODULE_SIGNATURE.unpack(trailer)[-1]
+        return elf.signature_size(self.data)
 
     def check_kernel(self, running: str) -> None:
         """The kernel checks vermagic too, but only says "Exec format
@@ -96,7 +94,7 @@ class ModuleImage:
         a kernel whose DWARF placed the probes, a missing signature
         where signatures are enforced.  Empty: it fits."""
         problems = [self._release_problem(running)]
-        for target in (self.info or {}).get("targets", []):
+        for target in self.info["targets"]:
             if target["name"] == "kernel":
                 try:
                     probed.check_kernel_build_id(target["build_id"])
@@ -179,13 +177,10 @@ def _signatures_enforced() -> bool:
 
 
 def info_of(image: ModuleImage) -> dict:
-    """Everything ``stpc --info`` shows: .stpc_info (or what .modinfo
-    says for a module without it), and how the module fits this host:
-    ``this_kernel`` (its release and the problems of kernel_problems)
-    and ``signature_bytes`` (0: unsigned)."""
-    info = dict(image.info or {"module": image.name,
-                               "stpc_version": image.modinfo["stpc_version"]})
-    info.setdefault("vermagic", image.vermagic)
+    """Everything ``stpc --info`` shows: .stpc_info, and how the module
+    fits this host: ``this_kernel`` (its release and the problems of
+    kernel_problems) and ``signature_bytes`` (0: unsigned)."""
+    info = dict(image.info)
     running = running_release()
     info["this_kernel"] = {"release": running,
                            "problems": image.kernel_problems(running)}

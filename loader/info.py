@@ -9,7 +9,6 @@ import json
 import textwrap
 from typing import Iterator, List, Tuple
 
-from . import protocol
 from .image import ModuleImage, info_of
 
 WIDTH = 79                  # at most, so that no line fills an 80-column
@@ -40,37 +39,25 @@ def render(rows: List[Tuple[str, str]]) -> Iterator[str]:
 
 
 _PLAIN = (("kernel_release", "built for"), ("vermagic", "vermagic"),
-          ("source_hash", "source sha256"), ("nslots", "address slots"))
+          ("source_hash", "source sha256"), ("nslots", "address slots"),
+          ("metadata_sha256", "checksum"))
 
 
 def _rows(info: dict) -> List[Tuple[str, str]]:
     """(key, text) pairs, a key left empty where a list continues."""
     rows = [("module", info["module"]),
-            ("built by", f"stpc {info['stpc_version']}" +
-             (f", metadata format {info['format']}" if "format" in info
-              else ", without metadata"))]
-    rows += [(label, str(info[key])) for key, label in _PLAIN
-             if key in info]
+            ("built by", f"stpc {info['stpc_version']}, metadata format "
+                         f"{info['format']}")]
+    rows += [(label, str(info[key])) for key, label in _PLAIN]
     rows += _fit(info["this_kernel"])
     size = info["signature_bytes"]
     rows.append(("signed", f"yes: a {size}-byte signature appended"
                  if size else "no"))
     rows += _listed("parameters", [f"{name}: {meaning}" for name, meaning
-                                   in sorted(info.get("parameters",
-                                                      {}).items())])
-    rows += _listed("targets", [_target(t) for t in info.get("targets", [])])
-    probes = info.get("probes", [])
-    return rows + _listed(f"probes ({len(probes)})",
-                          probes + _probes_unrecorded(info))
-
-
-def _probes_unrecorded(info: dict) -> List[str]:
-    if "format" not in info:
-        return ["(not recorded by the stpc that built it)"]
-    if info["format"] < protocol.INFO_FORMAT_ALL_PROBES:
-        return ["(kernel and module probes only: the stpc that built it "
-                "did not record begin, end, error and timer probes)"]
-    return []
+                                   in sorted(info["parameters"].items())])
+    rows += _listed("targets", [_target(t) for t in info["targets"]])
+    probes = info["probes"]
+    return rows + _listed(f"probes ({len(probes)})", probes)
 
 
 def _fit(this_kernel: dict) -> List[Tuple[str, str]]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import struct
-from typing import Dict, List
+from typing import Dict, List, Tuple
+
+from . import elf
 
 SYS_INIT_MODULE = 175       # x86-64
 SYS_DELETE_MODULE = 176
@@ -19,35 +20,30 @@ class LoaderError(Exception):
 
 
 def elf_section(image: bytes, wanted: str) -> bytes:
-    """The contents of section ``wanted`` of a 64-bit little-endian ELF."""
+    """The contents of section ``wanted`` of a module."""
     offset, size = elf_section_range(image, wanted)
     return image[offset:offset + size]
 
 
-def elf_section_range(image: bytes, wanted: str):
+def elf_section_range(image: bytes, wanted: str) -> Tuple[int, int]:
     """(file offset, size) of section ``wanted``."""
-    if image[:4] != b"\x7fELF" or image[4] != 2 or image[5] != 1:
-        raise LoaderError("not a 64-bit little-endian ELF file")
-    shoff, = struct.unpack_from("<Q", image, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", image, 0x3A)
-
-    def header(index: int):
-        # name, type, flags, addr, offset, size
-        return struct.unpack_from("<IIQQQQ", image, shoff + index * shentsize)
-
-    names_offset = header(shstrndx)[4]
-    for index in range(shnum):
-        name_off, _, _, _, offset, size = header(index)
-        end = image.index(b"\0", names_offset + name_off)
-        if image[names_offset + name_off:end].decode() == wanted:
-            return offset, size
-    raise LoaderError(f"no {wanted} section")
+    try:
+        section = elf.sections(image).get(wanted)
+    except elf.Malformed as exc:
+        raise LoaderError(f"this module {exc}") from None
+    if section is None:
+        raise LoaderError(f"no {wanted} section")
+    return section.offset, section.size
 
 
 def modinfo(image: bytes) -> Dict[str, str]:
     """``.modinfo`` entries; the last of repeated keys wins."""
+    return parse_modinfo(elf_section(image, ".modinfo"))
+
+
+def parse_modinfo(section: bytes) -> Dict[str, str]:
     info: Dict[str, str] = {}
-    for entry in elf_section(image, ".modinfo").split(b"\0"):
+    for entry in section.split(b"\0"):
         key, sep, value = entry.decode("utf-8", "replace").partition("=")
         if sep:
             info[key] = value

@@ -15,34 +15,15 @@ but it makes a removal between reading and loading visible here.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from typing import List, Optional
 
-from . import kmod, protocol
+from . import protocol
 from .kmod import LoaderError
 
 THIS_MODULE = ".gnu.linkonce.this_module"
 BUILD_ID_NOTE = ".note.gnu.build-id"
-
-
-def read_info(image: bytes) -> Optional[dict]:
-    """The module's .stpc_info metadata (None for modules without it)."""
-    try:
-        raw = kmod.elf_section(image, protocol.INFO_SECTION)
-    except LoaderError:
-        return None
-    try:
-        info = json.loads(raw.rstrip(b"\0").decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise LoaderError(f"the {protocol.INFO_SECTION} section of this "
-                          "module is corrupt") from None
-    if info.get("format") not in protocol.INFO_FORMATS_READ:
-        raise LoaderError(f"this module's metadata has format "
-                          f"{info.get('format')}; this stpc reads formats "
-                          f"up to {protocol.INFO_FORMAT}")
-    return info
 
 
 @dataclass
@@ -64,12 +45,12 @@ class ProbedAddresses:
         self.held = []
 
 
-def resolve(info: Optional[dict]) -> ProbedAddresses:
+def resolve(info: dict) -> ProbedAddresses:
     """Reads every slot's address; refuses a probed module that is not loaded
     (unless all its probes are optional) or whose build-id differs."""
-    result = ProbedAddresses([0] * (info or {}).get("nslots", 0))
+    result = ProbedAddresses([0] * info["nslots"])
     try:
-        for module in (info or {}).get("targets", []):
+        for module in info["targets"]:
             _resolve_module(module, result)
     except BaseException:
         result.release()

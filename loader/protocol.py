@@ -40,13 +40,8 @@ PARAM_TARGET = "stpc_target"
 PARAM_ADDRS = "stpc_addrs"
 PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
+#: the only format read: earlier ones carry no checksum (loader/metadata.py)
 INFO_FORMAT = 4
-# format 1 lacks vermagic and parameters; from 3 on, histograms are
-# preceded by a KIND_HIST_NAME record, which an older loader would print;
-# before 4, probes lists the kernel and module probe points only
-INFO_FORMATS_READ = (1, 2, 3, 4)
-#: the first format whose probes lists begin, end, error and timer probes
-INFO_FORMAT_ALL_PROBES = 4
 PARAM_PROTOCOL = "stpc_protocol"
 
 

@@ -717,15 +717,17 @@ def precompiled_cases(kver: str) -> List[VmCase]:
     forever = [["stpc", str(work / "forever.stp"), "--emit-ko", "-m",
                 "pc_forever", "-r", kver]]
     other_kernel = "9" + kver[1:]
-    # a copy claiming another kernel: same length, so the ELF stays whole
-    patch = (f"import sys; d = open('pc_kinds.ko', 'rb').read(); "
+    # a copy claiming another kernel in .modinfo and in .stpc_info (whose
+    # checksum leaves the vermagic out): same length, so the ELF stays whole
+    patch = (f"d = open('pc_kinds.ko', 'rb').read(); "
              f"open('pc_wrong.ko', 'wb').write(d.replace("
-             f"b'vermagic={kver}', b'vermagic={other_kernel}'))")
+             f"b'vermagic={kver}', b'vermagic={other_kernel}').replace("
+             f"b'vermagic\": \"{kver}', b'vermagic\": \"{other_kernel}'))")
     wrong = [["sh", "-c", shlex.join(kinds[0]) + " && " +
               shlex.join([sys.executable, "-c", patch])]]
     refusals = [
         ("not-stpc", f"stpc {fixture} --run", [],
-         "ERROR: this file is not a module stpc built (no stpc_version in "
+         f"ERROR: {fixture} is not a module stpc built (no stpc_version in "
          "its .modinfo)\n"),
         ("wrong-kernel", "stpc pc_wrong.ko --run", wrong,
          f"ERROR: pc_kinds was built for kernel {other_kernel} but this "
