@@ -41,7 +41,7 @@ PARAM_ADDRS = "stpc_addrs"
 PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
 #: the only format read: earlier ones carry no checksum (loader/metadata.py)
-INFO_FORMAT = 4
+INFO_FORMAT = 5
 PARAM_PROTOCOL = "stpc_protocol"
 
 

@@ -45,7 +45,8 @@
  * description), probes (every probe point: kernel and module ones as
  * resolved, the others as written) and targets (the probed modules;
  * the key keeps its first name), each
- * {name, build_id (hex), first_slot, slots (names), optional}.
+ * {name, build_id (hex), first_slot, slots (names), optional}, and
+ * metadata_sha256 (the loader's integrity check, loader/metadata.py).
  * docs/precompiled.md describes each format.
  * Every stpc module also has the read-only parameter stpc_protocol, whose
  * value is STPC_PROTOCOL_VERSION; its presence in /sys/module/NAME/
@@ -64,7 +65,7 @@
 #define STPC_PARAM_ADDRS	"stpc_addrs"
 #define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
-#define STPC_INFO_FORMAT	4
+#define STPC_INFO_FORMAT	5
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_STOP		"stop"

@@ -174,7 +174,7 @@ def _replaced_text(data: bytes, section, text: bytes) -> bytes:
 
 
 @pytest.mark.kbuild
-@pytest.mark.parametrize("format_", [3, protocol.INFO_FORMAT])
+@pytest.mark.parametrize("format_", [3, 4, protocol.INFO_FORMAT])
 def test_a_module_of_an_older_stpc_is_refused(data, info_range, refuse,
                                               format_):
     info = ModuleImage.parse(data).info
