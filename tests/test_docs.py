@@ -151,3 +151,24 @@ def test_the_link_and_release_checks_see_what_they_must():
     assert PINNED_RELEASE.search("-r 6.1.0-56-amd64")
     assert PINNED_RELEASE.search("linux-image-6.12.95+deb12-amd64")
     assert not PINNED_RELEASE.search("6.1 and 6.12, upstream 6.1.192")
+
+
+def test_every_vm_case_docs_safety_names_exists(monkeypatch):
+    """docs/safety.md proves each guarantee by VM case ids: each names a
+    case (or, with '*', some cases) that the batches run."""
+    import fnmatch
+    import vm
+    import vmcases
+
+    monkeypatch.delenv("STPC_VM_CASES", raising=False)
+    kver = vm.find_kernel_release() or "none"
+    ids = [case.id for cases in (vmcases.all_cases(kver),
+                                 vmcases.second_kernel_cases(kver),
+                                 vmcases.sig_enforce_cases(kver))
+           for case in cases]
+    named = re.findall(r"`((?:corpus|workflow|robustness|targets|kernel|"
+                       r"fixture|signing|language|precompiled)/[\w*-]+)`",
+                       (ROOT / "docs" / "safety.md").read_text())
+    assert len(named) > 20
+    missing = [name for name in named if not fnmatch.filter(ids, name)]
+    assert not missing, f"docs/safety.md names no case: {missing}"

@@ -351,7 +351,8 @@ def all_cases(kver: str) -> List[VmCase]:
         user_string_cases(kver) + language_cases(kver) + \
         timing_cases(kver) + \
         precompiled_cases(kver) + command_cases(kver) + \
-        robustness_cases(kver)
+        robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
+        concurrency_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -369,6 +370,82 @@ _READ_LOAD = ("while kill -0 $pid 2>/dev/null; do "
 _OVERLOAD = (r"ERROR: probe overhead \(\d+ cycles\) exceeded threshold "
              r"\({threshold} cycles\) in last {interval} cycles\n"
              r"WARNING: Number of errors: 1, skipped probes: \d+\n")
+
+
+# bad pointers, read in a timer's interrupt context
+_BAD_READS = {
+    "null": ("kernel_long(0)", "kernel", "0x0"),
+    "list-poison": ("kernel_long(0xdead000000000100)", "kernel",
+                    "0xdead000000000100"),
+    "slab-poison": ("kernel_int(0x6b6b6b6b6b6b6b6b)", "kernel",
+                    "0x6b6b6b6b6b6b6b6b"),
+    "user-address-as-kernel": ("kernel_long(0x400000)", "kernel",
+                               "0x400000"),
+    "kernel-address-as-user": ("user_long(0xffffffff81000000)", "user",
+                               "0xffffffff81000000"),
+}
+# endless or unbounded work where each probe kind runs
+_RUNAWAY = {
+    "loop-in-timer": ("probe timer.ms(1) { while (1) n++ }",
+                      "MAXACTION exceeded"),
+    "loop-in-kprobe": ('probe kernel.function("vfs_read") { while (1) n++ }',
+                       "MAXACTION exceeded"),
+    "recursion-in-timer": ("function f(n) { return n < 0 ? 0 : "
+                           "f(n + 1) } probe timer.ms(1) { f(0) }",
+                           "MAXNESTING exceeded"),
+    "map-fill-in-kprobe": ('global a, n probe kernel.function("vfs_read") '
+                           '{ a[n++] = n }',
+                           "Array overflow, check MAXMAPENTRIES"),
+    "string-growth-in-timer": ('probe timer.ms(1) { s = "x"; '
+                               'while (1) s .= s }', "MAXACTION exceeded"),
+}
+_ERRORS_END = r"WARNING: Number of errors: \d+, skipped probes: \d+\n"
+
+
+def bad_pointer_and_runaway_cases(kver: str) -> List[VmCase]:
+    """Each ends the run with its error, and the kernel with no warning
+    (test_no_kernel_warnings reads the whole batch's log)."""
+    cases = [_inline(f"robustness/bad-pointer-{name}", kver,
+                     f"probe timer.ms(1) {{ println({read}) }}", rc=1,
+                     stdout="", stderr=None,
+                     stderr_pattern=rf"(ERROR: {kind} read fault at {addr} "
+                     rf"near identifier '\w+' at \S+:1:\d+\n)+"
+                     + _ERRORS_END)
+             for name, (read, kind, addr) in _BAD_READS.items()]
+    cases += [_inline(f"robustness/runaway-{name}", kver, script, rc=1,
+                      stdout="", stderr=None,
+                      stderr_pattern=rf"(ERROR: {error} near [^\n]+\n)+"
+                      + _ERRORS_END)
+              for name, (script, error) in _RUNAWAY.items()]
+    return cases
+
+
+# every CPU adds to one counter, one array and one aggregate; the end
+# probe checks the three agree and that more than one CPU took part
+_SHARED_TOTALS = """global n, by_cpu, hits
+probe %s { n++; by_cpu[cpu()]++; hits <<< 1 }
+probe end {
+	sum = 0; cpus = 0
+	foreach (c in by_cpu) { sum += by_cpu[c]; cpus++ }
+	printf("%%d %%d %%d\\n", sum == n, @count(hits) == n, cpus > 1)
+}"""
+_TWO_READERS = ("sh -c 'taskset -c 0 dd if=/dev/zero of=/dev/null bs=1 "
+                "count=20000 2>/dev/null & taskset -c 1 dd if=/dev/zero "
+                "of=/dev/null bs=1 count=20000 2>/dev/null; wait'")
+
+
+def concurrency_cases(kver: str) -> List[VmCase]:
+    """Probes on both vCPUs into shared globals: totals exact."""
+    return [
+        _inline("robustness/concurrent-timer-profile", kver,
+                _SHARED_TOTALS % "timer.profile", options=["-c", "sleep 3"],
+                stdout="1 1 1\n", stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+        _inline("robustness/concurrent-kprobe", kver,
+                _SHARED_TOTALS % 'kernel.function("vfs_read")',
+                options=["-c", _TWO_READERS], stdout="1 1 1\n",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+    ]
 
 
 def robustness_cases(kver: str) -> List[VmCase]:
