@@ -25,7 +25,7 @@ KVER = $(shell $(VPY) tests/vm.py --print-kver)
 export STPC_CACHE_DIR := $(CURDIR)/.cache/stpc
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup apt backports-source newest-kernel2 print-packages demo test \
+.PHONY: setup apt backports-source newest-kernel2 print-packages demo test test-stress \
 	unit-test vm-test fresh-check fixture debuginfo clean bench-overhead \
 	bench-many-probes
 
@@ -86,6 +86,13 @@ unit-test: setup
 
 vm-test: setup
 	$(VPY) -m pytest -q tests -m vm
+
+# The soak (tests/test_stress.py): STPC_STRESS_SECONDS of probes on hot
+# functions under load in one boot, 600 by default.
+STPC_STRESS_SECONDS ?= 600
+test-stress: setup
+	STPC_STRESS=1 STPC_STRESS_SECONDS=$(STPC_STRESS_SECONDS) \
+		$(VPY) -m pytest -q -s tests/test_stress.py
 
 # The README's `make demo` on a fresh Debian 12 root (debootstrap, chroot)
 # from a clean clone of the current commit: run it before landing a change

@@ -329,6 +329,7 @@ def prepare_work_dir() -> None:
     (WORK / "forever.stp").write_text(_FOREVER + "\n")
     (WORK / "killed.stp").write_text(_KILLED + "\n")
     (WORK / "heavy.stp").write_text(_HEAVY + "\n")
+    (WORK / "numbered.stp").write_text(_NUMBERED + "\n")
     (WORK / "pin.stp").write_text(_PIN + "\n")
     (WORK / "optional.stp").write_text(_OPTIONAL + "\n")
     (WORK / "late.stp").write_text(_LATE + "\n")
@@ -352,7 +353,7 @@ def all_cases(kver: str) -> List[VmCase]:
         timing_cases(kver) + \
         precompiled_cases(kver) + command_cases(kver) + \
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
-        concurrency_cases(kver)
+        concurrency_cases(kver) + output_pressure_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -412,8 +413,9 @@ def bad_pointer_and_runaway_cases(kver: str) -> List[VmCase]:
                      rf"near identifier '\w+' at \S+:1:\d+\n)+"
                      + _ERRORS_END)
              for name, (read, kind, addr) in _BAD_READS.items()]
+    # a small MAXMAPENTRIES fills in fewer reads
     cases += [_inline(f"robustness/runaway-{name}", kver, script, rc=1,
-                      stdout="", stderr=None,
+                      defines=["-DMAXMAPENTRIES=100"], stdout="", stderr=None,
                       stderr_pattern=rf"(ERROR: {error} near [^\n]+\n)+"
                       + _ERRORS_END)
               for name, (script, error) in _RUNAWAY.items()]
@@ -448,6 +450,63 @@ def concurrency_cases(kver: str) -> List[VmCase]:
     ]
 
 
+# one record per read of dd's, numbered; the end probe says how many
+_NUMBERED = ('global i probe kernel.function("vfs_read") { '
+             'if (execname() == "dd") printf("%d\\n", ++i) } '
+             'probe begin { println("up") } probe end { printf("total %d\\n", i) }')
+# the loader is stopped while dd reads, so the ring fills (or not)
+_STOPPED_READER = ("stpc numbered{suffix}.ko --run > /tmp/o 2> /tmp/e & "
+                   "pid=$!; " + _UNTIL_UP + " kill -STOP $pid; "
+                   "dd if=/dev/zero of=/dev/null bs=1 count=20000 "
+                   "2>/dev/null; kill -CONT $pid; kill -TERM $pid; "
+                   "wait $pid; echo rc=$?; "
+                   "dropped=$(sed -n 's/^WARNING: \\([0-9]*\\) output records "
+                   "dropped$/\\1/p' /tmp/e); "
+                   "awk -v dropped=${{dropped:-0}} "
+                   "'/^total/ {{ total = $2; next }} /^up$/ {{ next }} "
+                   "{{ if ($1 <= last) bad = 1; last = $1; n++ }} "
+                   "END {{ print (bad ? \"reordered\" : \"in order\"), "
+                   "(n + dropped == total ? \"all counted\" : \"miscounted\"), "
+                   "(dropped > 0 ? \"some dropped\" : \"none dropped\") }}' "
+                   "/tmp/o")
+
+
+def output_pressure_cases(kver: str) -> List[VmCase]:
+    """A reader far slower than the writer: records are whole and in
+    order, and every one is either read or counted as dropped; with a
+    bigger buffer (-s) none is dropped."""
+    def build(suffix: str, *options: str) -> List[List[str]]:
+        return [["stpc", "numbered.stp", "--emit-ko", "-m",
+                 f"numbered{suffix}", "-r", kver, "--kernel-types", "btf",
+                 *options]]
+
+    return [
+        VmCase(id="robustness/output-pressure-drops-counted", cwd=WORK,
+               prebuild=build("", "-D", "STPC_BUFFER_SIZE=32768"),
+               shell=_STOPPED_READER.format(suffix=""),
+               stdout="rc=0\nin order all counted some dropped\n",
+               stderr=""),
+        VmCase(id="robustness/output-pressure-bigger-buffer", cwd=WORK,
+               prebuild=build("_big", "-s", "16"),
+               shell=_STOPPED_READER.format(suffix="_big"),
+               stdout="rc=0\nin order all counted none dropped\n",
+               stderr=""),
+    ]
+
+
+# what another user may do with a root run's files: nothing
+_AS_NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
+_UNPRIVILEGED = (
+    "stpc unprivileged.ko --run > /tmp/o & pid=$!; " + _UNTIL_UP +
+    " for f in ctl data; do " + _AS_NOBODY +
+    "cat /proc/stpc-unprivileged/$f >/dev/null 2>&1 || "
+    "echo \"read $f refused\"; " + _AS_NOBODY +
+    "sh -c \"echo stop > /proc/stpc-unprivileged/$f\" 2>/dev/null || "
+    "echo \"write $f refused\"; done; " + _AS_NOBODY +
+    "stpc unprivileged.ko --run -x 1 2>&1 | head -1; "
+    "kill -TERM $pid; wait $pid; echo rc=$?; cat /tmp/o")
+
+
 def robustness_cases(kver: str) -> List[VmCase]:
     """Overload: heavy handlers on a hot function under a read load end
     the run (SystemTap's STP_OVERLOAD), unless -D STP_NO_OVERLOAD."""
@@ -461,6 +520,15 @@ def robustness_cases(kver: str) -> List[VmCase]:
                 "cat /tmp/o; cat /tmp/e >&2")
 
     return [
+        VmCase(id="robustness/another-user-can-do-nothing", cwd=WORK,
+               prebuild=[["stpc", "forever.stp", "--emit-ko", "-m",
+                          "unprivileged", "-r", kver]],
+               shell=_UNPRIVILEGED, stderr="",
+               stdout="read ctl refused\nwrite ctl refused\n"
+                      "read data refused\nwrite data refused\n"
+                      "ERROR: running a probe module needs root "
+                      "(CAP_SYS_MODULE): run stpc as root or with sudo\n"
+                      "rc=0\nup\nend\n"),
         VmCase(id="robustness/overload-ends-the-run", cwd=WORK,
                prebuild=heavy("overload"), shell=under_load("overload"),
                stdout="rc=1\nup\n", stderr=None,
