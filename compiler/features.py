@@ -32,8 +32,9 @@ static void notrace hit(unsigned long ip, unsigned long parent_ip,
 {
 	int bit = ftrace_test_recursion_trylock(ip, parent_ip);
 
-	if (bit < 0 || !ftrace_get_regs(fregs))
+	if (bit < 0)
 		return;
+	(void)ftrace_get_regs(fregs);
 	ftrace_test_recursion_unlock(bit);
 }
 
