@@ -789,6 +789,22 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                r"stpc: stpc_fixture loaded: 1 probes armed\n"
                r"stpc: stpc_fixture unloading: 1 probes disarmed\n",
                stderr=""),
+        # churn: no probe outlives its module's unload, none is missed
+        VmCase(id="targets/loaded-and-unloaded-ten-times",
+               shell=f"stpc late.ko --run -v > /tmp/o 2> /tmp/e & pid=$!; "
+                     f"{_UNTIL_UP} for i in 1 2 3 4 5 6 7 8 9 10; do "
+                     f"insmod {ko} && echo 2 > /proc/stpc_fixture && "
+                     "rmmod stpc_fixture || echo \"cycle $i failed\"; done; "
+                     "kill -TERM $pid; wait $pid; echo rc=$?; "
+                     "grep -c '^a=' /tmp/o; "
+                     "grep -c 'stpc_fixture loaded: 1 probes armed' /tmp/e; "
+                     "grep -c 'stpc_fixture unloading: 1 probes disarmed' "
+                     "/tmp/e",
+               cwd=work,
+               prebuild=[["stpc", str(work / "late.stp"), "--emit-ko", "-m",
+                          "late", "-r", kver, "--debuginfo-path",
+                          str(ko.parent)]],
+               stdout="rc=0\n20\n10\n10\n", stderr=""),
         VmCase(id="targets/optional-probe-without-module",
                shell="stpc optional.ko --run",
                cwd=work,
