@@ -154,20 +154,40 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
+_HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
+_OCTAL_NUMBER = re.compile(r"0[0-7]*")
+_DECIMAL_NUMBER = re.compile(r"[1-9][0-9]*")
+#: more decimal digits than 2**64 - 1 has (and than Python converts)
+_DECIMAL_DIGITS = 20
+
+
 def _number(text: str, span: A.Span) -> int:
     """A literal's value; past 64 bits is an error, as in SystemTap (up to
     2**64 - 1 it wraps to a negative long there)."""
-    if text.lower().startswith("0x"):
+    if _HEX_NUMBER.fullmatch(text):
         value = int(text, 16)
-    elif len(text) > 1 and text.startswith("0"):
+    elif _OCTAL_NUMBER.fullmatch(text):
         value = int(text, 8)
+    elif _DECIMAL_NUMBER.fullmatch(text):
+        value = int(text) if len(text) <= _DECIMAL_DIGITS else 1 << 64
     else:
-        value = int(text)
+        raise StpcError(f"number '{_shown(text)}' invalid or out of range",
+                        span, hint=_NUMBER_FORMS)
     if value >= 1 << 64:
-        raise StpcError(f"number '{text}' invalid or out of range", span,
-                        hint="numbers are 64-bit: at most "
-                             "18446744073709551615 (0xffffffffffffffff)")
+        raise StpcError(f"number '{_shown(text)}' invalid or out of range",
+                        span, hint="numbers are 64-bit: at most "
+                                   "18446744073709551615 "
+                                   "(0xffffffffffffffff)")
     return value
+
+
+_NUMBER_FORMS = ("a number is decimal (1-9 then 0-9), octal (0 then 0-7) "
+                 "or hexadecimal (0x then 0-9, a-f)")
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """A literal as an error message quotes it: a long one shortened."""
+    return text if len(text) <= most else f"{text[:most - 3]}..."
 
 
 @v_args(meta=True)
@@ -382,6 +402,8 @@ class _Builder(Transformer):
 
     def assign(self, meta, items):
         target, op, value = items
+        if str(op) != "<<<":
+            _refuse_target_write(target)
         return A.Assign(self._span(op), str(op), target, value)
 
     def ternary(self, meta, items):
@@ -404,10 +426,12 @@ class _Builder(Transformer):
 
     def pre_crement(self, meta, items):
         op, target = items
+        _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, True)
 
     def post_crement(self, meta, items):
         target, op = items
+        _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, False)
 
     def number(self, meta, items):
@@ -465,6 +489,20 @@ class _Builder(Transformer):
 
 
 _TARGET_AT_OPS = {"@cast", "@entry", "@defined", "@var"}
+
+
+def _refuse_target_write(target) -> None:
+    """Writing kernel memory (``$var = 1``, ``$p->field++``) needs
+    SystemTap's guru mode, which stpc does not have."""
+    base = target
+    while isinstance(base, (A.Member, A.Subscript)):
+        base = base.base
+    if isinstance(base, (A.TargetVar, A.AtOp)):
+        raise StpcError("writing a target variable is not supported",
+                        target.span,
+                        hint="it needs SystemTap's guru mode (-g), which "
+                             "stpc does not have; copy the value into a "
+                             "script variable and change that")
 
 
 class _Suffix:
