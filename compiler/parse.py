@@ -80,6 +80,7 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         raise StpcError(exc.message, A.Span(file, exc.token.line,
                                             exc.token.column),
                         hint=exc.hint) from None
+    _refuse_deep_nesting(tree, file)
     try:
         return _Builder(file, source, tuple(args)).transform(tree)
     except lark.exceptions.VisitError as exc:
@@ -87,6 +88,28 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         if isinstance(exc.orig_exc, StpcError):
             raise exc.orig_exc from None
         raise
+
+
+#: How deep the syntax tree may nest (parentheses, blocks, operator chains:
+#: ``a + b + ...`` nests one level a term).  SystemTap takes 5,000 terms;
+#: every pass recurses this deep, which driver.py's stack holds.
+MAX_NESTING = 20_000
+
+
+def _refuse_deep_nesting(tree: lark.Tree, file: str) -> None:
+    """The script's syntax tree nests at most ``MAX_NESTING`` deep; past
+    that, an error where it gets too deep (walked without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise StpcError(
+                f"the script nests more than {MAX_NESTING:,} levels deep "
+                "here", A.Span(file, node.meta.line, node.meta.column),
+                hint="split long expressions and deeply nested blocks "
+                     "with variables and functions")
+        stack.extend((child, depth + 1) for child in node.children
+                     if isinstance(child, lark.Tree))
 
 
 def _syntax_error(exc, source: str, file: str) -> StpcError:

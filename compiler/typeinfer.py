@@ -9,6 +9,7 @@ from typing import Dict, List, Tuple
 
 from . import ast as A
 from .errors import ErrorCollector, nearest
+from .builtins import is_builtin
 from .ir import FunctionInfo, GlobalSym, Scope, Symbol, T
 from .typecollect import Collector, statistics
 from .typesolve import Solver
@@ -30,6 +31,8 @@ def infer_types(globals_: Dict[str, GlobalSym],
     types = {node: solver.type_of(var)
              for node, var in constraints.nodes.items()
              if solver.type_of(var) is not None}
+    _report_printed_nothing(constraints.printed_calls, types, functions,
+                            errors)
     return types, collector.symbols
 
 
@@ -69,6 +72,17 @@ def _report_unresolved(globals_, functions, scopes, errors) -> None:
         if function.return_type is None and _returns_value(function):
             errors.add(f"unresolved return type of function "
                        f"'{function.name}'", function.decl.span)
+
+
+def _report_printed_nothing(calls: List[A.Call], types, functions,
+                            errors: ErrorCollector) -> None:
+    """``println(f())`` where ``f`` (or a built-in such as ``println``)
+    returns nothing: SystemTap's "unresolved type" too."""
+    for call in calls:
+        if call not in types and (call.name in functions or
+                                  is_builtin(call.name)):
+            errors.add(f"function '{call.name}' returns no value to print",
+                       call.span)
 
 
 def _returns_value(function: FunctionInfo) -> bool:

@@ -77,6 +77,8 @@ class Constraints:
         self.count = 0
         self._named: Dict[tuple, int] = {}
         self.nodes: Dict[object, int] = {}      # expression node -> var
+        #: calls whose value is printed: each must have one
+        self.printed_calls: List[object] = []
 
     def fresh(self) -> int:
         self.count += 1
