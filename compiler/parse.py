@@ -294,10 +294,13 @@ class _Builder(Transformer):
         if token[1:] == "#":
             count = len(self.args)
             return str(count) if token.startswith("@") else count
-        index = int(token[1:])
+        digits = token[1:].lstrip("0")
+        # past 9 digits, more arguments than any command line holds
+        index = int(digits) if len(digits) <= 9 else 0
         if not 1 <= index <= len(self.args):
             raise StpcError(
-                f"script argument '{token}' not given ({len(self.args)} "
+                f"script argument '{_shown(token)}' not given "
+                f"({len(self.args)} "
                 "given)", self._span(token),
                 hint="give script arguments after the script: "
                      "stpc SCRIPT.stp ARG1 ARG2 ...")

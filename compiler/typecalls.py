@@ -57,7 +57,6 @@ class CallTypes(ExprTypes):
     def output_call(self, node) -> Optional[int]:
         name = node.name
         args = list(node.args)
-        self.cs.printed_calls += [a for a in args if isinstance(a, A.Call)]
         if name in ("printf", "sprintf"):
             self.check_format(node)
         elif name in ("printd", "printdln"):

@@ -31,7 +31,7 @@ def infer_types(globals_: Dict[str, GlobalSym],
     types = {node: solver.type_of(var)
              for node, var in constraints.nodes.items()
              if solver.type_of(var) is not None}
-    _report_printed_nothing(constraints.printed_calls, types, functions,
+    _report_valueless_calls(constraints.valued_calls, types, functions,
                             errors)
     return types, collector.symbols
 
@@ -74,14 +74,15 @@ def _report_unresolved(globals_, functions, scopes, errors) -> None:
                        f"'{function.name}'", function.decl.span)
 
 
-def _report_printed_nothing(calls: List[A.Call], types, functions,
+def _report_valueless_calls(calls: List[A.Call], types, functions,
                             errors: ErrorCollector) -> None:
-    """``println(f())`` where ``f`` (or a built-in such as ``println``)
-    returns nothing: SystemTap's "unresolved type" too."""
+    """``println(f())`` or ``println(1) > 2``, where ``f`` (or a built-in
+    such as ``println``) returns nothing: an "unresolved type" in
+    SystemTap too."""
     for call in calls:
         if call not in types and (call.name in functions or
                                   is_builtin(call.name)):
-            errors.add(f"function '{call.name}' returns no value to print",
+            errors.add(f"function '{call.name}' returns no value",
                        call.span)
 
 
