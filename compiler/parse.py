@@ -296,7 +296,7 @@ class _Builder(Transformer):
             return str(count) if token.startswith("@") else count
         digits = token[1:].lstrip("0")
         # past 9 digits, more arguments than any command line holds
-        index = int(digits) if len(digits) <= 9 else 0
+        index = int(digits or "0") if len(digits) <= 9 else 0
         if not 1 <= index <= len(self.args):
             raise StpcError(
                 f"script argument '{_shown(token)}' not given "
