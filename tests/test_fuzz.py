@@ -23,8 +23,11 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import scriptgen
+from stpc.compiler import cli
+from stpc.compiler.cli import MAX_SCRIPT_BYTES
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.errors import StpcError
+from stpc.compiler.parse import MAX_NESTING
 
 ROOT = Path(__file__).parent.parent
 # passes 1-3 of a script probing the kernel end in a located error here
@@ -180,7 +183,7 @@ def shown(text: str, most: int = 2000) -> str:
 
 @pytest.mark.parametrize("seed", range(4))
 def test_mutants_end_in_a_result_or_a_located_error(seed):
-    for origin, text in mutants(800, seed):
+    for origin, text in mutants(1500, seed):
         exc = failure(text)
         if exc is not None:
             pytest.fail(f"{type(exc).__name__}: {exc}\n--- mutant of "
@@ -193,6 +196,37 @@ def test_the_fuzzer_sees_failures(monkeypatch):
         raise KeyError("bug")
     monkeypatch.setattr(Compilation, "c_source", broken)
     assert isinstance(failure("probe begin {}"), KeyError)
+
+
+@pytest.mark.parametrize("opener,inner,closer", [
+    ("x +\n", "x", ""), ("(-", "x", ")"), ("{\n", "", "}"),
+    ("if (1) {\n", "", "}")])
+def test_nesting_past_the_limit_is_a_located_error(opener, inner, closer):
+    """Deeper than every pass's stack holds: refused where it gets too
+    deep, before any pass recurses."""
+    levels = MAX_NESTING + 10
+    text = "probe begin {\nx = 1\n" + opener * levels + inner + \
+        closer * levels + "\n}\n"
+    with pytest.raises(StpcError) as error:
+        Compilation(text, FILE, NO_KERNEL).script()
+    assert error.value.message == \
+        f"the script nests more than {MAX_NESTING:,} levels deep here"
+    assert error.value.span.line > 2
+
+
+def test_a_script_past_the_size_limit_is_refused_unread(tmp_path, capsys):
+    big = tmp_path / "big.stp"
+    with big.open("w") as out:
+        out.write("probe begin { exit() }\n")
+        out.truncate(MAX_SCRIPT_BYTES + 1)
+    assert cli.main(["-p1", str(big)]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: {big} is larger than 4 MiB, the most stpc reads\n")
+    assert cli.main(["-p1", "-e", "#" * (MAX_SCRIPT_BYTES + 1)]) == 1
+    assert "the -e script is larger than 4 MiB" in capsys.readouterr().err
+    big.write_text("probe begin { exit() }\n" +
+                   "#" * (MAX_SCRIPT_BYTES - 100))
+    assert cli.main(["-p1", str(big)]) == 0
 
 
 def main() -> int:
