@@ -80,8 +80,10 @@ def _report_valueless_calls(calls: List[A.Call], types, functions,
     such as ``println``) returns nothing: an "unresolved type" in
     SystemTap too."""
     for call in calls:
-        if call not in types and (call.name in functions or
-                                  is_builtin(call.name)):
+        function = functions.get(call.name)
+        # one returning a value of unresolved type is reported as that
+        if call not in types and (is_builtin(call.name) or (
+                function is not None and not _returns_value(function))):
             errors.add(f"function '{call.name}' returns no value",
                        call.span)
 
