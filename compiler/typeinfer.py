@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 from . import ast as A
-from .errors import ErrorCollector, nearest
 from .builtins import is_builtin
+from .errors import ErrorCollector, nearest
 from .ir import FunctionInfo, GlobalSym, Scope, Symbol, T
 from .typecollect import Collector, statistics
 from .typesolve import Solver
