@@ -503,11 +503,21 @@ def _emit(args, module, name: str):
     return emitted
 
 
+def _described(exc: BaseException) -> str:
+    """The exception's message; a syntax tree node in it by its kind and
+    place, as its repr recurses as deep as the script nests."""
+    if all(isinstance(arg, (str, int)) for arg in exc.args):
+        return str(exc)
+    return ", ".join(str(arg) if isinstance(arg, (str, int)) else
+                     f"{type(arg).__name__} at {getattr(arg, 'span', '?')}"
+                     for arg in exc.args)
+
+
 def _internal_error(exc: BaseException) -> int:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     print(f"{color.label('error')} internal error: "
-          f"{type(exc).__name__}: {exc}\n"
+          f"{type(exc).__name__}: {_described(exc)}\n"
           f"  at {where}\n"
           "This is a bug in stpc; please report it with the command and "
           "script that caused it.", file=sys.stderr)

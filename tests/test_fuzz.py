@@ -23,6 +23,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 import scriptgen
+from stpc.compiler import ast as A
 from stpc.compiler import cli
 from stpc.compiler.cli import MAX_SCRIPT_BYTES
 from stpc.compiler.driver import Compilation, CompileOptions
@@ -227,6 +228,16 @@ def test_a_script_past_the_size_limit_is_refused_unread(tmp_path, capsys):
     big.write_text("probe begin { exit() }\n" +
                    "#" * (MAX_SCRIPT_BYTES - 100))
     assert cli.main(["-p1", str(big)]) == 0
+
+
+def test_an_internal_error_names_a_deep_node_by_its_place():
+    """Its repr would recurse as deep as the node nests."""
+    span = A.Span(FILE, 3, 7)
+    node = A.IntLit(span, 1)
+    for _ in range(MAX_NESTING):
+        node = A.Unary(span, "-", node)
+    assert cli._described(KeyError(node)) == f"Unary at {FILE}:3:7"
+    assert cli._described(KeyError("key")) == "'key'"
 
 
 def main() -> int:
