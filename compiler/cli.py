@@ -13,7 +13,7 @@ import shutil
 import signal
 import sys
 import traceback
-from typing import List, Optional, Tuple
+from typing import BinaryIO, List, Optional, Tuple
 
 from ..loader import VERSION, color
 from ..loader.kmod import LoaderError
@@ -154,9 +154,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.script = None
     try:
         if args.script == "-":
-            args.text = sys.stdin.buffer.read().decode("latin-1")
+            args.text = _read_script(sys.stdin.buffer, "the script on stdin")
             args.text_name = "<stdin>"
             args.script = None
+        elif args.text is not None:
+            _check_script_size(len(args.text.encode("latin-1", "replace")),
+                               "the -e script")
         status = _dispatch(args)
         sys.stdout.flush()      # a closed pipe is reported here, not at exit
         return status
@@ -265,12 +268,13 @@ def _list(args) -> int:
 
 
 def _sources(args) -> dict:
+    from .errors import StpcError
     if args.text is not None:
         return {args.text_name: args.text}
     try:
-        with open(args.script, encoding="latin-1") as script:
-            return {args.script: script.read()}
-    except OSError:
+        with open(args.script, "rb") as script:
+            return {args.script: _read_script(script, args.script)}
+    except (OSError, StpcError):
         return {}
 
 
@@ -370,11 +374,31 @@ def _script_text(args) -> Tuple[str, str]:
     if args.text is not None:
         return args.text_name, args.text
     try:
-        with open(args.script, encoding="latin-1") as script:
-            return args.script, script.read()
+        with open(args.script, "rb") as script:
+            return args.script, _read_script(script, args.script)
     except OSError as exc:
         raise StpcError(f"cannot read {args.script}: {exc.strerror}") \
             from None
+
+
+#: The largest script stpc reads (file, stdin or -e): hundreds of times
+#: any real one, and refused before a wrong file is read whole
+MAX_SCRIPT_BYTES = 4 << 20
+
+
+def _read_script(stream: BinaryIO, name: str) -> str:
+    """A script's text, reading at most one byte past the limit."""
+    data = stream.read(MAX_SCRIPT_BYTES + 1)
+    _check_script_size(len(data), name)
+    return data.decode("latin-1")
+
+
+def _check_script_size(size: int, name: str) -> None:
+    from .errors import StpcError
+    if size > MAX_SCRIPT_BYTES:
+        raise StpcError(f"{name} is larger than {MAX_SCRIPT_BYTES >> 20} "
+                        "MiB, the most stpc reads",
+                        hint="is it the script you meant?")
 
 
 def _raw_key(options, file: str, source: str) -> str:
@@ -484,11 +508,21 @@ def _emit(args, module, name: str):
     return emitted
 
 
+def _described(exc: BaseException) -> str:
+    """The exception's message; a syntax tree node in it by its kind and
+    place, as its repr recurses as deep as the script nests."""
+    if all(isinstance(arg, (str, int)) for arg in exc.args):
+        return str(exc)
+    return ", ".join(str(arg) if isinstance(arg, (str, int)) else
+                     f"{type(arg).__name__} at {getattr(arg, 'span', '?')}"
+                     for arg in exc.args)
+
+
 def _internal_error(exc: BaseException) -> int:
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     print(f"{color.label('error')} internal error: "
-          f"{type(exc).__name__}: {exc}\n"
+          f"{type(exc).__name__}: {_described(exc)}\n"
           f"  at {where}\n"
           "This is a bug in stpc; please report it with the command and "
           "script that caused it.", file=sys.stderr)

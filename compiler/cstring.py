@@ -26,9 +26,15 @@ def c_string(text: str) -> str:
     return "".join(out)
 
 
+#: between the two characters of '*/' (ends a comment), '/*' (gcc's
+#: -Wcomment refuses one inside a comment) and '??' (a trigraph's start)
+_COMMENT_BREAKS = re.compile(r"(?<=\*)(?=/)|(?<=/)(?=\*)|(?<=\?)(?=\?)")
+
+
 def c_comment(text: str) -> str:
-    """Text safe inside a C block comment."""
-    return re.sub(r"[^ -~]", "?", text).replace("*/", "* /")
+    """Text safe inside a C block comment: printable ASCII that neither
+    ends the comment nor opens another, and has no trigraph."""
+    return _COMMENT_BREAKS.sub(" ", re.sub(r"[^ -~]", "?", text))
 
 
 def c_identifier(text: str) -> str:

@@ -9,6 +9,7 @@ escaping a pass is a bug and is rendered as one.
 from __future__ import annotations
 
 import difflib
+import functools
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, List, Optional, Sequence
@@ -28,7 +29,7 @@ def render(kind: str, message: str, span: Optional[Span],
         lines = [f"{span}: {label(kind)} {message}"]
         text = sources.get(span.file)
         if text is not None:
-            source_lines = text.splitlines()
+            source_lines = _source_lines(text)
             if 0 < span.line <= len(source_lines):
                 line = source_lines[span.line - 1]
                 before = line[:span.col - 1].expandtabs(8)
@@ -37,6 +38,12 @@ def render(kind: str, message: str, span: Optional[Span],
     if hint:
         lines.append(f"{label('hint')} {hint}")
     return "\n".join(lines)
+
+
+@functools.lru_cache(maxsize=4)
+def _source_lines(text: str) -> List[str]:
+    """Split once for all the errors and warnings shown from one script."""
+    return text.splitlines()
 
 
 class StpcError(Exception):

@@ -188,6 +188,8 @@ def printf_call(fmt: str, args: List[tuple], sink: str,
     decls = " ".join(f"{ctype} a{i} = {value};"
                      for i, (ctype, value) in enumerate(args))
     names = "".join(f", a{i}" for i in range(len(args)))
+    # a NUL ends the format, as in SystemTap; gcc refuses it in a checked one
+    checked = checked and "\0" not in fmt
     literal = c_string(fmt) if checked else \
         f"({{ static const char f[] = {c_string(fmt)}; f; }})"
     if not fmt:     # prints nothing; gcc's format-zero-length fails it

@@ -80,6 +80,7 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         raise StpcError(exc.message, A.Span(file, exc.token.line,
                                             exc.token.column),
                         hint=exc.hint) from None
+    _refuse_deep_nesting(tree, file)
     try:
         return _Builder(file, source, tuple(args)).transform(tree)
     except lark.exceptions.VisitError as exc:
@@ -87,6 +88,28 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         if isinstance(exc.orig_exc, StpcError):
             raise exc.orig_exc from None
         raise
+
+
+#: How deep the syntax tree may nest (parentheses, blocks, operator chains:
+#: ``a + b + ...`` nests one level a term).  SystemTap takes 5,000 terms;
+#: every pass recurses this deep, which driver.py's stack holds.
+MAX_NESTING = 20_000
+
+
+def _refuse_deep_nesting(tree: lark.Tree, file: str) -> None:
+    """The script's syntax tree nests at most ``MAX_NESTING`` deep; past
+    that, an error where it gets too deep (walked without recursion)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise StpcError(
+                f"the script nests more than {MAX_NESTING:,} levels deep "
+                "here", A.Span(file, node.meta.line, node.meta.column),
+                hint="split long expressions and deeply nested blocks "
+                     "with variables and functions")
+        stack.extend((child, depth + 1) for child in node.children
+                     if isinstance(child, lark.Tree))
 
 
 def _syntax_error(exc, source: str, file: str) -> StpcError:
@@ -154,20 +177,40 @@ def _unquote(token: Token) -> str:
     return "".join(out)
 
 
+_HEX_NUMBER = re.compile(r"0[xX][0-9a-fA-F]+")
+_OCTAL_NUMBER = re.compile(r"0[0-7]*")
+_DECIMAL_NUMBER = re.compile(r"[1-9][0-9]*")
+#: more decimal digits than 2**64 - 1 has (and than Python converts)
+_DECIMAL_DIGITS = 20
+
+
 def _number(text: str, span: A.Span) -> int:
     """A literal's value; past 64 bits is an error, as in SystemTap (up to
     2**64 - 1 it wraps to a negative long there)."""
-    if text.lower().startswith("0x"):
+    if _HEX_NUMBER.fullmatch(text):
         value = int(text, 16)
-    elif len(text) > 1 and text.startswith("0"):
+    elif _OCTAL_NUMBER.fullmatch(text):
         value = int(text, 8)
+    elif _DECIMAL_NUMBER.fullmatch(text):
+        value = int(text) if len(text) <= _DECIMAL_DIGITS else 1 << 64
     else:
-        value = int(text)
+        raise StpcError(f"number '{_shown(text)}' invalid or out of range",
+                        span, hint=_NUMBER_FORMS)
     if value >= 1 << 64:
-        raise StpcError(f"number '{text}' invalid or out of range", span,
-                        hint="numbers are 64-bit: at most "
-                             "18446744073709551615 (0xffffffffffffffff)")
+        raise StpcError(f"number '{_shown(text)}' invalid or out of range",
+                        span, hint="numbers are 64-bit: at most "
+                                   "18446744073709551615 "
+                                   "(0xffffffffffffffff)")
     return value
+
+
+_NUMBER_FORMS = ("a number is decimal (1-9 then 0-9), octal (0 then 0-7) "
+                 "or hexadecimal (0x then 0-9, a-f)")
+
+
+def _shown(text: str, most: int = 40) -> str:
+    """A literal as an error message quotes it: a long one shortened."""
+    return text if len(text) <= most else f"{text[:most - 3]}..."
 
 
 @v_args(meta=True)
@@ -251,10 +294,13 @@ class _Builder(Transformer):
         if token[1:] == "#":
             count = len(self.args)
             return str(count) if token.startswith("@") else count
-        index = int(token[1:])
+        digits = token[1:].lstrip("0")
+        # past 9 digits, more arguments than any command line holds
+        index = int(digits or "0") if len(digits) <= 9 else 0
         if not 1 <= index <= len(self.args):
             raise StpcError(
-                f"script argument '{token}' not given ({len(self.args)} "
+                f"script argument '{_shown(token)}' not given "
+                f"({len(self.args)} "
                 "given)", self._span(token),
                 hint="give script arguments after the script: "
                      "stpc SCRIPT.stp ARG1 ARG2 ...")
@@ -382,6 +428,8 @@ class _Builder(Transformer):
 
     def assign(self, meta, items):
         target, op, value = items
+        if str(op) != "<<<":
+            _refuse_target_write(target)
         return A.Assign(self._span(op), str(op), target, value)
 
     def ternary(self, meta, items):
@@ -404,10 +452,12 @@ class _Builder(Transformer):
 
     def pre_crement(self, meta, items):
         op, target = items
+        _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, True)
 
     def post_crement(self, meta, items):
         target, op = items
+        _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, False)
 
     def number(self, meta, items):
@@ -465,6 +515,20 @@ class _Builder(Transformer):
 
 
 _TARGET_AT_OPS = {"@cast", "@entry", "@defined", "@var"}
+
+
+def _refuse_target_write(target) -> None:
+    """Writing kernel memory (``$var = 1``, ``$p->field++``) needs
+    SystemTap's guru mode, which stpc does not have."""
+    base = target
+    while isinstance(base, (A.Member, A.Subscript)):
+        base = base.base
+    if isinstance(base, (A.TargetVar, A.AtOp)):
+        raise StpcError("writing a target variable is not supported",
+                        target.span,
+                        hint="it needs SystemTap's guru mode (-g), which "
+                             "stpc does not have; copy the value into a "
+                             "script variable and change that")
 
 
 class _Suffix:

@@ -70,7 +70,7 @@ class Collector(CallTypes, StmtVisitor):
         pass
 
     def stmt_ExprStmt(self, node):
-        self.expr(node.expr)
+        self.expr(node.expr, used=False)
 
     def stmt_If(self, node):
         self.expect(node.cond, T.LONG)
@@ -89,11 +89,11 @@ class Collector(CallTypes, StmtVisitor):
 
     def stmt_For(self, node):
         if node.init is not None:
-            self.expr(node.init)
+            self.expr(node.init, used=False)
         if node.cond is not None:
             self.expect(node.cond, T.LONG)
         if node.step is not None:
-            self.expr(node.step)
+            self.expr(node.step, used=False)
         self.loop_body(node.body)
 
     def stmt_Foreach(self, node):

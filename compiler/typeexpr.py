@@ -93,15 +93,19 @@ class ExprTypes(WalkState, ExprVisitor):
     and statistics are CallTypes', which completes the visitor."""
     ABSTRACT = True
 
-    def expr(self, node, hist_ok: bool = False) -> Optional[int]:
+    def expr(self, node, hist_ok: bool = False,
+             used: bool = True) -> Optional[int]:
         """A histogram is refused unless the caller (print and friends,
-        '=', a call) takes it and says why not."""
+        '=', a call) takes it and says why not.  A call ``used`` as a value
+        must return one."""
         var = self.visit_expr(node)
         if var in self.hist_vars and not hist_ok:
             self.error(_HIST_ONLY_PRINTED, node.span)
             return None
         if var is not None:
             self.cs.nodes[node] = var
+        if used and isinstance(node, A.Call):
+            self.cs.valued_calls.append(node)
         return var
 
     def expect(self, node, want: T) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 from . import ast as A
+from .builtins import is_builtin
 from .errors import ErrorCollector, nearest
 from .ir import FunctionInfo, GlobalSym, Scope, Symbol, T
 from .typecollect import Collector, statistics
@@ -30,6 +31,8 @@ def infer_types(globals_: Dict[str, GlobalSym],
     types = {node: solver.type_of(var)
              for node, var in constraints.nodes.items()
              if solver.type_of(var) is not None}
+    _report_valueless_calls(constraints.valued_calls, types, functions,
+                            errors)
     return types, collector.symbols
 
 
@@ -69,6 +72,20 @@ def _report_unresolved(globals_, functions, scopes, errors) -> None:
         if function.return_type is None and _returns_value(function):
             errors.add(f"unresolved return type of function "
                        f"'{function.name}'", function.decl.span)
+
+
+def _report_valueless_calls(calls: List[A.Call], types, functions,
+                            errors: ErrorCollector) -> None:
+    """``println(f())`` or ``println(1) > 2``, where ``f`` (or a built-in
+    such as ``println``) returns nothing: an "unresolved type" in
+    SystemTap too."""
+    for call in calls:
+        function = functions.get(call.name)
+        # one returning a value of unresolved type is reported as that
+        if call not in types and (is_builtin(call.name) or (
+                function is not None and not _returns_value(function))):
+            errors.add(f"function '{call.name}' returns no value",
+                       call.span)
 
 
 def _returns_value(function: FunctionInfo) -> bool:

@@ -77,6 +77,9 @@ class Constraints:
         self.count = 0
         self._named: Dict[tuple, int] = {}
         self.nodes: Dict[object, int] = {}      # expression node -> var
+        #: calls whose value is used (printed, compared ...): each must
+        #: return one
+        self.valued_calls: List[object] = []
 
     def fresh(self) -> int:
         self.count += 1
@@ -133,6 +136,8 @@ class Solver:
         return root
 
     def type_of(self, var: int) -> Optional[T]:
+        if var >= len(self.parent):
+            return None     # made after solving: nothing constrains it
         return self.types[self.find(var)]
 
     def solve(self, items: List[Item]) -> List[StpcError]:

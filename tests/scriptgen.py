@@ -560,7 +560,7 @@ def scripts(draw) -> str:
 
 # ---- mutations -------------------------------------------------------------
 
-_TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|[A-Za-z_@][A-Za-z0-9_]*|'
+TOKEN = re.compile(r'"(?:\\.|[^"\\\n])*"|[A-Za-z_@][A-Za-z0-9_]*|'
                     r'0[xX][0-9a-fA-F]+|\d+|'
                     r'<<<|<<=|>>=|[-+*/%&|^.<>=!]=|\+\+|--|&&|\|\||<<|>>|\S')
 _VOCABULARY = ("long", "string", "x1", "g0", "a0", "s0", "f0", "p0", "(",
@@ -573,7 +573,7 @@ _VOCABULARY = ("long", "string", "x1", "g0", "a0", "s0", "f0", "p0", "(",
 def _mutate(draw, text: str) -> str:
     """``text`` with one random token-level change; lines stay in place so
     error positions stay meaningful."""
-    tokens = list(_TOKEN.finditer(text))
+    tokens = list(TOKEN.finditer(text))
     if not tokens:
         return text
     kind = draw(st.sampled_from(("delete", "duplicate", "swap", "replace",
