@@ -62,10 +62,13 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 		return;
 	}
 	if (pad) {
-		rec = (struct stpc_record *)(ring->buf + off);
-		rec->seq = 0;
-		rec->len = pad - sizeof(*rec);
-		rec->stream = STPC_STREAM_PAD;
+		/* a gap too small for a header is skipped by the reader */
+		if (pad >= sizeof(*rec)) {
+			rec = (struct stpc_record *)(ring->buf + off);
+			rec->seq = 0;
+			rec->len = pad - sizeof(*rec);
+			rec->stream = STPC_STREAM_PAD;
+		}
 		ring->head += pad;
 		off = 0;
 	}
@@ -123,17 +126,22 @@ void stpc_transport_vprintf(enum stpc_stream stream, const char *fmt,
 
 /*
  * The first real record at the ring's tail, skipping padding; caller holds
- * the lock.  Padding is always a whole record: writers never leave a gap
- * smaller than a header because every record size is a multiple of 8 and
- * the ring size is a multiple of the header size.
+ * the lock.  A record never wraps: the writer pads the ring's end with a
+ * pad record, or, when the gap is smaller than a header (records are
+ * multiples of 8 bytes, headers 16), leaves it for the reader to skip.
  */
 static struct stpc_record *stpc_ring_peek(struct stpc_ring *ring)
 {
 	struct stpc_record *rec;
 
 	while (ring->tail != ring->head) {
-		rec = (struct stpc_record *)(ring->buf +
-					     (ring->tail & STPC_RING_MASK));
+		u64 off = ring->tail & STPC_RING_MASK;
+
+		if (STPC_BUFFER_SIZE - off < sizeof(*rec)) {
+			ring->tail += STPC_BUFFER_SIZE - off;
+			continue;
+		}
+		rec = (struct stpc_record *)(ring->buf + off);
 		if (rec->stream != STPC_STREAM_PAD)
 			return rec;
 		ring->tail += stpc_record_size(rec->len);
