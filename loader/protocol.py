@@ -13,6 +13,7 @@ CTL_FILE = "ctl"
 DATA_FILE = "data"
 
 CMD_START = "start"
+CMD_DISARM = "disarm"
 CMD_STOP = "stop"
 
 STATE_LOADED = 0

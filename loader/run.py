@@ -284,8 +284,10 @@ class _Session:
                 self._release_child()
             self._wait_for_end()
             stopping = time.monotonic()
-            self._command(protocol.CMD_STOP)
+            self._command(protocol.CMD_DISARM)
             times.report("disarmed", stopping)
+            self._drain()
+            self._command(protocol.CMD_STOP)
             self._drain()
             status = self._status()
         finally:

@@ -316,17 +316,25 @@ static int stpc_session_start(void)
 	return 0;
 }
 
+/* No probe fires after this; the loader then drains the output, so
+ * that the end probes' records find room. */
+static int stpc_session_disarm(void)
+{
+	stpc_move_state(STPC_STATE_LOADED, STPC_STATE_STOPPING);
+	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
+	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
+	stpc_timers_disarm();
+	stpc_kprobes_disarm();
+	return 0;
+}
+
 static int stpc_session_stop(void)
 {
 	unsigned int i;
 
 	if (stpc_finished)
 		return 0;
-	stpc_move_state(STPC_STATE_LOADED, STPC_STATE_STOPPING);
-	stpc_move_state(STPC_STATE_STARTING, STPC_STATE_STOPPING);
-	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
-	stpc_timers_disarm();
-	stpc_kprobes_disarm();
+	stpc_session_disarm();
 	for (i = 0; i < stpc_program.nend; i++)
 		stpc_run_probe(&stpc_program.end[i]);
 	/* after an error the end probes did not run: the error probes do */

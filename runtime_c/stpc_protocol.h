@@ -10,8 +10,11 @@
  *                  state=N errors=N skipped=N dropped=N finished=0|1
  *                where state is one of STPC_STATE_* below.
  *         write: one command word: "start" runs the begin probes and arms
- *                the others; "stop" disarms every probe, runs the end
- *                probes (unless a begin probe failed) and sets finished=1.
+ *                the others; "disarm" disarms every probe (the loader
+ *                then drains the output, so that the end probes' records
+ *                find room); "stop" disarms every probe if "disarm" did
+ *                not, runs the end probes (unless a begin probe failed)
+ *                and sets finished=1.
  *   data  read:  a stream of records, each a struct stpc_record header
  *                followed by len payload bytes, padded with zero bytes to
  *                a multiple of 8.  Records come out ordered by seq.
@@ -68,6 +71,7 @@
 #define STPC_INFO_FORMAT	5
 
 #define STPC_CMD_START		"start"
+#define STPC_CMD_DISARM		"disarm"
 #define STPC_CMD_STOP		"stop"
 
 enum stpc_state {

@@ -256,6 +256,8 @@ static ssize_t stpc_ctl_write(struct file *file, const char __user *ubuf,
 	strim(cmd);
 	if (!strcmp(cmd, STPC_CMD_START))
 		ret = stpc_ctl_command(stpc_session_start);
+	else if (!strcmp(cmd, STPC_CMD_DISARM))
+		ret = stpc_ctl_command(stpc_session_disarm);
 	else if (!strcmp(cmd, STPC_CMD_STOP))
 		ret = stpc_ctl_command(stpc_session_stop);
 	else

@@ -27,6 +27,7 @@ def test_constants_agree():
     assert defines["STPC_DATA_FILE"] == f'"{protocol.DATA_FILE}"'
     assert defines["STPC_CMD_START"] == f'"{protocol.CMD_START}"'
     assert defines["STPC_CMD_STOP"] == f'"{protocol.CMD_STOP}"'
+    assert defines["STPC_CMD_DISARM"] == f'"{protocol.CMD_DISARM}"'
     assert int(defines["STPC_RECORD_ALIGN"]) == protocol.RECORD_ALIGN
     assert defines["STPC_PARAM_TARGET"] == f'"{protocol.PARAM_TARGET}"'
     assert defines["STPC_PARAM_ADDRS"] == f'"{protocol.PARAM_ADDRS}"'

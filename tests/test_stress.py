@@ -3,7 +3,9 @@ kretprobe, timers on every CPU and a user workload on both vCPUs, for
 STPC_STRESS_SECONDS (600 by default) in one boot.  Every record arrives
 (the script numbers them), the kernel logs no warning, and neither the
 loader's memory nor the kernel's slab and vmalloc memory grows with the
-hits.  Runs only when STPC_STRESS=1 (`make test-stress` sets it)."""
+hits.  Skipped probes are allowed (MAXSKIPPED is raised): under TCG a
+vCPU that holds a global's lock may be descheduled by the host.  Runs
+only when STPC_STRESS=1 (`make test-stress` sets it)."""
 
 from __future__ import annotations
 
@@ -47,13 +49,13 @@ _MEMORY = ("awk '/^(Slab|VmallocUsed):/ {{ kb += $2 }} END {{ print kb }}' "
 _GUEST = """cd {work}
 stpc soak.ko --run -o {work}/soak.out 2> {work}/soak.err & pid=$!
 until grep -q '^up$' {work}/soak.out 2>/dev/null; do sleep 0.5; done
-sleep 5
-echo "rss $(awk '/^VmRSS:/ {{print $2}}' /proc/$pid/status)"
-echo "kernel $({memory})"
 for cpu in 0 1; do taskset -c $cpu sh -c '{load}' & load="$load $!"; done
+for sample in 1 2 3 4 5; do
+	sleep {step}
+	echo "rss $(awk '/^VmRSS:/ {{print $2}}' /proc/$pid/status)"
+	echo "kernel $({memory})"
+done
 wait $load
-echo "rss $(awk '/^VmRSS:/ {{print $2}}' /proc/$pid/status)"
-echo "kernel $({memory})"
 kill -TERM $pid; wait $pid; echo "rc $?"
 """
 
@@ -72,21 +74,30 @@ def test_soak(kver):
     (work / "soak.stp").write_text(SOAK)
     build = subprocess.run(
         [str(STPC), "soak.stp", "--emit-ko", "-m", "soak", "-r", kver,
-         "--kernel-types", "btf"], cwd=work, capture_output=True, text=True)
+         "--kernel-types", "btf", "-D", f"MAXSKIPPED={2**31 - 1}"],
+        cwd=work, capture_output=True, text=True)
     assert build.returncode == 0, build.stderr
-    guest = _GUEST.format(work=work, memory=_MEMORY,
+    guest = _GUEST.format(work=work, memory=_MEMORY, step=SECONDS // 5,
                           load=_LOAD.format(seconds=SECONDS))
     run = vm.run_in_vm(guest, kver, [str(work)], timeout=SECONDS + 600)
     rss, kernel, status = (
         [int(v) for v in re.findall(rf"^{key} (\d+)$", run.stdout, re.M)]
         for key in ("rss", "kernel", "rc"))
     assert status == [0], run.stdout + run.stderr
-    assert (work / "soak.err").read_text() == ""
+    # a probe that finds its CPU busy (timer.profile interrupting a
+    # handler) or a global locked too long is skipped and counted, as in
+    # SystemTap; the counting probes may skip, which loses no record
+    errors = (work / "soak.err").read_text()
+    skipped = re.fullmatch(r"(?:WARNING: Number of errors: 0, skipped "
+                           r"probes: (\d+)\n)?", errors)
+    assert skipped, errors
     seen, last = _numbers((work / "soak.out").read_text())
     assert last >= SECONDS * 50, "the timer and the opens fired too rarely"
     assert sorted(seen) == list(range(1, last + 1)), "records lost"
-    assert rss[1] - rss[0] <= 2048, f"loader RSS grew: {rss} kB"
-    assert kernel[1] - kernel[0] <= 16384, f"slab+vmalloc grew: {kernel} kB"
+    # five samples through the load; the first fifth is the warm-up
+    assert rss[-1] - rss[1] <= 2048, f"loader RSS grew: {rss} kB"
+    assert kernel[-1] - kernel[1] <= 16384, \
+        f"slab+vmalloc grew: {kernel} kB"
     assert kernel_warnings({"dmesg": run.dmesg}) == []
-    print(f"soak {SECONDS} s: {last} records, loader RSS {rss} kB, "
-          f"slab+vmalloc {kernel} kB")
+    print(f"soak {SECONDS} s: {last} records, {skipped.group(1) or 0} "
+          f"probes skipped, loader RSS {rss} kB, slab+vmalloc {kernel} kB")
