@@ -508,8 +508,9 @@ _UNPRIVILEGED = (
 
 
 def robustness_cases(kver: str) -> List[VmCase]:
-    """Overload: heavy handlers on a hot function under a read load end
-    the run (SystemTap's STP_OVERLOAD), unless -D STP_NO_OVERLOAD."""
+    """Another user can do nothing to a run; heavy handlers on a hot
+    function under a read load end the run (SystemTap's STP_OVERLOAD),
+    unless -D STP_NO_OVERLOAD."""
     def heavy(module: str, *defines: str) -> List[List[str]]:
         return [["stpc", "heavy.stp", "--emit-ko", "-m", module, "-r", kver,
                  "--kernel-types", "btf", *_HEAVY_DEFINES, *defines]]
@@ -747,6 +748,8 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
     build = [["stpc", str(script), "--emit-ko", "-m", "pin", "-r", kver,
               "--debuginfo-path", str(ko.parent)]]
     optional = work / "optional.stp"
+    late = [["stpc", str(work / "late.stp"), "--emit-ko", "-m", "late",
+             "-r", kver, "--debuginfo-path", str(ko.parent)]]
     return [
         VmCase(id="targets/rmmod-fails-while-armed",
                shell=f"insmod {ko} && {{ stpc pin.ko --run > /tmp/o & "
@@ -780,9 +783,7 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                      "cat /tmp/o; grep -v -e '^stpc: armed ' "
                      "-e '^stpc: disarmed in ' /tmp/e",
                cwd=work,
-               prebuild=[["stpc", str(work / "late.stp"), "--emit-ko", "-m",
-                          "late", "-r", kver, "--debuginfo-path",
-                          str(ko.parent)]],
+               prebuild=late,
                stdout_pattern=r"unloaded\nrc=0\nup\na=-3\na=997\n"
                r"stpc: \d+ bytes preallocated: [^\n]*\n"
                r"stpc: 0 probes armed: 0 through ftrace, 0 kprobes\n"
@@ -801,9 +802,7 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                      "grep -c 'stpc_fixture unloading: 1 probes disarmed' "
                      "/tmp/e",
                cwd=work,
-               prebuild=[["stpc", str(work / "late.stp"), "--emit-ko", "-m",
-                          "late", "-r", kver, "--debuginfo-path",
-                          str(ko.parent)]],
+               prebuild=late,
                stdout="rc=0\n20\n10\n10\n", stderr=""),
         VmCase(id="targets/optional-probe-without-module",
                shell="stpc optional.ko --run",
