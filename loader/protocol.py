@@ -35,14 +35,14 @@ KIND_HIST_NAME = 5      # names the histogram that follows; not output
 
 # struct stpc_record: u64 seq, u32 len, u16 stream, u16 kind
 RECORD = struct.Struct("<QIHH")
-RECORD_ALIGN = 8
+RECORD_ALIGN = 16     # the header's size: see stpc_protocol.h
 
 PARAM_TARGET = "stpc_target"
 PARAM_ADDRS = "stpc_addrs"
 PARAM_VERBOSE = "stpc_verbose"
 INFO_SECTION = ".stpc_info"
 #: the only format read: earlier ones carry no checksum (loader/metadata.py)
-INFO_FORMAT = 5
+INFO_FORMAT = 6
 PARAM_PROTOCOL = "stpc_protocol"
 
 

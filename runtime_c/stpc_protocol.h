@@ -68,7 +68,7 @@
 #define STPC_PARAM_ADDRS	"stpc_addrs"
 #define STPC_PARAM_VERBOSE	"stpc_verbose"
 #define STPC_INFO_SECTION	".stpc_info"
-#define STPC_INFO_FORMAT	5
+#define STPC_INFO_FORMAT	6
 
 #define STPC_CMD_START		"start"
 #define STPC_CMD_DISARM		"disarm"
@@ -111,6 +111,10 @@ struct stpc_record {
 	unsigned short kind;		/* enum stpc_kind */
 };
 
-#define STPC_RECORD_ALIGN	8
+/*
+ * Every record (header and padded payload) is a multiple of the header's
+ * size, so the ring's end always has room for a pad record's header.
+ */
+#define STPC_RECORD_ALIGN	16
 
 #endif /* STPC_PROTOCOL_H */

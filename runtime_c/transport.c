@@ -42,6 +42,8 @@ u64 stpc_dropped_records(void)
 	return atomic64_read(&stpc_dropped);
 }
 
+static_assert(sizeof(struct stpc_record) == STPC_RECORD_ALIGN);
+
 static size_t stpc_record_size(size_t len)
 {
 	return sizeof(struct stpc_record) + ALIGN(len, STPC_RECORD_ALIGN);
@@ -62,13 +64,10 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 		return;
 	}
 	if (pad) {
-		/* a gap too small for a header is skipped by the reader */
-		if (pad >= sizeof(*rec)) {
-			rec = (struct stpc_record *)(ring->buf + off);
-			rec->seq = 0;
-			rec->len = pad - sizeof(*rec);
-			rec->stream = STPC_STREAM_PAD;
-		}
+		rec = (struct stpc_record *)(ring->buf + off);
+		rec->seq = 0;
+		rec->len = pad - sizeof(*rec);
+		rec->stream = STPC_STREAM_PAD;
 		ring->head += pad;
 		off = 0;
 	}
@@ -126,22 +125,16 @@ void stpc_transport_vprintf(enum stpc_stream stream, const char *fmt,
 
 /*
  * The first real record at the ring's tail, skipping padding; caller holds
- * the lock.  A record never wraps: the writer pads the ring's end with a
- * pad record, or, when the gap is smaller than a header (records are
- * multiples of 8 bytes, headers 16), leaves it for the reader to skip.
+ * the lock.  A record never wraps: the writer fills the ring's end with a
+ * pad record.
  */
 static struct stpc_record *stpc_ring_peek(struct stpc_ring *ring)
 {
 	struct stpc_record *rec;
 
 	while (ring->tail != ring->head) {
-		u64 off = ring->tail & STPC_RING_MASK;
-
-		if (STPC_BUFFER_SIZE - off < sizeof(*rec)) {
-			ring->tail += STPC_BUFFER_SIZE - off;
-			continue;
-		}
-		rec = (struct stpc_record *)(ring->buf + off);
+		rec = (struct stpc_record *)(ring->buf +
+					     (ring->tail & STPC_RING_MASK));
 		if (rec->stream != STPC_STREAM_PAD)
 			return rec;
 		ring->tail += stpc_record_size(rec->len);

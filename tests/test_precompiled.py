@@ -124,7 +124,7 @@ def ko(kver, tmp_path_factory):
 @pytest.mark.kbuild
 def test_metadata_has_vermagic_and_parameters(ko, kver):
     image = ModuleImage.read(str(ko))
-    assert image.info["format"] == protocol.INFO_FORMAT == 5
+    assert image.info["format"] == protocol.INFO_FORMAT == 6
     assert image.info["vermagic"] == image.vermagic
     assert image.vermagic.split()[0] == kver
     assert set(image.info["parameters"]) == {

@@ -8,6 +8,13 @@ this one call.
     untouched_open.py anon   PATH lies in a fresh anonymous mapping: no
                              page anywhere yet (the kernel reads zeros)
     untouched_open.py none   PATH is the unmapped address 0x1000
+    untouched_open.py straddle-mapped
+                             PATH "/etc/hostname" starts 5 bytes before a
+                             page's end and goes on in the next page, both
+                             touched: read whole across the boundary
+    untouched_open.py straddle-unmapped
+                             the same first 5 bytes, no NUL, and the next
+                             page unmapped: the string runs into a hole
 
 Standard library only; runs in the test VM.
 """
@@ -25,6 +32,7 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.mmap.restype = ctypes.c_void_p
 libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int,
                       ctypes.c_int, ctypes.c_int, ctypes.c_long]
+libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
 libc.openat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 
 
@@ -39,9 +47,22 @@ def untouched_anon_page() -> int:
     return _map(mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1)
 
 
-def _map(flags: int, fd: int) -> int:
+def straddling_path(unmap_second: bool) -> int:
+    pages = _map(mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, pages=2,
+                 prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    path = b"/etc/hostname\0"
+    start = pages + mmap.PAGESIZE - 5
+    ctypes.memmove(start, path, len(path))
+    if unmap_second and libc.munmap(ctypes.c_void_p(pages + mmap.PAGESIZE),
+                                    mmap.PAGESIZE):
+        raise OSError(ctypes.get_errno(), "munmap failed")
+    return start
+
+
+def _map(flags: int, fd: int, pages: int = 1,
+         prot: int = mmap.PROT_READ) -> int:
     # libc's mmap, not Python's: mmap.mmap would touch the pages
-    addr = libc.mmap(None, mmap.PAGESIZE, mmap.PROT_READ, flags, fd, 0)
+    addr = libc.mmap(None, pages * mmap.PAGESIZE, prot, flags, fd, 0)
     if addr in (None, ctypes.c_void_p(-1).value):
         raise OSError(ctypes.get_errno(), "mmap failed")
     return addr
@@ -49,7 +70,9 @@ def _map(flags: int, fd: int) -> int:
 
 def main() -> None:
     path = {"file": untouched_file_page, "anon": untouched_anon_page,
-            "none": lambda: UNMAPPED}[sys.argv[1]]()
+            "none": lambda: UNMAPPED,
+            "straddle-mapped": lambda: straddling_path(False),
+            "straddle-unmapped": lambda: straddling_path(True)}[sys.argv[1]]()
     fd = libc.openat(MARK_DFD, path, os.O_RDONLY)
     if fd >= 0:
         os.close(fd)

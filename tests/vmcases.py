@@ -732,6 +732,17 @@ def user_string_cases(kver: str) -> List[VmCase]:
               id="kernel/user-string-unmapped", shell=marked("none"),
               stdout="", stderr=None, rc=1,
               stderr_pattern=_USER_FAULT.format(addr="1000", hint="")),
+        built("marked_open",
+              id="kernel/user-string-straddles-pages",
+              shell=marked("straddle-mapped"),
+              stdout="open /etc/hostname\n", stderr=""),
+        # the fault is the string's, at its start, not the hole's
+        built("marked_open",
+              id="kernel/user-string-runs-into-unmapped-page",
+              shell=marked("straddle-unmapped"),
+              stdout="", stderr=None, rc=1,
+              stderr_pattern=_USER_FAULT.format(addr="[0-9a-f]+ffb",
+                                                hint="")),
     ]
 
 
