@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
                    help="list the probe points matching POINT")
     p.add_argument("-L", dest="list_vars", metavar="POINT",
                    help="list matching probe points with their $variables")
+    p.add_argument("--approved", metavar="NAME",
+                   help="run the approved module NAME from "
+                   "/lib/modules/RELEASE/stpc (for sudo rules: only -c, -x, "
+                   "-v, --format and --color go with it; under sudo, -c "
+                   "runs as the calling user)")
     p.add_argument("--cleanup", action="store_true",
                    help="remove stpc modules a killed loader left loaded")
     p.add_argument("--dump-functions", action="store_true",
@@ -190,7 +195,15 @@ def _silence_stdout() -> None:
 _MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
 
 
+#: what --approved takes besides its NAME: nothing that acts as root for
+#: the user who called sudo (-c runs as that user)
+_APPROVED_OPTIONS = {"approved", "command", "target_pid", "verbose",
+                     "format", "color"}
+
+
 def _dispatch(args) -> int:
+    if args.approved is not None:
+        return _run_approved(args)
     if not args.run:
         _warn_unused(args, _RUN_ONLY, "without --run")
     if args.fetch_debuginfo:
@@ -301,6 +314,36 @@ def _run_ko(args) -> int:
         return EXIT_OK
     return run_module(image.data,
                       _run_options(args, args.module_name)).exit_status
+
+
+def _run_approved(args) -> int:
+    """--approved NAME: what a sudo rule lets a group run (SystemTap's
+    stapusr); standard library only."""
+    from ..loader.approved import (APPROVED_DIR, approved_module,
+                                   sudo_invoker)
+    from ..loader.image import running_release
+    from ..loader.run import run_module
+    _refuse_beside_approved(args)
+    data = approved_module(args.approved,
+                           APPROVED_DIR.format(release=running_release()))
+    options = _run_options(args)
+    options.command_as = sudo_invoker()
+    return run_module(data, options).exit_status
+
+
+def _refuse_beside_approved(args) -> None:
+    parser = _parser()
+    defaults = vars(parser.parse_args([]))
+    for action in parser._actions:      # argparse keeps no public list
+        dest = action.dest
+        if dest in _APPROVED_OPTIONS or dest not in defaults:
+            continue
+        value = getattr(args, dest)
+        if value != defaults[dest]:
+            word = action.option_strings[0] if action.option_strings else \
+                " ".join(map(str, value)) if isinstance(value, list) else value
+            raise LoaderError(f"--approved runs an approved module as it "
+                              f"is: '{word}' cannot go with it")
 
 
 def _last_pass(args) -> int:

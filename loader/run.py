@@ -11,7 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, Optional
 
-from . import color, command, kmod, probed, protocol
+from . import approved, color, command, kmod, probed, protocol
+from .approved import Invoker
 from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
 from .ndjson import JsonLines
@@ -29,6 +30,7 @@ class RunOptions:
     verbose: bool = False              # -v: the module reports more
     module_name: Optional[str] = None  # -m NAME: load under this name
     json: bool = False                 # --format json: NDJSON on stdout
+    command_as: Optional[Invoker] = None   # --approved under sudo: -c's user
 
 
 @dataclass
@@ -79,7 +81,7 @@ def run_module(data: bytes, options: RunOptions) -> RunResult:
     name = image.name
     with _StopSignals() as signals:
         addresses = probed.resolve(image.info)
-        child = _Child(plan) if plan else None
+        child = _Child(plan, options.command_as) if plan else None
         target = child.pid if child else options.target_pid
         params = [f"{protocol.PARAM_TARGET}={target}" if target else "",
                   addresses.param,
@@ -205,12 +207,13 @@ class _Child:
     """The -c command: forked now, exec'd once the probes are armed, so
     that its pid, given to the module as target(), is the command's."""
 
-    def __init__(self, plan: command.Exec):
+    def __init__(self, plan: command.Exec, invoker: Optional[Invoker]):
         release_read, self.release_fd = os.pipe()
         self.failure_fd, failure_write = os.pipe()
         self.pid = os.fork()
         if self.pid == 0:
-            self._exec_when_released(plan, release_read, failure_write)
+            self._exec_when_released(plan, invoker, release_read,
+                                     failure_write)
         os.close(release_read)
         os.close(failure_write)
         self.status: Optional[int] = None
@@ -240,15 +243,18 @@ class _Child:
         if self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
 
-    def _exec_when_released(self, plan: command.Exec, release_fd: int,
+    def _exec_when_released(self, plan: command.Exec,
+                            invoker: Optional[Invoker], release_fd: int,
                             failure_fd: int) -> NoReturn:
-        """In the forked child: waits for the word to go, then execs PLAN;
-        a failure is told to the parent through FAILURE_FD (closed on
-        exec).  The parent's ends are closed, so that its death ends the
-        wait."""
+        """In the forked child: becomes INVOKER if given, waits for the
+        word to go, then execs PLAN; a failure is told to the parent
+        through FAILURE_FD (closed on exec).  The parent's ends are closed,
+        so that its death ends the wait."""
         try:
             os.close(self.release_fd)
             os.close(self.failure_fd)
+            if invoker:
+                approved.become(invoker)
             if os.read(release_fd, 1) == b"g":
                 # Python ignores these; the command gets the usual defaults
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)

@@ -507,6 +507,38 @@ _UNPRIVILEGED = (
     "kill -TERM $pid; wait $pid; echo rc=$?; cat /tmp/o")
 
 
+# /lib/modules/RELEASE/stpc made writable in the guest (an overlay on a
+# fresh tmpfs), the module approved there; then sudo's caller runs it,
+# its -c command runs as that user, and what is refused is refused
+_APPROVED = (
+    "K=$(uname -r); mount -t tmpfs -o mode=755 none /mnt && "
+    "mkdir /mnt/up /mnt/work && mount -t overlay overlay -o "
+    "lowerdir=/lib/modules/$K,upperdir=/mnt/up,workdir=/mnt/work "
+    "/lib/modules/$K && mkdir -m 755 /lib/modules/$K/stpc && "
+    "install -m 644 approved.ko /lib/modules/$K/stpc/ && "
+    "SUDO_UID=65534 SUDO_GID=65534 stpc --approved approved "
+    "-c 'id -u > /tmp/uid'; echo rc=$?; cat /tmp/uid; "
+    "stpc --approved approved -c 'id -u > /tmp/uid0'; cat /tmp/uid0; " +
+    _AS_NOBODY + "stpc --approved approved 2>&1; "
+    "stpc --approved approved -o /tmp/x 2>&1; "
+    "chmod 775 /lib/modules/$K/stpc; "
+    "stpc --approved approved 2>&1 | sed \"s/$K/KVER/\"; "
+    "chmod 755 /lib/modules/$K/stpc; chmod 664 /lib/modules/$K/stpc/*; "
+    "stpc --approved approved 2>&1 | sed \"s/$K/KVER/\"")
+_APPROVED_OUT = (
+    "up\nend\nrc=0\n65534\nup\nend\n0\n"
+    "ERROR: running a probe module needs root (CAP_SYS_MODULE): run stpc "
+    "as root or with sudo\n"
+    "ERROR: --approved runs an approved module as it is: '-o' cannot go "
+    "with it\n"
+    "ERROR: /usr/lib/modules/KVER/stpc could be changed by someone other "
+    "than root (owner uid 0, mode drwxrwxr-x): approved modules are not "
+    "read through it\n"
+    "ERROR: /usr/lib/modules/KVER/stpc/approved.ko could be changed by "
+    "someone other than root (owner uid 0, mode -rw-rw-r--): approved "
+    "modules are not read through it\n")
+
+
 def robustness_cases(kver: str) -> List[VmCase]:
     """Another user can do nothing to a run; heavy handlers on a hot
     function under a read load end the run (SystemTap's STP_OVERLOAD),
@@ -530,6 +562,10 @@ def robustness_cases(kver: str) -> List[VmCase]:
                       "ERROR: running a probe module needs root "
                       "(CAP_SYS_MODULE): run stpc as root or with sudo\n"
                       "rc=0\nup\nend\n"),
+        VmCase(id="robustness/approved-modules-for-sudo-rules", cwd=WORK,
+               prebuild=[["stpc", "forever.stp", "--emit-ko", "-m",
+                          "approved", "-r", kver]],
+               shell=_APPROVED, stdout=_APPROVED_OUT, stderr=""),
         VmCase(id="robustness/overload-ends-the-run", cwd=WORK,
                prebuild=heavy("overload"), shell=under_load("overload"),
                stdout="rc=1\nup\n", stderr=None,
