@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Dict, List, Optional
 
 from . import ast as A
+from .aliases import check_uses_placed, expand_aliases
 from .builtins import is_builtin
 from .counters import mark_counters
 from .errors import ErrorCollector, nearest
@@ -35,15 +36,19 @@ _PROFILE_PP = "perf.type(1).config(0).sample(1000000)"
 def elaborate(script: A.Script,
               env: Optional[ProbeEnvironment] = None) -> Program:
     errors = ErrorCollector()
+    script, alias_uses = expand_aliases(script, errors)
+    errors.raise_if_any()
     globals_ = _declare_globals(script, errors)
     functions = _reachable(_declare_functions(script, globals_, errors),
                            script)
     resolver = ProbeResolver(env) if env is not None else None
     handlers, sites = _resolve_probes(script, errors, resolver)
+    check_uses_placed(alias_uses, sites, errors)
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
     for scope in scopes:
         _collect_locals(scope, globals_)
+    _check_private_uses(script, scopes, errors)
     _classify_globals(scopes, globals_, errors)
     types, symbols = infer_types(globals_, functions, scopes, errors)
     errors.raise_if_any()
@@ -203,6 +208,39 @@ def _timer_site(point, handler, order, errors) -> Optional[ProbeSite]:
                        "minimum of 100us", unit.span)
             return None
     return ProbeSite(point, ProbeKind.TIMER, 0, handler, order, interval)
+
+
+def _check_private_uses(script, scopes, errors) -> None:
+    """A ``private`` global or function is seen only by the file that
+    declares it (a tapset's own helpers): a use from another file is an
+    error.  The uses are where the nodes' spans say, so an alias's
+    prologue, written in its tapset, sees that tapset's privates."""
+    private = {decl.name: decl for decl in script.globals + script.functions
+               if decl.private}
+    if not private:
+        return
+    for scope in scopes:
+        for node in A.walk(scope.body):
+            name = _global_or_function_named(node, scope)
+            decl = private.get(name) if name else None
+            if decl is not None and decl.span.file != node.span.file:
+                kind = "function" if isinstance(decl, A.Function) \
+                    else "global"
+                errors.add(f"{kind} '{name}' is private to "
+                           f"{decl.span.file}", node.span,
+                           hint="a private global or function is seen "
+                                "only by its own file")
+
+
+def _global_or_function_named(node, scope) -> Optional[str]:
+    """The global or function a node names, if it names one."""
+    if isinstance(node, A.Var) and node.name not in scope.locals:
+        return node.name
+    if isinstance(node, (A.Index, A.Call)):
+        return node.name
+    if isinstance(node, (A.InArray, A.Foreach)):
+        return node.array
+    return None
 
 
 # ---- arrays and scalars --------------------------------------------------
