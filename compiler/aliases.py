@@ -134,6 +134,9 @@ class _Expander:
         for length in range(len(comps), 0, -1):
             named = [alias for alias in self.aliases
                      if _names(comps[:length], alias.name.components)]
+            # in the order of stap's match tree: by name, then as declared
+            named.sort(key=lambda alias: [c.name for c in
+                                          alias.name.components])
             if named:
                 return [(alias, comps[length:]) for alias in named]
         return []

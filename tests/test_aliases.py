@@ -278,6 +278,13 @@ timer.s(2) /* <- foo.bar.baz = timer.s(2) <- foo.bar.baz */
 end /* <- b = a.x?, end <- b */
   n:long
 """,
+    'probe t.b = begin { w = "b" } probe t.a = end { w = "a" } '
+    'probe t.* { println(w) }': """\
+end /* <- t.a = end <- t.* */
+  w:string
+begin /* <- t.b = begin <- t.* */
+  w:string
+""",
 }
 
 
