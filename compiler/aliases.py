@@ -32,11 +32,6 @@ from .ir import ProbeSite
 #: arguments); a probe on one is both the alias and the built-in
 _BUILTIN_NAMES = ("begin", "end", "error", "timer.profile")
 
-#: how deep aliases may use aliases: a loop is found before, this bounds
-#: a chain that grows by suffixes
-_MAX_DEPTH = 100
-
-
 @dataclasses.dataclass(frozen=True)
 class _Derived:
     """One point a probe point stands for, with the aliases it went
@@ -115,7 +110,7 @@ class _Expander:
             return [_Derived(point, chain)]
         derived = []
         for alias, suffix in matches:
-            if alias in chain or len(chain) >= _MAX_DEPTH:
+            if alias in chain:
                 self.errors.add(f"recursive loop in alias expansion of "
                                 f"'{alias.name}'", point.span,
                                 hint=_loop(chain, alias))
@@ -124,7 +119,7 @@ class _Expander:
                 derived.extend(self.point(
                     _derived_point(target, suffix, point, alias),
                     chain + (alias,), use))
-        if _plain(point) in _BUILTIN_NAMES:
+        if str(point) in _BUILTIN_NAMES:
             derived.append(_Derived(point, chain))   # after, as in stap
         return derived
 
@@ -149,13 +144,6 @@ def _names(comps: Sequence[A.ProbeComponent],
         for comp, word in zip(comps, name))
 
 
-def _plain(point: A.ProbePoint) -> str:
-    """The point's text when it has no argument, else empty."""
-    if any(comp.arg is not None for comp in point.components):
-        return ""
-    return str(point)
-
-
 def _derived_point(target: A.ProbePoint,
                    suffix: Tuple[A.ProbeComponent, ...], use: A.ProbePoint,
                    alias: A.Alias) -> A.ProbePoint:
@@ -176,6 +164,5 @@ def _wrapped(body: A.Block, alias: A.Alias) -> A.Block:
 
 
 def _loop(chain: Tuple[A.Alias, ...], alias: A.Alias) -> str:
-    names = [str(a.name) for a in chain[chain.index(alias):]] \
-        if alias in chain else [str(a.name) for a in chain[-3:]]
-    return " -> ".join(names + [str(alias.name)])
+    loop = chain[chain.index(alias):] + (alias,)
+    return " -> ".join(str(a.name) for a in loop)

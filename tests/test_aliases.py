@@ -43,11 +43,15 @@ def probes_of(text: str) -> list:
             for probe in expanded(text).probes]
 
 
-def error_of(text: str, file: str = "t.stp") -> StpcError:
+def error_of(text: str) -> StpcError:
+    return first_error(parse(text, "t.stp"))
+
+
+def first_error(script: A.Script) -> StpcError:
+    """The first error pass 2 reports on ``script``."""
     with pytest.raises(StpcError) as exc:
-        elaborate(parse(text, file))
-    errors = getattr(exc.value, "errors", [exc.value])
-    return errors[0]
+        elaborate(script)
+    return getattr(exc.value, "errors", [exc.value])[0]
 
 
 # ---- expansion -----------------------------------------------------------
@@ -112,8 +116,10 @@ def test_an_alias_named_like_a_builtin_adds_to_it():
         [["timer.s(1)"], ["begin"]]
 
 
-def test_an_optional_use_makes_every_point_optional():
-    [probe] = expanded('probe a = begin, end { } probe a ? { x = 1 }').probes
+@pytest.mark.parametrize("mark", ["?", "!"])
+def test_an_optional_use_makes_every_point_optional(mark):
+    [probe] = expanded(f'probe a = begin, end {{ }} probe a {mark} {{ x = 1 }}'
+                       ).probes
     assert [p.optional for p in probe.points] == [True, True]
 
 
@@ -151,11 +157,8 @@ def test_an_alias_loop_is_an_error_where_it_closes():
 
 
 def test_an_error_in_the_prologue_points_into_the_alias():
-    script = two_files('\nprobe my.go = begin { n = 1 + "s" }',
-                       'probe my.go { println(n) }')
-    with pytest.raises(StpcError) as exc:
-        elaborate(script)
-    error = getattr(exc.value, "errors", [exc.value])[0]
+    error = first_error(two_files('\nprobe my.go = begin { n = 1 + "s" }',
+                                  'probe my.go { println(n) }'))
     assert (error.span.file, error.span.line) == ("tapset.stp", 2)
 
 
@@ -205,9 +208,7 @@ def two_files(tapset: str, script: str) -> A.Script:
 def test_private_is_seen_only_by_its_own_file(user, message):
     tapset = ('private global secret = 1\n'
               'private function helper() { return secret }\n')
-    with pytest.raises(StpcError) as exc:
-        elaborate(two_files(tapset, user))
-    error = getattr(exc.value, "errors", [exc.value])[0]
+    error = first_error(two_files(tapset, user))
     assert error.message.startswith(message)
     assert error.span.file == "user.stp"
 
@@ -335,6 +336,15 @@ def test_an_alias_over_a_kernel_function_is_one_handler(kver):
     handler = program.handlers[program.sites[0].handler]
     assert set(handler.scope.locals) == {"name", "bytes"}
     assert str(program.sites[0].point) == 'kernel.function("vfs_read")'
+
+
+def test_the_prologue_and_the_body_are_one_handler_in_c(kver):
+    options = CompileOptions(kernel_release=kver, kernel_types="btf")
+    c_source = Compilation(KERNEL_ALIAS, "t.stp", options).c_source()
+    prologue = c_source.index("/* t.stp:3:")
+    body = c_source.index("/* t.stp:6:")
+    assert prologue < body
+    assert "\n}\n" not in c_source[prologue:body]
 
 
 @pytest.mark.kbuild
