@@ -3,7 +3,7 @@ probe points.  Produces the typed ``Program``; the tree is left as is."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from . import ast as A
 from .aliases import check_uses_placed, expand_aliases
@@ -215,32 +215,34 @@ def _check_private_uses(script, scopes, errors) -> None:
     declares it (a tapset's own helpers): a use from another file is an
     error.  The uses are where the nodes' spans say, so an alias's
     prologue, written in its tapset, sees that tapset's privates."""
-    private = {decl.name: decl for decl in script.globals + script.functions
-               if decl.private}
-    if not private:
+    private = {kind: {decl.name: decl for decl in decls if decl.private}
+               for kind, decls in (("global", script.globals),
+                                   ("function", script.functions))}
+    if not any(private.values()):
         return
     for scope in scopes:
         for node in A.walk(scope.body):
-            name = _global_or_function_named(node, scope)
-            decl = private.get(name) if name else None
+            kind, name = _global_or_function_named(node, scope)
+            decl = private[kind].get(name) if kind else None
             if decl is not None and decl.span.file != node.span.file:
-                kind = "function" if isinstance(decl, A.Function) \
-                    else "global"
                 errors.add(f"{kind} '{name}' is private to "
                            f"{decl.span.file}", node.span,
                            hint="a private global or function is seen "
                                 "only by its own file")
 
 
-def _global_or_function_named(node, scope) -> Optional[str]:
-    """The global or function a node names, if it names one."""
+def _global_or_function_named(node, scope) -> Tuple[str, str]:
+    """("global" or "function", name) when the node names one, else
+    empty strings."""
     if isinstance(node, A.Var) and node.name not in scope.locals:
-        return node.name
-    if isinstance(node, (A.Index, A.Call)):
-        return node.name
+        return "global", node.name
+    if isinstance(node, A.Index):
+        return "global", node.name
     if isinstance(node, (A.InArray, A.Foreach)):
-        return node.array
-    return None
+        return "global", node.array
+    if isinstance(node, A.Call):
+        return "function", node.name
+    return "", ""
 
 
 # ---- arrays and scalars --------------------------------------------------

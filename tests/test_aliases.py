@@ -213,6 +213,11 @@ def test_private_is_seen_only_by_its_own_file(user, message):
     assert error.span.file == "user.stp"
 
 
+def test_a_private_function_does_not_hide_a_global_of_its_name():
+    tapset = 'private function f() { return 1 }\n'
+    elaborate(two_files(tapset, "global f probe begin { f = 2 }"))
+
+
 def test_an_alias_prologue_sees_its_files_privates():
     tapset = ('private global secret = 7\n'
               'private function helper() { return secret }\n'
