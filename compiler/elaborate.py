@@ -136,6 +136,7 @@ def _type_name(name: Optional[str], span, errors) -> Optional[T]:
 def _resolve_probes(script, errors, resolver):
     handlers: List[Handler] = []
     sites: List[ProbeSite] = []
+    aliases = [str(alias.name) for alias in script.aliases]
     for probe in script.probes:
         handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
                           len(handlers))
@@ -144,7 +145,8 @@ def _resolve_probes(script, errors, resolver):
                 sites.extend(_code_sites(point, handler.index, len(sites),
                                          errors, resolver))
                 continue
-            site = _classify_point(point, handler.index, len(sites), errors)
+            site = _classify_point(point, handler.index, len(sites), errors,
+                                   aliases)
             if site is not None:
                 sites.append(site)
         handlers.append(handler)
@@ -160,7 +162,7 @@ def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:
 
 
 def _classify_point(point: A.ProbePoint, handler: int, order: int,
-                    errors) -> Optional[ProbeSite]:
+                    errors, aliases: List[str]) -> Optional[ProbeSite]:
     comps = point.components
     head = comps[0]
     if len(comps) == 1 and head.name in ("begin", "end", "error"):
@@ -184,7 +186,8 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         errors.add_error(unsupported)
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
-               hint=nearest(head.name, ("begin", "end", "error")) or
+               hint=nearest(str(point), aliases) or
+               nearest(head.name, ("begin", "end", "error")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
     return None
 
