@@ -277,6 +277,9 @@ class ProbePoint:
     span: Span
     components: Tuple[ProbeComponent, ...]
     optional: bool
+    #: a point an alias stands for: the aliases and the use it came
+    #: from, as ``-p2`` shows them (``a = begin <- a``); else empty
+    via: str = ""
 
     def __str__(self) -> str:
         parts = []
@@ -289,6 +292,10 @@ class ProbePoint:
                 parts.append(f"{comp.name}({comp.arg})")
         return ".".join(parts)
 
+    def marked(self) -> str:
+        """As written, with its ``?`` when optional."""
+        return f"{self}?" if self.optional else str(self)
+
 
 @node
 class Probe:
@@ -298,11 +305,28 @@ class Probe:
 
 
 @node
+class Alias:
+    """``probe NAME = POINTS { prologue }`` (``epilogue`` false) or
+    ``probe NAME += POINTS { epilogue }``: what a probe on ``NAME``
+    stands for (compiler/aliases.py)."""
+    span: Span
+    name: ProbePoint
+    epilogue: bool
+    points: Tuple[ProbePoint, ...]
+    body: Block
+
+    def __str__(self) -> str:
+        points = ", ".join(p.marked() for p in self.points)
+        return f"{self.name} {'+=' if self.epilogue else '='} {points}"
+
+
+@node
 class Global:
     span: Span
     name: str
     size: Optional[int]
     init: Union[int, str, None]
+    private: bool = False   # seen only by its own file (Span.file)
 
 
 @node
@@ -319,6 +343,7 @@ class Function:
     return_type: Optional[str]
     params: Tuple[Param, ...]
     body: Block
+    private: bool = False
 
 
 @node
@@ -328,6 +353,7 @@ class Script:
     globals: Tuple[Global, ...]
     functions: Tuple[Function, ...]
     probes: Tuple[Probe, ...]
+    aliases: Tuple[Alias, ...] = ()
 
 
 def walk(node):

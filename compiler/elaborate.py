@@ -3,9 +3,10 @@ probe points.  Produces the typed ``Program``; the tree is left as is."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from . import ast as A
+from .aliases import check_uses_placed, expand_aliases
 from .builtins import is_builtin
 from .counters import mark_counters
 from .errors import ErrorCollector, nearest
@@ -35,15 +36,19 @@ _PROFILE_PP = "perf.type(1).config(0).sample(1000000)"
 def elaborate(script: A.Script,
               env: Optional[ProbeEnvironment] = None) -> Program:
     errors = ErrorCollector()
+    script, alias_uses = expand_aliases(script, errors)
+    errors.raise_if_any()
     globals_ = _declare_globals(script, errors)
     functions = _reachable(_declare_functions(script, globals_, errors),
                            script)
     resolver = ProbeResolver(env) if env is not None else None
     handlers, sites = _resolve_probes(script, errors, resolver)
+    check_uses_placed(alias_uses, sites, errors)
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
     for scope in scopes:
         _collect_locals(scope, globals_)
+    _check_private_uses(script, scopes, errors)
     _classify_globals(scopes, globals_, errors)
     types, symbols = infer_types(globals_, functions, scopes, errors)
     errors.raise_if_any()
@@ -131,6 +136,7 @@ def _type_name(name: Optional[str], span, errors) -> Optional[T]:
 def _resolve_probes(script, errors, resolver):
     handlers: List[Handler] = []
     sites: List[ProbeSite] = []
+    aliases = [str(alias.name) for alias in script.aliases]
     for probe in script.probes:
         handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
                           len(handlers))
@@ -139,7 +145,8 @@ def _resolve_probes(script, errors, resolver):
                 sites.extend(_code_sites(point, handler.index, len(sites),
                                          errors, resolver))
                 continue
-            site = _classify_point(point, handler.index, len(sites), errors)
+            site = _classify_point(point, handler.index, len(sites), errors,
+                                   aliases)
             if site is not None:
                 sites.append(site)
         handlers.append(handler)
@@ -155,7 +162,7 @@ def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:
 
 
 def _classify_point(point: A.ProbePoint, handler: int, order: int,
-                    errors) -> Optional[ProbeSite]:
+                    errors, aliases: List[str]) -> Optional[ProbeSite]:
     comps = point.components
     head = comps[0]
     if len(comps) == 1 and head.name in ("begin", "end", "error"):
@@ -179,7 +186,8 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         errors.add_error(unsupported)
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
-               hint=nearest(head.name, ("begin", "end", "error")) or
+               hint=nearest(str(point), aliases) or
+               nearest(head.name, ("begin", "end", "error")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
     return None
 
@@ -203,6 +211,41 @@ def _timer_site(point, handler, order, errors) -> Optional[ProbeSite]:
                        "minimum of 100us", unit.span)
             return None
     return ProbeSite(point, ProbeKind.TIMER, 0, handler, order, interval)
+
+
+def _check_private_uses(script, scopes, errors) -> None:
+    """A ``private`` global or function is seen only by the file that
+    declares it (a tapset's own helpers): a use from another file is an
+    error.  The uses are where the nodes' spans say, so an alias's
+    prologue, written in its tapset, sees that tapset's privates."""
+    private = {kind: {decl.name: decl for decl in decls if decl.private}
+               for kind, decls in (("global", script.globals),
+                                   ("function", script.functions))}
+    if not any(private.values()):
+        return
+    for scope in scopes:
+        for node in A.walk(scope.body):
+            kind, name = _global_or_function_named(node, scope)
+            decl = private[kind].get(name) if kind else None
+            if decl is not None and decl.span.file != node.span.file:
+                errors.add(f"{kind} '{name}' is private to "
+                           f"{decl.span.file}", node.span,
+                           hint="a private global or function is seen "
+                                "only by its own file")
+
+
+def _global_or_function_named(node, scope) -> Tuple[str, str]:
+    """("global" or "function", name) when the node names one, else
+    empty strings."""
+    if isinstance(node, A.Var) and node.name not in scope.locals:
+        return "global", node.name
+    if isinstance(node, A.Index):
+        return "global", node.name
+    if isinstance(node, (A.InArray, A.Foreach)):
+        return "global", node.array
+    if isinstance(node, A.Call):
+        return "function", node.name
+    return "", ""
 
 
 # ---- arrays and scalars --------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from importlib import resources
@@ -130,7 +131,7 @@ def _expected_hint(expected) -> Optional[str]:
     # the lexer accepts these anywhere, to refuse them (_Unsupported)
     expected = set(expected) - set(_Unsupported.always_accept)
     if "LBRACE" in expected:
-        # after probe points, '=' would make an alias: refused too
+        # after probe points, '=' would make an alias: a probe wants '{'
         expected.discard("EQUAL")
     names = sorted({_TOKEN_NAMES.get(t, t.lower()) for t in expected
                     if not t.startswith("__")})
@@ -236,7 +237,8 @@ class _Builder(Transformer):
             globals=tuple(g for decl in items if isinstance(decl, tuple)
                           for g in decl),
             functions=tuple(d for d in items if isinstance(d, A.Function)),
-            probes=tuple(d for d in items if isinstance(d, A.Probe)))
+            probes=tuple(d for d in items if isinstance(d, A.Probe)),
+            aliases=tuple(d for d in items if isinstance(d, A.Alias)))
 
     def probe_decl(self, meta, items):
         *points, body = items
@@ -245,22 +247,24 @@ class _Builder(Transformer):
     def alias_decl(self, meta, items):
         op = next(i for i in items if isinstance(i, Token))
         names = items[:items.index(op)]
-        points = [f"{p}{'?' if p.optional else ''}"
-                  for p in items[items.index(op) + 1:-1]]
-        plural = "s" if len(points) > 1 else ""
-        raise StpcError(
-            f"probe alias '{', '.join(map(str, names))}' is not supported "
-            "yet", names[0].span,
-            hint=f"write the probe point{plural} it stands for in each "
-                 f"probe using it: probe {', '.join(points)} {{ ... }}")
+        points, body = items[items.index(op) + 1:-1], items[-1]
+        if len(names) > 1:
+            # SystemTap 4.8 refuses it too, while parsing
+            raise StpcError("a probe alias has one name", names[1].span,
+                            hint=f"declare each name separately: probe "
+                                 f"{names[1]} {op} ... {{ ... }}")
+        _check_alias_name(names[0])
+        return A.Alias(names[0].span, names[0], str(op) == "+=",
+                       tuple(points), body)
 
     def alias_op(self, meta, items):
         return items[0]
 
     def private_decl(self, meta, items):
-        raise StpcError("'private' is not supported yet", self._span(meta),
-                        hint="remove it: in a script of one file, its "
-                             "globals and functions are its own anyway")
+        decl = items[0]
+        if isinstance(decl, A.Function):
+            return dataclasses.replace(decl, private=True)
+        return tuple(dataclasses.replace(g, private=True) for g in decl)
 
     def probe_point(self, meta, items):
         optional = bool(items) and isinstance(items[-1], Token) \
@@ -515,6 +519,25 @@ class _Builder(Transformer):
 
 
 _TARGET_AT_OPS = {"@cast", "@entry", "@defined", "@var"}
+
+
+def _check_alias_name(name: A.ProbePoint) -> None:
+    """An alias is named by plain words, as in SystemTap: a probe on it
+    may have arguments and wildcards, its name none."""
+    for comp in name.components:
+        if comp.arg is not None:
+            raise StpcError(f"alias name component '{comp.name}' has an "
+                            "argument", comp.span,
+                            hint="a probe alias is named by words only, "
+                                 "like probe my.read = ...")
+        if "*" in comp.name:
+            raise StpcError("a wildcard in a probe alias name", comp.span,
+                            hint="name the alias; the probes using it may "
+                                 "use wildcards")
+    if name.optional:
+        raise StpcError("a probe alias name cannot be optional", name.span,
+                        hint="mark the probe points it stands for, or the "
+                             "probes using it, with '?'")
 
 
 def _refuse_target_write(target) -> None:

@@ -15,19 +15,26 @@ from .visit import ExprVisitor, StmtVisitor
 def unparse(script: A.Script) -> str:
     out: List[str] = []
     for decl in script.globals:
-        out.append("global " + _global(decl))
+        out.append(_private(decl) + "global " + _global(decl))
     for function in script.functions:
         params = ", ".join(p.name + (f":{p.type_name}" if p.type_name else "")
                            for p in function.params)
         rtype = f":{function.return_type}" if function.return_type else ""
-        out.append(f"function {function.name}{rtype}({params})")
+        out.append(f"{_private(function)}function {function.name}{rtype}"
+                   f"({params})")
         out.extend(_block(function.body, 0))
+    for alias in script.aliases:
+        out.append(f"probe {alias}")
+        out.extend(_block(alias.body, 0))
     for probe in script.probes:
-        points = ", ".join(str(p) + ("?" if p.optional else "")
-                           for p in probe.points)
+        points = ", ".join(p.marked() for p in probe.points)
         out.append(f"probe {points}")
         out.extend(_block(probe.body, 0))
     return "\n".join(out) + "\n"
+
+
+def _private(decl) -> str:
+    return "private " if decl.private else ""
 
 
 def _global(decl: A.Global) -> str:
@@ -248,6 +255,8 @@ def _resolved_site(site) -> str:
     shown = site.description or str(site.point)
     if shown != str(site.point):
         notes.append(f"<- {site.point}")
+    if site.point.via:
+        notes.append(f"<- {site.point.via}")
     if site.code is not None:
         code = site.code
         notes.append(f"pc=<{code.module}:{code.symbol}"
