@@ -119,6 +119,8 @@ VARIANTS = [
      _bare("stpc_bench_ftrace", "ip=0x$IP"), _last_int),
     ("stpc_count", "", "stpc `n++`",
      "stpc stpc_count.ko --run -c '{round}'", _last_int),
+    ("stpc_count_no_overload", "", "stpc `n++`, `-D STP_NO_OVERLOAD`",
+     "stpc stpc_count_no_overload.ko --run -c '{round}'", _last_int),
     ("stpc_args", "", "stpc args + 2-key `<<<`",
      "stpc stpc_args.ko --run -c '{round}'", _args_hits),
     ("stpc_hist", "", "stpc `<<<` + `@hist_log`",
@@ -145,6 +147,8 @@ COMPARISONS = [
     ("stpc_count", "kprobe", "<= 1.0"),
     ("stpc_args", "kprobe", "<= 1.5"),
     ("stpc_count", "ftrace", ""),
+    # what overload protection's two get_cycles() per hit cost
+    ("stpc_count", "stpc_count_no_overload", ""),
     ("stpc_count", "stap_count", ""),
     ("stpc_args", "stap_args", "<= 0.3"),
     ("stpc_count", "bpf_count", "<= 0.33"),
@@ -159,11 +163,15 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
     run_host(BENCH, ["make", "-C", f"/lib/modules/{kver}/build",
                      f"M={work}", "modules"], work, "building bench/modules")
     scripts = {"count": COUNT, "args": ARGS, "hist": HIST}
-    for name, text in scripts.items():
-        (work / f"stpc_{name}.stp").write_text(text % (POINT % TARGET))
+    stpc_builds = {**{name: (name, []) for name in scripts},
+                   "count_no_overload": ("count", ["-D", "STP_NO_OVERLOAD"])}
+    for name, (script, defines) in stpc_builds.items():
+        (work / f"stpc_{name}.stp").write_text(
+            scripts[script] % (POINT % TARGET))
         run_host(BENCH, ["stpc", f"stpc_{name}.stp", "--emit-ko", "-m",
                          f"stpc_{name}", "-r", kver, "--debuginfo-path",
-                         str(work)], work, f"stpc on the {name} script")
+                         str(work), *defines], work,
+                 f"stpc on the {name} script")
     if stap:
         runtime = ensure_runtime(work)
         for name in ("count", "args"):
