@@ -2,9 +2,9 @@
 NAME %( BODY %)``, used as ``@NAME``) and conditionals (``%( CONDITION %?
 TOKENS %: TOKENS %)``).
 
-As in SystemTap 4.8, it works on tokens: macros are expanded first, over
-the whole file (both branches of a conditional), then the conditionals
-keep one branch each.  The text lark parses is made of the kept tokens;
+As in SystemTap 4.8, it works on tokens, in one pass: the conditionals
+keep one branch each, and macros are defined and expanded in the tokens
+kept.  The text lark parses is made of the kept tokens;
 ``Preprocessed`` maps every offset of it back to the script, so that spans
 point into the original file (a token of a macro's body to the place the
 macro is used).
@@ -237,9 +237,8 @@ def preprocess(source: str, file: str, env: PreprocessEnv,
     if not any(t.kind in ("pp", "define") for t in tokens):
         return Preprocessed(source, source)
     errors = _Errors(source, file)
-    expanded = _Expander(errors).expand(tokens, 0)
     kept = _Selector(errors, _Conditions(errors, env, tuple(args))) \
-        .select(expanded)
+        .select(_Stream(tokens, errors))
     return _joined(source, kept)
 
 
@@ -273,29 +272,45 @@ class _Macro:
     body: Tuple[_Token, ...]
 
 
-class _Expander:
-    """``@define`` registers a macro for the rest of the file; ``@NAME``
-    after it is replaced by the body, its ``@PARAM``s by the arguments."""
+class _Frame:
+    """Tokens being read: the file's, or a macro's body at one use."""
 
-    def __init__(self, errors: _Errors):
+    def __init__(self, tokens: Sequence[_Token], depth: int):
+        self.tokens, self.depth, self.position = tokens, depth, 0
+
+
+class _Stream:
+    """The file's tokens in order.  While expanding, ``@define`` registers
+    a macro for the rest of the file, and ``@NAME`` after it reads as the
+    body, its ``@PARAM``s replaced by the arguments.  As in SystemTap 4.8
+    (its manual says otherwise), nothing is expanded or defined in a
+    branch not taken."""
+
+    def __init__(self, tokens: Sequence[_Token], errors: _Errors):
         self.errors = errors
+        self.frames = [_Frame(tokens, 0)]
         self.macros: Dict[str, _Macro] = {}
         self.made = 0
 
-    def expand(self, tokens: Sequence[_Token], depth: int) -> List[_Token]:
-        out: List[_Token] = []
-        position = 0
-        while position < len(tokens):
-            token = tokens[position]
-            if token.kind == "define":
-                position = self._define(tokens, position + 1)
-            elif token.kind == "at" and token.text[1:] in self.macros:
-                body, position = self._use(tokens, position, depth)
-                out.extend(body)
+    def next(self, expanding: bool) -> Optional[_Token]:
+        while self.frames:
+            frame = self.frames[-1]
+            if frame.position == len(frame.tokens):
+                self.frames.pop()
+                continue
+            token = frame.tokens[frame.position]
+            if expanding and token.kind == "define":
+                frame.position = self._define(frame.tokens,
+                                              frame.position + 1)
+            elif expanding and token.kind == "at" and \
+                    token.text[1:] in self.macros:
+                body, frame.position = self._use(frame.tokens,
+                                                 frame.position, frame.depth)
+                self.frames.append(_Frame(body, frame.depth + 1))
             else:
-                out.append(token)
-                position += 1
-        return out
+                frame.position += 1
+                return token
+        return None
 
     def _define(self, tokens: Sequence[_Token], position: int) -> int:
         name = _at(tokens, position)
@@ -375,7 +390,7 @@ class _Expander:
         if self.made > MAX_EXPANDED_TOKENS:
             raise self.errors.at(use, f"macros expand into more than "
                                  f"{MAX_EXPANDED_TOKENS:,} tokens")
-        return self.expand(body, depth + 1), position
+        return body, position
 
     def _args(self, tokens: Sequence[_Token], position: int, use: _Token,
               macro: _Macro) -> Tuple[List[List[_Token]], int]:
@@ -453,22 +468,16 @@ class _Selector:
     def __init__(self, errors: _Errors, conditions: "_Conditions"):
         self.errors, self.conditions = errors, conditions
 
-    def select(self, tokens: Sequence[_Token]) -> List[_Token]:
+    def select(self, stream: _Stream) -> List[_Token]:
         kept: List[_Token] = []
         open_branches: List[_Branch] = []
-        position = 0
-        while position < len(tokens):
-            token = tokens[position]
+        while True:
             live = not open_branches or open_branches[-1].keeps
-            position += 1
+            token = stream.next(expanding=live)
+            if token is None:
+                break
             if token.text == "%(":
-                value = False
-                if live:
-                    value, position = self.conditions.decide(tokens,
-                                                             position)
-                    if _text(tokens, position) != "%?":
-                        raise self._expected_then(tokens, position, token)
-                    position += 1
+                value = live and self._decide(stream, token)
                 open_branches.append(_Branch(token, value, live))
             elif token.kind == "pp":
                 self._close_part(token, open_branches, live)
@@ -480,7 +489,23 @@ class _Selector:
                                  hint="%( CONDITION %? TOKENS %: TOKENS %)")
         return kept
 
-    def _expected_then(self, tokens, position, opening) -> StpcError:
+    def _decide(self, stream: _Stream, opening: _Token) -> bool:
+        """The condition after ``opening``, read through its ``%?``."""
+        condition: List[_Token] = []
+        while not condition or condition[-1].kind != "pp":
+            token = stream.next(expanding=True)
+            if token is None:
+                break
+            condition.append(token)
+        if not condition:
+            raise self.errors.at(opening, "'%(' has no condition after it")
+        value, position = self.conditions.decide(condition, 0)
+        if _text(condition, position) != "%?":
+            raise self._expected_then(condition, position, opening)
+        return value
+
+    def _expected_then(self, tokens: Sequence[_Token], position: int,
+                       opening: _Token) -> StpcError:
         token = _at(tokens, position)
         return self.errors.at(token, "expected '%?' after the condition, "
                               f"not {_shown(token)}", fallback=opening.start,
@@ -516,6 +541,7 @@ _COMPARISONS: Dict[str, Callable[[int], bool]] = {
     "==": lambda c: c == 0, "!=": lambda c: c != 0, "<": lambda c: c < 0,
     "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0}
 _EQUALITY = ("==", "!=")
+_DECIMAL = re.compile("[0-9]+")
 _SUBJECTS = ("arch", "kernel_v", "kernel_vr", "systemtap_v", "runtime",
              "systemtap_privilege", "guru_mode", "CONFIG_...")
 
@@ -619,13 +645,12 @@ class _Conditions:
                                  f"{_shown(value.token)}")
 
     def _number(self, token: _Token) -> int:
-        text = token.text
-        try:
-            if text[:2] in ("0x", "0X"):
-                return int(text[2:], 16)
-            return int(text, 8) if text.startswith("0") else int(text)
-        except ValueError:
-            raise self.errors.at(token, f"invalid number '{text}'") from None
+        """Numbers in conditions are decimal, as SystemTap reads them
+        (``010`` is ten there)."""
+        if not _DECIMAL.fullmatch(token.text):
+            raise self.errors.at(token, f"number '{token.text}' in a "
+                                 "condition is not decimal")
+        return int(token.text)
 
     def _script_arg(self, token: _Token) -> _Value:
         """``$N`` a number, ``@N`` a string, ``$#`` and ``@#`` their
@@ -641,7 +666,7 @@ class _Conditions:
             text = self.args[index - 1]
         if token.text.startswith("@"):
             return _Value("string", text, token)
-        if not re.fullmatch(r"[0-9][0-9A-Za-z]*", text):
+        if not _DECIMAL.fullmatch(text):
             raise self.errors.at(token, f"script argument '{token.text}' "
                                  f"is '{text}', not a number")
         return _Value("number", self._number(replace(token, text=text)),
