@@ -18,7 +18,7 @@ import functools
 import os
 import platform
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, \
     Tuple
@@ -118,8 +118,7 @@ class _Use(NamedTuple):
     macro: str
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     kind: str
     text: str
     start: int
@@ -132,15 +131,10 @@ class _Token:
 
 
 def _tokens(source: str) -> List[_Token]:
-    tokens: List[_Token] = []
-    position = 0
-    while position < len(source):
-        match = _LEXEME.match(source, position)
-        if match.lastgroup != "space":
-            tokens.append(_Token(match.lastgroup, match.group(), position,
-                                 len(tokens)))
-        position = match.end()
-    return tokens
+    # the last alternative takes any character: the matches tile the text
+    matches = (m for m in _LEXEME.finditer(source) if m.lastgroup != "space")
+    return [_Token(match.lastgroup, match.group(), match.start(), index)
+            for index, match in enumerate(matches)]
 
 
 # ---- the text lark parses, and its way back to the script ----------------
@@ -385,7 +379,7 @@ class _Stream:
             if token.kind == "at" and token.text[1:] in args:
                 body.extend(args[token.text[1:]])
             else:
-                body.append(replace(token, use=site))
+                body.append(token._replace(use=site))
         self.made += len(body)
         if self.made > MAX_EXPANDED_TOKENS:
             raise self.errors.at(use, f"macros expand into more than "
@@ -556,20 +550,24 @@ class _Conditions:
 
     def decide(self, tokens: Sequence[_Token], position: int
                ) -> Tuple[bool, int]:
-        value, position = self._all(tokens, position)
-        while _text(tokens, position) == "||":
-            more, position = self._all(tokens, position + 1)
-            value = value or more
-        return value, position
+        return self._joined(tokens, position, "||")
 
-    def _all(self, tokens, position) -> Tuple[bool, int]:
-        value, position = self._comparison(tokens, position)
-        while _text(tokens, position) == "&&":
-            more, position = self._comparison(tokens, position + 1)
-            value = value and more
-        return value, position
+    def _joined(self, tokens: Sequence[_Token], position: int, joiner: str
+                ) -> Tuple[bool, int]:
+        """Terms joined by ``joiner``: by ``||`` terms joined by ``&&``,
+        by ``&&`` comparisons; every one is read, to check it."""
+        values: List[bool] = []
+        while not values or _text(tokens, position) == joiner:
+            position += bool(values)
+            if joiner == "||":
+                value, position = self._joined(tokens, position, "&&")
+            else:
+                value, position = self._comparison(tokens, position)
+            values.append(value)
+        return (any(values) if joiner == "||" else all(values)), position
 
-    def _comparison(self, tokens, position) -> Tuple[bool, int]:
+    def _comparison(self, tokens: Sequence[_Token], position: int
+                    ) -> Tuple[bool, int]:
         left = self._operand(tokens, position)
         operator = _at(tokens, position + 1)
         if operator is None or operator.text not in _COMPARISONS:
@@ -579,7 +577,7 @@ class _Conditions:
         right = self._operand(tokens, position + 2)
         return self._compare(left, operator, right), position + 3
 
-    def _operand(self, tokens, position) -> _Value:
+    def _operand(self, tokens: Sequence[_Token], position: int) -> _Value:
         token = _at(tokens, position)
         if token is None:
             raise self.errors.at(None, "the condition ends too early",
@@ -669,7 +667,7 @@ class _Conditions:
         if not _DECIMAL.fullmatch(text):
             raise self.errors.at(token, f"script argument '{token.text}' "
                                  f"is '{text}', not a number")
-        return _Value("number", self._number(replace(token, text=text)),
+        return _Value("number", self._number(token._replace(text=text)),
                       token)
 
 
