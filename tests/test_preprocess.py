@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import itertools
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -227,8 +228,10 @@ def test_the_compilation_asks_about_its_kernel(tmp_path):
 
 
 def test_the_default_environment_is_the_running_kernels():
-    env = PreprocessEnv.for_kernel()
-    assert env.kernel_release and env.arch and not env.guru_mode
+    source = (f'probe begin {{ x = %( kernel_vr == "{os.uname().release}" '
+              f'&& arch != "" && guru_mode == 0 %? 1 %: 2 %) }}')
+    script = parse(source, "t.stp")
+    assert script.probes[0].body.body[0].expr.value.value == 1
 
 
 VERSIONS = ["", "0", "00", "000", "01", "010", "09", "1", "9", "10", "1.0",
