@@ -105,9 +105,13 @@ class Compilation:
     def script(self) -> "A.Script":
         if self._script is None:
             from .parse import parse
+            from .preprocess import PreprocessEnv
+            env = PreprocessEnv.for_kernel(self.options.kernel_release,
+                                           self.options.build_tree)
             self._script = self._timed(1,
                                        lambda: parse(self.source, self.file,
-                                                     self.options.script_args),
+                                                     self.options.script_args,
+                                                     env=env),
                                        lambda _: "parsed user script")
         return self._script
 

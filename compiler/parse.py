@@ -13,6 +13,7 @@ from lark import Token, Transformer, v_args
 
 from . import ast as A
 from .errors import StpcError
+from .preprocess import Preprocessed, PreprocessEnv, preprocess
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b",
             "f": "\f", "v": "\v", "\\": "\\", '"': '"', "'": "'"}
@@ -29,15 +30,9 @@ _TOKEN_NAMES = {
 #: Constructs SystemTap has and stpc does not yet, which may stand
 #: anywhere: (message, hint) by the token that starts them
 _UNSUPPORTED_TOKENS = {
-    "PREPROCESSOR": ("preprocessor conditionals (%( ... %? ... %: ... %)) "
-                     "are not supported yet",
-                     "keep the text meant for this kernel and remove the "
-                     "%( %? %: %) around it"),
     "EMBEDDED_C": ("embedded C (%{ ... %}) is not supported yet",
                    "stpc has no guru mode (-g); stpc --dump-functions lists "
                    "the functions it has"),
-    "@define": ("macros (@define) are not supported yet",
-                "write the macro's text where it is used, or a function"),
 }
 
 
@@ -52,13 +47,12 @@ class _Unsupported:
     construct.  The lexer accepts these tokens everywhere, so that the
     error names the construct where it starts rather than being a syntax
     error somewhere after it."""
-    always_accept = ("PREPROCESSOR", "EMBEDDED_C", "AT_NAME")
+    always_accept = ("EMBEDDED_C", "AT_NAME")
 
     def process(self, stream):
         for token in stream:
-            key = str(token) if token.type == "AT_NAME" else token.type
-            if key in _UNSUPPORTED_TOKENS:
-                raise _UnsupportedToken(token, *_UNSUPPORTED_TOKENS[key])
+            if token.type in _UNSUPPORTED_TOKENS:
+                raise _UnsupportedToken(token, *_UNSUPPORTED_TOKENS[token.type])
             yield token
 
 
@@ -70,17 +64,21 @@ def _parser() -> lark.Lark:
                      postlex=_Unsupported(), cache=True)
 
 
-def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
+def parse(source: str, file: str, args: Sequence[str] = (), *,
+          env: Optional[PreprocessEnv] = None) -> A.Script:
     """Parse a whole script; a syntax error is raised as ``StpcError``.
-    ``args`` are the script arguments that ``$N`` and ``@N`` stand for."""
+    ``args`` are the script arguments that ``$N`` and ``@N`` stand for;
+    ``env`` is the kernel the preprocessor's conditions ask about (the
+    running one by default)."""
+    text = preprocess(source, file, env or PreprocessEnv.for_kernel(), args)
     try:
-        tree = _parser().parse(source)
+        tree = _parser().parse(text.text)
     except lark.exceptions.UnexpectedInput as exc:
-        raise _syntax_error(exc, source, file) from None
+        raise _syntax_error(exc, text, file) from None
     except _UnsupportedToken as exc:
-        raise StpcError(exc.message, A.Span(file, exc.token.line,
-                                            exc.token.column),
+        raise StpcError(exc.message, _span_of(text, file, exc.token),
                         hint=exc.hint) from None
+    text.restore_positions(tree)
     _refuse_deep_nesting(tree, file)
     try:
         return _Builder(file, source, tuple(args)).transform(tree)
@@ -89,6 +87,13 @@ def parse(source: str, file: str, args: Sequence[str] = ()) -> A.Script:
         if isinstance(exc.orig_exc, StpcError):
             raise exc.orig_exc from None
         raise
+
+
+def _span_of(text: Preprocessed, file: str, token: Token) -> A.Span:
+    if not text.anchors:
+        return A.Span(file, token.line, token.column)
+    line, column, _ = text.place(token.start_pos)
+    return A.Span(file, line, column)
 
 
 #: How deep the syntax tree may nest (parentheses, blocks, operator chains:
@@ -113,18 +118,28 @@ def _refuse_deep_nesting(tree: lark.Tree, file: str) -> None:
                      if isinstance(child, lark.Tree))
 
 
-def _syntax_error(exc, source: str, file: str) -> StpcError:
+def _syntax_error(exc, text: Preprocessed, file: str) -> StpcError:
+    source = text.source
     span = A.Span(file, exc.line if exc.line > 0 else 1,
                   exc.column if exc.column > 0 else 1)
+    offset = exc.pos_in_stream if isinstance(
+        exc, lark.exceptions.UnexpectedCharacters) else \
+        getattr(getattr(exc, "token", None), "start_pos", None)
+    expansion = ""
+    if text.anchors and offset is not None:
+        line, column, macro = text.place(offset)
+        span = A.Span(file, line, column)
+        expansion = f" (in expansion of @{macro})" if macro else ""
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        char = source[exc.pos_in_stream] if exc.pos_in_stream < len(source) else ""
-        return StpcError(f"unexpected character {char!r}", span)
+        char = text.text[offset] if offset < len(text.text) else ""
+        return StpcError(f"unexpected character {char!r}{expansion}", span)
     hint = _expected_hint(getattr(exc, "expected", ()))
     if isinstance(exc, lark.exceptions.UnexpectedEOF) or \
             exc.token.type == "$END":
         return StpcError("unexpected end of file", _end_span(source, file),
                          hint=hint)
-    return StpcError(f"syntax error at '{exc.token}'", span, hint=hint)
+    return StpcError(f"syntax error at '{exc.token}'{expansion}", span,
+                     hint=hint)
 
 
 def _expected_hint(expected) -> Optional[str]:

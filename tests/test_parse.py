@@ -143,9 +143,7 @@ def test_unsupported_tokens_are_not_taken_from_valid_text(text):
 
 
 @pytest.mark.parametrize("text, column, what", [
-    ("probe begin { x = 1 %( 1 %? 2 %: 3 %) }", 21, "preprocessor"),
     ("function f() %{ return 1; %} probe begin { }", 14, "embedded C"),
-    ("probe begin { } @define X %( 1 %)", 17, "macros"),
 ])
 def test_unsupported_constructs_are_named_where_they_start(text, column,
                                                            what):
