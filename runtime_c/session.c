@@ -30,7 +30,16 @@ static DEFINE_MUTEX(stpc_ctl_mutex);
 
 static void stpc_move_state(int from, int to)
 {
-	atomic_cmpxchg(&stpc_state, from, to);
+	if (atomic_cmpxchg(&stpc_state, from, to) == from)
+		stpc_wake_reader();
+}
+
+/* Whether the loader should stop waiting for output: the run is ending. */
+bool stpc_session_ending(void)
+{
+	int state = atomic_read(&stpc_state);
+
+	return state == STPC_STATE_STOPPING || state == STPC_STATE_ERROR;
 }
 
 void stpc_request_exit(void)
@@ -71,8 +80,10 @@ static void stpc_report_error(struct stpc_context *c)
 	else
 		stpc_warn("ERROR: %s\n", c->last_error);
 	/* like SystemTap, the run ends without running the end probes */
-	if (atomic_inc_return(&stpc_errors) > stpc_program.limits.maxerrors)
+	if (atomic_inc_return(&stpc_errors) > stpc_program.limits.maxerrors) {
 		atomic_set(&stpc_state, STPC_STATE_ERROR);
+		stpc_wake_reader();
+	}
 }
 
 static bool stpc_probe_may_run(const struct stpc_probe *p)

@@ -437,6 +437,8 @@ void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
 __printf(2, 0) void stpc_transport_vprintf(enum stpc_stream stream,
 					    const char *fmt, va_list args);
 u64 stpc_dropped_records(void);
+void stpc_wake_reader(void);
+bool stpc_session_ending(void);
 
 #include "stpc_lang.h"
 
