@@ -226,7 +226,8 @@ class _Child:
     """The -c command: forked now, exec'd once the probes are armed, so
     that its pid, given to the module as target(), is the command's."""
 
-    def __init__(self, plan: command.Exec, invoker: Optional[Invoker]):
+    def __init__(self, plan: command.Exec,
+                 invoker: Optional[Invoker] = None):
         release_read, self.release_fd = os.pipe()
         self.failure_fd, failure_write = os.pipe()
         self.pid = os.fork()
