@@ -4,6 +4,7 @@ content-addressed cache."""
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import os
 import re
@@ -14,8 +15,10 @@ import tempfile
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ContextManager, List, Optional, Tuple
+from typing import (TYPE_CHECKING, Callable, ContextManager, List, Optional,
+                    Tuple)
 
+from .defines import RUNTIME_DEFINES
 from .errors import EnvironmentProblem, StpcError, warn
 from .features import feature_defines
 from .inputcache import cache_dir
@@ -131,6 +134,19 @@ def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
     return digest.hexdigest()
 
 
+def runtime_key(options: BuildOptions) -> str:
+    """What the runtime object depends on: the sizes among the -D values
+    (RUNTIME_DEFINES), not the limits read at run time."""
+    digest = hashlib.sha256()
+    sizes = [define for define in options.defines
+             if define[0] in RUNTIME_DEFINES]
+    for part in (VERSION, _runtime_identity(), repr(sizes),
+                 options.kernel_release, tree_identity(options.build_tree)):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def build(c_source: str, module_name: str, options: BuildOptions,
           verbose: int = 0,
           kbuilding: Optional[ContextManager] = None) -> Path:
@@ -147,30 +163,52 @@ def build(c_source: str, module_name: str, options: BuildOptions,
     cached = cache_dir() / key[:2] / key / f"{module_name}.ko"
     if cached.exists() and not options.keep_build_dir:
         return cached
+    with kbuilding or nullcontext():
+        runtime = _cached_build(
+            cache_dir() / "runtime" / runtime_key(options) / _RUNTIME_OBJECT,
+            lambda workdir: _kbuild_runtime(workdir, options, verbose))
+        return _cached_build(
+            cached, lambda workdir: _kbuild(workdir, c_source, module_name,
+                                            runtime, options, verbose),
+            keep=options.keep_build_dir)
+
+
+def _cached_build(cached: Path, make: Callable[[Path], Path],
+                  keep: bool = False) -> Path:
+    """CACHED, made by MAKE in a scratch directory unless it is there
+    already (and KEEP, -k, asks for no rebuild), with its kbuild command
+    file (.NAME.cmd) beside it.  When the cache cannot be written the
+    result stays in the scratch directory until stpc exits."""
+    if cached.exists() and not keep:
+        return cached
     workdir = Path(tempfile.mkdtemp(prefix="stpc-build-"))
-    if options.keep_build_dir:
+    if keep:
         print(f'Keeping build directory "{workdir}"', file=sys.stderr)
     else:
         atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    with kbuilding or nullcontext():
-        built = _kbuild(workdir, c_source, module_name, options, verbose)
+    built = make(workdir)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".ko.{os.getpid()}.tmp")
-        shutil.copyfile(built, partial)
-        os.replace(partial, cached)
+        # the command file first: whoever finds CACHED finds it too
+        for source, target in ((_command_file(built), _command_file(cached)),
+                               (built, cached)):
+            partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)
     except OSError as exc:
-        if not options.keep_build_dir:
-            _warn_uncached(exc)
+        if not keep:
+            _warn_uncached(exc.strerror)
         return built
-    if not options.keep_build_dir:
+    if not keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return cached
 
 
-def _warn_uncached(exc: OSError) -> None:
-    """A read-only home or cache only costs the next run a rebuild."""
-    warn(f"the module cache {cache_dir()} is not writable ({exc.strerror}): "
+@functools.lru_cache(maxsize=None)
+def _warn_uncached(reason: str) -> None:
+    """A read-only home or cache only costs the next run a rebuild; said
+    once, for the runtime and the module."""
+    warn(f"the module cache {cache_dir()} is not writable ({reason}): "
          "the module was built in a temporary directory, removed when stpc "
          "exits; set STPC_CACHE_DIR to a writable directory to keep it")
 
@@ -182,30 +220,88 @@ def _warn_uncached(exc: OSError) -> None:
 _NO_MODULE_BTF = ("CONFIG_DEBUG_INFO_BTF_MODULES=", "PAHOLE_FLAGS=")
 
 
-def _kbuild(workdir: Path, c_source: str, module_name: str,
+#: the runtime, compiled apart: a file name no module name can take, as
+#: module names have no '-'
+_RUNTIME_OBJECT = "stpc-runtime.o"
+
+
+def _command_file(built: Path) -> Path:
+    return built.with_name(f".{built.name}.cmd")
+
+
+def script_c_name(module_name: str) -> str:
+    """The generated C's file in the build directory (kbuild wants the
+    module's parts named apart from the module)."""
+    return f"{module_name}-script.c"
+
+
+def _kbuild(workdir: Path, c_source: str, module_name: str, runtime: Path,
             options: BuildOptions, verbose: int) -> Path:
-    (workdir / f"{module_name}.c").write_text(c_source, encoding="latin-1")
+    """The module: the script's C, and the runtime object linked in as a
+    file kbuild copies (its _shipped rule)."""
+    script = script_c_name(module_name)
+    (workdir / script).write_text(c_source, encoding="latin-1")
+    # modpost reads the command file of every object it links
+    shutil.copyfile(runtime, workdir / f"{_RUNTIME_OBJECT}_shipped")
+    shutil.copyfile(_command_file(runtime),
+                    _command_file(workdir / _RUNTIME_OBJECT))
+    flags = _compile_flags(options, options.defines)
+    (workdir / "Kbuild").write_text(
+        f"obj-m := {module_name}.o\n"
+        f"{module_name}-y := {script[:-2]}.o {_RUNTIME_OBJECT}\n"
+        f"ccflags-y := {' '.join(flags)}\n")
+    output = _make(options, workdir, "modules", verbose)
+    ko = workdir / f"{module_name}.ko"
+    if output is not None or not ko.exists():
+        raise _build_failure(output or "", c_source, script,
+                             options.defines)
+    return ko
+
+
+def _kbuild_runtime(workdir: Path, options: BuildOptions,
+                    verbose: int) -> Path:
+    """The runtime, with the module's flags and only the sizes among the
+    -D values; stpc_limits.h hides the other limits from it.  Compiled as
+    a part of a module, as it is used: kbuild runs objtool on a module's
+    linked object, and on a part only where it does not do that."""
+    (workdir / "stpc-runtime.c").write_text('#include "stpc_runtime.c"\n')
+    sizes = [define for define in options.defines
+             if define[0] in RUNTIME_DEFINES]
+    flags = _compile_flags(options, sizes) + ["-DSTPC_RUNTIME_OBJECT"]
+    (workdir / "Kbuild").write_text(
+        f"obj-m := stpc_runtime_only.o\n"
+        f"stpc_runtime_only-y := {_RUNTIME_OBJECT}\n"
+        f"ccflags-y := {' '.join(flags)}\n")
+    output = _make(options, workdir, _RUNTIME_OBJECT, verbose)
+    built = workdir / _RUNTIME_OBJECT
+    if output is not None or not built.exists():
+        raise _build_failure(output or "", "", "", options.defines)
+    return built
+
+
+def _compile_flags(options: BuildOptions,
+                   defines: List[Tuple[str, str]]) -> List[str]:
     flags = [f"-I{runtime_dir()}", "-Werror"]
     flags += [f"-D{name}" for name in feature_defines(options.build_tree)]
     flags += [f"-D{name}={value}" if value else f"-D{name}"
-              for name, value in options.defines]
-    (workdir / "Kbuild").write_text(
-        f"obj-m := {module_name}.o\nccflags-y := {' '.join(flags)}\n")
+              for name, value in defines]
+    return flags
+
+
+def _make(options: BuildOptions, workdir: Path, target: str,
+          verbose: int) -> Optional[str]:
+    """Runs kbuild on TARGET; its output when it failed, else None."""
     command = ["make", "-C", str(options.build_tree), f"M={workdir}",
-               "modules", *_NO_MODULE_BTF]
+               target, *_NO_MODULE_BTF]
     result = subprocess.run(command, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True,
                             errors="replace")
     if verbose > 1:
         print(result.stdout, end="", file=sys.stderr)
-    ko = workdir / f"{module_name}.ko"
-    if result.returncode != 0 or not ko.exists():
-        raise _build_failure(result.stdout, c_source, module_name,
-                             options.defines)
-    return ko
+    return result.stdout if result.returncode != 0 else None
 
 
-def _build_failure(output: str, c_source: str, module_name: str,
+def _build_failure(output: str, c_source: str, script: str,
                    defines: Tuple[Tuple[str, str], ...]) -> StpcError:
     """A build error, pointed at the script line its C line came from.
     The limits are checked before the build (defines.py): a -D of another
@@ -216,7 +312,7 @@ def _build_failure(output: str, c_source: str, module_name: str,
     message = "the generated C code did not compile"
     if first:
         message += f": {first.group(4)}"
-        if first.group(1).endswith(f"{module_name}.c"):
+        if script and first.group(1).endswith(script):
             span = _script_span(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
     others = [f"-D {name}" for name, _ in defines

@@ -109,6 +109,12 @@ def check_defines(texts: Sequence[str],
 
 
 #: stpc's on/off switches, given as -D NAME (or NAME=1)
+#: the -D names that change the runtime's code: the sizes at the top of
+#: runtime_c/stpc_limits.h and the switch kprobes.c reads; every other
+#: limit is read at run time from the module (struct stpc_run_limits)
+RUNTIME_DEFINES = ("MAXSTRINGLEN", "STPC_PRINT_BUFSIZE", "STPC_BUFFER_SIZE",
+                   "STPC_NO_FTRACE")
+
 SWITCHES: Dict[str, str] = {
     "STPC_NO_FTRACE": "function entries are kprobes, never ftrace",
     "STP_NO_OVERLOAD": "handlers may take any share of a CPU: no "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
 import sys
 import time
@@ -17,7 +18,11 @@ from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
 from .ndjson import JsonLines
 
-_POLL_SECONDS = 0.02
+#: a poll() on the data file sleeps until a record or the run's end; a
+#: signal wakes it through the wakeup pipe; this bounds it all the same
+_WAIT_MS = 1000
+#: after a wakeup that brought nothing, before waiting again
+_IDLE_SECONDS = 0.02
 _READ_SIZE = 1 << 20
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -115,18 +120,32 @@ class _StopSignals:
     def __init__(self):
         self.received: Optional[int] = None
         self.previous = {}
+        self.previous_wakeup = -1
+        self.wakeup_fd = -1         # readable once a signal came
 
     def __enter__(self):
+        read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wakeup_fd, self._write_end = read_end, write_end
+        self.previous_wakeup = signal.set_wakeup_fd(write_end)
         self.previous = {sig: signal.signal(sig, self._handle)
                          for sig in _STOP_SIGNALS}
+        # the -c command's end wakes a waiting loader too
+        self.previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD,
+                                                      self._ignore)
         return self
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+        signal.set_wakeup_fd(self.previous_wakeup)
+        os.close(self.wakeup_fd)
+        os.close(self._write_end)
 
     def _handle(self, signum, frame) -> None:
         self.received = signum
+
+    def _ignore(self, signum, frame) -> None:
+        pass
 
 
 # the points a session runs instead of arming them
@@ -336,6 +355,12 @@ class _Session:
             self.out.write(protocol.parse_records(data))
 
     def _wait_for_end(self) -> None:
+        """Sleeps in poll() until records, the run's end, a signal or the
+        -c command's end; the module wakes the data file (docs)."""
+        waiting = select.poll()
+        waiting.register(self.data_fd, select.POLLIN)
+        waiting.register(self.signals.wakeup_fd, select.POLLIN)
+        readable = False
         while self.signals.received is None:
             got_data = self._drain()
             state = self._status()["state"]
@@ -343,8 +368,14 @@ class _Session:
                 return
             if self.child and self.child.exited():
                 return
-            if not got_data:
-                time.sleep(_POLL_SECONDS)
+            if got_data:
+                continue
+            if readable:
+                time.sleep(_IDLE_SECONDS)   # readable, yet nothing came
+            ready = dict(waiting.poll(_WAIT_MS))
+            if self.signals.wakeup_fd in ready:
+                _empty(self.signals.wakeup_fd)
+            readable = self.data_fd in ready
 
     def _finish(self, status: dict) -> RunResult:
         result = RunResult(status["errors"], status["skipped"],
@@ -357,6 +388,14 @@ class _Session:
             _warn(f"WARNING: Number of errors: {result.errors}, "
                   f"skipped probes: {result.skipped}")
         return result
+
+
+def _empty(fd: int) -> None:
+    try:
+        while os.read(fd, 64):
+            pass
+    except BlockingIOError:
+        pass
 
 
 def _warn(line: str) -> None:

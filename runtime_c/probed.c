@@ -17,11 +17,6 @@
 /* the ELF note type of a GNU build-id (not in the kernel headers) */
 #define STPC_NT_GNU_BUILD_ID	3
 
-/* stpc_addrs[] itself is defined by the generated module */
-static unsigned int stpc_naddrs;
-module_param_array_named(stpc_addrs, stpc_addrs, ulong, &stpc_naddrs, 0);
-MODULE_PARM_DESC(stpc_addrs, "probed modules' section addresses, in the order of "
-		 "the .stpc_info section (set by the loader)");
 
 static struct module *stpc_pinned[STPC_MAX_PROBED];
 static bool stpc_probed_present[STPC_MAX_PROBED];
@@ -239,7 +234,7 @@ static void stpc_resolve_probed(void)
 {
 	unsigned int i;
 
-	if (stpc_program.nprobed && stpc_naddrs != STPC_NSLOTS) {
+	if (stpc_program.nprobed && stpc_naddrs != stpc_program.nslots) {
 		stpc_resolve_error("the loader passed no target addresses; run "
 				   "this module with stpc");
 		return;

@@ -23,13 +23,23 @@ MODULE_PARM_DESC(stpc_verbose, "report the memory preallocated, how probes "
 static struct stpc_context *stpc_contexts[NR_CPUS];
 static atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
 static atomic_t stpc_errors = ATOMIC_INIT(0);
+size_t stpc_preallocated[STPC_MEM_USES];
 static atomic_t stpc_skipped = ATOMIC_INIT(0);
 static bool stpc_finished;
 static DEFINE_MUTEX(stpc_ctl_mutex);
 
 static void stpc_move_state(int from, int to)
 {
-	atomic_cmpxchg(&stpc_state, from, to);
+	if (atomic_cmpxchg(&stpc_state, from, to) == from)
+		stpc_wake_reader();
+}
+
+/* Whether the loader should stop waiting for output: the run is ending. */
+bool stpc_session_ending(void)
+{
+	int state = atomic_read(&stpc_state);
+
+	return state == STPC_STATE_STOPPING || state == STPC_STATE_ERROR;
 }
 
 void stpc_request_exit(void)
@@ -70,8 +80,10 @@ static void stpc_report_error(struct stpc_context *c)
 	else
 		stpc_warn("ERROR: %s\n", c->last_error);
 	/* like SystemTap, the run ends without running the end probes */
-	if (atomic_inc_return(&stpc_errors) > MAXERRORS)
+	if (atomic_inc_return(&stpc_errors) > stpc_program.limits.maxerrors) {
 		atomic_set(&stpc_state, STPC_STATE_ERROR);
+		stpc_wake_reader();
+	}
 }
 
 static bool stpc_probe_may_run(const struct stpc_probe *p)
@@ -106,10 +118,10 @@ static bool stpc_trylock(rwlock_t *lock, bool write)
 {
 	int tries;
 
-	for (tries = 0; tries < MAXTRYLOCK; tries++) {
+	for (tries = 0; tries < stpc_program.limits.maxtrylock; tries++) {
 		if (write ? write_trylock(lock) : read_trylock(lock))
 			return true;
-		udelay(TRYLOCKDELAY);
+		udelay(stpc_program.limits.trylockdelay);
 	}
 	return false;
 }
@@ -138,7 +150,8 @@ static void stpc_reset_context(struct stpc_context *c,
 	c->error_uncatchable = false;
 	c->actions = 0;
 	c->max_actions = p->kind == STPC_PROBE_OTHER ?
-			 MAXACTION : MAXACTION_INTERRUPTIBLE;
+			 stpc_program.limits.maxaction :
+			 stpc_program.limits.maxaction_interruptible;
 	c->nesting = 0;
 	c->outlen = 0;
 	c->out_kind = STPC_KIND_PRINTF;
@@ -147,7 +160,7 @@ static void stpc_reset_context(struct stpc_context *c,
 /* A probe that could not run; too many of them end the run (MAXSKIPPED). */
 static void stpc_skip_probe(void)
 {
-	if (atomic_inc_return(&stpc_skipped) <= MAXSKIPPED)
+	if (atomic_inc_return(&stpc_skipped) <= stpc_program.limits.maxskipped)
 		return;
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_RUNNING, STPC_STATE_ERROR) ==
 	    STPC_STATE_RUNNING)
@@ -181,7 +194,8 @@ static inline void stpc_leave(struct stpc_context *c)
  * begin, end and error probes run once each, bounded by MAXACTION. */
 static inline bool stpc_overload_counts(const struct stpc_probe *p)
 {
-	return STPC_OVERLOAD_CHECK && p->kind == STPC_PROBE_OTHER;
+	return stpc_program.limits.overload_check &&
+	       p->kind == STPC_PROBE_OTHER;
 }
 
 static inline cycles_t stpc_handler_start(const struct stpc_probe *p)
@@ -198,12 +212,12 @@ static void stpc_overload_add(struct stpc_context *c, cycles_t start)
 {
 	cycles_t now = get_cycles();
 
-	if (now - c->overload_start > STP_OVERLOAD_INTERVAL) {
+	if (now - c->overload_start > stpc_program.limits.overload_interval) {
 		c->overload_start = start;
 		c->overload_used = 0;
 	}
 	c->overload_used += now - start;
-	if (c->overload_used <= STP_OVERLOAD_THRESHOLD)
+	if (c->overload_used <= stpc_program.limits.overload_threshold)
 		return;
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_RUNNING,
 			   STPC_STATE_ERROR) != STPC_STATE_RUNNING)
@@ -212,8 +226,8 @@ static void stpc_overload_add(struct stpc_context *c, cycles_t start)
 	stpc_warn("ERROR: probe overhead (%llu cycles) exceeded threshold "
 		  "(%llu cycles) in last %llu cycles\n",
 		  (unsigned long long)c->overload_used,
-		  (unsigned long long)STP_OVERLOAD_THRESHOLD,
-		  (unsigned long long)STP_OVERLOAD_INTERVAL);
+		  (unsigned long long)stpc_program.limits.overload_threshold,
+		  (unsigned long long)stpc_program.limits.overload_interval);
 }
 
 void stpc_run_probe(const struct stpc_probe *p)

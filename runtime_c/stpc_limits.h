@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Limits, each overridable with "stpc -D NAME=VALUE".  The defaults are
- * SystemTap's, so scripts behave the same under both.
+ * SystemTap's, so scripts behave the same under both.  The sizes come
+ * first: they shape the runtime's code (compiler/defines.py's
+ * RUNTIME_DEFINES lists them).
  */
 #ifndef STPC_LIMITS_H
 #define STPC_LIMITS_H
@@ -9,6 +11,32 @@
 #ifndef MAXSTRINGLEN
 #define MAXSTRINGLEN 512
 #endif
+
+/* Output one handler may produce before it is flushed as a record. */
+#ifndef STPC_PRINT_BUFSIZE
+#define STPC_PRINT_BUFSIZE 8192
+#endif
+
+/* Per-CPU output ring; a power of two. */
+#ifndef STPC_BUFFER_SIZE
+#define STPC_BUFFER_SIZE (1 << 20)
+#endif
+
+#if MAXSTRINGLEN < 16
+#error "MAXSTRINGLEN must be at least 16"
+#endif
+
+#if (STPC_BUFFER_SIZE & (STPC_BUFFER_SIZE - 1)) != 0
+#error "STPC_BUFFER_SIZE must be a power of two"
+#endif
+
+/*
+ * The limits below are read at run time, from the module's struct
+ * stpc_program (its .limits): the runtime is compiled once, as an object
+ * cached apart from the module (compiler/build.py), and only the sizes
+ * above may change its code.  Hidden from it, so that it cannot use them.
+ */
+#ifndef STPC_RUNTIME_OBJECT
 
 #ifndef MAXACTION
 #define MAXACTION 1000
@@ -62,22 +90,6 @@
 #define STPC_OVERLOAD_CHECK 1
 #endif
 
-/* Output one handler may produce before it is flushed as a record. */
-#ifndef STPC_PRINT_BUFSIZE
-#define STPC_PRINT_BUFSIZE 8192
-#endif
-
-/* Per-CPU output ring; a power of two. */
-#ifndef STPC_BUFFER_SIZE
-#define STPC_BUFFER_SIZE (1 << 20)
-#endif
-
-#if MAXSTRINGLEN < 16
-#error "MAXSTRINGLEN must be at least 16"
-#endif
-
-#if (STPC_BUFFER_SIZE & (STPC_BUFFER_SIZE - 1)) != 0
-#error "STPC_BUFFER_SIZE must be a power of two"
-#endif
+#endif /* STPC_RUNTIME_OBJECT */
 
 #endif /* STPC_LIMITS_H */

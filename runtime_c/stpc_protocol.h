@@ -17,9 +17,11 @@
  *                and sets finished=1.
  *   data  read:  a stream of records, each a struct stpc_record header
  *                followed by len payload bytes, padded with zero bytes to
- *                a multiple of 8.  Records come out ordered by seq.
- *                A read never splits a record; an empty read means no
- *                record is pending right now (the loader polls).
+ *                a multiple of STPC_RECORD_ALIGN.  Records come out
+ *                ordered by seq.  A read never splits a record; an empty
+ *                read means no record is pending right now.  poll()
+ *                reports it readable when a record is pending or the run
+ *                is ending (ctl's state says which).
  *                One opener at a time (EBUSY otherwise).  The loader
  *                keeps it open for the whole run: closing it on a run
  *                that was started and not stopped means the loader is

@@ -1,9 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The runtime's parts, included once at the end of a generated module,
- * after the module's struct stpc_program, so that the whole module is one
- * translation unit the compiler can inline across.
+ * The runtime's parts, one translation unit compiled apart from the
+ * generated module, once per kernel tree and set of sizes (the -D values
+ * of compiler/defines.py's RUNTIME_DEFINES), and linked into every module.
  */
+#include "stpc_runtime.h"
+#include "stpc_deref.h"
+
+/* probed.c, kprobes.c, modnotify.c: called by the session */
+static void stpc_resolve_probed(void);
+static bool stpc_probed_resolved(void);
+static void stpc_unpin_probed(void);
+static void stpc_kprobes_arm(void);
+static void stpc_kprobes_disarm(void);
+static void stpc_watch_modules(void);
+static void stpc_unwatch_modules(void);
+
 #include "map.c"
 #include "stats.c"
 #include "stat_map.c"

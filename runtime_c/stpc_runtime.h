@@ -2,9 +2,10 @@
 /*
  * The stpc runtime: types shared by the generated code and the runtime.
  *
- * A generated module is one translation unit: it includes this header,
- * defines its globals, handlers and its struct stpc_program, then includes
- * stpc_runtime.c, which pulls in the runtime's parts.
+ * A generated module includes this header and defines its globals,
+ * handlers and its struct stpc_program; the runtime (stpc_runtime.c, which
+ * pulls in the runtime's parts) is compiled apart, once per kernel tree
+ * and set of sizes, and linked in.
  */
 #ifndef STPC_RUNTIME_H
 #define STPC_RUNTIME_H
@@ -291,7 +292,21 @@ struct stpc_kprobe {
 	};
 };
 
+/* The -D limits the runtime reads at run time (stpc_limits.h). */
+struct stpc_run_limits {
+	unsigned long maxaction;
+	unsigned long maxaction_interruptible;	/* begin, end, error */
+	int maxerrors;
+	int maxskipped;
+	int maxtrylock;
+	int trylockdelay;			/* microseconds */
+	bool overload_check;
+	u64 overload_interval;			/* cycles */
+	u64 overload_threshold;			/* cycles */
+};
+
 struct stpc_program {
+	struct stpc_run_limits limits;
 	const struct stpc_probe *begin;		/* sorted by priority */
 	unsigned int nbegin;
 	const struct stpc_probe *end;		/* sorted by priority */
@@ -321,7 +336,16 @@ struct stpc_program {
 	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */
 	unsigned int ntiming;
+	unsigned int nslots;			/* in stpc_addrs[] */
 };
+
+/*
+ * Defined by the generated module; the runtime is an object of its own
+ * (stpc_runtime.c), linked into every module.
+ */
+extern const struct stpc_program stpc_program;
+extern unsigned long stpc_addrs[];
+extern unsigned int stpc_naddrs;
 
 /* Memory allocated at load, by use, counted where it is allocated (-v). */
 enum stpc_memory_use {
@@ -331,7 +355,7 @@ enum stpc_memory_use {
 	STPC_MEM_USES
 };
 
-static size_t stpc_preallocated[STPC_MEM_USES];
+extern size_t stpc_preallocated[STPC_MEM_USES];
 
 static inline void *stpc_counted(void *p, size_t size,
 				 enum stpc_memory_use use)
@@ -376,14 +400,6 @@ void stpc_error_copy(struct stpc_context *c, const char *msg,
 void stpc_maxaction(struct stpc_context *c, const char *location);
 void stpc_request_exit(void);
 void stpc_run_probe(const struct stpc_probe *p);
-/* probed.c, kprobes.c: called by the session */
-static void stpc_resolve_probed(void);
-static bool stpc_probed_resolved(void);
-static void stpc_unpin_probed(void);
-static void stpc_kprobes_arm(void);
-static void stpc_kprobes_disarm(void);
-static void stpc_watch_modules(void);
-static void stpc_unwatch_modules(void);
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
 void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
 			 void *data);
@@ -421,6 +437,8 @@ void stpc_transport_write(enum stpc_stream stream, enum stpc_kind kind,
 __printf(2, 0) void stpc_transport_vprintf(enum stpc_stream stream,
 					    const char *fmt, va_list args);
 u64 stpc_dropped_records(void);
+void stpc_wake_reader(void);
+bool stpc_session_ending(void);
 
 #include "stpc_lang.h"
 

@@ -14,6 +14,8 @@
 #include <linux/uaccess.h>
 #include <linux/cpumask.h>
 #include <linux/mutex.h>
+#include <linux/irq_work.h>
+#include <linux/poll.h>
 
 struct stpc_ring {
 	raw_spinlock_t lock;
@@ -36,6 +38,24 @@ static struct proc_dir_entry *stpc_proc_dir;
 static DEFINE_MUTEX(stpc_read_mutex);
 static char *stpc_bounce;
 static atomic_t stpc_reader_present = ATOMIC_INIT(0);
+static DECLARE_WAIT_QUEUE_HEAD(stpc_reader_wait);
+
+static void stpc_wake_reader_now(struct irq_work *work)
+{
+	wake_up_interruptible(&stpc_reader_wait);
+}
+
+static struct irq_work stpc_reader_wake = IRQ_WORK_INIT(stpc_wake_reader_now);
+
+/*
+ * Wakes the loader sleeping in poll() on the data file.  Through an
+ * irq_work, as a handler may run where waking a task directly could
+ * deadlock (a scheduler function holding its runqueue lock).
+ */
+void stpc_wake_reader(void)
+{
+	irq_work_queue(&stpc_reader_wake);
+}
 
 u64 stpc_dropped_records(void)
 {
@@ -57,6 +77,7 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 	u64 off = ring->head & STPC_RING_MASK;
 	u64 to_end = STPC_BUFFER_SIZE - off;
 	u64 pad = to_end < need ? to_end : 0;
+	bool was_empty = ring->head == ring->tail;
 	struct stpc_record *rec;
 
 	if (STPC_BUFFER_SIZE - (ring->head - ring->tail) < need + pad) {
@@ -79,6 +100,9 @@ static void stpc_ring_put(struct stpc_ring *ring, u64 seq,
 	memcpy(rec + 1, buf, len);
 	memset((char *)(rec + 1) + len, 0, need - sizeof(*rec) - len);
 	ring->head += need;
+	/* a reader with records still to take is not asleep */
+	if (was_empty)
+		stpc_wake_reader();
 }
 
 /* Called with interrupts off, so @ring is this CPU's while it writes. */
@@ -209,6 +233,29 @@ static ssize_t stpc_data_read(struct file *file, char __user *ubuf,
 	return done;
 }
 
+static bool stpc_records_waiting(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct stpc_ring *ring = stpc_rings[cpu];
+
+		if (READ_ONCE(ring->head) != READ_ONCE(ring->tail))
+			return true;
+	}
+	return false;
+}
+
+/* Readable when a record waits or the run is ending (the ctl file says
+ * how); woken by stpc_wake_reader. */
+static __poll_t stpc_data_poll(struct file *file, poll_table *wait)
+{
+	poll_wait(file, &stpc_reader_wait, wait);
+	if (stpc_records_waiting() || stpc_session_ending())
+		return EPOLLIN | EPOLLRDNORM;
+	return 0;
+}
+
 /* One reader: records taken by a second one would be lost to the loader. */
 static int stpc_data_open(struct inode *inode, struct file *file)
 {
@@ -262,6 +309,7 @@ static const struct proc_ops stpc_data_ops = {
 	.proc_open = stpc_data_open,
 	.proc_release = stpc_data_release,
 	.proc_read = stpc_data_read,
+	.proc_poll = stpc_data_poll,
 	.proc_lseek = noop_llseek,
 };
 
@@ -340,6 +388,7 @@ fail:
 void stpc_transport_exit(void)
 {
 	proc_remove(stpc_proc_dir);
+	irq_work_sync(&stpc_reader_wake);
 	stpc_proc_dir = NULL;
 	kfree(stpc_bounce);
 	stpc_bounce = NULL;

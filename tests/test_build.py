@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from stpc.loader.kmod import modinfo
 
 pytestmark = pytest.mark.kbuild
 FIXTURE = Path(__file__).resolve().parent / "fixture_module"
+STPC = str(Path(sys.executable).parent / "stpc")
 SCRIPT = 'global n = 2\nprobe begin { printf("%d\\n", n * 21); exit() }\n'
 
 
@@ -112,3 +114,33 @@ def test_unwritable_cache_builds_in_a_temporary_directory(kver, tmp_path):
     assert modinfo((tmp_path / "t_uncached.ko").read_bytes())["name"] == \
         "t_uncached"
     assert list(scratch.glob("stpc-build-*")) == []
+
+
+# ---- the runtime, an object of its own ---------------------------------------
+
+def _code_words(text: str) -> set:
+    """The identifiers of C code, comments and string literals left out."""
+    text = re.sub(r"/\*.*?\*/|//[^\n]*|\"(\\.|[^\"\\])*\"", " ", text,
+                  flags=re.S)
+    return set(re.findall(r"\w+", text))
+
+
+@pytest.mark.parametrize("path", sorted(
+    p for p in build_pass.runtime_dir().iterdir()
+    if p.suffix in (".c", ".h") and p.name != "stpc_limits.h"),
+    ids=lambda p: p.name)
+def test_the_runtime_uses_no_define_its_cache_key_leaves_out(path):
+    from stpc.compiler.defines import LIMITS, RUNTIME_DEFINES, SWITCHES
+    used = _code_words(path.read_text()) & (set(LIMITS) | set(SWITCHES))
+    assert used <= set(RUNTIME_DEFINES)
+
+
+def test_a_new_limit_reuses_the_runtime_and_a_new_size_does_not(
+        cache, kver):
+    options = [f"-r{kver}", "-p4", "-e", SCRIPT]
+    for define in ("MAXACTION=77", "MAXACTION=78", "MAXSTRINGLEN=200"):
+        proc = subprocess.run([STPC, "-D", define, *options],
+                              capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+    objects = sorted((cache / "runtime").glob("*/stpc-runtime.o"))
+    assert len(objects) == 2        # the default sizes, and MAXSTRINGLEN's

@@ -426,7 +426,7 @@ def test_k_builds_and_keeps_the_build_directory(tmp_path, kver):
     match = re.fullmatch(r'Keeping build directory "(.+)"\n', kept.stderr)
     assert match, kept.stderr
     workdir = Path(match.group(1))
-    assert (workdir / "kept.ko").exists() and (workdir / "kept.c").exists()
+    assert (workdir / "kept.ko").exists() and (workdir / "kept-script.c").exists()
     assert kept.stdout == first.stdout      # the cached module, rebuilt
 
 

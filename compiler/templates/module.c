@@ -21,7 +21,11 @@
 #define {{ define }}
 {% endfor %}
 {% endfor %}
-static unsigned long stpc_addrs[STPC_NSLOTS + 1];
+unsigned long stpc_addrs[STPC_NSLOTS + 1];
+unsigned int stpc_naddrs;
+module_param_array_named(stpc_addrs, stpc_addrs, ulong, &stpc_naddrs, 0);
+MODULE_PARM_DESC(stpc_addrs, "probed modules' section addresses, in the "
+		 "order of the .stpc_info section (set by the loader)");
 
 /* ---- globals ---- */
 static struct {
@@ -278,7 +282,18 @@ static struct stpc_kprobe stpc_kprobes[] = {
 static const char stpc_info[] __used __section(".stpc_info") =
 	{{ stpc_info }};
 
-static const struct stpc_program stpc_program = {
+const struct stpc_program stpc_program = {
+	.limits = {
+		.maxaction = MAXACTION,
+		.maxaction_interruptible = MAXACTION_INTERRUPTIBLE,
+		.maxerrors = MAXERRORS,
+		.maxskipped = MAXSKIPPED,
+		.maxtrylock = MAXTRYLOCK,
+		.trylockdelay = TRYLOCKDELAY,
+		.overload_check = STPC_OVERLOAD_CHECK,
+		.overload_interval = STP_OVERLOAD_INTERVAL,
+		.overload_threshold = STP_OVERLOAD_THRESHOLD,
+	},
 	.begin = stpc_begin_probes,
 	.nbegin = {{ begin | length }},
 	.end = stpc_end_probes,
@@ -306,13 +321,12 @@ static const struct stpc_program stpc_program = {
 	.nkprobes = {{ kprobes | length }},
 	.probed = stpc_probed_modules,
 	.nprobed = {{ probed | length }},
+	.nslots = STPC_NSLOTS,
 {% if timing %}
 	.timing = stpc_timing,
 	.ntiming = {{ timing | length }},
 {% endif %}
 };
-
-#include "stpc_runtime.c"
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("stpc probe module");
