@@ -142,13 +142,14 @@ def test_unsupported_tokens_are_not_taken_from_valid_text(text):
     assert parse(f"global s; probe begin {{ {text} }}", "t").probes
 
 
-@pytest.mark.parametrize("text, column, what", [
-    ("function f() %{ return 1; %} probe begin { }", 14, "embedded C"),
+@pytest.mark.parametrize("text, column", [
+    ("function f() %{ return 1; %} probe begin { }", 14),
+    ("%{ int x; %} probe begin { }", 1),
+    ("probe begin { x = %{ 1 %} }", 19),
 ])
-def test_unsupported_constructs_are_named_where_they_start(text, column,
-                                                           what):
+def test_embedded_c_without_guru_mode_is_refused_where_it_starts(text,
+                                                                 column):
     with pytest.raises(StpcError) as exc:
         parse(text, "t")
-    assert exc.value.message.startswith(what)
-    assert exc.value.message.endswith("not supported yet")
+    assert exc.value.message == "embedded C needs guru mode (-g)"
     assert exc.value.span.col == column

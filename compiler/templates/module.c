@@ -13,6 +13,10 @@
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
+{% for block in embedded %}
+
+{{ block }}
+{% endfor %}
 
 /* ---- probed modules and the kernel: one address per slot, from the loader ---- */
 #define STPC_NSLOTS {{ nslots }}
