@@ -23,7 +23,7 @@ from .lower_stmt import lower_body
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targetvars import TargetSite, entry_captures
+from .targetvars import TargetSite, entry_captures, written_targets
 from .templating import environment
 
 
@@ -107,6 +107,8 @@ class _ModuleView:
             info=self.info,
             script_file=c_comment(program.script.file),
             embedded=[embedded_block(b) for b in program.script.embedded],
+            kernel_writes=any(written_targets(h.decl.body)
+                              for h in program.handlers),
             module_name=self.info.name,
             max_nesting=program.max_nesting,
             globals=[self.global_decl(g) for g in program.globals.values()

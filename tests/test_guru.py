@@ -161,3 +161,73 @@ def test_a_compile_error_in_embedded_c_is_located_in_it(kver, tmp_path,
     assert "no_such_name" in exc.value.message
     assert (exc.value.span.line, exc.value.span.col) == (3, 22)
     assert exc.value.hint.startswith("the embedded C")
+
+
+# ---- $target writes, at a real kernel function (the vmlinux's DWARF) ----
+
+WRITES = """\
+probe kernel.function("vfs_read") {
+	$count = 0
+	$file->f_flags |= 1
+	println($pos[0]++);
+	--$file->f_pos
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def dwarf_release():
+    from stpc.compiler.probes import ProbeEnvironment, find_vmlinux
+    release = "6.1.0-57-amd64"
+    if find_vmlinux(ProbeEnvironment(release)) is None:
+        pytest.skip(f"no vmlinux with DWARF for {release} in the cache")
+    return release
+
+
+def dwarf_compilation(text, release, **options):
+    return compilation(text, release, kernel_types="dwarf", **options)
+
+
+def test_target_writes_lower_to_registers_and_fault_safe_stores(
+        dwarf_release):
+    c_source = dwarf_compilation(WRITES, dwarf_release).c_source()
+    # $count is in a register at the entry: its saved value is written
+    assert "s64 r = v; c->regs->dx = (unsigned long)(r); r;" in c_source
+    # a member: read, or-ed, then stored through the fault-safe helper
+    assert "static __maybe_unused void stpc_kernel_write(" in c_source
+    assert ("stpc_kernel_write(c, (((u64)c->regs->di) + 64), r, 4, "
+            "\"near operator '->' at t.stp:3:7\")") in c_source
+    # x++ gives the old value, --x the new one
+    assert "old; })" in c_source and "r; })" in c_source
+
+
+def test_without_target_writes_there_is_no_write_helper(dwarf_release):
+    text = 'probe kernel.function("vfs_read") { println($count) }'
+    c_source = dwarf_compilation(text, dwarf_release).c_source()
+    assert "stpc_kernel_write" not in c_source
+
+
+@pytest.mark.parametrize("body, message, column", [
+    ("$file->f_path = 1", "'->f_path' is struct path: only integers and "
+     "pointers can be written", 6),
+    ('@cast(0, "struct task_struct")->in_execve = 1',
+     "'->in_execve' cannot be written at", 31),
+    ('$count = "x"', "type mismatch: expected long, found string", 1),
+    ("$nothere = 1", "unknown target variable '$nothere'", 1),
+])
+def test_unwritable_targets_are_located_errors(dwarf_release, body, message,
+                                               column):
+    text = f'probe kernel.function("vfs_read") {{\n{body}\n}}'
+    with pytest.raises(StpcError) as exc:
+        dwarf_compilation(text, dwarf_release).program()
+    assert exc.value.message.startswith(message)
+    assert (exc.value.span.line, exc.value.span.col) == (2, column)
+
+
+@pytest.mark.kbuild
+def test_target_writes_build_with_werror(dwarf_release):
+    # the shared cache: it holds the vmlinux's DWARF index (a module found
+    # there was built from the same C, with -Werror)
+    text = WRITES + ('probe kernel.function("vfs_read").return '
+                     '{ $return = -5 }\n')
+    assert dwarf_compilation(text, dwarf_release).module().exists()
