@@ -337,13 +337,23 @@ class Param:
 
 
 @node
+class EmbeddedC:
+    """``%{ ... %}`` in guru mode (-g): C the module takes verbatim, at
+    the top of the script or as a function's body.  ``span`` is where
+    ``%{`` is; ``code`` is the text between ``%{`` and ``%}``."""
+    span: Span
+    code: str
+
+
+@node
 class Function:
     span: Span
     name: str
     return_type: Optional[str]
     params: Tuple[Param, ...]
-    body: Block
+    body: Block         # empty when the body is ``embedded``
     private: bool = False
+    embedded: Optional[EmbeddedC] = None
 
 
 @node
@@ -354,6 +364,7 @@ class Script:
     functions: Tuple[Function, ...]
     probes: Tuple[Probe, ...]
     aliases: Tuple[Alias, ...] = ()
+    embedded: Tuple[EmbeddedC, ...] = ()    # top-level %{ ... %} blocks
 
 
 def walk(node):

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from .ast import Span
 
 _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
+#: before embedded C (lower_embedded.py), which follows it verbatim
+_EMBEDDED_MARKER = re.compile(r"/\* %\{ (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
 _UTS_RELEASE = re.compile(r'^#define UTS_RELEASE "([^"]+)"', re.M)
 
@@ -310,26 +312,63 @@ def _build_failure(output: str, c_source: str, script: str,
     first = _GCC_ERROR.search(output)
     span: Optional["Span"] = None
     message = "the generated C code did not compile"
+    embedded = False
     if first:
         message += f": {first.group(4)}"
         if script and first.group(1).endswith(script):
-            span = _script_span(c_source, int(first.group(2)))
+            span = _script_span(c_source, int(first.group(2)),
+                                int(first.group(3)))
+            embedded = in_embedded_c(c_source, int(first.group(2)))
     tail = "\n".join(output.strip().splitlines()[-30:])
     others = [f"-D {name}" for name, _ in defines
               if name not in LIMITS and name not in SWITCHES]
     cause = (f"{', '.join(others)} may be the cause, or this is a bug in "
              "stpc" if others else "this is a bug in stpc")
+    if embedded:
+        cause = "the embedded C (%{ ... %}) is the likely cause"
+    report = "" if embedded else "; please report it with the script"
     return StpcError(message, span,
-                     hint=f"{cause}; please report it with the script. "
-                     f"kbuild said:\n{tail}")
+                     hint=f"{cause}{report}. kbuild said:\n{tail}")
 
 
-def _script_span(c_source: str, c_line: int) -> Optional["Span"]:
+def _script_span(c_source: str, c_line: int,
+                 c_col: int = 1) -> Optional["Span"]:
+    """The script position of C line ``c_line``: its statement's, or in
+    embedded C, the same line and column of the block in the script
+    (gcc counts a tab up to the next multiple of 8 columns)."""
     from .ast import Span
     lines: List[str] = c_source.splitlines()[:c_line]
-    for line in reversed(lines):
+    for back, line in enumerate(reversed(lines)):
+        embedded = _EMBEDDED_MARKER.search(line)
+        if embedded:
+            file, start, col = (embedded.group(1), int(embedded.group(2)),
+                                int(embedded.group(3)))
+            column = _char_column(lines[-1], c_col)
+            if back == 1:       # the block's first line follows '%{'
+                return Span(file, start, col + 1 + column)
+            return Span(file, start + back - 1, column)
         match = _MARKER.search(line)
         if match:
             return Span(match.group(1), int(match.group(2)),
                         int(match.group(3)))
     return None
+
+
+def in_embedded_c(c_source: str, c_line: int) -> bool:
+    """Whether C line ``c_line`` is in (or after) embedded C rather than
+    in a statement stpc generated."""
+    for line in reversed(c_source.splitlines()[:c_line]):
+        if _EMBEDDED_MARKER.search(line):
+            return True
+        if _MARKER.search(line):
+            return False
+    return False
+
+
+def _char_column(line: str, display_column: int) -> int:
+    shown = 1
+    for index, char in enumerate(line, start=1):
+        if shown >= display_column:
+            return index
+        shown = (shown + 8 - (shown - 1) % 8) if char == "\t" else shown + 1
+    return display_column

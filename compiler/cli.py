@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-t", dest="timing", action="store_true",
                    help="after the run, each probe's hits and cycles "
                    "(SystemTap's probe hit report)")
+    p.add_argument("-g", dest="guru", action="store_true",
+                   help="guru mode: embedded C (%%{ ... %%}) and writes to "
+                   "target variables; unchecked, they can crash the kernel")
     p.add_argument("-v", dest="verbose", action="count", default=0,
                    help="show pass names and times (twice: kbuild output)")
     p.add_argument("-w", dest="no_warnings", action="store_true",
@@ -396,7 +399,8 @@ def _compile(args) -> int:
         kernel_types=args.kernel_types,
         keep_build_dir=args.keep,
         timing=args.timing,
-        build_tree=kernel.build_tree)
+        build_tree=kernel.build_tree,
+        guru=args.guru)
     file, source = _script_text(args)
     raw_key = None
     if last >= 4 and not args.keep:

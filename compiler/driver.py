@@ -69,6 +69,7 @@ class CompileOptions:
     keep_build_dir: bool = False    # -k
     timing: bool = False            # -t: the probe hit report
     build_tree: Optional[Path] = None   # -r DIR; else the release's
+    guru: bool = False              # -g: embedded C, target writes
 
 
 class Compilation:
@@ -106,8 +107,10 @@ class Compilation:
         if self._script is None:
             from .parse import parse
             from .preprocess import PreprocessEnv
-            env = PreprocessEnv.for_kernel(self.options.kernel_release,
-                                           self.options.build_tree)
+            from dataclasses import replace
+            env = replace(PreprocessEnv.for_kernel(self.options.kernel_release,
+                                                   self.options.build_tree),
+                          guru_mode=self.options.guru)
             self._script = self._timed(1,
                                        lambda: parse(self.source, self.file,
                                                      self.options.script_args,

@@ -118,6 +118,25 @@ def deref_c(address: str, size: int, fault_where: str,
     return f"{reader}(c, {address}, {size}, {fault_where})"
 
 
+def write_c(loc: Location, value: str, size: int,
+            fault_where: str) -> Optional[str]:
+    """Guru mode's write of ``value`` (an s64 C expression) into the
+    ``size`` bytes at ``loc``: fault-safe into memory, or into the
+    register's saved value (the bytes above ``size`` kept); None where
+    nothing holds the value (it is computed)."""
+    if isinstance(loc, InMemory):
+        return (f"stpc_kernel_write(c, {loc.address}, {value}, {size}, "
+                f"{fault_where})")
+    if isinstance(loc, InRegister):
+        saved = f"c->regs->{loc.register}"
+        if size >= 8:
+            return f"{saved} = (unsigned long)({value})"
+        mask = f"{(1 << (size * 8)) - 1:#x}UL"
+        return (f"{saved} = ({saved} & ~{mask}) | "
+                f"((unsigned long)({value}) & {mask})")
+    return None
+
+
 class _Evaluator:
     """Runs one expression symbolically; the stack holds C expressions."""
 

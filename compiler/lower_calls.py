@@ -70,6 +70,11 @@ def user_call(lower: "ExprLowering", node: A.Call,
             parts.append(f"callee->vars.l_{param.name} = {arg};")
     parts.append(f"c->nesting++; stpc_fn_{function.name}(c); "
                  "c->nesting--;")
+    if function.decl.embedded is not None:
+        # STAP_ERROR leaves the location to the call, as in SystemTap
+        call_site = c_string(f"near identifier '{node.name}' at {node.span}")
+        parts.append("if (c->last_error && !c->error_location) "
+                     f"c->error_location = {call_site};")
     if ret is T.STRING:
         parts.append(f"stpc_str_assign({result}, callee->vars.retvalue);")
     elif ret is T.LONG:

@@ -16,7 +16,7 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targetvars import TargetCompiler, TargetSite, compiler_for
+from .targetvars import TargetCompiler, TargetSite, compiler_for, is_target
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -234,6 +234,8 @@ class ExprLowering(ExprVisitor):
     def expr_Assign(self, node):
         if node.op == "<<<":
             return self.add_to_statistic(node)
+        if is_target(node.target):
+            return self.target_assign(node)
         value = self.expr(node.value)
         if self.is_counter(node.target):
             sign = "" if node.op == "+=" else "-"
@@ -258,11 +260,30 @@ class ExprLowering(ExprVisitor):
         delta = "1" if node.op == "++" else "-1"
         if self.is_counter(node.target):
             return self.counter_add(node, delta)
+        if is_target(node.target):
+            return self.target_crement(node, delta)
         prelude, guard, ref = self.lvalue(node.target)
         result = ref if node.prefix else "old"
         return (f"({{ {prelude} s64 r = 0; if ({guard}) {{ s64 old = {ref}; "
                 f"{ref} = (s64)((u64)old + (u64){delta}); r = {result}; }} "
                 "r; })")
+
+    # -- guru mode (-g): writes to the probed code's variables --
+    def target_assign(self, node) -> str:
+        value = self.expr(node.value)
+        new = "v"
+        if node.op != "=":
+            new = self.binary_c(node.op[:-1], self.target_value(node.target),
+                                "v", node, T.LONG)
+        store = self.target_vars.store(node.target, "r")
+        return f"({{ s64 v = {value}; s64 r = {new}; {store}; r; }})"
+
+    def target_crement(self, node, delta: str) -> str:
+        store = self.target_vars.store(node.target, "r")
+        result = "r" if node.prefix else "old"
+        return (f"({{ s64 old = {self.target_value(node.target)}; "
+                f"s64 r = (s64)((u64)old + (u64){delta}); {store}; "
+                f"{result}; }})")
 
     def expr_Call(self, node):
         lowering = lower_calls.LOWERINGS.get(node.name)

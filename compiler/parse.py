@@ -27,33 +27,14 @@ _TOKEN_NAMES = {
 }
 
 
-#: Constructs SystemTap has and stpc does not yet, which may stand
-#: anywhere: (message, hint) by the token that starts them
-_UNSUPPORTED_TOKENS = {
-    "EMBEDDED_C": ("embedded C (%{ ... %}) is not supported yet",
-                   "stpc has no guru mode (-g); stpc --dump-functions lists "
-                   "the functions it has"),
-}
-
-
-class _UnsupportedToken(Exception):
-    def __init__(self, token: Token, message: str, hint: str):
-        super().__init__(message)
-        self.token, self.message, self.hint = token, message, hint
-
-
-class _Unsupported:
-    """A post-lexer stopping at the first token of an unsupported
-    construct.  The lexer accepts these tokens everywhere, so that the
-    error names the construct where it starts rather than being a syntax
-    error somewhere after it."""
+class _EverywhereTokens:
+    """A post-lexer passing every token on.  The lexer accepts these tokens
+    everywhere, so that embedded C where it cannot stand is named where it
+    starts (_syntax_error) rather than being a syntax error after it."""
     always_accept = ("EMBEDDED_C", "AT_NAME")
 
     def process(self, stream):
-        for token in stream:
-            if token.type in _UNSUPPORTED_TOKENS:
-                raise _UnsupportedToken(token, *_UNSUPPORTED_TOKENS[token.type])
-            yield token
+        return stream
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,7 +42,7 @@ def _parser() -> lark.Lark:
     grammar = resources.files(__package__).joinpath("stap.lark").read_text()
     return lark.Lark(grammar, parser="lalr", lexer="contextual",
                      propagate_positions=True, maybe_placeholders=True,
-                     postlex=_Unsupported(), cache=True)
+                     postlex=_EverywhereTokens(), cache=True)
 
 
 def parse(source: str, file: str, args: Sequence[str] = (), *,
@@ -70,30 +51,22 @@ def parse(source: str, file: str, args: Sequence[str] = (), *,
     ``args`` are the script arguments that ``$N`` and ``@N`` stand for;
     ``env`` is the kernel the preprocessor's conditions ask about (the
     running one by default)."""
-    text = preprocess(source, file, env or PreprocessEnv.for_kernel(), args)
+    env = env or PreprocessEnv.for_kernel()
+    text = preprocess(source, file, env, args)
     try:
         tree = _parser().parse(text.text)
     except lark.exceptions.UnexpectedInput as exc:
-        raise _syntax_error(exc, text, file) from None
-    except _UnsupportedToken as exc:
-        raise StpcError(exc.message, _span_of(text, file, exc.token),
-                        hint=exc.hint) from None
+        raise _syntax_error(exc, text, file, env.guru_mode) from None
     text.restore_positions(tree)
     _refuse_deep_nesting(tree, file)
     try:
-        return _Builder(file, source, tuple(args)).transform(tree)
+        return _Builder(file, source, tuple(args),
+                        env.guru_mode).transform(tree)
     except lark.exceptions.VisitError as exc:
         # a script argument that is missing or not a number
         if isinstance(exc.orig_exc, StpcError):
             raise exc.orig_exc from None
         raise
-
-
-def _span_of(text: Preprocessed, file: str, token: Token) -> A.Span:
-    if not text.anchors:
-        return A.Span(file, token.line, token.column)
-    line, column, _ = text.place(token.start_pos)
-    return A.Span(file, line, column)
 
 
 #: How deep the syntax tree may nest (parentheses, blocks, operator chains:
@@ -118,7 +91,8 @@ def _refuse_deep_nesting(tree: lark.Tree, file: str) -> None:
                      if isinstance(child, lark.Tree))
 
 
-def _syntax_error(exc, text: Preprocessed, file: str) -> StpcError:
+def _syntax_error(exc, text: Preprocessed, file: str,
+                  guru: bool) -> StpcError:
     source = text.source
     span = A.Span(file, exc.line if exc.line > 0 else 1,
                   exc.column if exc.column > 0 else 1)
@@ -133,6 +107,9 @@ def _syntax_error(exc, text: Preprocessed, file: str) -> StpcError:
     if isinstance(exc, lark.exceptions.UnexpectedCharacters):
         char = text.text[offset] if offset < len(text.text) else ""
         return StpcError(f"unexpected character {char!r}{expansion}", span)
+    token = getattr(exc, "token", None)
+    if getattr(token, "type", "") == "EMBEDDED_C":
+        return _misplaced_embedded_c(span, guru)
     hint = _expected_hint(getattr(exc, "expected", ()))
     if isinstance(exc, lark.exceptions.UnexpectedEOF) or \
             exc.token.type == "$END":
@@ -142,9 +119,25 @@ def _syntax_error(exc, text: Preprocessed, file: str) -> StpcError:
                      hint=hint)
 
 
+def _misplaced_embedded_c(span: A.Span, guru: bool) -> StpcError:
+    if not guru:
+        return _embedded_c_refused(span)
+    return StpcError("embedded C stands only at the top level or as a "
+                     "function's body", span,
+                     hint="put the C in a function (function f:long () "
+                          "%{ ... %}) and call it here")
+
+
+def _embedded_c_refused(span: A.Span) -> StpcError:
+    """As stap 4.8: C inside the module needs guru mode."""
+    return StpcError("embedded C needs guru mode (-g)", span,
+                     hint="%{ ... %} runs unchecked in the kernel; stpc "
+                          "takes it only with -g")
+
+
 def _expected_hint(expected) -> Optional[str]:
-    # the lexer accepts these anywhere, to refuse them (_Unsupported)
-    expected = set(expected) - set(_Unsupported.always_accept)
+    # the lexer accepts these anywhere, to name them (_EverywhereTokens)
+    expected = set(expected) - set(_EverywhereTokens.always_accept)
     if "LBRACE" in expected:
         # after probe points, '=' would make an alias: a probe wants '{'
         expected.discard("EQUAL")
@@ -233,11 +226,13 @@ def _shown(text: str, most: int = 40) -> str:
 class _Builder(Transformer):
     """Builds frozen AST nodes, each with the span of its principal token."""
 
-    def __init__(self, file: str, source: str, args: Tuple[str, ...] = ()):
+    def __init__(self, file: str, source: str, args: Tuple[str, ...] = (),
+                 guru: bool = False):
         super().__init__()
         self.file = file
         self.source = source
         self.args = args
+        self.guru = guru    # -g: embedded C and target writes allowed
 
     def _span(self, item) -> A.Span:
         return A.Span(self.file, item.line, item.column)
@@ -253,7 +248,16 @@ class _Builder(Transformer):
                           for g in decl),
             functions=tuple(d for d in items if isinstance(d, A.Function)),
             probes=tuple(d for d in items if isinstance(d, A.Probe)),
-            aliases=tuple(d for d in items if isinstance(d, A.Alias)))
+            aliases=tuple(d for d in items if isinstance(d, A.Alias)),
+            embedded=tuple(d for d in items if isinstance(d, A.EmbeddedC)))
+
+    def embedded_c(self, meta, items):
+        span = self._span(items[0])
+        if not self.guru:
+            raise _embedded_c_refused(span)
+        return A.EmbeddedC(span, str(items[0])[2:-2])
+
+    embedded_decl = embedded_c
 
     def probe_decl(self, meta, items):
         *points, body = items
@@ -354,9 +358,12 @@ class _Builder(Transformer):
 
     def function_decl(self, meta, items):
         name, rtype, *rest = items
-        body = rest[-1]
+        body, embedded = rest[-1], None
+        if isinstance(body, A.EmbeddedC):
+            body, embedded = A.Block(body.span, ()), body
         params = tuple(p for p in rest[:-1] if p is not None)
-        return A.Function(self._span(name), str(name), rtype, params, body)
+        return A.Function(self._span(name), str(name), rtype, params, body,
+                          embedded=embedded)
 
     def param(self, meta, items):
         return A.Param(self._span(items[0]), str(items[0]), items[1])
@@ -447,7 +454,7 @@ class _Builder(Transformer):
 
     def assign(self, meta, items):
         target, op, value = items
-        if str(op) != "<<<":
+        if str(op) != "<<<" and not self.guru:
             _refuse_target_write(target)
         return A.Assign(self._span(op), str(op), target, value)
 
@@ -471,12 +478,14 @@ class _Builder(Transformer):
 
     def pre_crement(self, meta, items):
         op, target = items
-        _refuse_target_write(target)
+        if not self.guru:
+            _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, True)
 
     def post_crement(self, meta, items):
         target, op = items
-        _refuse_target_write(target)
+        if not self.guru:
+            _refuse_target_write(target)
         return A.Crement(self._span(op), str(op), target, False)
 
     def number(self, meta, items):
@@ -556,17 +565,16 @@ def _check_alias_name(name: A.ProbePoint) -> None:
 
 
 def _refuse_target_write(target) -> None:
-    """Writing kernel memory (``$var = 1``, ``$p->field++``) needs
-    SystemTap's guru mode, which stpc does not have."""
+    """Writing kernel memory (``$var = 1``, ``$p->field++``) needs guru
+    mode (-g), as in SystemTap."""
     base = target
     while isinstance(base, (A.Member, A.Subscript)):
         base = base.base
     if isinstance(base, (A.TargetVar, A.AtOp)):
-        raise StpcError("writing a target variable is not supported",
+        raise StpcError("writing a target variable needs guru mode (-g)",
                         target.span,
-                        hint="it needs SystemTap's guru mode (-g), which "
-                             "stpc does not have; copy the value into a "
-                             "script variable and change that")
+                        hint="without -g, copy the value into a script "
+                             "variable and change that")
 
 
 class _Suffix:

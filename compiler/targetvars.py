@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List, Sequence, Tuple
+from typing import Callable, List, Sequence, Set, Tuple
 
 from . import ast as A
 from . import ctype as C
@@ -20,7 +20,7 @@ from .dwarf import DebugFile
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
-                       Unavailable, deref_c, regs)
+                       Unavailable, deref_c, regs, write_c)
 from .probed import ProbedModules
 from .varscope import scope_of
 from .visit import EXPR_NODES, ExprVisitor
@@ -95,6 +95,26 @@ class TargetCompiler(ExprVisitor):
         if isinstance(node, A.AtOp) and node.op == "@defined":
             return "((s64)1)" if self.defined(node.args[0]) else "((s64)0)"
         return self.load(self.object(node), node)
+
+    def store(self, node, value: str) -> str:
+        """C writing ``value`` (an s64 C expression) into the integer or
+        pointer a target expression names: guru mode (-g)."""
+        obj = self.object(node)
+        t = C.strip(obj.type)
+        if not isinstance(t, (C.Base, C.Enum, C.Pointer)) or \
+                getattr(t, "floating", False):
+            raise StpcError(f"{_describe(node)} is {obj.type.display()}: "
+                            "only integers and pointers can be written",
+                            node.span)
+        loc = obj.loc
+        if isinstance(loc, Pieces):
+            loc = self.offset(loc, 0, t.size, node)
+        write = write_c(loc, value, t.size, self.where(node))
+        if write is None:
+            raise StpcError(f"{_describe(node)} cannot be written at "
+                            f"{self.point}: its value is computed, not "
+                            "held in memory or a register", node.span)
+        return write
 
     def defined(self, node) -> bool:
         try:
@@ -420,6 +440,7 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
         nodes = list(outer_targets(handler.decl.body))
         if not nodes:
             continue
+        written = written_targets(handler.decl.body)
         for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
@@ -429,7 +450,8 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
                            nodes[0].span)
                 continue
             checked[i] = dataclasses.replace(site, variant=site.order)
-            checker.check(site.description, site.resolved, nodes)
+            checker.check(site.description, site.resolved, nodes,
+                          written=written)
     checker.add_entry_slots()
     return checked
 
@@ -449,6 +471,13 @@ def compiler_for(site: TargetSite, expr_c, where) -> TargetCompiler:
                           site.resolved.returns, site.point, expr_c, where)
 
 
+def written_targets(body) -> Set[object]:
+    """The target expressions a handler writes (guru mode)."""
+    return {node.target for node in A.walk(body)
+            if isinstance(node, (A.Assign, A.Crement))
+            and getattr(node, "op", "") != "<<<" and is_target(node.target)}
+
+
 def entry_captures(body) -> list:
     """The @entry(...) expressions of a handler, in order."""
     return [node for node in outer_targets(body)
@@ -466,7 +495,7 @@ class _Checker:
         self.entry_addresses: List[Tuple[DebugFile, int]] = []
 
     def check(self, point: str, resolved: ResolvedSite, nodes,
-              at_entry: bool = False) -> None:
+              at_entry: bool = False, written=frozenset()) -> None:
         def add_address(address: int) -> str:
             if at_entry:
                 self.entry_addresses.append((resolved.debug, address))
@@ -476,6 +505,12 @@ class _Checker:
         compiler = compiler_for(TargetSite(point, resolved, add_address),
                                 lambda node: "0", lambda node: "NULL")
         for node in nodes:
+            if node in written:
+                try:
+                    compiler.store(node, "0")
+                except StpcError as exc:
+                    self.errors.add_error(exc)
+                    continue
             if isinstance(node, A.AtOp) and node.op == "@entry":
                 self.check_entry(point, resolved, node)
                 continue

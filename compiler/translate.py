@@ -17,12 +17,13 @@ from .endprint import unread_globals
 from .errors import InternalError
 from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
                  ProbeSite, Program, ResolvedSite, T)
+from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import lower_body
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targetvars import TargetSite, entry_captures
+from .targetvars import TargetSite, entry_captures, written_targets
 from .templating import environment
 
 
@@ -105,6 +106,9 @@ class _ModuleView:
         return dict(
             info=self.info,
             script_file=c_comment(program.script.file),
+            embedded=[embedded_block(b) for b in program.script.embedded],
+            kernel_writes=any(written_targets(h.decl.body)
+                              for h in program.handlers),
             module_name=self.info.name,
             max_nesting=program.max_nesting,
             globals=[self.global_decl(g) for g in program.globals.values()
@@ -271,6 +275,8 @@ class _ModuleView:
         frame = FrameView(f"stpc_frame_{function.name}", f"f_{function.name}")
         body = lower_body(ExprLowering(self.program, frame, function),
                           function.scope.body, function.scope.locals)
+        if function.decl.embedded is not None:
+            body = embedded_function_body(function)
         if function.return_type is not None:
             frame.vars.append(member_decl("retvalue", function.return_type))
         return FunctionView(function.name, frame, body)

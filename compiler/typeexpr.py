@@ -200,6 +200,12 @@ class ExprTypes(WalkState, ExprVisitor):
         elif isinstance(target, A.Var):
             sym = self.lookup(target.name, target.span)
             self.symbols[target] = sym
+        elif isinstance(target, A.TARGET_NODES):
+            # a write to the probed code: parse.py took it only with -g
+            self.expect(target, T.LONG)
+            if value is not None:
+                self.cs.require(value, T.LONG, target.span, _EXPECTED)
+            return self.fixed(T.LONG)
         else:
             self.error("left side of an assignment must be a variable or "
                        "an array element", target.span)

@@ -13,7 +13,7 @@ from .visit import ExprVisitor, StmtVisitor
 
 
 def unparse(script: A.Script) -> str:
-    out: List[str] = []
+    out: List[str] = [f"%{{{block.code}%}}" for block in script.embedded]
     for decl in script.globals:
         out.append(_private(decl) + "global " + _global(decl))
     for function in script.functions:
@@ -22,7 +22,10 @@ def unparse(script: A.Script) -> str:
         rtype = f":{function.return_type}" if function.return_type else ""
         out.append(f"{_private(function)}function {function.name}{rtype}"
                    f"({params})")
-        out.extend(_block(function.body, 0))
+        if function.embedded is not None:
+            out.append(f"%{{{function.embedded.code}%}}")
+        else:
+            out.extend(_block(function.body, 0))
     for alias in script.aliases:
         out.append(f"probe {alias}")
         out.extend(_block(alias.body, 0))

@@ -13,6 +13,51 @@
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
+{% for block in embedded %}
+
+{{ block }}
+{% endfor %}
+{% if kernel_writes %}
+
+/*
+ * Guru mode's $target writes: a bad address is an error, never an oops.
+ * copy_to_kernel_nofault is not exported; its checks (no user address,
+ * canonical) and its exception-table store are done here as it does them.
+ */
+#define STPC_PUT_NOFAULT(dst, value, type, fault)			\
+	do {								\
+		type stpc_v = (type)(value);				\
+		__put_kernel_nofault(dst, &stpc_v, type, fault);	\
+	} while (0)
+
+static __maybe_unused void stpc_kernel_write(struct stpc_context *c, u64 addr,
+					     s64 value, int size,
+					     const char *where)
+{
+	void *dst = (void *)(unsigned long)addr;
+	char msg[sizeof("kernel write fault at 0x") + 16];
+
+	if (c->last_error)
+		return;
+	if (addr < TASK_SIZE_MAX + PAGE_SIZE ||
+	    !__is_canonical_address(addr, boot_cpu_data.x86_virt_bits))
+		goto fault;
+	pagefault_disable();
+	switch (size) {
+	case 1: STPC_PUT_NOFAULT(dst, value, u8, fault_enabled); break;
+	case 2: STPC_PUT_NOFAULT(dst, value, u16, fault_enabled); break;
+	case 4: STPC_PUT_NOFAULT(dst, value, u32, fault_enabled); break;
+	default: STPC_PUT_NOFAULT(dst, value, u64, fault_enabled); break;
+	}
+	pagefault_enable();
+	return;
+fault_enabled:
+	pagefault_enable();
+fault:
+	scnprintf(msg, sizeof(msg), "kernel write fault at 0x%llx", addr);
+	stpc_error_copy(c, msg, where);
+}
+{% endif %}
 
 /* ---- probed modules and the kernel: one address per slot, from the loader ---- */
 #define STPC_NSLOTS {{ nslots }}
