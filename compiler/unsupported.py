@@ -121,7 +121,9 @@ def tapset_function(name: str, span: A.Span) -> Optional[StpcError]:
                      hint=f"use {instead}" if instead else _LIST_FUNCTIONS)
 
 
-#: The tapsets' probe alias families: syscall.open, vfs.read ...
+#: The tapsets' probe alias families: syscall.open, vfs.readv ...  A
+#: point stpc's tapsets give (tapset/: vfs.read, vfs.write and their
+#: .return) is an alias, expanded before a point is refused here
 TAPSET_PROBE_FAMILIES = frozenset("""
     syscall nd_syscall dw_syscall tp_syscall nd1_syscall nd2_syscall
     syscall_any kprocess tp_kprocess dw_kprocess scheduler signal vfs
@@ -132,7 +134,6 @@ TAPSET_PROBE_FAMILIES = frozenset("""
 
 #: tapset probe points that are one kernel function
 _POINT_EQUIVALENTS = {
-    ("vfs", "read"): "vfs_read", ("vfs", "write"): "vfs_write",
     ("vfs", "readv"): "vfs_readv", ("vfs", "writev"): "vfs_writev",
     ("vfs", "open"): "vfs_open", ("kprocess", "start"): "schedule_tail",
     ("kprocess", "exit"): "do_exit", ("kprocess", "release"): "release_task",
