@@ -149,10 +149,9 @@ class Compilation:
             env = self.probe_environment()
             program = self._timed(2, lambda: elaborate(script, env),
                                   progress.analyzed)
-            if len(self.sources) > 1:
-                program = replace(program,
-                                  warnings=self._with_library_warnings(
-                                      program.warnings))
+            warnings = self._with_library_warnings(program.warnings)
+            if warnings != program.warnings:
+                program = replace(program, warnings=warnings)
             self._program = program
         return self._program
 

@@ -7,10 +7,10 @@ it has (its own probes, globals and private functions).
 
 What stap 4.8 does, and stpc with it:
 - each directory is searched in ``DIR/linux`` then ``DIR``, each of them
-  first under the kernel's version and architecture (``6.1.0-57-amd64/
-  x86_64``, ``6.1.0-57-amd64``, ``6.1.0/x86_64``, ``6.1.0``,
-  ``6.1/x86_64``, ``6.1``, ``x86_64``), never deeper; a file seen twice
-  (a link) is parsed once;
+  first under the kernel's version and architecture (``KVER/x86_64``,
+  ``KVER``, ``6.1.0/x86_64``, ``6.1.0``, ``6.1/x86_64``, ``6.1``,
+  ``x86_64`` for a KVER ``6.1.0-ABI-amd64``), never deeper; a file seen
+  twice (a link) is parsed once;
 - a file that does not parse is skipped with a warning, used or not;
 - a global the script declares is its own: no file is pulled in for it;
   a call pulls in every file that defines the function (stap overloads

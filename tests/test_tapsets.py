@@ -296,3 +296,27 @@ def test_vfs_read_builds(kver, tmp_path, monkeypatch):
     comp = Compilation('probe vfs.read { printf("%s %d\\n", name, '
                        'bytes_to_read) }', "t.stp", options)
     assert comp.module().is_file()
+
+
+def test_an_alias_of_a_tapsets_alias_pulls_both_files(tmp_path):
+    files = dict(LIB, **{"both.stp": "probe my.both = my.read, my.write "
+                                     "{ }\n"})
+    assert _needed(tmp_path, files, "probe my.both { }") == \
+        ["both.stp", "my.stp"]
+
+
+def test_a_tapset_has_its_own_macros_and_conditionals(tmp_path, capsys,
+                                                     monkeypatch):
+    (tmp_path / "macro.stp").write_text(
+        "@define SEVEN %( 7 %)\n"
+        '%( kernel_v >= "2.6" %? function lib_m() { return @SEVEN } '
+        '%: function lib_m() { return "old" } %)\n')
+    status, out, err = _p2(["-r", "6.1.0-57-amd64", "-I", ".", "-e",
+                            "probe begin { print(lib_m()) }"],
+                           capsys, tmp_path, monkeypatch)
+    assert (status, err) == (0, "")
+    assert "lib_m:long ()" in out
+    # the macro is the file's own
+    status, _, err = _p2(["-I", ".", "-e", "probe begin { print(@SEVEN) }"],
+                         capsys, tmp_path, monkeypatch)
+    assert status == 1 and "SEVEN" in err
