@@ -86,6 +86,7 @@ class Compilation:
         self._c_source: Optional[str] = None
         self._module: Optional[Path] = None
         self._library_warnings: Tuple["StpcWarning", ...] = ()
+        self._library_aliases: Tuple[str, ...] = ()
         #: every file's text by name, for the locations of its errors
         self.sources = {file: source}
 
@@ -137,6 +138,9 @@ class Compilation:
             self.options.tapset_dirs, self._preprocess_env))
         files = tapsets.needed_files(script, library)
         self._library_warnings = library.warnings
+        self._library_aliases = tuple(str(alias.name)
+                                      for file in library.files
+                                      for alias in file.aliases)
         self.sources.update(library.sources)
         return tapsets.with_library(script, files)
 
@@ -147,8 +151,9 @@ class Compilation:
             from .elaborate import elaborate
             script = self.linked_script()
             env = self.probe_environment()
-            program = self._timed(2, lambda: elaborate(script, env),
-                                  progress.analyzed)
+            program = self._timed(2, lambda: elaborate(
+                script, env, library_aliases=self._library_aliases),
+                progress.analyzed)
             warnings = self._with_library_warnings(program.warnings)
             if warnings != program.warnings:
                 program = replace(program, warnings=warnings)

@@ -320,3 +320,18 @@ def test_a_tapset_has_its_own_macros_and_conditionals(tmp_path, capsys,
     status, _, err = _p2(["-I", ".", "-e", "probe begin { print(@SEVEN) }"],
                          capsys, tmp_path, monkeypatch)
     assert status == 1 and "SEVEN" in err
+
+
+def test_a_point_near_a_tapsets_alias_names_it(tmp_path, capsys,
+                                               monkeypatch):
+    """Unused tapsets' aliases too: the hint is where the typo went."""
+    (tmp_path / "my.stp").write_text(LIB["my.stp"])
+    status, _, err = _p2(["-I", ".", "-e", "probe my.raed { } "
+                          "probe vfs.reed { } probe vfs.readv { }"],
+                         capsys, tmp_path, monkeypatch)
+    assert status == 1
+    hints = [line for line in err.splitlines() if line.startswith("hint:")]
+    assert hints == ["hint: did you mean 'my.read' or 'my.write'?",
+                     "hint: did you mean 'vfs.read' or 'vfs.write' or "
+                     "'vfs.read.return'?",
+                     'hint: use kernel.function("vfs_readv")']
