@@ -129,7 +129,7 @@ def needed_files(script: A.Script, library: Library
     while pending:
         uses = _Uses.of(pending.pop(0))
         for candidate in library.files:
-            if candidate is script or any(candidate is f for f in needed):
+            if any(candidate is f for f in needed):
                 continue
             if _provides(candidate, uses, declared):
                 needed.append(candidate)
