@@ -103,7 +103,7 @@ class _Expander:
               use: A.ProbePoint) -> List[_Derived]:
         """What ``point`` stands for, reached through ``chain`` from the
         probe's point ``use``."""
-        matches = self._matches(point)
+        matches = aliases_naming(point, self.aliases)
         if not matches:
             if chain:
                 self.uses[point] = use
@@ -123,18 +123,21 @@ class _Expander:
             derived.append(_Derived(point, chain))   # after, as in stap
         return derived
 
-    def _matches(self, point: A.ProbePoint
-                 ) -> List[Tuple[A.Alias, Tuple[A.ProbeComponent, ...]]]:
-        comps = point.components
-        for length in range(len(comps), 0, -1):
-            named = [alias for alias in self.aliases
-                     if _names(comps[:length], alias.name.components)]
-            # in the order of stap's match tree: by name, then as declared
-            named.sort(key=lambda alias: [c.name for c in
-                                          alias.name.components])
-            if named:
-                return [(alias, comps[length:]) for alias in named]
-        return []
+
+def aliases_naming(point: A.ProbePoint, aliases: Sequence[A.Alias]
+                   ) -> List[Tuple[A.Alias, Tuple[A.ProbeComponent, ...]]]:
+    """The aliases ``point`` names, each with the suffix after its name
+    (compiler/tapsets.py asks it too: a file is needed for its aliases)."""
+    comps = point.components
+    for length in range(len(comps), 0, -1):
+        named = [alias for alias in aliases
+                 if _names(comps[:length], alias.name.components)]
+        # in the order of stap's match tree: by name, then as declared
+        named.sort(key=lambda alias: [c.name for c in
+                                      alias.name.components])
+        if named:
+            return [(alias, comps[length:]) for alias in named]
+    return []
 
 
 def _names(comps: Sequence[A.ProbeComponent],

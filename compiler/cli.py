@@ -114,6 +114,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="do not print the script's warnings")
     p.add_argument("-W", dest="warnings_are_errors", action="store_true",
                    help="make the script's warnings errors (exit status 1)")
+    p.add_argument("-I", dest="tapset_dirs", action="append", default=[],
+                   metavar="DIR", help="also search DIR for tapset files "
+                   "(.stp), after stpc's own; a file is used when the "
+                   "script uses what it defines (docs/tapsets.md)")
     p.add_argument("--debuginfo-path", action="append", default=[],
                    metavar="DIR", help="also look for module and kernel "
                    "DWARF under DIR")
@@ -400,7 +404,8 @@ def _compile(args) -> int:
         keep_build_dir=args.keep,
         timing=args.timing,
         build_tree=kernel.build_tree,
-        guru=args.guru)
+        guru=args.guru,
+        tapset_dirs=tuple(args.tapset_dirs))
     file, source = _script_text(args)
     raw_key = None
     if last >= 4 and not args.keep:
@@ -472,19 +477,24 @@ def _run_passes(args, last: int, file: str, source: str, options,
         script = comp.script()
         sys.stdout.write(run_deep(lambda: unparse(script)))
         return EXIT_OK
+    from .errors import StpcError
     from .inputcache import ReadRecorder
     recorder = ReadRecorder() if raw_key is not None else None
-    with recorder.recording() if recorder else nullcontext():
-        _report_warnings(args, comp.program().warnings, {file: source})
-        if last == 2:
-            program = comp.program()
-            sys.stdout.write(run_deep(lambda: describe_program(program)))
-            return EXIT_OK
-        if last == 3:
-            sys.stdout.write(comp.c_source())
-            return EXIT_OK
-        comp.c_source()
-    module = comp.module()
+    try:
+        with recorder.recording() if recorder else nullcontext():
+            _report_warnings(args, comp.program().warnings, comp.sources)
+            if last == 2:
+                program = comp.program()
+                sys.stdout.write(run_deep(lambda: describe_program(program)))
+                return EXIT_OK
+            if last == 3:
+                sys.stdout.write(comp.c_source())
+                return EXIT_OK
+            comp.c_source()
+        module = comp.module()
+    except StpcError as exc:    # located in the script or a tapset file
+        print(exc.render(comp.sources), file=sys.stderr)
+        return EXIT_FAILURE
     if recorder is not None:
         _remember(raw_key, comp, module, recorder.paths)
     return _finish(args, last, module, comp.module_name)

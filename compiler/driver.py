@@ -9,10 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Optional, Tuple, TypeVar
 
@@ -20,7 +21,9 @@ from ..loader import VERSION
 
 if TYPE_CHECKING:
     from . import ast as A
+    from .errors import StpcWarning
     from .ir import Program
+    from .preprocess import PreprocessEnv
     from .probes import ProbeEnvironment
 
 R = TypeVar("R")
@@ -70,6 +73,7 @@ class CompileOptions:
     timing: bool = False            # -t: the probe hit report
     build_tree: Optional[Path] = None   # -r DIR; else the release's
     guru: bool = False              # -g: embedded C, target writes
+    tapset_dirs: Tuple[str, ...] = ()   # -I DIRs, after stpc's tapsets
 
 
 class Compilation:
@@ -82,6 +86,10 @@ class Compilation:
         self._program: Optional[Program] = None
         self._c_source: Optional[str] = None
         self._module: Optional[Path] = None
+        self._library_warnings: Tuple["StpcWarning", ...] = ()
+        self._library_aliases: Tuple[str, ...] = ()
+        #: every file's text by name, for the locations of its errors
+        self.sources = {file: source}
 
     @property
     def module_name(self) -> str:
@@ -103,14 +111,19 @@ class Compilation:
                   file=sys.stderr)
         return result
 
+    @functools.cached_property
+    def _preprocess_env(self) -> "PreprocessEnv":
+        """What the conditions of the script and the tapsets ask about."""
+        from .preprocess import PreprocessEnv
+        env = PreprocessEnv.for_kernel(self.options.kernel_release,
+                                       self.options.build_tree)
+        return replace(env, guru_mode=self.options.guru)
+
     def script(self) -> "A.Script":
+        """The user's script alone, as ``-p1`` prints it."""
         if self._script is None:
             from .parse import parse
-            from .preprocess import PreprocessEnv
-            from dataclasses import replace
-            env = replace(PreprocessEnv.for_kernel(self.options.kernel_release,
-                                                   self.options.build_tree),
-                          guru_mode=self.options.guru)
+            env = self._preprocess_env
             self._script = self._timed(1,
                                        lambda: parse(self.source, self.file,
                                                      self.options.script_args,
@@ -118,15 +131,46 @@ class Compilation:
                                        lambda _: "parsed user script")
         return self._script
 
+    def linked_script(self) -> "A.Script":
+        """The user's script with the tapset files it uses (all are
+        parsed, as stap parses them; only those are kept)."""
+        from . import tapsets
+        script = self.script()
+        library = run_deep(lambda: tapsets.load_library(
+            self.options.tapset_dirs, self._preprocess_env))
+        files = tapsets.needed_files(script, library)
+        self._library_warnings = library.warnings
+        self._library_aliases = tuple(str(alias.name)
+                                      for file in library.files
+                                      for alias in file.aliases)
+        self.sources.update(library.sources)
+        return tapsets.with_library(script, files)
+
     def program(self) -> "Program":
         if self._program is None:
+            from dataclasses import replace
             from . import progress
             from .elaborate import elaborate
-            script = self.script()
+            script = self.linked_script()
             env = self.probe_environment()
-            self._program = self._timed(2, lambda: elaborate(script, env),
-                                        progress.analyzed)
+            program = self._timed(2, lambda: elaborate(
+                script, env, library_aliases=self._library_aliases),
+                progress.analyzed)
+            warnings = self._with_library_warnings(program.warnings)
+            if warnings != program.warnings:
+                program = replace(program, warnings=warnings)
+            self._program = program
         return self._program
+
+    def _with_library_warnings(self, warnings: Tuple["StpcWarning", ...]
+                               ) -> Tuple["StpcWarning", ...]:
+        """The tapset files skipped, then the script's warnings: none in
+        the tapsets' code, as stap says none (their aliases set variables
+        a probe need not read)."""
+        return self._library_warnings + tuple(
+            w for w in warnings
+            if w.span is None or w.span.file not in self.sources or
+            w.span.file == self.file)
 
     def probe_environment(self) -> "ProbeEnvironment":
         from .probes import ProbeEnvironment

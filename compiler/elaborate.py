@@ -3,7 +3,7 @@ probe points.  Produces the typed ``Program``; the tree is left as is."""
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import ast as A
 from .aliases import check_uses_placed, expand_aliases
@@ -34,7 +34,10 @@ _PROFILE_PP = "perf.type(1).config(0).sample(1000000)"
 
 
 def elaborate(script: A.Script,
-              env: Optional[ProbeEnvironment] = None) -> Program:
+              env: Optional[ProbeEnvironment] = None,
+              library_aliases: Sequence[str] = ()) -> Program:
+    """``library_aliases``: the aliases of the tapsets, joined or not,
+    that an unknown probe point's hint may name."""
     errors = ErrorCollector()
     script, alias_uses = expand_aliases(script, errors)
     errors.raise_if_any()
@@ -42,7 +45,8 @@ def elaborate(script: A.Script,
     functions = _reachable(_declare_functions(script, globals_, errors),
                            script)
     resolver = ProbeResolver(env) if env is not None else None
-    handlers, sites = _resolve_probes(script, errors, resolver)
+    handlers, sites = _resolve_probes(script, errors, resolver,
+                                      library_aliases)
     check_uses_placed(alias_uses, sites, errors)
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
@@ -133,7 +137,7 @@ def _type_name(name: Optional[str], span, errors) -> Optional[T]:
     return None
 
 
-def _resolve_probes(script, errors, resolver):
+def _resolve_probes(script, errors, resolver, library_aliases):
     handlers: List[Handler] = []
     sites: List[ProbeSite] = []
     aliases = [str(alias.name) for alias in script.aliases]
@@ -146,7 +150,7 @@ def _resolve_probes(script, errors, resolver):
                                          errors, resolver))
                 continue
             site = _classify_point(point, handler.index, len(sites), errors,
-                                   aliases)
+                                   aliases, library_aliases)
             if site is not None:
                 sites.append(site)
         handlers.append(handler)
@@ -162,7 +166,8 @@ def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:
 
 
 def _classify_point(point: A.ProbePoint, handler: int, order: int,
-                    errors, aliases: List[str]) -> Optional[ProbeSite]:
+                    errors, aliases: List[str],
+                    library_aliases: Sequence[str]) -> Optional[ProbeSite]:
     comps = point.components
     head = comps[0]
     if len(comps) == 1 and head.name in ("begin", "end", "error"):
@@ -181,12 +186,15 @@ def _classify_point(point: A.ProbePoint, handler: int, order: int,
         return _timer_site(point, handler, order, errors)
     if point.optional:
         return None
-    unsupported = unsupported_point(point)
+    # the script's aliases first: the tapsets' may be many
+    near = nearest(str(point), aliases) or \
+        nearest(str(point), library_aliases)
+    unsupported = unsupported_point(point, near)
     if unsupported is not None:
         errors.add_error(unsupported)
         return None
     errors.add(f"unknown or unsupported probe point '{point}'", point.span,
-               hint=nearest(str(point), aliases) or
+               hint=near or
                nearest(head.name, ("begin", "end", "error")) or
                "supported: " + ", ".join(KNOWN_PROBE_POINTS))
     return None

@@ -67,13 +67,14 @@ def identity(path: str) -> Identity:
 
 
 def _package_dirs() -> List[str]:
-    from .. import loader, runtime_c
+    from .. import loader, runtime_c, tapset
     here = os.path.dirname(os.path.abspath(__file__))
-    return [here, *loader.__path__, *runtime_c.__path__]
+    return [here, *loader.__path__, *runtime_c.__path__, *tapset.__path__]
 
 
 def _package_files() -> Iterator[str]:
-    """stpc's own files: its Python, grammar, templates and runtime."""
+    """stpc's own files: its Python, grammar, templates, runtime and
+    tapsets."""
     pending = _package_dirs()
     while pending:
         with os.scandir(pending.pop()) as entries:

@@ -121,7 +121,9 @@ def tapset_function(name: str, span: A.Span) -> Optional[StpcError]:
                      hint=f"use {instead}" if instead else _LIST_FUNCTIONS)
 
 
-#: The tapsets' probe alias families: syscall.open, vfs.read ...
+#: The tapsets' probe alias families: syscall.open, vfs.readv ...  A
+#: point stpc's tapsets give (tapset/: vfs.read, vfs.write and their
+#: .return) is an alias, expanded before a point is refused here
 TAPSET_PROBE_FAMILIES = frozenset("""
     syscall nd_syscall dw_syscall tp_syscall nd1_syscall nd2_syscall
     syscall_any kprocess tp_kprocess dw_kprocess scheduler signal vfs
@@ -132,7 +134,6 @@ TAPSET_PROBE_FAMILIES = frozenset("""
 
 #: tapset probe points that are one kernel function
 _POINT_EQUIVALENTS = {
-    ("vfs", "read"): "vfs_read", ("vfs", "write"): "vfs_write",
     ("vfs", "readv"): "vfs_readv", ("vfs", "writev"): "vfs_writev",
     ("vfs", "open"): "vfs_open", ("kprocess", "start"): "schedule_tail",
     ("kprocess", "exit"): "do_exit", ("kprocess", "release"): "release_task",
@@ -164,14 +165,18 @@ _CODE_SUFFIXES = ("callee", "callees", "exported", "label", "maxactive",
                   "nearest", "absolute")
 
 
-def unsupported_point(point: A.ProbePoint) -> Optional[StpcError]:
+def unsupported_point(point: A.ProbePoint,
+                      near: Optional[str] = None) -> Optional[StpcError]:
     """The error for a probe point SystemTap has and stpc not yet, None
-    for the others (supported or unknown)."""
+    for the others (supported or unknown).  ``near``: the ``did you
+    mean`` of the aliases stpc has, for a tapset point it has no kernel
+    function for."""
     comps = point.components
     head = comps[0].name
     if head in TAPSET_PROBE_FAMILIES:
         return StpcError(f"tapset probe point '{point}' is not supported "
-                         "yet", point.span, hint=_tapset_point_hint(point))
+                         "yet", point.span,
+                         hint=_tapset_point_hint(point, near))
     if head in _OTHER_POINTS:
         return StpcError(f"'{head}' probe points are not supported yet",
                          point.span, hint=_OTHER_POINTS[head])
@@ -204,7 +209,7 @@ def _unsupported_suffix(suffix: A.ProbeComponent,
                      "supported yet", suffix.span, hint=hint)
 
 
-def _tapset_point_hint(point: A.ProbePoint) -> str:
+def _tapset_point_hint(point: A.ProbePoint, near: Optional[str]) -> str:
     comps = point.components
     family, rest = comps[0].name, [c.name for c in comps[1:]]
     returns = ".return" if rest[-1:] == ["return"] else ""
@@ -216,5 +221,5 @@ def _tapset_point_hint(point: A.ProbePoint) -> str:
     function = _POINT_EQUIVALENTS.get((family, name))
     if function is not None:
         return f"use kernel.function(\"{function}\"){returns}"
-    return ("use kernel.function(\"NAME\") on the kernel function the "
-            f"tapset's {family}.{name} probes")
+    return near or ("use kernel.function(\"NAME\") on the kernel function "
+                    f"the tapset's {family}.{name} probes")

@@ -75,7 +75,7 @@ def test_unreadable_script(capsys):
 def test_internal_error_says_it_is_a_bug(capsys, monkeypatch):
     from stpc.compiler import elaborate
 
-    def broken(script, env=None):
+    def broken(script, env=None, **library):
         raise KeyError("boom")
     # the driver imports each pass when it first runs it
     monkeypatch.setattr(elaborate, "elaborate", broken)

@@ -1,0 +1,2 @@
+"""stpc's tapset library (``.stp`` files, package data): what
+compiler/tapsets.py searches first."""
