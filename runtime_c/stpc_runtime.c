@@ -14,6 +14,7 @@
 #include "session.c"
 #include "probed.c"
 #include "kprobes.c"
+#include "tracepoints.c"
 #include "modnotify.c"
 #include "print.c"
 #include "transport.c"

@@ -291,6 +291,16 @@ struct stpc_kprobe {
 	};
 };
 
+/* kernel.trace (tracepoints.c) */
+struct stpc_tracepoint {
+	struct stpc_probe probe;
+	const char *name;		/* the kernel's name of the tracepoint */
+	void *func;			/* void (void *probe, u64 args...) */
+	bool optional;
+	bool armed;
+	struct tracepoint *tp;		/* found when armed */
+};
+
 struct stpc_program {
 	const struct stpc_probe *begin;		/* sorted by priority */
 	unsigned int nbegin;
@@ -317,6 +327,8 @@ struct stpc_program {
 	void (*init_globals)(void);
 	struct stpc_kprobe *kprobes;
 	unsigned int nkprobes;
+	struct stpc_tracepoint *tracepoints;
+	unsigned int ntracepoints;
 	const struct stpc_probed_desc *probed;
 	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */
@@ -382,6 +394,8 @@ static bool stpc_probed_resolved(void);
 static void stpc_unpin_probed(void);
 static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
+static void stpc_tracepoints_arm(void);
+static void stpc_tracepoints_disarm(void);
 static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
 void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);

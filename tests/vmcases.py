@@ -353,7 +353,8 @@ def all_cases(kver: str) -> List[VmCase]:
         timing_cases(kver) + \
         precompiled_cases(kver) + command_cases(kver) + \
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
-        concurrency_cases(kver) + output_pressure_cases(kver)
+        concurrency_cases(kver) + output_pressure_cases(kver) + \
+        tracepoint_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1060,3 +1061,47 @@ def command_cases(kver: str) -> List[VmCase]:
                 stderr="ERROR: -c: unmatched ' in: echo 'oops\n"),
     ]
     return cases
+
+
+# kernel.trace probes, under -c /bin/true (exec'd directly: target() is
+# the process that execs it, once the probes are armed)
+_TP_EXEC = ('probe kernel.trace("sched:sched_process_exec") { '
+            'if (pid() == target()) printf("%s %s %s %d\\n", pp(), '
+            'kernel_string($bprm->filename), kernel_string($p->comm), '
+            '$old_pid == pid()) }')
+_TP_SYSCALLS = ('global execs, calls probe kernel.trace("raw_syscalls:'
+                'sys_enter") { if (pid() == target()) { calls++; '
+                'if ($id == 59) execs++ } } probe end { '
+                'printf("execve %d, more %d\\n", execs, calls > execs) }')
+_TP_GLOB = ('global seen probe kernel.trace("sched:sched_process_*") { '
+            'if (pid() == target()) seen[pp()]++ } '
+            'probe end { foreach (p+ in seen) println(p) }')
+# a tracepoint hit constantly: left registered after the module is gone,
+# the next context switch would jump into freed code
+_TP_SWITCH = ('global n probe kernel.trace("sched:sched_switch") { n++ } '
+              'probe end { println(n > 0) }')
+
+
+def tracepoint_cases(kver: str) -> List[VmCase]:
+    """kernel.trace probes: typed arguments, a glob, arming (-v) and
+    disarming (the kernel goes on switching tasks afterwards)."""
+    true = ["-c", "/bin/true"]
+    return [
+        _inline("tracepoint/exec-args", kver, _TP_EXEC, true,
+                stdout='kernel.trace("sched:sched_process_exec") '
+                       "/bin/true true 1\n"),
+        _inline("tracepoint/sys-enter-id", kver, _TP_SYSCALLS, true,
+                stdout="execve 1, more 1\n", stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tracepoint/glob", kver, _TP_GLOB, ["-v", *true],
+                stdout='kernel.trace("sched:sched_process_exec")\n'
+                       'kernel.trace("sched:sched_process_exit")\n',
+                stderr=None, stderr_pattern=r"(?s).*stpc: [5-9] tracepoint "
+                r"probes armed\n.*"),
+        _inline("tracepoint/disarmed-cleanly", kver, _TP_SWITCH,
+                ["-c", "sleep 0.2"],
+                then="&& for i in 1 2 3; do /bin/true; sleep 0.1; done "
+                     "&& echo alive",
+                stdout="1\nalive\n", stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+    ]
