@@ -136,9 +136,14 @@ def _sites(resolver, point, handler, order) -> List[ProbeSite]:
                         f"{resolver.env.kernel_release}", what.span,
                         hint=nearest(what.arg, catalogue.known_points()) or
                         "stpc -l 'kernel.trace(\"*\")' lists them")
+    if _is_glob(what.arg):
+        # a glob leaves out what a name would be refused
+        found = [t for t in found if _unreceivable(t) is None] or found[:1]
     sites = []
     for tracepoint in found:
-        _check_arguments(tracepoint, what.span)
+        problem = _unreceivable(tracepoint)
+        if problem is not None:
+            raise StpcError(problem, what.span)
         sites.append(ProbeSite(
             point, ProbeKind.TRACEPOINT, 0, handler, order + len(sites),
             description=tracepoint.point,
@@ -148,20 +153,25 @@ def _sites(resolver, point, handler, order) -> List[ProbeSite]:
     return sites
 
 
-def _check_arguments(tracepoint: Tracepoint, span: A.Span) -> None:
-    """The runtime passes each argument as one 64-bit word (x86-64 passes
-    integers and pointers in one register or stack slot each)."""
+def _is_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def _unreceivable(tracepoint: Tracepoint) -> Optional[str]:
+    """Why the runtime cannot receive a tracepoint's arguments, or None.
+    It takes each as one 64-bit word: x86-64 passes an integer, a pointer
+    or a struct of up to 8 bytes in one register or stack slot."""
     params = tracepoint.prototype.params
     if len(params) > MAX_ARGS:
-        raise StpcError(f"tracepoint {tracepoint.name} has {len(params)} "
-                        f"arguments; stpc passes at most {MAX_ARGS}", span)
+        return (f"tracepoint {tracepoint.name} has {len(params)} "
+                f"arguments; stpc passes at most {MAX_ARGS}")
     for param in params:
         t = C.strip(param.type)
-        if t.size > 8 or isinstance(t, C.Struct) or (
-                isinstance(t, C.Base) and t.floating):
-            raise StpcError(f"tracepoint {tracepoint.name} passes "
-                            f"'{param.name}' ({param.type.display()}) by "
-                            "value, which stpc cannot receive yet", span)
+        if t.size > 8 or (isinstance(t, C.Base) and t.floating):
+            return (f"tracepoint {tracepoint.name} passes '{param.name}' "
+                    f"({param.type.display()}) by value, which stpc cannot "
+                    "receive yet")
+    return None
 
 
 def kernel_tracepoints(resolver: ProbeResolver) -> KernelTracepoints:
