@@ -19,7 +19,6 @@ that function fills, ``c->data``.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional
 
 from . import ast as A
 from . import ctype as C
-from .build import cache_dir, default_build_tree
+from .build import cache_dir, default_build_tree, tree_identity
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite
 
@@ -185,30 +184,15 @@ def kernel_tracepoints(resolver: ProbeResolver) -> KernelTracepoints:
 def cached_systems(tree: Path) -> Dict[str, str]:
     """Each event's TRACE_SYSTEM in a build tree's headers, cached per
     tree (the headers of a release do not change)."""
-    roots = header_roots(tree)
-    key = "_".join(_identity(root) for root in roots)
-    path = cache_dir() / "tracepoints" / f"{key}.json"
+    path = cache_dir() / "tracepoints" / \
+        f"{tree_identity(tree)}-{_CACHE_VERSION}.json"
     try:
-        cached = json.loads(path.read_text())
-        if cached.get("version") == _CACHE_VERSION:
-            return cached["systems"]
-    except (OSError, ValueError, AttributeError):
-        pass
-    systems = header_systems(roots)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps({"version": _CACHE_VERSION,
-                                       "systems": systems}))
-        os.replace(partial, path)
-    except OSError:
-        pass    # only costs a rescan
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        systems = header_systems(header_roots(tree))
+    from .btf import write_quietly  # as probes.py: BTF only when needed
+    write_quietly(path, json.dumps(systems).encode())
     return systems
-
-
-def _identity(root: Path) -> str:
-    identity = f"{root.resolve()}\0{root.stat().st_mtime_ns}"
-    return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 def header_roots(tree: Path) -> List[Path]:

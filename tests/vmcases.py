@@ -967,8 +967,9 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
     """What must also pass on the second kernel: the fixture corpus both
     ways and the mechanism cases (its fentry calls follow an endbr64), the
     target workflow (pinning, build-ids), a few language cases, the
-    emit-ko workflow, kernel probes (from BTF in a zstd image) and user
-    memory read from the page cache.  STPC_VM_CASES filters these too."""
+    emit-ko workflow, kernel probes (from BTF in a zstd image), user
+    memory read from the page cache, and tracepoints.  STPC_VM_CASES
+    filters these too."""
     corpus = [c for c in corpus_cases(kver)
               if c.id.split("/")[1] in _SECOND_KERNEL_CORPUS]
     emit = [c for c in workflow_cases(kver)
@@ -977,7 +978,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
                  if c.id.startswith("kernel/user-string-un")]
     cases = (fixture_cases(kver) + mechanism_cases(kver) +
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
-             untouched)
+             untouched + tracepoint_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
