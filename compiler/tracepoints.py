@@ -37,9 +37,6 @@ if TYPE_CHECKING:
     from .probes import ProbeResolver
 
 TRACEITER = "__traceiter_"
-#: the most arguments a probe function takes (the kernel's TP_PROTO has
-#: at most 12; the runtime's argument array is this long)
-MAX_ARGS = 12
 _CACHE_VERSION = 1
 
 # a TRACE_SYSTEM definition, or an event declared by the kernel's macros
@@ -101,7 +98,8 @@ class KernelTracepoints:
                                   params=prototype.params[1:]))
 
     def known_points(self) -> List[str]:
-        return [f"{self.systems.get(n, '')}:{n}" for n in self.names]
+        return [f"{self.systems[n]}:{n}" if n in self.systems else n
+                for n in self.names]
 
 
 def tracepoint_sites(resolver: ProbeResolver, point: A.ProbePoint,
@@ -160,11 +158,7 @@ def _unreceivable(tracepoint: Tracepoint) -> Optional[str]:
     """Why the runtime cannot receive a tracepoint's arguments, or None.
     It takes each as one 64-bit word: x86-64 passes an integer, a pointer
     or a struct of up to 8 bytes in one register or stack slot."""
-    params = tracepoint.prototype.params
-    if len(params) > MAX_ARGS:
-        return (f"tracepoint {tracepoint.name} has {len(params)} "
-                f"arguments; stpc passes at most {MAX_ARGS}")
-    for param in params:
+    for param in tracepoint.prototype.params:
         t = C.strip(param.type)
         if t.size > 8 or (isinstance(t, C.Base) and t.floating):
             return (f"tracepoint {tracepoint.name} passes '{param.name}' "

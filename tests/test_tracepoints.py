@@ -10,11 +10,13 @@ import subprocess
 
 import pytest
 
+from stpc.compiler import ctype as C
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.errors import StpcError
 from stpc.compiler.ir import ProbeKind
 from stpc.compiler.listing import list_points
-from stpc.compiler.tracepoints import _declared_events
+from stpc.compiler.tracepoints import (Tracepoint, _declared_events,
+                                      _unreceivable)
 
 EXEC = ('kernel.trace("sched:sched_process_exec") $p:struct task_struct * '
         '$old_pid:pid_t $bprm:struct linux_binprm *')
@@ -115,6 +117,25 @@ def test_an_unknown_argument_lists_the_known_ones(kver):
                  '{ println($next_pid) }').program()
     assert "unknown target variable '$next_pid'" in caught.value.message
     assert "$prev_state" in caught.value.hint
+
+
+def _tracepoint(*types) -> Tracepoint:
+    params = [C.Param(f"a{i}", t) for i, t in enumerate(types)]
+    return Tracepoint("demo", "demo_event",
+                      C.Prototype("demo_event", params, C.Void()))
+
+
+def test_arguments_must_each_fit_a_word():
+    """x86-64 passes each in one register or stack slot; the probe
+    function takes them as 64-bit words."""
+    word = C.Struct("struct", "pfn", 8)
+    assert _unreceivable(_tracepoint(C.Pointer(word), word,
+                                     C.Base("int", 4, True))) is None
+    wide = _unreceivable(_tracepoint(C.Struct("struct", "wide", 16)))
+    assert wide == ("tracepoint demo_event passes 'a0' (struct wide) by "
+                    "value, which stpc cannot receive yet")
+    assert "'a1' (double)" in _unreceivable(_tracepoint(
+        C.Base("int", 4, True), C.Base("double", 8, True, floating=True)))
 
 
 # -- the generated C --
