@@ -1077,6 +1077,14 @@ _TP_SYSCALLS = ('global execs, calls probe kernel.trace("raw_syscalls:'
 _TP_GLOB = ('global seen probe kernel.trace("sched:sched_process_*") { '
             'if (pid() == target()) seen[pp()]++ } '
             'probe end { foreach (p+ in seen) println(p) }')
+# printing inside sched_switch, which the scheduler calls holding the
+# runqueue's lock, each time target() is switched in once it is sleep
+# (at least when its nanosleep ends); no global, so no lock to miss
+_TP_SWITCH_PRINT = ('probe kernel.trace("sched:sched_switch") { '
+                    'if ($next->tgid == target() && '
+                    'kernel_string($next->comm) == "sleep") '
+                    'printf("to %s: %s\\n", kernel_string($next->comm), '
+                    '$$parms) }')
 # a tracepoint hit constantly: left registered after the module is gone,
 # the next context switch would jump into freed code
 _TP_SWITCH = ('global n probe kernel.trace("sched:sched_switch") { n++ } '
@@ -1099,6 +1107,11 @@ def tracepoint_cases(kver: str) -> List[VmCase]:
                        'kernel.trace("sched:sched_process_exit")\n',
                 stderr=None, stderr_pattern=r"(?s).*stpc: [5-9] tracepoint "
                 r"probes armed\n.*"),
+        _inline("tracepoint/print-in-sched-switch", kver, _TP_SWITCH_PRINT,
+                ["-c", "sleep 0.3"], stdout=None,
+                stdout_pattern=r"(to sleep: preempt=0x[01] prev=0x[0-9a-f]+ "
+                r"next=0x[0-9a-f]+ prev_state=0x[0-9a-f]+\n)+",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
         _inline("tracepoint/disarmed-cleanly", kver, _TP_SWITCH,
                 ["-c", "sleep 0.2"],
                 then="&& for i in 1 2 3; do /bin/true; sleep 0.1; done "
