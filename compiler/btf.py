@@ -528,12 +528,12 @@ def _load_cached(source: Path) -> KernelBtf:
     if blob is None:
         blob, extracted = _read_btf_file(source)
         if extracted:   # from an ELF or bzImage: worth keeping
-            _write_quietly(blob_file, blob)
+            write_quietly(blob_file, blob)
     index_raw = _read_or_none(index_file)
     index = _Index.load(index_raw, len(blob)) if index_raw else None
     btf = KernelBtf(blob, source=str(source), index=index)
     if index is None:
-        _write_quietly(index_file, btf._index.dump())
+        write_quietly(index_file, btf._index.dump())
     return btf
 
 
@@ -544,7 +544,7 @@ def _read_or_none(path: Path) -> Optional[bytes]:
         return None
 
 
-def _write_quietly(path: Path, data: bytes) -> None:
+def write_quietly(path: Path, data: bytes) -> None:
     """Cache a file atomically; a cache that cannot be written only costs
     time on the next run, so it is no error."""
     try:

@@ -15,6 +15,7 @@ from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
 from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .targetvars import check_target_uses
+from .tracepoints import is_tracepoint_point, tracepoint_sites
 from .typeinfer import infer_types
 from .unsupported import unsupported_point
 from .warnings import find_warnings
@@ -162,6 +163,8 @@ def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:
         errors.add(f"probe point '{point}' needs a kernel release to "
                    "resolve against", point.span)
         return []
+    if is_tracepoint_point(point):
+        return tracepoint_sites(resolver, point, handler, order, errors)
     return resolver.resolve(point, handler, order, errors)
 
 

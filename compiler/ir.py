@@ -124,6 +124,7 @@ class ProbeKind(enum.Enum):
     PROFILE = "profile"         # timer.profile: on every CPU, each tick
     KPROBE = "kprobe"           # function entry, inline or statement
     KRETPROBE = "kretprobe"     # function return
+    TRACEPOINT = "tracepoint"   # kernel.trace("SYSTEM:EVENT")
 
 
 @dataclass(frozen=True)
@@ -160,13 +161,15 @@ class CodeSite:
 class ResolvedSite:
     """Compile-time facts about one kprobe site, for target variables:
     its DWARF (debug, function, pc) or, for kernel functions known only
-    from BTF, the prototype."""
+    from BTF, the prototype; for a tracepoint, its arguments' prototype
+    (read from the probe function's argument array, not registers)."""
     debug: Optional["DebugFile"]
     function: Optional["Subprogram"]
     pc: int
     returns: bool
     prototype: Optional[Prototype] = None
     btf: Optional["KernelBtf"] = None
+    tracepoint: bool = False
 
     def at_entry(self) -> "ResolvedSite":
         """The same function, at its entry: where @entry() is read."""

@@ -16,6 +16,7 @@ from .ir import ResolvedSite
 from .location import Unavailable
 from .parse import parse
 from .probes import ProbeEnvironment, ProbeResolver
+from .tracepoints import is_tracepoint_point, tracepoint_sites
 from .varscope import TargetVariable, scope_of
 
 
@@ -29,7 +30,10 @@ def list_points(text: str, kernel_release: str,
     resolver = ProbeResolver(ProbeEnvironment(
         kernel_release, debuginfo_path, kernel_types=kernel_types))
     errors = ErrorCollector()
-    sites = resolver.resolve(point, 0, 0, errors)
+    if is_tracepoint_point(point):
+        sites = tracepoint_sites(resolver, point, 0, 0, errors)
+    else:
+        sites = resolver.resolve(point, 0, 0, errors)
     errors.raise_if_any()
     # pp() leaves .inline out; a kernel's .function() without it would
     # not match the inlined copies again

@@ -444,7 +444,7 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
         for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
-            if site.code is None:
+            if site.resolved is None:
                 errors.add(f"{_describe(nodes[0])}: target variables are "
                            f"not available in '{site.point}' probes",
                            nodes[0].span)

@@ -129,6 +129,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             kprobes=self.kprobe_views(),
+            tracepoints=self.tracepoint_views(),
             timing=self.timing_views(),
             probed=self.probed_views(),
             nslots=program.nslots,
@@ -161,6 +162,15 @@ class _ModuleView:
                 optional=int(site.point.optional)))
         return views
 
+    def tracepoint_views(self) -> List[dict]:
+        """kernel.trace sites: each one's probe function takes the
+        tracepoint's arguments as 64-bit words (runtime_c/tracepoints.c)."""
+        return [dict(probe=self.probe_view(site),
+                     name=c_string(site.resolved.prototype.name),
+                     nargs=len(site.resolved.prototype.params),
+                     optional=int(site.point.optional))
+                for site in self.program.sites_of(ProbeKind.TRACEPOINT)]
+
     def probed_views(self) -> List[dict]:
         views = []
         for module in self.program.probed.values():
@@ -191,7 +201,8 @@ class _ModuleView:
                           first_slot=t.first_slot, slots=t.slots,
                           optional=t.optional)
                      for t in self.program.probed.values()],
-            probes=[s.description if s.code is not None else str(s.point)
+            probes=[s.description if s.code is not None or
+                    s.kind is ProbeKind.TRACEPOINT else str(s.point)
                     for s in self.program.sites])
 
     def target_site(self, site: ProbeSite,

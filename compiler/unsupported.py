@@ -154,8 +154,8 @@ _OTHER_POINTS: Dict[str, str] = {
 
 #: after kernel or module("M"): probe points stpc lacks
 _CODE_POINTS = {
-    "trace": "probe the kernel function that emits the tracepoint: "
-             "kernel.function(\"NAME\")",
+    "trace": "kernel.trace(\"SYSTEM:EVENT\") probes the kernel's own "
+             "tracepoints, not yet a module's",
     "mark": "Linux has had no kernel markers since 2.6.32",
     "data": _LIST_PROBE_TYPES,
 }
@@ -186,7 +186,7 @@ def unsupported_point(point: A.ProbePoint,
     if head not in ("kernel", "module") or len(comps) < 2:
         return None
     what = comps[1]
-    if what.name in _CODE_POINTS:
+    if what.name in _CODE_POINTS and (head, what.name) != ("kernel", "trace"):
         return StpcError(f"'{head}.{what.name}' probe points are not "
                          "supported yet", what.span,
                          hint=_CODE_POINTS[what.name])

@@ -19,7 +19,7 @@ from .ir import ResolvedSite
 
 if TYPE_CHECKING:
     from .btf import KernelBtf
-from .location import (Frame, InRegister, Location, Unavailable,
+from .location import (Computed, Frame, InRegister, Location, Unavailable,
                        available_ranges, compile_location, select_expression)
 
 # the System V AMD64 ABI's integer argument registers, in order
@@ -166,9 +166,25 @@ class BtfScope:
         return self.btf.struct(name, kind)
 
 
+class TracepointScope(BtfScope):
+    """A tracepoint's arguments: the probe function stores each in one
+    64-bit word of the handler's data (runtime_c/tracepoints.c)."""
+
+    @staticmethod
+    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
+        def locate(fault_where: str) -> Location:
+            return Computed(f"((u64 *)c->data)[{index}]")
+        return locate
+
+    def availability(self, variable: TargetVariable) -> Optional[str]:
+        return None
+
+
 def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
     """The variables at a resolved site, whichever format described it;
     ``relocate`` gives the C of an address in its DWARF file."""
+    if resolved.tracepoint:
+        return TracepointScope(resolved.prototype, resolved.btf)
     if resolved.prototype is not None:
         return BtfScope(resolved.prototype, resolved.btf)
     return DwarfScope(resolved, relocate)

@@ -199,7 +199,7 @@ def _optional_points_left_out(script: A.Script,
     """An optional point stpc does not know gives no site and no error:
     SystemTap may support it, and there the probe would fire.  (Optional
     kernel and module points that match nothing are silent, as in stap,
-    unless stpc lacks their kind, like kernel.trace.)"""
+    unless stpc lacks their kind, like kernel.data.)"""
     placed = {site.point for site in sites}
     return [StpcWarning(f"optional probe point '{point}' is unknown or "
                         "unsupported: it never fires", point.span)

@@ -326,6 +326,7 @@ static int stpc_session_start(void)
 			   STPC_STATE_RUNNING) == STPC_STATE_STARTING) {
 		stpc_timers_arm();
 		stpc_kprobes_arm();
+		stpc_tracepoints_arm();
 	}
 	return 0;
 }
@@ -339,6 +340,7 @@ static int stpc_session_disarm(void)
 	stpc_move_state(STPC_STATE_RUNNING, STPC_STATE_STOPPING);
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
+	stpc_tracepoints_disarm();
 	return 0;
 }
 
@@ -494,6 +496,7 @@ static void __exit stpc_module_exit(void)
 	stpc_unwatch_modules();
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
+	stpc_tracepoints_disarm();
 	stpc_unpin_probed();
 	stpc_transport_exit();
 	stpc_free_contexts();

@@ -7,12 +7,14 @@
 #include "stpc_runtime.h"
 #include "stpc_deref.h"
 
-/* probed.c, kprobes.c, modnotify.c: called by the session */
+/* probed.c, kprobes.c, tracepoints.c, modnotify.c: called by the session */
 static void stpc_resolve_probed(void);
 static bool stpc_probed_resolved(void);
 static void stpc_unpin_probed(void);
 static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
+static void stpc_tracepoints_arm(void);
+static void stpc_tracepoints_disarm(void);
 static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
 
@@ -26,6 +28,7 @@ static void stpc_unwatch_modules(void);
 #include "session.c"
 #include "probed.c"
 #include "kprobes.c"
+#include "tracepoints.c"
 #include "modnotify.c"
 #include "print.c"
 #include "transport.c"

@@ -305,6 +305,16 @@ struct stpc_run_limits {
 	u64 overload_threshold;			/* cycles */
 };
 
+/* kernel.trace (tracepoints.c) */
+struct stpc_tracepoint {
+	struct stpc_probe probe;
+	const char *name;		/* the kernel's name of the tracepoint */
+	void *func;			/* void (void *probe, u64 args...) */
+	bool optional;
+	bool armed;
+	struct tracepoint *tp;		/* found when armed */
+};
+
 struct stpc_program {
 	struct stpc_run_limits limits;
 	const struct stpc_probe *begin;		/* sorted by priority */
@@ -332,6 +342,8 @@ struct stpc_program {
 	void (*init_globals)(void);
 	struct stpc_kprobe *kprobes;
 	unsigned int nkprobes;
+	struct stpc_tracepoint *tracepoints;
+	unsigned int ntracepoints;
 	const struct stpc_probed_desc *probed;
 	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */

@@ -353,7 +353,8 @@ def all_cases(kver: str) -> List[VmCase]:
         timing_cases(kver) + \
         precompiled_cases(kver) + command_cases(kver) + \
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
-        concurrency_cases(kver) + output_pressure_cases(kver)
+        concurrency_cases(kver) + output_pressure_cases(kver) + \
+        tracepoint_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1013,8 +1014,9 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
     """What must also pass on the second kernel: the fixture corpus both
     ways and the mechanism cases (its fentry calls follow an endbr64), the
     target workflow (pinning, build-ids), a few language cases, the
-    emit-ko workflow, kernel probes (from BTF in a zstd image) and user
-    memory read from the page cache.  STPC_VM_CASES filters these too."""
+    emit-ko workflow, kernel probes (from BTF in a zstd image), user
+    memory read from the page cache, and tracepoints.  STPC_VM_CASES
+    filters these too."""
     corpus = [c for c in corpus_cases(kver)
               if c.id.split("/")[1] in _SECOND_KERNEL_CORPUS]
     emit = [c for c in workflow_cases(kver)
@@ -1023,7 +1025,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
                  if c.id.startswith("kernel/user-string-un")]
     cases = (fixture_cases(kver) + mechanism_cases(kver) +
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
-             untouched)
+             untouched + tracepoint_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1107,3 +1109,60 @@ def command_cases(kver: str) -> List[VmCase]:
                 stderr="ERROR: -c: unmatched ' in: echo 'oops\n"),
     ]
     return cases
+
+
+# kernel.trace probes, under -c /bin/true (exec'd directly: target() is
+# the process that execs it, once the probes are armed)
+_TP_EXEC = ('probe kernel.trace("sched:sched_process_exec") { '
+            'if (pid() == target()) printf("%s %s %s %d\\n", pp(), '
+            'kernel_string($bprm->filename), kernel_string($p->comm), '
+            '$old_pid == pid()) }')
+_TP_SYSCALLS = ('global execs, calls probe kernel.trace("raw_syscalls:'
+                'sys_enter") { if (pid() == target()) { calls++; '
+                'if ($id == 59) execs++ } } probe end { '
+                'printf("execve %d, more %d\\n", execs, calls > execs) }')
+_TP_GLOB = ('global seen probe kernel.trace("sched:sched_process_*") { '
+            'if (pid() == target()) seen[pp()]++ } '
+            'probe end { foreach (p+ in seen) println(p) }')
+# printing inside sched_switch, which the scheduler calls holding the
+# runqueue's lock, each time target() is switched in once it is sleep
+# (at least when its nanosleep ends); no global, so no lock to miss
+_TP_SWITCH_PRINT = ('probe kernel.trace("sched:sched_switch") { '
+                    'if ($next->tgid == target() && '
+                    'kernel_string($next->comm) == "sleep") '
+                    'printf("to %s: %s\\n", kernel_string($next->comm), '
+                    '$$parms) }')
+# a tracepoint hit constantly: left registered after the module is gone,
+# the next context switch would jump into freed code
+_TP_SWITCH = ('global n probe kernel.trace("sched:sched_switch") { n++ } '
+              'probe end { println(n > 0) }')
+
+
+def tracepoint_cases(kver: str) -> List[VmCase]:
+    """kernel.trace probes: typed arguments, a glob, arming (-v) and
+    disarming (the kernel goes on switching tasks afterwards)."""
+    true = ["-c", "/bin/true"]
+    return [
+        _inline("tracepoint/exec-args", kver, _TP_EXEC, true,
+                stdout='kernel.trace("sched:sched_process_exec") '
+                       "/bin/true true 1\n"),
+        _inline("tracepoint/sys-enter-id", kver, _TP_SYSCALLS, true,
+                stdout="execve 1, more 1\n", stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tracepoint/glob", kver, _TP_GLOB, ["-v", *true],
+                stdout='kernel.trace("sched:sched_process_exec")\n'
+                       'kernel.trace("sched:sched_process_exit")\n',
+                stderr=None, stderr_pattern=r"(?s).*stpc: [5-9] tracepoint "
+                r"probes armed\n.*"),
+        _inline("tracepoint/print-in-sched-switch", kver, _TP_SWITCH_PRINT,
+                ["-c", "sleep 0.3"], stdout=None,
+                stdout_pattern=r"(to sleep: preempt=0x[01] prev=0x[0-9a-f]+ "
+                r"next=0x[0-9a-f]+ prev_state=0x[0-9a-f]+\n)+",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tracepoint/disarmed-cleanly", kver, _TP_SWITCH,
+                ["-c", "sleep 0.2"],
+                then="&& for i in 1 2 3; do /bin/true; sleep 0.1; done "
+                     "&& echo alive",
+                stdout="1\nalive\n", stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+    ]

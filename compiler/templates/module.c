@@ -320,6 +320,41 @@ static struct stpc_kprobe stpc_kprobes[] = {
 	{ }
 };
 
+{% if tracepoints %}
+/* ---- tracepoints: a probe function per event, its arguments as words ---- */
+{% for tp in tracepoints %}
+{{ lock_table("stpc_tracepoint_%d_locks" % loop.index0, tp.probe.locks)}}
+
+static void stpc_tracepoint_{{ loop.index0 }}(void *probe
+{%- for i in range(tp.nargs) %}, u64 a{{ i }}{% endfor %})
+{
+{% if tp.nargs %}
+	u64 args[] = { {% for i in range(tp.nargs) %}a{{ i }}{{ ", " if not loop.last }}{% endfor %} };
+
+	stpc_run_probe_data(probe, NULL, args);
+{% else %}
+	stpc_run_probe_data(probe, NULL, NULL);
+{% endif %}
+}
+{% endfor %}
+
+static struct stpc_tracepoint stpc_tracepoints[] = {
+{% for tp in tracepoints %}
+	{
+		.probe = {
+{{ probe_fields("\t\t\t", tp.probe.handler, tp.probe.point,
+		"stpc_tracepoint_%d_locks" % loop.index0,
+		tp.probe.locks | length, "STPC_PROBE_OTHER",
+		timing=tp.probe.timing)}}
+		},
+		.name = {{ tp.name }},
+		.func = stpc_tracepoint_{{ loop.index0 }},
+		.optional = {{ tp.optional }},
+	},
+{% endfor %}
+};
+
+{% endif %}
 /* what the loader needs to know, read from the .ko file (see docs); its
  * vermagic is VERMAGIC_STRING, which only module.c and *.mod.c may include */
 #define INCLUDE_VERMAGIC
@@ -364,6 +399,10 @@ const struct stpc_program stpc_program = {
 	.init_globals = stpc_init_globals,
 	.kprobes = stpc_kprobes,
 	.nkprobes = {{ kprobes | length }},
+{% if tracepoints %}
+	.tracepoints = stpc_tracepoints,
+	.ntracepoints = {{ tracepoints | length }},
+{% endif %}
 	.probed = stpc_probed_modules,
 	.nprobed = {{ probed | length }},
 	.nslots = STPC_NSLOTS,
