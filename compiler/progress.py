@@ -5,8 +5,8 @@ while kbuild runs.
 ``stap -v`` says ``Pass 2: analyzed script: 1 probe, 1 function, 0 embeds,
 1 global using 3333virt/222res/111shr/444data kb, in 10usr/0sys/12real
 ms.``: the process's memory after the pass, and the pass's CPU time (with
-its children's: kbuild's) and wall time.  stpc says the same of itself;
-it has no embedded C to count.
+its children's: kbuild's) and wall time.  stpc says the same of itself
+(the embeds are the top-level ``%{ %}`` blocks, which need -g).
 """
 
 from __future__ import annotations
@@ -77,6 +77,7 @@ def analyzed(program: Program) -> str:
     its derived probes: one per function a glob matched."""
     return (f"analyzed script: {counted(len(program.sites), 'probe')}, "
             f"{counted(len(program.functions), 'function')}, "
+            f"{counted(len(program.script.embedded), 'embed')}, "
             f"{counted(len(program.globals), 'global')}")
 
 

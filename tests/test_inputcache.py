@@ -18,6 +18,8 @@ import pytest
 
 from stpc.compiler import build, cli
 
+import fake_kbuild
+
 WARNED = "probe begin { x = 1; exit() }"
 
 
@@ -32,11 +34,7 @@ def env(tmp_path, monkeypatch, kver):
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(text)
 
-    def kbuild(workdir, c_source, module_name, options, verbose):
-        ko = workdir / f"{module_name}.ko"
-        ko.write_text(c_source)
-        return ko
-    monkeypatch.setattr(build, "_kbuild", kbuild)
+    fake_kbuild.install(monkeypatch, build)
     monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     return tree
@@ -197,8 +195,9 @@ def test_a_hit_imports_none_of_the_passes(env, tmp_path):
     import sys
     argv = ["-p4", "-r", str(env), "-e", WARNED.replace("x = 1; ", "")]
     code = ("import sys\nfrom stpc.compiler import build, cli\n"
-            "build._kbuild = lambda w, c, n, o, v: "
-            "(w / f'{n}.ko').write_text(c) and w / f'{n}.ko'\n"
+            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+            "import fake_kbuild, pytest\n"
+            "fake_kbuild.install(pytest.MonkeyPatch(), build)\n"
             f"status = cli.main({argv!r})\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
             "('lark', 'elftools', 'jinja2', 'rich') or m in "

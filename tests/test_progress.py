@@ -138,7 +138,7 @@ def test_v_says_each_pass_as_stap_does_with_stpc_counts():
     c_lines = proc.stdout.count("\n")
     expected = [
         rf"Pass 1: parsed user script using {MEMORY}, in {TIMES}\.",
-        r"Pass 2: analyzed script: 2 probes, 1 function, 1 global using "
+        r"Pass 2: analyzed script: 2 probes, 1 function, 0 embeds, 1 global using "
         rf"{MEMORY}, in {TIMES}\.",
         rf"Pass 3: translated to C: {c_lines} lines using {MEMORY}, "
         rf"in {TIMES}\."]
@@ -151,10 +151,10 @@ def test_v_counts_in_the_singular_and_probes_per_site():
     """Counts agree in number, and the probes counted are the sites, as
     stap counts its derived probes: one probe on two timers is two."""
     proc = stpc("-v", "-p2", "-e", "probe timer.s(1), timer.s(2) { }")
-    assert "Pass 2: analyzed script: 2 probes, 0 functions, 0 globals " \
+    assert "Pass 2: analyzed script: 2 probes, 0 functions, 0 embeds, 0 globals " \
         in proc.stderr, proc.stderr
     proc = stpc("-v", "-p2", "-e", SCRIPT)
-    assert "Pass 2: analyzed script: 1 probe, 0 functions, 0 globals " \
+    assert "Pass 2: analyzed script: 1 probe, 0 functions, 0 embeds, 0 globals " \
         in proc.stderr, proc.stderr
 
 

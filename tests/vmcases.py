@@ -14,7 +14,7 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from fixture import fixture_ko
 from test_loader_standalone import BLOCKER
@@ -45,15 +45,20 @@ def _read(path: Path) -> Optional[str]:
     return path.read_text() if path.exists() else None
 
 
+def _split_opts(script: Path) -> Tuple[List[str], List[str]]:
+    """NAME.opts as the options of the build (-D, -g) and of the run."""
+    opts = shlex.split(_read(script.with_suffix(".opts")) or "")
+    for_build = [o for o in opts if o.startswith("-D") or o == "-g"]
+    return for_build, [o for o in opts if o not in for_build]
+
+
 def corpus_cases(kver: str) -> List[VmCase]:
     """tests/corpus/run/NAME.stp with NAME.out, and optionally NAME.err,
     NAME.rc, NAME.opts (extra stpc options, shell words) and NAME.args
     (script arguments, given after the script)."""
     cases = []
     for script in sorted(CORPUS.glob("*.stp")):
-        opts = shlex.split(_read(script.with_suffix(".opts")) or "")
-        build_opts = [o for o in opts if o.startswith("-D")]
-        run_opts = [o for o in opts if not o.startswith("-D")]
+        build_opts, run_opts = _split_opts(script)
         script_args = shlex.split(_read(script.with_suffix(".args")) or "")
         module = f"t_{script.stem}"
         cases.append(VmCase(
@@ -86,10 +91,8 @@ def fixture_cases(kver: str) -> List[VmCase]:
     ko = fixture_ko(kver)
     cases = []
     for script in sorted(FIXTURE_CORPUS.glob("*.stp")):
-        opts = shlex.split(_read(script.with_suffix(".opts")) or "")
-        build_opts = [o for o in opts if o.startswith("-D")]
-        run_opts = [o for o in opts if not o.startswith("-D")] or \
-            ["-c", _FIXTURE_WORKLOAD]
+        build_opts, run_opts = _split_opts(script)
+        run_opts = run_opts or ["-c", _FIXTURE_WORKLOAD]
         expected = (_read(script.with_suffix(".out")) or "").replace(
             "@FIXTURE_DIR@", str(ko.parent))
         for group, prefix, defines in (("fixture", "f", []),
