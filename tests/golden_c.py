@@ -130,7 +130,7 @@ def compare(kver: str, rev: str) -> int:
         try:
             package = tmp_path / "path" / "stpc"
             package.mkdir(parents=True)
-            for part in ("compiler", "loader", "runtime_c"):
+            for part in ("compiler", "loader", "runtime_c", "tapset"):
                 (package / part).symlink_to(tree / part)
             _dump_with(tmp_path / "path", tmp_path / "old", kver)
             dump(kver, tmp_path / "new")
