@@ -1239,7 +1239,7 @@ _FAM_KPROCESS_OUT = "".join(re.escape(line) + "\n" for line in (
     "exec_complete execve 0 1", "create 1 1", "start",
     'execve "/bin/true", ["/bin/true"], [ENV]',
     "exec_complete execve 0 1", "exit 0", "release 1")).replace(
-        re.escape("[ENV]"), r"\[.*\]")
+        re.escape("[ENV]"), r"\[.*")     # env_str may be cut at MAXSTRINGLEN
 # dd writes one 4 KiB block straight to a RAM disk (brd, bio-based: each
 # bio is submitted, queued and completed at once); the buffer is dd's
 # anonymous memory, so no inode
