@@ -357,7 +357,7 @@ def all_cases(kver: str) -> List[VmCase]:
         precompiled_cases(kver) + command_cases(kver) + \
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
         concurrency_cases(kver) + output_pressure_cases(kver) + \
-        tracepoint_cases(kver)
+        tracepoint_cases(kver) + tapset_family_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1168,4 +1168,142 @@ def tracepoint_cases(kver: str) -> List[VmCase]:
                      "&& echo alive",
                 stdout="1\nalive\n", stderr=None,
                 stderr_pattern=_MAYBE_SKIPPED),
+    ]
+
+
+# ---- the tapset families (tapset/scheduler.stp, kprocess.stp, ioblock.stp,
+# networking.stp): each alias under a -c workload that fires it; events
+# are kept in globals and printed at the end, in the order they happened
+# (prints from several CPUs could interleave otherwise)
+_FAM_SCHED_SLEEP = """
+global off, on, woken, switched
+probe scheduler.cpu_off {
+	if (@cast(task_prev, "struct task_struct")->tgid == target() && name == "cpu_off" && !idle &&
+	    task_next != 0) off++ }
+probe scheduler.cpu_on {
+	if (pid() == target() && name == "cpu_on" && task_prev != 0) on++ }
+probe scheduler.wakeup {
+	if (task_pid == target() && name == "wakeup")
+		woken[task_tid == task_pid, task_state, task_cpu >= 0,
+		      task == 0] = 1 }
+probe scheduler.ctxswitch {
+	if (next_pid == target() && next_task_name == "sleep")
+		switched[next_tid == next_pid, nexttsk_state,
+			 next_priority ==
+			 @cast(next_task, "struct task_struct")->prio, prev_task != 0] = 1 }
+probe end {
+	printf("cpu_off %d cpu_on %d\\n", off > 0, on > 0)
+	foreach ([same, state, cpu, none] in woken)
+		printf("wakeup %d %d %d %d\\n", same, state, cpu, none)
+	foreach ([same, state, prio, prev] in switched)
+		printf("ctxswitch %d %d %d %d\\n", same, state, prio, prev)
+}
+"""
+_FAM_SCHED_FORK = """
+global kids, order, n
+probe scheduler.process_fork {
+	if (parent_pid == target() && name == "process_fork") {
+		kids[child_pid] = 1; order[n++] = "process_fork" } }
+probe scheduler.wakeup_new {
+	if (task_pid in kids && name == "wakeup_new")
+		order[n++] = sprintf("wakeup_new %d", task_tid == task_pid) }
+probe scheduler.process_exit {
+	if (pid in kids && name == "process_exit")
+		order[n++] = sprintf("process_exit %d", priority) }
+probe end { for (i = 0; i < n; i++) println(order[i]) }
+"""
+_FAM_KPROCESS = """
+global kids, order, n
+probe kprocess.create {
+	if (pid() == target()) {
+		kids[new_pid] = 1
+		order[n++] = sprintf("create %d %d", new_pid == new_tid,
+				     @cast(task, "struct task_struct")->tgid == new_pid) } }
+probe kprocess.start { if (pid() in kids) order[n++] = "start" }
+probe kprocess.exec {
+	if (pid() == target() || pid() in kids)
+		order[n++] = sprintf("%s %s", name, argstr) }
+probe kprocess.exec_complete {
+	if (pid() == target() || pid() in kids)
+		order[n++] = sprintf("exec_complete %s %d %d", name, errno,
+				     success) }
+probe kprocess.exit { if (pid() in kids) order[n++] = sprintf("exit %d", code) }
+probe kprocess.release {
+	if (released_pid in kids)
+		order[n++] = sprintf("release %d", released_tid ==
+					  @cast(task, "struct task_struct")->pid) }
+probe end { for (i = 0; i < n; i++) println(order[i]) }
+"""
+_FAM_KPROCESS_OUT = "".join(re.escape(line) + "\n" for line in (
+    'execve "/bin/sh", ["/bin/sh", "-c", "/bin/true; :"], [ENV]',
+    "exec_complete execve 0 1", "create 1 1", "start",
+    'execve "/bin/true", ["/bin/true"], [ENV]',
+    "exec_complete execve 0 1", "exit 0", "release 1")).replace(
+        re.escape("[ENV]"), r"\[.*")     # env_str may be cut at MAXSTRINGLEN
+# dd writes one 4 KiB block straight to a RAM disk (brd, bio-based: each
+# bio is submitted, queued and completed at once); the buffer is dd's
+# anonymous memory, so no inode
+_FAM_IOBLOCK = """
+global seen
+probe ioblock.request, ioblock_trace.request {
+	if (devname == "ram0" && rw == 1)
+		seen[name, sprintf("%d %d %d %d %d %d", size, sector, ino,
+				   p_start_sect, bdev != 0, opf & 255)] = 1 }
+probe ioblock.end {
+	if (devname == "ram0" && rw == 1)
+		seen[name, sprintf("%d %d %d", size, error, bytes_done >= 0)] = 1 }
+probe ioblock_trace.end {
+	if (devname == "ram0" && rw == 1)
+		seen[name, sprintf("%d %d %d", size, q != 0, vcnt)] = 1 }
+probe end { foreach ([what+, values] in seen) println(what, " ", values) }
+"""
+# one UDP datagram of 2 bytes to a closed port on loopback: 44 bytes with
+# the Ethernet header on the way out, 30 when received (ETH_P_IP is 8 in
+# the little-endian word the skb holds)
+_FAM_NETDEV = """
+global sent, got
+probe netdev.transmit {
+	if (dev_name == "lo" && length == 44 && truesize > 0) sent[protocol] = 1 }
+probe netdev.receive {
+	if (dev_name == "lo" && length == 30 && truesize > 0) got[protocol] = 1 }
+probe end {
+	foreach (p in sent) printf("transmit lo 44 %d\\n", p)
+	foreach (p in got) printf("receive lo 30 %d\\n", p)
+}
+"""
+
+
+def tapset_family_cases(kver: str) -> List[VmCase]:
+    """The scheduler, kprocess, ioblock and netdev aliases fire with
+    stap's variables."""
+    ioblock = _inline("tapset-family/ioblock", kver, _FAM_IOBLOCK,
+                      ["-c", "dd if=/dev/zero of=/dev/ram0 bs=4096 count=1 "
+                             "oflag=direct status=none"],
+                      stdout="ioblock.end 4096 0 1\n"
+                             "ioblock.request 4096 0 -1 0 1 1\n"
+                             "ioblock_trace.end 4096 1 1\n"
+                             "ioblock_trace.request 4096 0 -1 0 1 1\n",
+                      stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    netdev = _inline("tapset-family/netdev", kver, _FAM_NETDEV,
+                     ["-c", "/bin/bash -c 'echo x > /dev/udp/127.0.0.1/9'"],
+                     stdout="transmit lo 44 8\nreceive lo 30 8\n",
+                     stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    return [
+        _inline("tapset-family/scheduler-sleep", kver, _FAM_SCHED_SLEEP,
+                ["-c", "sleep 0.2"],
+                stdout="cpu_off 1 cpu_on 1\nwakeup 1 0 1 0\n"
+                       "ctxswitch 1 0 1 1\n",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tapset-family/scheduler-fork", kver, _FAM_SCHED_FORK,
+                ["-c", "/bin/sh -c '/bin/true; :'"],
+                stdout="process_fork\nwakeup_new 1\nprocess_exit 120\n",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tapset-family/kprocess", kver, _FAM_KPROCESS,
+                ["-c", "/bin/sh -c '/bin/true; :'"], stdout=None,
+                stdout_pattern=_FAM_KPROCESS_OUT,
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+        VmCase(**{**vars(ioblock), "shell": "modprobe brd rd_nr=1 "
+                  "rd_size=1024 && " + ioblock.shell}),
+        VmCase(**{**vars(netdev),
+                  "shell": "ip link set lo up; " + netdev.shell}),
     ]
