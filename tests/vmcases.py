@@ -156,20 +156,56 @@ def mechanism_cases(kver: str) -> List[VmCase]:
 
 
 def example_cases(kver: str) -> List[VmCase]:
-    """Every example runs, and prints what its .out file says.  An
-    example without one watches the whole system, where a probe may be
-    skipped (and warned about) when CPUs contend: only its exit status
-    is checked."""
+    """Every examples/NAME.stp runs with `stpc NAME.stp --run` and the
+    stpc options of NAME.opts (shell words, as in the corpus: `-c CMD`
+    gives a workload and ends the run with it), and prints what NAME.out
+    says exactly, or matches the regex of NAME.check (`re.fullmatch`
+    over the whole stdout; its trailing newline is not part of it): the
+    system-wide tools, whose output depends on what else ran.  Without
+    either only the exit status is checked.  A system-wide run may skip
+    (and warn about) probes when CPUs contend: only that warning may be
+    on stderr.  A script that probes module("stpc_fixture") runs with
+    the fixture loaded.  Last, relocate.stp is built once with
+    --emit-ko and run against two loads of the fixture (README.md)."""
+    ko = fixture_ko(kver)
     cases = []
     for script in sorted(EXAMPLES.glob("*.stp")):
+        build_opts, run_opts = _split_opts(script)
+        if 'module("stpc_fixture")' in script.read_text():
+            build_opts += ["--debuginfo-path", str(ko.parent)]
+        run = shlex.join(["stpc", script.name, "--run"] + run_opts
+                         + build_opts)
+        if "--debuginfo-path" in build_opts:
+            run = _WITH_FIXTURE.format(ko=ko, run=run)
         expected = _read(script.with_suffix(".out"))
+        check = _read(script.with_suffix(".check"))
         cases.append(VmCase(
-            id=f"example/{script.stem}",
-            shell=shlex.join(["stpc", script.name, "--run"]),
-            cwd=EXAMPLES,
-            prebuild=[["stpc", script.name, "-p4", "-r", kver]],
-            stdout=expected, stderr="" if expected is not None else None))
+            id=f"example/{script.stem}", shell=run, cwd=EXAMPLES,
+            prebuild=[["stpc", script.name, "-p4", "-r", kver]
+                      + build_opts],
+            stdout=expected,
+            stderr="" if expected is not None else None,
+            stdout_pattern=check.rstrip("\n") if check else None,
+            stderr_pattern=_MAYBE_SKIPPED if check else None))
+    cases.append(_relocated_example(kver, ko))
     return cases
+
+
+def _relocated_example(kver: str, ko: Path) -> VmCase:
+    """One --emit-ko module, run before and after the fixture is unloaded
+    and loaded again at another address."""
+    script = EXAMPLES / "relocate.stp"
+    _, run_opts = _split_opts(script)
+    run = shlex.join(["stpc", "relocate.ko", "--run"] + run_opts)
+    where = "cat /sys/module/stpc_fixture/sections/.text"
+    once = f"insmod {ko} && {where} && {run} && rmmod stpc_fixture"
+    expected = _read(script.with_suffix(".out")) or ""
+    return VmCase(
+        id="example/relocate-emit-ko", shell=f"{once} && {once}", cwd=WORK,
+        prebuild=[["stpc", str(script), "--emit-ko", "-m", "relocate",
+                   "-r", kver, "--debuginfo-path", str(ko.parent)]],
+        stdout_pattern=f"(0x[0-9a-f]+\n{re.escape(expected)}){{2}}",
+        stderr="")
 
 
 # waits, bounded by the case's timeout, until the run has printed "up"
