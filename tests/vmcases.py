@@ -1330,14 +1330,34 @@ F_DUPFD_CLOEXEC 0x63 "a\\"b\\n"
 """
 
 
+# syscall_any: names and numbers from the tracepoints
+_SYSCALL_ANY = """
+probe syscall_any {
+	if (pid() == target() && name == "getpgid")
+		printf("%d %s\\n", syscall_nr, name)
+}
+probe syscall_any.return {
+	if (pid() == target() && syscall_nr == 186)
+		printf("%s %d\\n", name, retval == tid())
+}
+"""
+
+
 def syscall_tapset_cases(kver: str) -> List[VmCase]:
     """The syscall tapset (tapset/syscalls.stp): each alias's name,
     argstr and retstr under a -c command that makes every one of them."""
     workload = WORK / "syscall_workload"
-    case = _inline("tapset/syscalls", kver, _SYSCALLS,
-                   ["-c", str(workload)], stdout=_SYSCALLS_OUT, stderr=None,
-                   stderr_pattern=_MAYBE_SKIPPED)
-    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
-                             str(ROOT / "tests" / "syscall_workload.c")])
-    return [case, _inline("tapset/syscall-helpers", kver, _SYSCALL_HELPERS,
-                          stdout=_SYSCALL_HELPERS_OUT)]
+    compile_workload = ["gcc", "-O1", "-o", str(workload),
+                        str(ROOT / "tests" / "syscall_workload.c")]
+    under_workload = [
+        _inline("tapset/syscalls", kver, _SYSCALLS, ["-c", str(workload)],
+                stdout=_SYSCALLS_OUT, stderr=None,
+                stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tapset/syscall-any", kver, _SYSCALL_ANY,
+                ["-c", str(workload)], stdout="121 getpgid\ngettid 1\n",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED)]
+    for case in under_workload:
+        case.prebuild.insert(0, compile_workload)
+    return under_workload + [_inline("tapset/syscall-helpers", kver,
+                                     _SYSCALL_HELPERS,
+                                     stdout=_SYSCALL_HELPERS_OUT)]
