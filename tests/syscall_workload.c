@@ -1,0 +1,98 @@
+/* The -c command of the VM's syscall tapset case (tests/vmcases.py,
+ * syscall_tapset_cases): each system call the tapset has, made once
+ * through syscall(2) with arguments that print alike in every run
+ * (strings and buffers in a mapping at a fixed address).  getpgid()
+ * marks the start (after a umask() that makes the next one's return
+ * known); execve() of /bin/true ends it. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BASE ((char *)0x10000000)
+
+int main(void)
+{
+	char *m = mmap(BASE, 0x4000, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *dir = strcpy(m, "/tmp/stpc-sc");
+	char *file = strcpy(m + 0x100, "/tmp/stpc-sc/f");
+	char *other = strcpy(m + 0x200, "/tmp/stpc-sc/g");
+	char *missing = strcpy(m + 0x300, "/tmp/stpc-sc/missing");
+	char *subdir = strcpy(m + 0x400, "/tmp/stpc-sc/d");
+	char *truebin = strcpy(m + 0x500, "/bin/true");
+	char **argv = (char **)(m + 0x600);
+	char **envp = (char **)(m + 0x700);
+	char *buf = strcpy(m + 0x1000, "hello\n");
+	char *statbuf = m + 0x2000;
+	struct iovec *iov = (struct iovec *)(m + 0x3000);
+	struct timespec *ts = (struct timespec *)(m + 0x3100);
+	long fd, pid;
+
+	argv[0] = strcpy(m + 0x800, "true");
+	argv[1] = strcpy(m + 0x810, "x y");
+	argv[2] = NULL;
+	envp[0] = strcpy(m + 0x820, "A=1");
+	envp[1] = NULL;
+	iov->iov_base = buf;
+	iov->iov_len = 3;
+	ts->tv_sec = 0;
+	ts->tv_nsec = 1000;
+
+	syscall(SYS_umask, 022);
+	syscall(SYS_getpgid, 0);
+	syscall(SYS_umask, 022);
+	syscall(SYS_mkdir, dir, 0755);
+	fd = syscall(SYS_open, file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	syscall(SYS_write, fd, buf, 6);
+	syscall(SYS_pwrite64, fd, buf, 3, 10);
+	syscall(SYS_writev, fd, iov, 1);
+	syscall(SYS_fsync, fd);
+	syscall(SYS_ftruncate, fd, 5);
+	syscall(SYS_lseek, fd, 0, SEEK_SET);
+	syscall(SYS_close, fd);
+	fd = syscall(SYS_openat, AT_FDCWD, file, O_RDONLY | O_CLOEXEC);
+	syscall(SYS_read, fd, buf, 4);
+	syscall(SYS_pread64, fd, buf, 2, 1);
+	syscall(SYS_readv, fd, iov, 1);
+	syscall(SYS_dup, fd);
+	syscall(SYS_dup2, fd, 10);
+	syscall(SYS_dup3, fd, 11, O_CLOEXEC);
+	syscall(SYS_fcntl, fd, F_GETFL, 0);
+	syscall(SYS_ioctl, fd, 0x5401, buf);
+	syscall(SYS_fstat, fd, statbuf);
+	syscall(SYS_stat, file, statbuf);
+	syscall(SYS_lstat, file, statbuf);
+	syscall(SYS_newfstatat, AT_FDCWD, file, statbuf, AT_SYMLINK_NOFOLLOW);
+	syscall(SYS_statx, AT_FDCWD, file, 0, 0x7ff, statbuf);
+	syscall(SYS_access, missing, R_OK | W_OK);
+	syscall(SYS_faccessat, AT_FDCWD, file, F_OK);
+	syscall(SYS_openat, AT_FDCWD, missing, O_RDONLY);
+	syscall(SYS_rename, file, other);
+	syscall(SYS_renameat2, AT_FDCWD, other, AT_FDCWD, file, 1);
+	syscall(SYS_chdir, dir);
+	syscall(SYS_fchdir, fd);
+	syscall(SYS_getcwd, buf, 0x100);
+	syscall(SYS_unlink, file);
+	syscall(SYS_mkdirat, AT_FDCWD, subdir, 0700);
+	syscall(SYS_unlinkat, AT_FDCWD, subdir, AT_REMOVEDIR);
+	syscall(SYS_rmdir, dir);
+	syscall(SYS_nanosleep, ts, NULL);
+	syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, ts, NULL);
+	syscall(SYS_mprotect, m + 0x3000, 0x1000, PROT_READ);
+	syscall(SYS_munmap, m + 0x3000, 0x1000);
+	syscall(SYS_brk, 0);
+	pid = syscall(SYS_getpid);
+	syscall(SYS_getppid);
+	syscall(SYS_gettid);
+	syscall(SYS_kill, pid, 0);
+	syscall(SYS_sched_yield);
+	syscall(SYS_wait4, -1, NULL, WNOHANG, NULL);
+	syscall(SYS_execve, truebin, argv, envp);
+	return 1;
+}

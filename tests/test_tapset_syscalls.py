@@ -1,0 +1,215 @@
+"""The syscall tapset (tapset/syscalls.stp): every alias resolves and
+compiles from BTF, gives the variables stap 4.8's gives it (a table here,
+checked against `stap -u -p2` where SystemTap is installed), and its
+helpers format as stap's do."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+from typing import Dict, Set
+
+import pytest
+
+from stpc.compiler import ast as A
+from stpc.compiler import cli, tapsets
+from stpc.compiler.preprocess import PreprocessEnv
+
+ENV = PreprocessEnv("6.1.0-57-amd64", arch="x86_64")
+
+#: stap 4.8's variables of each entry alias (its sysc_NAME.stp), beyond
+#: name and argstr; a .return gives name, retval and retstr
+STAP_ENTRY = {
+    "open": "filename flags flags_str mode",
+    "openat": "dfd dfd_str filename flags flags_str mode",
+    "close": "fd",
+    "read": "fd buf_uaddr count",
+    "write": "fd buf_uaddr count buf_str",
+    "pread": "fd buf_uaddr count offset",
+    "pwrite": "fd buf_uaddr count buf_str offset",
+    "readv": "fd vector_uaddr count",
+    "writev": "fd vector_uaddr count",
+    "lseek": "fildes offset whence whence_str",
+    "dup": "oldfd",
+    "dup2": "oldfd newfd flags flags_str",
+    "dup3": "oldfd newfd flags flags_str",
+    "fcntl": "fd cmd cmd_str arg",
+    "ioctl": "fd request argp",
+    "fsync": "fd",
+    "ftruncate": "fd length",
+    "stat": "filename_uaddr filename buf_uaddr",
+    "lstat": "path buf_uaddr",
+    "fstat": "filedes buf_uaddr",
+    "fstatat": "dirfd dirfd_str path buf_uaddr flags flags_str",
+    "statx": "dfd dfd_str filename_uaddr filename flags flags_str mask "
+             "mask_str buf_uaddr",
+    "access": "pathname mode mode_str",
+    "faccessat": "dirfd dirfd_str pathname mode mode_str",
+    "unlink": "pathname_uaddr pathname",
+    "unlinkat": "dfd dfd_str pathname pathname_str flag flag_str",
+    "mkdir": "pathname_uaddr pathname mode",
+    "mkdirat": "dirfd dirfd_str pathname mode",
+    "rmdir": "pathname",
+    "rename": "oldpath newpath",
+    "renameat2": "olddfd olddfd_str oldname oldname_str newdfd newdfd_str "
+                 "newname newname_str flags flags_str",
+    "chdir": "path",
+    "fchdir": "fd",
+    "getcwd": "buf_uaddr size",
+    "umask": "mask",
+    "brk": "brk",
+    "munmap": "start length",
+    "mprotect": "addr len prot prot_str",
+    "execve": "filename args env_str",
+    "exit_group": "status",
+    "getpid": "",
+    "getppid": "",
+    "gettid": "",
+    "kill": "pid sig sig_name",
+    "wait4": "pid status_uaddr options options_str rusage_uaddr",
+    "sched_yield": "",
+    "nanosleep": "req_uaddr req_str rem_uaddr",
+    "clock_nanosleep": "clk_id clk_id_str flags flags_str req_uaddr "
+                       "req_str rem_uaddr",
+}
+#: the user strings an alias also gives unquoted, as NAME_unquoted (stap
+#: spells mkdirat's pahtname_unquoted)
+UNQUOTED = {
+    "open": "filename", "openat": "filename", "stat": "filename",
+    "statx": "filename", "access": "pathname", "faccessat": "pathname",
+    "mkdir": "pathname", "rmdir": "pathname", "unlink": "pathname",
+    "chdir": "path", "fstatat": "path", "lstat": "path",
+    "mkdirat": "pahtname", "rename": "oldpath newpath",
+    "renameat2": "oldname_str newname_str", "unlinkat": "pathname_str",
+}
+#: the entry aliases without a .return (exit_group never returns; wait4's
+#: sets status_str, which stpc lacks)
+NO_RETURN = {"exit_group", "wait4"}
+RETURN_VARIABLES = {"name", "retval", "retstr"}
+
+
+def expected_variables() -> Dict[str, Set[str]]:
+    expected = {}
+    for syscall, names in STAP_ENTRY.items():
+        unquoted = {f"{path}_unquoted"
+                    for path in UNQUOTED.get(syscall, "").split()}
+        expected[f"syscall.{syscall}"] = \
+            set(names.split()) | unquoted | {"name", "argstr"}
+        if syscall not in NO_RETURN:
+            expected[f"syscall.{syscall}.return"] = RETURN_VARIABLES
+    expected["syscall_any"] = {"syscall_nr", "name"}
+    expected["syscall_any.return"] = {"syscall_nr", "name", "retval"}
+    return expected
+
+
+def syscall_aliases() -> Dict[str, Set[str]]:
+    """Each syscall alias of stpc's tapsets, with the variables its
+    prologue assigns."""
+    library = tapsets.load_library((), ENV)
+    found = {}
+    for file in library.files:
+        for alias in file.aliases:
+            if str(alias.name).startswith(("syscall.", "syscall_any")):
+                found[str(alias.name)] = {
+                    node.target.name for node in A.walk(alias.body)
+                    if isinstance(node, A.Assign) and
+                    isinstance(node.target, A.Var)}
+    return found
+
+
+def test_at_least_thirty_syscalls_with_their_return():
+    aliases = syscall_aliases()
+    entries = [name for name in aliases if not name.endswith(".return")
+               and name != "syscall_any"]
+    assert len(entries) >= 30
+    assert sum(f"{name}.return" in aliases for name in entries) >= 30
+
+
+def test_variables_are_stap_names():
+    assert syscall_aliases() == expected_variables()
+
+
+def _p(level, script, capsys, kver="6.1.0-57-amd64", types="btf"):
+    status = cli.main([f"-p{level}", "-r", kver, "--kernel-types", types,
+                       "-e", script])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def _reading_all(aliases) -> str:
+    """A script with a probe on each alias that prints every variable it
+    has."""
+    return "\n".join(
+        f"probe {alias} {{ println({', '.join(sorted(names))}) }}"
+        for alias, names in sorted(aliases.items()))
+
+
+@pytest.mark.parametrize("kver", ["6.1.0-57-amd64", "6.12.95+deb12-amd64"])
+def test_every_alias_compiles_from_btf(kver, capsys):
+    if not Path(f"/boot/vmlinuz-{kver}").is_file():
+        pytest.skip(f"kernel {kver} is not installed")
+    status, out, err = _p(3, _reading_all(syscall_aliases()), capsys, kver)
+    assert (status, err) == (0, "")
+    assert "__x64_sys_openat" in out and "raw_syscalls:sys_enter" in out
+
+
+def test_one_alias_joins_only_what_it_uses(capsys):
+    status, out, err = _p(2, 'probe syscall.close { println(argstr) }',
+                          capsys)
+    assert (status, err) == (0, "")
+    probes = out.split("# probes")[1]
+    assert len(re.findall(r"^kernel\.function", probes, re.M)) == 1
+    functions = out.split("# functions")[1].split("# probes")[0]
+    assert "_sys_open_flag_str" not in functions
+    assert "return_str" not in functions
+
+
+def test_openat_elaborates_as_stap_shows_it(capsys):
+    status, out, err = _p(2, 'probe syscall.openat { printf("%s(%s)\\n", '
+                          'name, argstr) } probe syscall.openat.return { '
+                          'println(name, " = ", retstr) }', capsys)
+    assert (status, err) == (0, "")
+    assert re.search(r'^kernel\.function\("__x64_sys_openat"\) .*<- '
+                     r'syscall\.openat = kernel\.function\("__x64_sys_'
+                     r'openat"\) <- syscall\.openat;', out, re.M)
+    assert re.search(r'^kernel\.function\("__x64_sys_openat"\)\.return ',
+                     out, re.M)
+
+
+def _stap_locals(output: str) -> Dict[str, Set[str]]:
+    """The locals `stap -p2` lists for each probe, by the syscall alias
+    the probe came through (its `__` temporaries left out)."""
+    found: Dict[str, Set[str]] = {}
+    alias = None
+    for line in output.splitlines():
+        if not line.startswith(" "):
+            aliases = re.findall(r"<- (syscall(?:\.|_any)[\w.]*) = ",
+                                 line)
+            alias = aliases[-1] if aliases else None
+        elif alias and not line.strip().startswith("#"):
+            name = line.strip().split(":")[0]
+            if not name.startswith("__"):
+                found.setdefault(alias, set()).add(name)
+    return found
+
+
+def test_variables_against_the_live_stap(stap_kver):
+    """`stap -u -p2` keeps every local of each alias's prologue: the
+    names stpc's aliases set must be the same."""
+    debuginfo = Path(os.environ.get("STPC_CACHE_DIR", "")) / "debuginfo" / \
+        stap_kver
+    if not (debuginfo / f"vmlinux-{stap_kver}").is_file():
+        pytest.skip("no vmlinux with DWARF for stap")
+    aliases = syscall_aliases()
+    result = subprocess.run(
+        ["stap", "-u", "-p2", "-r", stap_kver, "-e",
+         f"probe {', '.join(sorted(aliases))} {{ println(name) }}"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SYSTEMTAP_DEBUGINFO_PATH": str(debuginfo)})
+    assert result.returncode == 0, result.stderr
+    stap = _stap_locals(result.stdout)
+    assert sorted(stap) == sorted(aliases)
+    for alias, names in aliases.items():
+        assert stap[alias] == names, alias
