@@ -65,7 +65,7 @@ def generate(script: Script, kver: str) -> Tuple[str, bool]:
     module's name, version and hash are fixed: they are not the
     translation's to decide.  The script is named by its path in the
     checkout, so that the C (its ``/* FILE:LINE:COL */`` markers) is the
-    same in every clone."""
+    same in every clone; so are the tapsets' files."""
     from stpc.compiler.driver import CompileOptions, Compilation, run_deep
     from stpc.compiler.translate import ModuleInfo, translate
     options = CompileOptions(kernel_release=kver, script_args=script.args,
@@ -75,6 +75,9 @@ def generate(script: Script, kver: str) -> Tuple[str, bool]:
     program = Compilation(source, name, options).program()
     info = ModuleInfo("golden", "0" * 64, "golden", kver)
     c_source = run_deep(lambda: translate(program, info))
+    # a tapset's markers name its file by its absolute path, which is the
+    # checkout's: the same C in every clone names it from the checkout
+    c_source = c_source.replace(f"{ROOT}/", "")
     return c_source, any(s.code is not None for s in program.sites)
 
 
