@@ -126,27 +126,31 @@ def _runtime_identity() -> str:
     return digest.hexdigest()
 
 
-def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
+def _key(*parts: str) -> str:
     digest = hashlib.sha256()
-    for part in (VERSION, _runtime_identity(), c_source, module_name,
-                 repr(options.defines), options.kernel_release,
-                 tree_identity(options.build_tree)):
+    for part in parts:
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def cache_key(c_source: str, module_name: str, options: BuildOptions) -> str:
+    return _key(VERSION, _runtime_identity(), c_source, module_name,
+                repr(options.defines), options.kernel_release,
+                tree_identity(options.build_tree))
+
+
+def _runtime_sizes(options: BuildOptions) -> List[Tuple[str, str]]:
+    """The -D values the runtime object is compiled with: the sizes
+    (RUNTIME_DEFINES), not the limits read at run time."""
+    return [define for define in options.defines
+            if define[0] in RUNTIME_DEFINES]
 
 
 def runtime_key(options: BuildOptions) -> str:
-    """What the runtime object depends on: the sizes among the -D values
-    (RUNTIME_DEFINES), not the limits read at run time."""
-    digest = hashlib.sha256()
-    sizes = [define for define in options.defines
-             if define[0] in RUNTIME_DEFINES]
-    for part in (VERSION, _runtime_identity(), repr(sizes),
-                 options.kernel_release, tree_identity(options.build_tree)):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
+    """What the runtime object depends on (_runtime_sizes)."""
+    return _key(VERSION, _runtime_identity(), repr(_runtime_sizes(options)),
+                options.kernel_release, tree_identity(options.build_tree))
 
 
 def build(c_source: str, module_name: str, options: BuildOptions,
@@ -267,9 +271,8 @@ def _kbuild_runtime(workdir: Path, options: BuildOptions,
     a part of a module, as it is used: kbuild runs objtool on a module's
     linked object, and on a part only where it does not do that."""
     (workdir / "stpc-runtime.c").write_text('#include "stpc_runtime.c"\n')
-    sizes = [define for define in options.defines
-             if define[0] in RUNTIME_DEFINES]
-    flags = _compile_flags(options, sizes) + ["-DSTPC_RUNTIME_OBJECT"]
+    flags = _compile_flags(options, _runtime_sizes(options)) + \
+        ["-DSTPC_RUNTIME_OBJECT"]
     (workdir / "Kbuild").write_text(
         f"obj-m := stpc_runtime_only.o\n"
         f"stpc_runtime_only-y := {_RUNTIME_OBJECT}\n"
