@@ -94,10 +94,7 @@ static void stpc_kprobes_arm(void)
 			stpc_warn("%s: cannot arm probe %s at %pS: error %d\n",
 				  kp->optional ? "WARNING" : "ERROR",
 				  kp->probe.point, (void *)kp->addr, ret);
-			if (!kp->optional) {
-				atomic_inc(&stpc_errors);
-				atomic_set(&stpc_state, STPC_STATE_ERROR);
-			}
+			stpc_arming_failed(kp->optional);
 			continue;
 		}
 		kp->armed = true;

@@ -34,6 +34,22 @@ static void stpc_move_state(int from, int to)
 		stpc_wake_reader();
 }
 
+/* The run ends in error, without its end probes; the loader is told. */
+static void stpc_end_in_error(void)
+{
+	atomic_set(&stpc_state, STPC_STATE_ERROR);
+	stpc_wake_reader();
+}
+
+/* A probe point that could not be armed: an error unless optional. */
+static void stpc_arming_failed(bool optional)
+{
+	if (optional)
+		return;
+	atomic_inc(&stpc_errors);
+	stpc_end_in_error();
+}
+
 /* Whether the loader should stop waiting for output: the run is ending. */
 bool stpc_session_ending(void)
 {
@@ -80,10 +96,8 @@ static void stpc_report_error(struct stpc_context *c)
 	else
 		stpc_warn("ERROR: %s\n", c->last_error);
 	/* like SystemTap, the run ends without running the end probes */
-	if (atomic_inc_return(&stpc_errors) > stpc_program.limits.maxerrors) {
-		atomic_set(&stpc_state, STPC_STATE_ERROR);
-		stpc_wake_reader();
-	}
+	if (atomic_inc_return(&stpc_errors) > stpc_program.limits.maxerrors)
+		stpc_end_in_error();
 }
 
 static bool stpc_probe_may_run(const struct stpc_probe *p)

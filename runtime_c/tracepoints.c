@@ -36,10 +36,7 @@ static void stpc_tracepoint_failed(struct stpc_tracepoint *t,
 {
 	stpc_warn("%s: cannot arm probe %s: %s (error %d)\n",
 		  t->optional ? "WARNING" : "ERROR", t->probe.point, why, ret);
-	if (!t->optional) {
-		atomic_inc(&stpc_errors);
-		atomic_set(&stpc_state, STPC_STATE_ERROR);
-	}
+	stpc_arming_failed(t->optional);
 }
 
 static void stpc_tracepoints_arm(void)
