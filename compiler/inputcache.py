@@ -19,6 +19,8 @@ what the command was given, before any pass runs.
     debuginfo/KVER/     the vmlinux with DWARF --fetch-debuginfo keeps
     features/TREE.json  the kernel features kbuild found in a build tree
                         (features.py)
+    tapsets/            tapset files' parsed trees, keyed on the text
+                        and the conditions (tapsets.py)
 
 KK is the first two hex digits of KEY.  An entry is used only when every
 input it lists still has the identity it had (a stat each, nothing
@@ -182,9 +184,11 @@ def store(key: str, module: Path, inputs: Iterable[str],
 
 # ---- what the passes read ----------------------------------------------
 
-#: lark's cache of the parsed grammar: derived from stap.lark, which
-#: stpc_identity covers
-_DERIVED_PREFIXES = (".lark_cache_",)
+#: a tapset file's parsed tree, keyed on the file's text (tapsets.py)
+DERIVED_TAPSET_PREFIX = "tapset-ast-"
+#: lark's cache of the parsed grammar, derived from stap.lark, which
+#: stpc_identity covers; the tapsets' trees, derived from files read
+_DERIVED_PREFIXES = (".lark_cache_", DERIVED_TAPSET_PREFIX)
 _WRITING_MODES = frozenset("wax+")
 
 

@@ -204,6 +204,56 @@ def test_tapset_reads_are_recorded_for_the_raw_input_cache(tmp_path):
             str(tmp_path), str(tmp_path / "6.1")} <= recorder.paths
 
 
+def _unparsed(tree: A.Script) -> str:
+    from stpc.compiler.unparse import unparse
+    return unparse(tree)
+
+
+def _file(library: tapsets.Library, name: str) -> A.Script:
+    return next(f for f in library.files if os.path.basename(f.file) == name)
+
+
+def test_a_tapset_file_is_parsed_once_then_loaded(tmp_path, monkeypatch):
+    """The second load of the library parses nothing: the trees come
+    from $STPC_CACHE_DIR, the same as parsed, spans included."""
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    first = _library(tmp_path / "lib", LIB)
+    parsed = []
+    real = tapsets.parse
+    monkeypatch.setattr(tapsets, "parse", lambda *a, **k: parsed.append(a)
+                        or real(*a, **k))
+    second = tapsets.load_library((str(tmp_path / "lib"),), ENV)
+    assert parsed == []
+    assert [_unparsed(f) for f in second.files] == \
+        [_unparsed(f) for f in first.files]
+    assert [f.probes[0].span for f in second.files if f.probes] == \
+        [f.probes[0].span for f in first.files if f.probes]
+
+
+def test_a_changed_text_or_condition_is_parsed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    conditional = {"v.stp": 'function which() { return %( kernel_v >= "6.2"'
+                            ' %? "new" %: "old" %) }\n'}
+    old = _library(tmp_path / "lib", conditional)
+    new = _library(tmp_path / "lib", conditional,
+                   env=PreprocessEnv("6.12.9-amd64", arch="x86_64"))
+    assert '"old"' in _unparsed(_file(old, "v.stp"))
+    assert '"new"' in _unparsed(_file(new, "v.stp"))
+    changed = _library(tmp_path / "lib", {"v.stp": "function which() "
+                                                   "{ return \"edited\" }\n"})
+    assert '"edited"' in _unparsed(_file(changed, "v.stp"))
+
+
+def test_a_damaged_cached_tree_is_parsed_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    _library(tmp_path / "lib", {"calls.stp": LIB["calls.stp"]})
+    for stored in (tmp_path / "cache" / "tapsets").iterdir():
+        stored.write_bytes(b"not a pickle")
+    again = _library(tmp_path / "lib", {"calls.stp": LIB["calls.stp"]})
+    assert [f.name for f in _file(again, "calls.stp").functions] == \
+        ["lib_f"]
+
+
 def test_the_builtin_tapsets_are_part_of_stpcs_identity(monkeypatch):
     from stpc.compiler import inputcache
     before = stpc_identity()
