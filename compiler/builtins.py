@@ -89,6 +89,7 @@ _TABLE = [
     Builtin("pid", L, c="((s64)task_tgid_nr(current))"),
     Builtin("tid", L, c="((s64)task_pid_nr(current))"),
     Builtin("ppid", L, c="((s64)task_tgid_nr(current->real_parent))"),
+    Builtin("task_current", L, c="((s64)(unsigned long)current)"),
     Builtin("uid", L,
             c="((s64)from_kuid_munged(current_user_ns(), current_uid()))"),
     Builtin("cpu", L, c="((s64)smp_processor_id())"),

@@ -9,12 +9,13 @@ from . import ast as A
 from .aliases import check_uses_placed, expand_aliases
 from .builtins import is_builtin
 from .counters import mark_counters
-from .errors import ErrorCollector, nearest
+from .errors import ErrorCollector, StpcError, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, T)
 from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .targetvars import check_target_uses
+from .varscope import TypesScope
 from .tracepoints import is_tracepoint_point, tracepoint_sites
 from .typeinfer import infer_types
 from .unsupported import unsupported_point
@@ -59,15 +60,24 @@ def elaborate(script: A.Script,
     errors.raise_if_any()
     _mark_global_use(globals_, functions, scopes)
     probed = resolver.probed if resolver is not None else ProbedModules()
-    sites = check_target_uses(functions, handlers, sites, probed, errors)
+    sites, cast_types = check_target_uses(
+        functions, handlers, sites, probed, errors,
+        lambda: _kernel_types(resolver))
     errors.raise_if_any()
     program = Program(script, globals_, functions, handlers, sites,
                       types, symbols, _max_nesting(functions),
                       probed.frozen(),
                       find_warnings(script, globals_, functions, handlers,
-                                    sites))
+                                    sites), cast_types)
     mark_counters(program)
     return program
+
+
+def _kernel_types(resolver: Optional[ProbeResolver]) -> TypesScope:
+    if resolver is None:
+        raise StpcError("@cast needs the kernel's types, and no kernel "
+                        "was given to compile for", None)
+    return TypesScope(resolver.kernel_btf())
 
 
 # ---- declarations --------------------------------------------------------

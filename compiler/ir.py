@@ -216,6 +216,10 @@ class Program:
     # kernel/module probes: the modules probed, by name
     probed: Mapping[str, ProbedModule] = field(default_factory=dict)
     warnings: Tuple["StpcWarning", ...] = ()    # in source order
+    # where @cast finds structs away from a probed function (a
+    # varscope.TypesScope), when a script function or a begin, end or
+    # timer probe casts
+    cast_types: Optional[object] = None
 
     def __post_init__(self) -> None:
         for name in ("globals", "functions", "types", "symbols", "probed"):

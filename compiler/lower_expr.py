@@ -16,7 +16,8 @@ from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_map_ref, stat_read, stat_ref, struct_key, truth,
                       value_ref)
-from .targetvars import TargetCompiler, TargetSite, compiler_for, is_target
+from .targetvars import (TargetCompiler, TargetSite, compiler_for,
+                         is_target, types_compiler)
 from .visit import ExprVisitor
 
 _ARITH = {"+": "+", "-": "-", "*": "*", "&": "&", "|": "|", "^": "^"}
@@ -37,9 +38,12 @@ class ExprLowering(ExprVisitor):
         self.function = function
         self.entry_nodes: List[object] = list(entry_nodes)
         self.target_vars: Optional[TargetCompiler] = None
+        where = lambda node: c_string(location(node))   # noqa: E731
         if site is not None:
-            self.target_vars = compiler_for(
-                site, self.expr, lambda node: c_string(location(node)))
+            self.target_vars = compiler_for(site, self.expr, where)
+        elif program.cast_types is not None:
+            self.target_vars = types_compiler(program.cast_types, self.expr,
+                                              where)
 
     def temp_string(self) -> str:
         return self.frame.temp_string()

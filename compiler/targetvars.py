@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, List, Sequence, Set, Tuple
+from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 from . import ast as A
 from . import ctype as C
@@ -22,7 +22,7 @@ from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
                        Unavailable, deref_c, regs, write_c)
 from .probed import ProbedModules
-from .varscope import scope_of
+from .varscope import TypesScope, scope_of
 from .visit import EXPR_NODES, ExprVisitor
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
@@ -210,15 +210,21 @@ class TargetCompiler(ExprVisitor):
         return Obj(struct, InMemory(f"((u64)({pointer}))"))
 
     def find_struct(self, wanted: str, node) -> C.CType:
+        """``struct NAME``, ``union NAME``, or a bare ``NAME`` that is a
+        struct, else a union (as stap's ``@cast(t, "task_struct")``)."""
         kind, _, name = wanted.partition(" ")
-        if kind not in ("struct", "union") or not name:
+        if not name and kind.isidentifier():
+            kind, name = "", kind
+        elif kind not in ("struct", "union") or not name:
             raise StpcError(f"@cast type '{wanted}' must be "
-                            "'struct NAME' or 'union NAME'", node.span)
-        found = self.scope.find_struct(kind, name.strip())
-        if found is None:
-            raise StpcError(f"no {wanted} in the debug information of "
-                            f"{self.point}", node.span)
-        return found
+                            "'struct NAME', 'union NAME' or 'NAME'",
+                            node.span)
+        for each in (kind,) if kind else ("struct", "union"):
+            found = self.scope.find_struct(each, name.strip())
+            if found is not None:
+                return found
+        raise StpcError(f"no {wanted if kind else 'struct ' + name} in the "
+                        f"debug information of {self.point}", node.span)
 
     # -- steps --
     def member(self, obj: Obj, node: A.Member) -> Obj:
@@ -423,17 +429,21 @@ def outer_targets(node):
 
 
 def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
-                      probed: ProbedModules,
-                      errors: ErrorCollector) -> List[ProbeSite]:
+                      probed: ProbedModules, errors: ErrorCollector,
+                      kernel_types: Callable[[], TypesScope]
+                      ) -> Tuple[List[ProbeSite], Optional[TypesScope]]:
     """Target variables appear only in kprobe handlers and resolve at
-    every site of them; returns the sites, each such site with its own
-    handler variant.  Compiling every target expression here also adds
-    the slots their addresses need to ``probed``."""
+    every site of them; ``@cast`` chains also appear in functions and
+    other probes, where they read the kernel's types.  Returns the
+    sites, each site with target expressions with its own handler
+    variant, and the kernel's types when a cast needs them.  Compiling
+    every target expression here also adds the slots their addresses
+    need to ``probed``."""
+    casts = _CastChecker(kernel_types, errors)
     for function in functions.values():
-        for node in outer_targets(function.decl.body):
-            errors.add(f"{_describe(node)}: target variables can only be "
-                       "used in kernel and module probe handlers",
-                       node.span)
+        casts.check(list(outer_targets(function.decl.body)),
+                    "target variables can only be used in kernel and "
+                    "module probe handlers")
     checked = list(sites)
     checker = _Checker(probed, errors)
     for handler in handlers:
@@ -444,16 +454,74 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
         for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
-            if site.resolved is None:
-                errors.add(f"{_describe(nodes[0])}: target variables are "
-                           f"not available in '{site.point}' probes",
-                           nodes[0].span)
-                continue
             checked[i] = dataclasses.replace(site, variant=site.order)
+            if site.resolved is None:
+                casts.check(nodes, "target variables are not available "
+                                   f"in '{site.point}' probes")
+                continue
             checker.check(site.description, site.resolved, nodes,
                           written=written)
     checker.add_entry_slots()
-    return checked
+    return checked, casts.types
+
+
+def is_cast_chain(node) -> bool:
+    """A target access that starts at a ``@cast``: it names no variable
+    of a probed function."""
+    while isinstance(node, (A.Member, A.Subscript, A.AddressOf)):
+        node = node.operand if isinstance(node, A.AddressOf) else node.base
+    return isinstance(node, A.AtOp) and node.op == "@cast"
+
+
+class _CastChecker:
+    """Compiles the target expressions of places without a probed
+    function: each must be a @cast chain, read from the kernel's types
+    (loaded only when one is there)."""
+
+    def __init__(self, kernel_types: Callable[[], TypesScope],
+                 errors: ErrorCollector):
+        self.kernel_types = kernel_types
+        self.errors = errors
+        self.types: Optional[TypesScope] = None
+
+    def check(self, nodes, refusal: str) -> None:
+        for node in nodes:
+            if not is_cast_chain(node):
+                self.errors.add(f"{_describe(node)}: {refusal}", node.span,
+                                hint="@cast(pointer, \"struct NAME\")->... "
+                                     "reads kernel structs anywhere")
+                continue
+            try:
+                self.compiler(node).value(node)
+            except StpcError as exc:
+                self.errors.add_error(exc)
+
+    def compiler(self, node) -> TargetCompiler:
+        _check_cast_module(node)
+        if self.types is None:
+            self.types = self.kernel_types()
+        return types_compiler(self.types, lambda node: "0",
+                              lambda node: "NULL")
+
+
+def _check_cast_module(node) -> None:
+    """Away from a probed function, a cast reads the kernel's types: its
+    third argument, when given, must name the kernel."""
+    while not (isinstance(node, A.AtOp) and node.op == "@cast"):
+        node = node.operand if isinstance(node, A.AddressOf) else node.base
+    if len(node.args) > 2:
+        module = node.args[2]
+        if not isinstance(module, A.StrLit) or \
+                module.value.split("<", 1)[0].strip() != "kernel":
+            raise StpcError("@cast here reads the kernel's types: its "
+                            "module must be \"kernel\"", module.span,
+                            hint="a module's structs are read with @cast "
+                                 "in that module's probes")
+
+
+def types_compiler(types: TypesScope, expr_c, where) -> TargetCompiler:
+    """Casts away from a probed function, against the kernel's types."""
+    return TargetCompiler(types, False, "the kernel", expr_c, where)
 
 
 @dataclass(frozen=True)

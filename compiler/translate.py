@@ -309,7 +309,7 @@ class _ModuleView:
         name = _handler_name(index, site)
         frame = FrameView(f"stpc_locals_{name}", name)
         at_site = None
-        if site is not None:
+        if site is not None and site.resolved is not None:
             at_site = self.target_site(site, site.resolved)
         exprs = ExprLowering(self.program, frame, site=at_site,
                              entry_nodes=entry_captures(handler.decl.body))

@@ -34,9 +34,7 @@ _TAPSET_FUNCTION_GROUPS = {
         return_str stack_size stack_used stack_unused mem_page_size
     """,
     "tasks": """
-        task_current task_parent task_pid task_tid task_uid task_gid
-        task_euid task_egid task_execname task_state task_nice task_prio
-        task_cpu task_open_file_handles task_max_file_handles
+        task_open_file_handles task_max_file_handles
         task_start_time task_stime task_utime task_time_string task_ancestry
         task_cwd_path task_dentry_path task_fd_lookup
     """,

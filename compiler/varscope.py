@@ -180,6 +180,26 @@ class TracepointScope(BtfScope):
         return None
 
 
+class TypesScope:
+    """Where a ``@cast`` away from a probed function (in a script
+    function, a begin or timer probe) finds its struct: the kernel's
+    BTF, which describes every struct of vmlinux.  It has no variables:
+    only @cast chains are compiled against it."""
+    function_name = "the kernel"
+
+    def __init__(self, btf: KernelBtf):
+        self.btf = btf
+
+    def variables(self) -> List[TargetVariable]:
+        return []
+
+    def global_variable(self, name: str, file: Optional[str]):
+        return None
+
+    def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
+        return self.btf.struct(name, kind)
+
+
 def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
     """The variables at a resolved site, whichever format described it;
     ``relocate`` gives the C of an address in its DWARF file."""

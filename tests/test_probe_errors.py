@@ -91,6 +91,52 @@ def test_target_variables_outside_kernel_probes(compile_c):
                    "probe begin { f() }")
     assert "only be used in kernel and module probe handlers" in \
         error.message
+    assert "@cast" in error.hint
+
+
+def _kernel_offset(kver, struct: str, *members: str) -> int:
+    from stpc.compiler import ctype as C
+    from stpc.compiler.btf import load_kernel_btf
+    offset, found = 0, load_kernel_btf(kver).struct(struct)
+    for name in members:
+        at, member = C.strip(found).member(name)
+        offset, found = offset + at, member.type
+    return offset
+
+
+def test_cast_reads_kernel_structs_in_functions_and_begin(compile_c, kver):
+    """Away from a probed function, @cast reads the kernel's BTF: the
+    member's offset is vmlinux's, read fault-safe."""
+    c = compile_c('function tgid_of(t) { return @cast(t, "task_struct", '
+                  '"kernel<linux/sched.h>")->tgid } '
+                  'probe begin { println(tgid_of(0), " ", '
+                  '@cast(0, "struct task_struct")->signal->nr_threads) }')
+    tgid = _kernel_offset(kver, "task_struct", "tgid")
+    signal = _kernel_offset(kver, "task_struct", "signal")
+    threads = _kernel_offset(kver, "signal_struct", "nr_threads")
+    assert f"stpc_deref(c, (((u64)(l->vars.l_t)) + {tgid}), 4," in c
+    assert f"stpc_deref(c, (stpc_deref(c, (((u64)(((s64)0LL))) + " \
+        f"{signal}), 8," in c and f"+ {threads}), 4," in c
+
+
+@pytest.mark.parametrize("source, message", [
+    ('function f(t) { return @cast(t, "task_struct", "ext4")->pid } '
+     'probe begin { f(0) }',
+     "@cast here reads the kernel's types: its module must be \"kernel\""),
+    ('function f(t) { return @cast(t, "no_such_struct")->pid } '
+     'probe begin { f(0) }',
+     "no struct no_such_struct in the debug information of the kernel"),
+    ('function f(t) { return @cast(t, "task_struct")->no_such_member } '
+     'probe begin { f(0) }',
+     "struct task_struct has no member 'no_such_member'"),
+    ('probe begin { println(@cast(0, "enum pid_type")->x) }',
+     "@cast type 'enum pid_type' must be 'struct NAME', 'union NAME' or "
+     "'NAME'"),
+    ('probe begin { println(@entry(@cast(0, "task_struct")->pid)) }',
+     "target variables are not available in 'begin' probes"),
+])
+def test_cast_errors_away_from_probed_functions(compile_c, source, message):
+    assert message in _error(compile_c, source).message
 
 
 def test_optional_point_that_matches_nothing_is_dropped(compile_c):

@@ -394,7 +394,7 @@ def all_cases(kver: str) -> List[VmCase]:
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
         concurrency_cases(kver) + output_pressure_cases(kver) + \
         tracepoint_cases(kver) + tapset_family_cases(kver) + \
-        syscall_tapset_cases(kver)
+        task_function_cases(kver) + syscall_tapset_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1516,6 +1516,36 @@ probe syscall_any.return {
 		printf("%s %d\\n", name, retval == tid())
 }
 """
+
+
+# tapset/task.stp: the task_* functions (@cast in functions) on the
+# exiting -c command, checked against the built-ins that read current,
+# and its nice value as `nice -n 5` set it (prio 125, 25 above the 100
+# real-time levels)
+_TASK_FUNCTIONS = """
+probe begin { println(task_pid(task_current()) == pid()) }
+probe kernel.trace("sched:sched_process_exit") {
+	if (pid() == target()) {
+		t = task_current()
+		printf("%d %d %d %d %d %d %d\\n", task_pid(t) == pid(),
+		       task_tid(t) == tid(), task_pid(task_parent(t)) == ppid(),
+		       task_execname(t) == execname(), task_uid(t) == uid(),
+		       task_cpu(t) == cpu(), task_parent(t) != t)
+		printf("%s nice=%d prio=%d uid=%d euid=%d gid=%d egid=%d state=%d\\n",
+		       task_execname(t), task_nice(t), task_prio(t), task_uid(t),
+		       task_euid(t), task_gid(t), task_egid(t), task_state(t))
+	}
+}
+"""
+
+
+def task_function_cases(kver: str) -> List[VmCase]:
+    return [_inline("tapset/task-functions", kver, _TASK_FUNCTIONS,
+                    ["-c", "nice -n 5 /bin/true"],
+                    stdout="1\n1 1 1 1 1 1 1\n"
+                           "true nice=5 prio=25 uid=0 euid=0 gid=0 egid=0 "
+                           "state=0\n",
+                    stderr=None, stderr_pattern=_MAYBE_SKIPPED)]
 
 
 def _lines_in_order(expected: str) -> str:
