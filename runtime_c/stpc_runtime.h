@@ -279,6 +279,7 @@ struct stpc_kprobe {
 	unsigned long symbol_size;	/* checks a module loaded later */
 	bool is_return;
 	bool ftrace_entry;		/* a function's entry: ftrace may carry it */
+	bool reads_regs;		/* the handler reads the probed registers */
 	bool on_ftrace;			/* armed through ftrace, not a kprobe */
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
