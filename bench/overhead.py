@@ -63,6 +63,12 @@ probe end {
 	printf("%%d\\n", bytes)
 }
 """
+# the same counter on the ftrace_ops that saves the registers: a
+# handler naming $value reads them (the dead branch costs one action)
+COUNT_REGS = """global n
+probe %s { n++; if (0) n += $value }
+probe end { printf("%%d\\n", n) }
+"""
 HIST = """global values
 probe %s { values <<< $value }
 probe end { print(@hist_log(values)); printf("%%d\\n", @count(values)) }
@@ -121,6 +127,8 @@ VARIANTS = [
      "stpc stpc_count.ko --run -c '{round}'", _last_int),
     ("stpc_count_no_overload", "", "stpc `n++`, `-D STP_NO_OVERLOAD`",
      "stpc stpc_count_no_overload.ko --run -c '{round}'", _last_int),
+    ("stpc_count_regs", "", "stpc `n++`, registers saved",
+     "stpc stpc_count_regs.ko --run -c '{round}'", _last_int),
     ("stpc_args", "", "stpc args + 2-key `<<<`",
      "stpc stpc_args.ko --run -c '{round}'", _args_hits),
     ("stpc_hist", "", "stpc `<<<` + `@hist_log`",
@@ -149,6 +157,8 @@ COMPARISONS = [
     ("stpc_count", "ftrace", ""),
     # what overload protection's two get_cycles() per hit cost
     ("stpc_count", "stpc_count_no_overload", ""),
+    # what saving the registers (FTRACE_OPS_FL_SAVE_REGS) costs
+    ("stpc_count", "stpc_count_regs", ""),
     ("stpc_count", "stap_count", ""),
     ("stpc_args", "stap_args", "<= 0.3"),
     ("stpc_count", "bpf_count", "<= 0.33"),
@@ -162,7 +172,8 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
         shutil.copy(source, work)
     run_host(BENCH, ["make", "-C", f"/lib/modules/{kver}/build",
                      f"M={work}", "modules"], work, "building bench/modules")
-    scripts = {"count": COUNT, "args": ARGS, "hist": HIST}
+    scripts = {"count": COUNT, "count_regs": COUNT_REGS, "args": ARGS,
+               "hist": HIST}
     stpc_builds = {**{name: (name, []) for name in scripts},
                    "count_no_overload": ("count", ["-D", "STP_NO_OVERLOAD"])}
     for name, (script, defines) in stpc_builds.items():

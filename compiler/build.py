@@ -20,6 +20,7 @@ from typing import (TYPE_CHECKING, Callable, ContextManager, List, Optional,
 
 from .defines import RUNTIME_DEFINES
 from .errors import EnvironmentProblem, StpcError, warn
+from . import kbuild_replay
 from .features import feature_defines
 from .inputcache import cache_dir
 from ..loader import VERSION
@@ -179,6 +180,12 @@ def build(c_source: str, module_name: str, options: BuildOptions,
             keep=options.keep_build_dir)
 
 
+def _recipe(runtime: Path) -> Path:
+    """The recorded kbuild commands (kbuild_replay.py) of modules that
+    link this runtime object: same tree, stpc and sizes."""
+    return runtime.with_name("kbuild-recipe.json")
+
+
 def _cached_build(cached: Path, make: Callable[[Path], Path],
                   keep: bool = False) -> Path:
     """CACHED, made by MAKE in a scratch directory unless it is there
@@ -243,24 +250,33 @@ def script_c_name(module_name: str) -> str:
 
 def _kbuild(workdir: Path, c_source: str, module_name: str, runtime: Path,
             options: BuildOptions, verbose: int) -> Path:
-    """The module: the script's C, and the runtime object linked in as a
-    file kbuild copies (its _shipped rule)."""
+    """The module: the script's C, and the runtime object linked in, by
+    the commands of a previous build when it left a recipe
+    (kbuild_replay.py), else by kbuild, which copies the runtime object
+    (its _shipped rule)."""
     script = script_c_name(module_name)
     (workdir / script).write_text(c_source, encoding="latin-1")
     # modpost reads the command file of every object it links
-    shutil.copyfile(runtime, workdir / f"{_RUNTIME_OBJECT}_shipped")
+    shutil.copyfile(runtime, workdir / _RUNTIME_OBJECT)
     shutil.copyfile(_command_file(runtime),
                     _command_file(workdir / _RUNTIME_OBJECT))
-    flags = _compile_flags(options, options.defines)
+    flags = " ".join(_compile_flags(options, options.defines))
+    ko = workdir / f"{module_name}.ko"
+    if verbose <= 1 and kbuild_replay.replay(
+            _recipe(runtime), workdir, module_name, flags,
+            options.build_tree):
+        return ko
+    shutil.copyfile(runtime, workdir / f"{_RUNTIME_OBJECT}_shipped")
     (workdir / "Kbuild").write_text(
         f"obj-m := {module_name}.o\n"
         f"{module_name}-y := {script[:-2]}.o {_RUNTIME_OBJECT}\n"
-        f"ccflags-y := {' '.join(flags)}\n")
+        f"ccflags-y := {flags}\n" + kbuild_replay.ENV_RULE)
     output = _make(options, workdir, "modules", verbose)
-    ko = workdir / f"{module_name}.ko"
     if output is not None or not ko.exists():
         raise _build_failure(output or "", c_source, script,
                              options.defines)
+    kbuild_replay.record(workdir, module_name, flags, _recipe(runtime),
+                         skip=_RUNTIME_OBJECT)
     return ko
 
 

@@ -1,34 +1,52 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Function-entry probes through one ftrace_ops, for kernels that export
+ * Function-entry probes through ftrace_ops, for kernels that export
  * register_ftrace_function and ftrace_set_filter_ips (found by a feature
  * probe at build time, see compiler/features.py).  Every entry site armed
- * at start shares the ops: one filter, one code update, no kprobe layer
- * per hit.  The callback finds its sites by address in a table sorted
- * before the ops is registered and never changed while it is, so it
- * takes no lock.  Only sites that cannot go away are put there (the
- * kernel's, and pinned modules'): a module that loads later gets
- * kprobes, as do sites ftrace refuses (notrace functions).
+ * at start shares one of two ops: one filter, one code update, no kprobe
+ * layer per hit.  Sites whose handler reads the probed registers get the
+ * ops that saves them (FTRACE_OPS_FL_SAVE_REGS); the others get one
+ * without, whose trampoline saves only what a call clobbers, which is
+ * cheaper on every hit.  A callback finds its sites by address in its
+ * ops' table, sorted before the ops is registered and never changed while
+ * it is, so it takes no lock.  Only sites that cannot go away are put
+ * there (the kernel's, and pinned modules'): a module that loads later
+ * gets kprobes, as do sites ftrace refuses (notrace functions).
  */
 #include <linux/ftrace.h>
 #include <linux/sort.h>
 #include <linux/slab.h>
 #include <asm/ibt.h>
 
-static struct stpc_kprobe **stpc_entry_sites;
-static unsigned int stpc_nentry_sites;
-static bool stpc_entry_registered;
+struct stpc_entry_set {
+	struct ftrace_ops ops;
+	bool saves_regs;		/* for handlers that read registers */
+	struct stpc_kprobe **sites;
+	unsigned int nsites;
+	bool registered;
+};
 
-/* The first site at @ip, the fentry call: a function's address, or the
- * address just past its endbr64. */
-static unsigned int stpc_entry_find(unsigned long ip)
+static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
+				   struct ftrace_ops *ops,
+				   struct ftrace_regs *fregs);
+
+static struct stpc_entry_set stpc_entry_sets[] = {
+	{ .ops = { .func = stpc_entry_hit, .flags = FTRACE_OPS_FL_SAVE_REGS },
+	  .saves_regs = true },
+	{ .ops = { .func = stpc_entry_hit } },
+};
+
+/* The first site of @set at @ip, the fentry call: a function's address,
+ * or the address just past its endbr64. */
+static unsigned int stpc_entry_find(const struct stpc_entry_set *set,
+				    unsigned long ip)
 {
-	unsigned int low = 0, high = stpc_nentry_sites;
+	unsigned int low = 0, high = set->nsites;
 
 	while (low < high) {
 		unsigned int mid = low + (high - low) / 2;
 
-		if (stpc_entry_sites[mid]->addr + ENDBR_INSN_SIZE < ip)
+		if (set->sites[mid]->addr + ENDBR_INSN_SIZE < ip)
 			low = mid + 1;
 		else
 			high = mid;
@@ -36,10 +54,14 @@ static unsigned int stpc_entry_find(unsigned long ip)
 	return low;
 }
 
+/* regs is NULL for the ops that does not save them: its handlers read
+ * none (compiler/translate.py). */
 static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 				   struct ftrace_ops *ops,
 				   struct ftrace_regs *fregs)
 {
+	const struct stpc_entry_set *set =
+		container_of(ops, struct stpc_entry_set, ops);
 	struct pt_regs *regs = ftrace_get_regs(fregs);
 	unsigned int i;
 	int bit;
@@ -47,8 +69,8 @@ static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 	bit = ftrace_test_recursion_trylock(ip, parent_ip);
 	if (bit < 0)
 		return;
-	for (i = stpc_entry_find(ip); i < stpc_nentry_sites; i++) {
-		struct stpc_kprobe *kp = stpc_entry_sites[i];
+	for (i = stpc_entry_find(set, ip); i < set->nsites; i++) {
+		struct stpc_kprobe *kp = set->sites[i];
 
 		if (ip - kp->addr > ENDBR_INSN_SIZE)
 			break;
@@ -57,14 +79,11 @@ static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 	ftrace_test_recursion_unlock(bit);
 }
 
-static struct ftrace_ops stpc_entry_ops = {
-	.func = stpc_entry_hit,
-	.flags = FTRACE_OPS_FL_SAVE_REGS,
-};
-
-static bool stpc_entry_eligible(const struct stpc_kprobe *kp)
+static bool stpc_entry_eligible(const struct stpc_kprobe *kp,
+				const struct stpc_entry_set *set)
 {
 	return kp->ftrace_entry && kp->usable && !kp->armed &&
+	       kp->reads_regs == set->saves_regs &&
 	       (stpc_program.probed[kp->module].is_kernel ||
 		stpc_pinned[kp->module]);
 }
@@ -82,18 +101,18 @@ static int stpc_entry_cmp(const void *a, const void *b)
 
 /* The eligible sites ftrace accepts, one by one: only after the batch
  * was refused (which left the filter empty), as each call copies it. */
-static unsigned int stpc_entry_filter_each(unsigned int n)
+static unsigned int stpc_entry_filter_each(struct stpc_entry_set *set,
+					   unsigned int n)
 {
 	unsigned int i, kept = 0;
 
 	for (i = 0; i < n; i++)
-		if (!ftrace_set_filter_ip(&stpc_entry_ops,
-					  stpc_entry_sites[i]->addr, 0, 0))
-			stpc_entry_sites[kept++] = stpc_entry_sites[i];
+		if (!ftrace_set_filter_ip(&set->ops, set->sites[i]->addr, 0, 0))
+			set->sites[kept++] = set->sites[i];
 	return kept;
 }
 
-static int stpc_entry_filter(unsigned int n)
+static int stpc_entry_filter(struct stpc_entry_set *set, unsigned int n)
 {
 	unsigned long *ips;
 	unsigned int i;
@@ -103,62 +122,77 @@ static int stpc_entry_filter(unsigned int n)
 	if (!ips)
 		return -ENOMEM;
 	for (i = 0; i < n; i++)
-		ips[i] = stpc_entry_sites[i]->addr;
-	ret = ftrace_set_filter_ips(&stpc_entry_ops, ips, n, 0, 1);
+		ips[i] = set->sites[i]->addr;
+	ret = ftrace_set_filter_ips(&set->ops, ips, n, 0, 1);
 	kvfree(ips);
 	return ret;
 }
 
-/* The ops can be filtered again only once its filter is freed, which
+/* An ops can be filtered again only once its filter is freed, which
  * happens once: arming happens once per run. */
-static void stpc_entry_release(void)
+static void stpc_entry_release(struct stpc_entry_set *set)
 {
-	ftrace_free_filter(&stpc_entry_ops);
-	kvfree(stpc_entry_sites);
-	stpc_entry_sites = NULL;
+	ftrace_free_filter(&set->ops);
+	kvfree(set->sites);
+	set->sites = NULL;
 }
 
-/* Arms every eligible site through ftrace; the others are left to kprobes. */
-static void stpc_entry_arm(void)
+/* Arms @set's eligible sites; the ones ftrace refuses are left to kprobes. */
+static void stpc_entry_arm_set(struct stpc_entry_set *set)
 {
 	unsigned int i, n = 0;
 
-	stpc_entry_sites = kvcalloc(stpc_program.nkprobes,
-				    sizeof(*stpc_entry_sites), GFP_KERNEL);
-	if (!stpc_entry_sites)
+	set->sites = kvcalloc(stpc_program.nkprobes, sizeof(*set->sites),
+			      GFP_KERNEL);
+	if (!set->sites)
 		return;
 	for (i = 0; i < stpc_program.nkprobes; i++)
-		if (stpc_entry_eligible(&stpc_program.kprobes[i]))
-			stpc_entry_sites[n++] = &stpc_program.kprobes[i];
-	sort(stpc_entry_sites, n, sizeof(*stpc_entry_sites), stpc_entry_cmp,
-	     NULL);
-	if (n && stpc_entry_filter(n))
-		n = stpc_entry_filter_each(n);
-	if (!n || register_ftrace_function(&stpc_entry_ops)) {
-		stpc_entry_release();
+		if (stpc_entry_eligible(&stpc_program.kprobes[i], set))
+			set->sites[n++] = &stpc_program.kprobes[i];
+	sort(set->sites, n, sizeof(*set->sites), stpc_entry_cmp, NULL);
+	if (n && stpc_entry_filter(set, n))
+		n = stpc_entry_filter_each(set, n);
+	if (!n || register_ftrace_function(&set->ops)) {
+		stpc_entry_release(set);
 		return;
 	}
-	stpc_nentry_sites = n;
-	stpc_entry_registered = true;
+	set->nsites = n;
+	set->registered = true;
 	for (i = 0; i < n; i++) {
-		stpc_entry_sites[i]->on_ftrace = true;
-		stpc_entry_sites[i]->armed = true;
+		set->sites[i]->on_ftrace = true;
+		set->sites[i]->armed = true;
 	}
+}
+
+static void stpc_entry_disarm_set(struct stpc_entry_set *set)
+{
+	unsigned int i;
+
+	if (!set->sites)
+		return;
+	if (set->registered)
+		unregister_ftrace_function(&set->ops);
+	set->registered = false;
+	for (i = 0; i < set->nsites; i++) {
+		set->sites[i]->on_ftrace = false;
+		set->sites[i]->armed = false;
+	}
+	set->nsites = 0;
+	stpc_entry_release(set);
+}
+
+static void stpc_entry_arm(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(stpc_entry_sets); i++)
+		stpc_entry_arm_set(&stpc_entry_sets[i]);
 }
 
 static void stpc_entry_disarm(void)
 {
 	unsigned int i;
 
-	if (!stpc_entry_sites)
-		return;
-	if (stpc_entry_registered)
-		unregister_ftrace_function(&stpc_entry_ops);
-	stpc_entry_registered = false;
-	for (i = 0; i < stpc_nentry_sites; i++) {
-		stpc_entry_sites[i]->on_ftrace = false;
-		stpc_entry_sites[i]->armed = false;
-	}
-	stpc_nentry_sites = 0;
-	stpc_entry_release();
+	for (i = 0; i < ARRAY_SIZE(stpc_entry_sets); i++)
+		stpc_entry_disarm_set(&stpc_entry_sets[i]);
 }

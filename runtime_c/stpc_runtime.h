@@ -279,6 +279,7 @@ struct stpc_kprobe {
 	unsigned long symbol_size;	/* checks a module loaded later */
 	bool is_return;
 	bool ftrace_entry;		/* a function's entry: ftrace may carry it */
+	bool reads_regs;		/* the handler reads the probed registers */
 	bool on_ftrace;			/* armed through ftrace, not a kprobe */
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
@@ -381,7 +382,8 @@ static inline void *stpc_counted(void *p, size_t size,
 struct stpc_context {
 	bool busy;			/* a handler runs in it: see stpc_enter */
 	const struct stpc_probe *probe;
-	struct pt_regs *regs;		/* kprobes: the probed registers */
+	struct pt_regs *regs;		/* the probed registers; NULL where
+				 * the handler reads none (entry_ftrace.h) */
 	void *data;			/* .return: the @entry() values */
 	const char *last_error;		/* set once per handler run */
 	const char *error_location;	/* "near ... at FILE:L:C", or NULL */

@@ -113,10 +113,15 @@ def fixture_cases(kver: str) -> List[VmCase]:
     return cases
 
 
-# an entry ftrace carries, one it cannot (notrace), and a return probe
+# an entry ftrace carries twice (a handler that reads no register, on the
+# ftrace_ops that saves none, and one that reads $i, on the one that saves
+# them), one it cannot (notrace), and a return probe
 _MECHANISMS = """
 global hits
 probe module("stpc_fixture").function("stpc_fixture_ints") { hits["ints"]++ }
+probe module("stpc_fixture").function("stpc_fixture_ints") {
+	hits["ints_i"] += $i
+}
 probe module("stpc_fixture").function("stpc_fixture_untraced") {
 	hits["untraced"] += $v
 }
@@ -135,9 +140,9 @@ def mechanism_cases(kver: str) -> List[VmCase]:
     ko = fixture_ko(kver)
     cases = []
     for name, defines, armed in (
-            ("ftrace", [], "3 probes armed: 1 through ftrace, 2 kprobes"),
+            ("ftrace", [], "4 probes armed: 2 through ftrace, 2 kprobes"),
             ("kprobes", ["-D", "STPC_NO_FTRACE"],
-             "3 probes armed: 0 through ftrace, 3 kprobes")):
+             "4 probes armed: 0 through ftrace, 4 kprobes")):
         module = f"mechanism_{name}"
         run = shlex.join(["stpc", f"{module}.ko", "--run", "-v", "-c",
                           _FIXTURE_WORKLOAD])
@@ -148,7 +153,7 @@ def mechanism_cases(kver: str) -> List[VmCase]:
             prebuild=[["stpc", "mechanism.stp", "--emit-ko", "-m", module,
                        "-r", kver, "--debuginfo-path", str(ko.parent)]
                       + defines],
-            stdout="ints 3\nsplit 3\nuntraced 3\n", stderr=None,
+            stdout="ints 3\nints_i -12\nsplit 3\nuntraced 3\n", stderr=None,
             stderr_pattern=r"(?s).*stpc: \d+ bytes preallocated: [1-9]\d* for "
             r"\d+ CPUs' handler contexts, [1-9]\d* for arrays and statistics, "
             rf"[1-9]\d* for output\n.*stpc: {armed}\n.*"))
