@@ -1383,7 +1383,7 @@ def tapset_family_cases(kver: str) -> List[VmCase]:
 _SYSCALLS = """
 global on, done
 probe kernel.function("__x64_sys_getpgid") { if (pid() == target()) on = 1 }
-probe syscall.execve.return { if (pid() == target()) done = 1 }
+probe syscall.execve.return { if (on && pid() == target()) done = 1 }
 probe syscall.* {
 	if (pid() == target() && (on && !done || name == "exit_group") &&
 	    name != "kill")
