@@ -14,7 +14,13 @@ Which aliases a probe point names, as stap's match tree decides:
   (``a.s(2)`` with ``a = timer`` is ``timer.s(2)``);
 - an alias named like a built-in point (``begin``) adds to it.
 A point no alias names is left to the built-in probe points.  A probe
-marked ``?`` or ``!`` marks what it stands for the same.
+marked ``?`` or ``!`` marks what it stands for optional.
+
+``A!, B``: B is used only when A resolves to nothing (stap's sufficient
+points).  Each point gets the keys of the ``!`` points before it in its
+list, and in the lists of the alias uses it came through (its guards),
+and the keys it stands for (its own ``!``, its uses'); compiler/
+elaborate.py resolves a point only when none of its guards resolved.
 """
 
 from __future__ import annotations
@@ -48,7 +54,9 @@ def expand_aliases(script: A.Script, errors: ErrorCollector
                    ) -> Tuple[A.Script, AliasUses]:
     """The script with no probe on an alias (the same script when it
     declares no alias), and where each point came from."""
-    if not script.aliases:
+    if not script.aliases and not any(
+            point.sufficient for probe in script.probes
+            for point in probe.points):
         return script, {}
     expander = _Expander(script.aliases, errors)
     probes = [derived for probe in script.probes
@@ -57,11 +65,14 @@ def expand_aliases(script: A.Script, errors: ErrorCollector
 
 
 def check_uses_placed(uses: AliasUses, sites: Iterable[ProbeSite],
+                      passed_over: Iterable[A.ProbePoint],
                       errors: ErrorCollector) -> None:
     """A probe on an alias not marked optional must probe something: when
     every point the alias stands for is optional and none is there, an
-    error at the probe, as stap's "no match"."""
-    placed = {uses.get(site.point) for site in sites}
+    error at the probe, as stap's "no match".  A use after a ``!`` point
+    that resolved (its points ``passed_over``) is not looked at."""
+    placed = {uses.get(site.point) for site in sites} | \
+        {uses.get(point) for point in passed_over}
     # a point not optional that is not there is an error of its own
     quiet = {use: True for use in uses.values()}
     for point, use in uses.items():
@@ -79,16 +90,21 @@ class _Expander:
         self.aliases = aliases
         self.errors = errors
         self.uses: AliasUses = {}
+        self.keys = 0
 
     def probe(self, probe: A.Probe) -> List[A.Probe]:
         """The plain probes ``probe`` stands for: one for each chain of
         aliases its points went through, in the order of its points."""
         groups: Dict[Tuple[A.Alias, ...], List[A.ProbePoint]] = {}
-        for point in probe.points:
+        for point in self.listed(probe.points, A.ProbePoint(
+                probe.span, (), False)):
             for derived in self.point(point, (), point):
                 groups.setdefault(derived.chain, []).append(derived.point)
         if list(groups) == [()]:
-            return [probe]
+            points = tuple(groups[()])
+            if points == probe.points:
+                return [probe]
+            return [A.Probe(probe.span, points, probe.body)]
         probes = []
         for chain, points in groups.items():
             # a body in two handlers would share nodes, which side
@@ -98,6 +114,23 @@ class _Expander:
                 body = _wrapped(body, alias)
             probes.append(A.Probe(probe.span, tuple(points), body))
         return probes
+
+    def listed(self, points: Sequence[A.ProbePoint],
+               use: A.ProbePoint) -> List[A.ProbePoint]:
+        """``points``, a list of them that ``use`` stands for, each with
+        the keys of the ``!`` points before it and those of ``use``."""
+        listed = []
+        earlier: Tuple[int, ...] = ()
+        for point in points:
+            own: Tuple[int, ...] = ()
+            if point.sufficient:
+                self.keys += 1
+                own = (self.keys,)
+            listed.append(dataclasses.replace(
+                point, guards=use.guards + earlier,
+                satisfies=use.satisfies + own))
+            earlier += own
+        return listed
 
     def point(self, point: A.ProbePoint, chain: Tuple[A.Alias, ...],
               use: A.ProbePoint) -> List[_Derived]:
@@ -115,7 +148,7 @@ class _Expander:
                                 f"'{alias.name}'", point.span,
                                 hint=_loop(chain, alias))
                 continue
-            for target in alias.points:
+            for target in self.listed(alias.points, point):
                 derived.extend(self.point(
                     _derived_point(target, suffix, point, alias),
                     chain + (alias,), use))
@@ -155,7 +188,8 @@ def _derived_point(target: A.ProbePoint,
     # stap's chain: a point an alias stood for shows as that alias
     via = f"{alias} <- {use.via or use.marked()}"
     return A.ProbePoint(target.span, target.components + suffix,
-                        target.optional or use.optional, via)
+                        target.optional or use.optional, via,
+                        target.sufficient, target.guards, target.satisfies)
 
 
 def _wrapped(body: A.Block, alias: A.Alias) -> A.Block:

@@ -280,6 +280,16 @@ class ProbePoint:
     #: a point an alias stands for: the aliases and the use it came
     #: from, as ``-p2`` shows them (``a = begin <- a``); else empty
     via: str = ""
+    #: marked ``!``: optional, and when it resolves the points after it
+    #: in its list are not used
+    sufficient: bool = False
+    #: set by alias expansion (compiler/aliases.py): the ``!`` points
+    #: before this one in its lists (the probe's and each alias's), as
+    #: keys: when one of them resolved, this point is not used ...
+    guards: Tuple[int, ...] = ()
+    #: ... and the keys this point stands for, its own ``!`` and those
+    #: of the alias uses it came through
+    satisfies: Tuple[int, ...] = ()
 
     def __str__(self) -> str:
         parts = []
@@ -293,7 +303,9 @@ class ProbePoint:
         return ".".join(parts)
 
     def marked(self) -> str:
-        """As written, with its ``?`` when optional."""
+        """As written, with its ``!`` or ``?``."""
+        if self.sufficient:
+            return f"{self}!"
         return f"{self}?" if self.optional else str(self)
 
 

@@ -3,6 +3,7 @@ probe points.  Produces the typed ``Program``; the tree is left as is."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import ast as A
@@ -47,9 +48,9 @@ def elaborate(script: A.Script,
     functions = _reachable(_declare_functions(script, globals_, errors),
                            script)
     resolver = ProbeResolver(env) if env is not None else None
-    handlers, sites = _resolve_probes(script, errors, resolver,
-                                      library_aliases)
-    check_uses_placed(alias_uses, sites, errors)
+    handlers, sites, passed_over = _resolve_probes(script, errors, resolver,
+                                                   library_aliases)
+    check_uses_placed(alias_uses, sites, passed_over, errors)
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
     for scope in scopes:
@@ -68,7 +69,7 @@ def elaborate(script: A.Script,
                       types, symbols, _max_nesting(functions),
                       probed.frozen(),
                       find_warnings(script, globals_, functions, handlers,
-                                    sites), cast_types)
+                                    sites, passed_over), cast_types)
     mark_counters(program)
     return program
 
@@ -148,24 +149,60 @@ def _type_name(name: Optional[str], span, errors) -> Optional[T]:
     return None
 
 
-def _resolve_probes(script, errors, resolver, library_aliases):
-    handlers: List[Handler] = []
+def _resolve_probes(script, errors, resolver, library_aliases
+                    ) -> Tuple[List[Handler], List[ProbeSite],
+                               List[A.ProbePoint]]:
+    """The handlers, the sites of their points, and the points passed
+    over: those after a ``!`` point that resolved, which are neither
+    resolved nor checked (stap: "A!, B" is A alone when A resolves)."""
+    handlers = [Handler(probe, Scope(f"probe_{index}", probe.body), index)
+                for index, probe in enumerate(script.probes)]
+    places = [(handler.index, point) for handler in handlers
+              for point in handler.decl.points]
+    resolved: Dict[int, Tuple[List[ProbeSite], ErrorCollector]] = {}
+
+    def sites_of(place: int) -> List[ProbeSite]:
+        if place not in resolved:
+            handler, point = places[place]
+            own = ErrorCollector()
+            resolved[place] = (_point_sites(point, handler, own, resolver,
+                                            script, library_aliases), own)
+        return resolved[place][0]
+
+    passed: Dict[int, bool] = {}
+
+    def passed_over(place: int) -> bool:
+        guards = set(places[place][1].guards)
+        if guards and place not in passed:
+            # the "!" point may be in a probe after this one: an alias
+            # use's points are grouped by the aliases they came through
+            passed[place] = any(
+                guards & set(point.satisfies) and
+                not passed_over(other) and bool(sites_of(other))
+                for other, (_, point) in enumerate(places))
+        return bool(guards) and passed[place]
+
     sites: List[ProbeSite] = []
+    skipped: List[A.ProbePoint] = []
+    for place, (_, point) in enumerate(places):
+        if passed_over(place):
+            skipped.append(point)
+            continue
+        sites.extend(dataclasses.replace(site, order=len(sites) + n)
+                     for n, site in enumerate(sites_of(place)))
+        for error in resolved[place][1].errors:
+            errors.add_error(error)
+    return handlers, sites, skipped
+
+
+def _point_sites(point, handler, errors, resolver, script,
+                 library_aliases) -> List[ProbeSite]:
+    if point.components[0].name in ("kernel", "module"):
+        return _code_sites(point, handler, 0, errors, resolver)
     aliases = [str(alias.name) for alias in script.aliases]
-    for probe in script.probes:
-        handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
-                          len(handlers))
-        for point in probe.points:
-            if point.components[0].name in ("kernel", "module"):
-                sites.extend(_code_sites(point, handler.index, len(sites),
-                                         errors, resolver))
-                continue
-            site = _classify_point(point, handler.index, len(sites), errors,
-                                   aliases, library_aliases)
-            if site is not None:
-                sites.append(site)
-        handlers.append(handler)
-    return handlers, sites
+    site = _classify_point(point, handler, 0, errors, aliases,
+                           library_aliases)
+    return [site] if site is not None else []
 
 
 def _code_sites(point, handler, order, errors, resolver) -> List[ProbeSite]:

@@ -289,7 +289,10 @@ class _Builder(Transformer):
         optional = bool(items) and isinstance(items[-1], Token) \
             and items[-1].type == "OPTIONAL_MARK"
         comps = items[:-1] if optional else items
-        return A.ProbePoint(self._span(meta), tuple(comps), optional)
+        # "!" is optional too, and sufficient (stap: "A!, B" is A
+        # when A resolves, else B)
+        return A.ProbePoint(self._span(meta), tuple(comps), optional,
+                            sufficient=optional and items[-1] == "!")
 
     def probe_component(self, meta, items):
         name, arg = items[0], (items[1] if len(items) > 1 else None)
@@ -559,7 +562,8 @@ def _check_alias_name(name: A.ProbePoint) -> None:
                             hint="name the alias; the probes using it may "
                                  "use wildcards")
     if name.optional:
-        raise StpcError("a probe alias name cannot be optional", name.span,
+        mark = "sufficient" if name.sufficient else "optional"
+        raise StpcError(f"a probe alias name cannot be {mark}", name.span,
                         hint="mark the probe points it stands for, or the "
                              "probes using it, with '?'")
 

@@ -219,5 +219,9 @@ def _tapset_point_hint(point: A.ProbePoint, near: Optional[str]) -> str:
     function = _POINT_EQUIVALENTS.get((family, name))
     if function is not None:
         return f"use kernel.function(\"{function}\"){returns}"
-    return near or ("use kernel.function(\"NAME\") on the kernel function "
-                    f"the tapset's {family}.{name} probes")
+    # an alias of another family is no answer (signal.send is not
+    # syscall.sendmsg)
+    if near and f"'{family}." in near:
+        return near
+    return ("use kernel.function(\"NAME\") on the kernel function "
+            f"the tapset's {family}.{name} probes")

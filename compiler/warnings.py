@@ -32,9 +32,12 @@ _PURE_STAT_OPS = ("@count", "@sum")
 def find_warnings(script: A.Script, globals_: Mapping[str, GlobalSym],
                   functions: Mapping[str, FunctionInfo],
                   handlers: List[Handler],
-                  sites: Iterable[ProbeSite]) -> Tuple[StpcWarning, ...]:
+                  sites: Iterable[ProbeSite],
+                  passed_over: Iterable[A.ProbePoint] = ()
+                  ) -> Tuple[StpcWarning, ...]:
     """Every warning about the script, in source order.  ``functions``
-    are the ones a probe can call (the others are left out)."""
+    are the ones a probe can call (the others are left out);
+    ``passed_over``, the points after a ``!`` point that resolved."""
     scopes = [f.scope for f in functions.values()] + \
         [h.scope for h in handlers]
     used = _used_globals(scopes, globals_)
@@ -46,7 +49,7 @@ def find_warnings(script: A.Script, globals_: Mapping[str, GlobalSym],
     found += _never_assigned_globals(scopes, globals_, used)
     found += _unused_functions(script, functions)
     found += _empty_probes(handlers)
-    found += _optional_points_left_out(script, sites)
+    found += _optional_points_left_out(script, sites, passed_over)
     return tuple(sorted(found, key=lambda w: (w.span.line, w.span.col)))
 
 
@@ -194,13 +197,14 @@ def _empty(stmt) -> bool:
     return isinstance(stmt, A.Empty)
 
 
-def _optional_points_left_out(script: A.Script,
-                              sites: Iterable[ProbeSite]) -> List[StpcWarning]:
+def _optional_points_left_out(script: A.Script, sites: Iterable[ProbeSite],
+                              passed_over: Iterable[A.ProbePoint]
+                              ) -> List[StpcWarning]:
     """An optional point stpc does not know gives no site and no error:
     SystemTap may support it, and there the probe would fire.  (Optional
     kernel and module points that match nothing are silent, as in stap,
     unless stpc lacks their kind, like kernel.data.)"""
-    placed = {site.point for site in sites}
+    placed = {site.point for site in sites} | set(passed_over)
     return [StpcWarning(f"optional probe point '{point}' is unknown or "
                         "unsupported: it never fires", point.span)
             for probe in script.probes for point in probe.points

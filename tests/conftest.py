@@ -116,6 +116,14 @@ def vm_results_sig_enforced(kver):
                       append=["module.sig_enforce=1"])
 
 
+@pytest.fixture(scope="session")
+def vm_results_two_boots(kver):
+    """Two boots of their own, a relocation case in each (one .ko run in
+    both: vmcases.relocation_boot_cases)."""
+    return [_run_batch(kver, [case])
+            for case in vmcases.relocation_boot_cases(kver)]
+
+
 #: boots a batch may crash before the rest of it is failed unrun
 _MAX_CRASHES = 3
 #: the console lines kept of a crash: the oops with its call trace

@@ -6,8 +6,12 @@
  * known); execve() of /bin/true ends it. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -32,7 +36,11 @@ int main(void)
 	char *statbuf = m + 0x2000;
 	struct iovec *iov = (struct iovec *)(m + 0x3000);
 	struct timespec *ts = (struct timespec *)(m + 0x3100);
-	long fd, pid;
+	int *fds = (int *)(m + 0x2800);
+	int *optval = (int *)(m + 0x2900);
+	socklen_t *optlen = (socklen_t *)(m + 0x2910);
+	struct msghdr *msg = (struct msghdr *)(m + 0x2a00);
+	long fd, pid, sock, udp;
 
 	argv[0] = strcpy(m + 0x800, "true");
 	argv[1] = strcpy(m + 0x810, "x y");
@@ -43,6 +51,10 @@ int main(void)
 	iov->iov_len = 3;
 	ts->tv_sec = 0;
 	ts->tv_nsec = 1000;
+	*optval = 1;
+	*optlen = sizeof(int);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
 
 	syscall(SYS_umask, 022);
 	syscall(SYS_getpgid, 0);
@@ -84,6 +96,33 @@ int main(void)
 	syscall(SYS_rmdir, dir);
 	syscall(SYS_nanosleep, ts, NULL);
 	syscall(SYS_clock_nanosleep, CLOCK_MONOTONIC, 0, ts, NULL);
+	/* descriptors 5 on: 0-4, 10 and 11 are open */
+	sock = syscall(SYS_socket, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	udp = syscall(SYS_socket, AF_INET, SOCK_DGRAM, IPPROTO_UDP);
+	syscall(SYS_setsockopt, udp, SOL_SOCKET, SO_REUSEADDR, optval, 4);
+	syscall(SYS_getsockopt, udp, SOL_SOCKET, SO_TYPE, optval, optlen);
+	syscall(SYS_getpeername, udp, statbuf, optlen);
+	syscall(SYS_listen, sock, 5);
+	syscall(SYS_accept, sock, NULL, NULL);
+	syscall(SYS_accept4, sock, NULL, NULL, SOCK_NONBLOCK);
+	syscall(SYS_socketpair, AF_UNIX, SOCK_DGRAM, 0, fds);
+	syscall(SYS_getsockname, fds[0], statbuf, optlen);
+	syscall(SYS_sendmsg, fds[0], msg, MSG_DONTWAIT);
+	syscall(SYS_recvmsg, fds[1], msg, MSG_PEEK);
+	syscall(SYS_recvfrom, fds[1], buf, 16, MSG_DONTWAIT, NULL, NULL);
+	syscall(SYS_shutdown, fds[0], SHUT_RDWR);
+	syscall(SYS_pipe, fds + 2);
+	syscall(SYS_pipe2, fds + 4, O_CLOEXEC);
+	syscall(SYS_mmap, m + 0x8000, 0x1000, PROT_READ,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	/* the children end at once: only the parent's calls are traced */
+	if (syscall(SYS_clone, CLONE_PARENT_SETTID | SIGCHLD, 0, m + 0x2820,
+		    0, 0) == 0)
+		_exit(0);
+	if (syscall(SYS_fork) == 0)
+		_exit(0);
+	if (vfork() == 0)
+		_exit(0);
 	syscall(SYS_mprotect, m + 0x3000, 0x1000, PROT_READ);
 	syscall(SYS_munmap, m + 0x3000, 0x1000);
 	syscall(SYS_brk, 0);

@@ -291,6 +291,28 @@ end /* <- t.a = end <- t.* */
 begin /* <- t.b = begin <- t.* */
   w:string
 """,
+    # "A!, B": B only when A resolves to nothing; A is optional
+    'probe a = nonsense.point!, begin { n = 1 } probe a { print(n) }': """\
+begin /* <- a = nonsense.point!, begin <- a */
+  n:long
+""",
+    'probe a = begin { n = 1 } probe b = a!, end { n = 2 } '
+    'probe b { print(n) }': """\
+begin /* <- a = begin <- b = a!, end <- b */
+  n:long
+""",
+    'probe a = nonsense.point { n = 1 } probe b = a!, end { n = 2 } '
+    'probe b { print(n) }': """\
+end /* <- b = a!, end <- b */
+  n:long
+""",
+    'probe a = end { n = 1 } probe b = begin, a!, timer.s(1) { n = 2 } '
+    'probe b { print(n) }': """\
+begin /* <- b = begin, a!, timer.s(1) <- b */
+  n:long
+end /* <- a = end <- b = begin, a!, timer.s(1) <- b */
+  n:long
+""",
 }
 
 

@@ -73,6 +73,27 @@ STAP_ENTRY = {
     "nanosleep": "req_uaddr req_str rem_uaddr",
     "clock_nanosleep": "clk_id clk_id_str flags flags_str req_uaddr "
                        "req_str rem_uaddr",
+    "mmap2": "start length prot prot_str flags flags_str fd pgoffset",
+    "clone": "clone_flags stack_start parent_tid_uaddr child_tid_uaddr",
+    "fork": "",
+    "vfork": "",
+    "pipe": "fildes_uaddr flags flag_str pipe0 pipe1",
+    "socket": "family family_str type type_str protocol protocol_str",
+    "socketpair": "family family_str type type_str protocol protocol_str "
+                  "sv_uaddr",
+    "listen": "sockfd backlog",
+    "accept": "sockfd addr_uaddr addrlen_uaddr",
+    "accept4": "sockfd addr_uaddr addrlen_uaddr flags flags_str",
+    "getsockname": "s name_uaddr namelen_uaddr",
+    "getpeername": "s name_uaddr namelen_uaddr",
+    "recvfrom": "s buf_uaddr len flags flags_str addr_uaddr addrlen_uaddr",
+    "sendmsg": "s msg_uaddr flags flags_str",
+    "recvmsg": "s msg_uaddr flags flags_str",
+    "shutdown": "s how how_str",
+    "setsockopt": "fd level level_str optname optname_str optval_uaddr "
+                  "optlen",
+    "getsockopt": "fd level level_str optname optname_str optval_uaddr "
+                  "optlen_uaddr",
 }
 #: the user strings an alias also gives unquoted, as NAME_unquoted (stap
 #: spells mkdirat's pahtname_unquoted)
@@ -88,6 +109,8 @@ UNQUOTED = {
 #: sets status_str, which stpc lacks)
 NO_RETURN = {"exit_group", "wait4"}
 RETURN_VARIABLES = {"name", "retval", "retstr"}
+#: the .return aliases that give more (pipe's: the descriptors made)
+MORE_RETURN_VARIABLES = {"pipe": {"fildes_uaddr", "pipe0", "pipe1"}}
 
 
 def expected_variables() -> Dict[str, Set[str]]:
@@ -98,7 +121,8 @@ def expected_variables() -> Dict[str, Set[str]]:
         expected[f"syscall.{syscall}"] = \
             set(names.split()) | unquoted | {"name", "argstr"}
         if syscall not in NO_RETURN:
-            expected[f"syscall.{syscall}.return"] = RETURN_VARIABLES
+            expected[f"syscall.{syscall}.return"] = \
+                RETURN_VARIABLES | MORE_RETURN_VARIABLES.get(syscall, set())
     expected["syscall_any"] = {"syscall_nr", "name"}
     expected["syscall_any.return"] = {"syscall_nr", "name", "retval"}
     return expected

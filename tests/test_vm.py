@@ -44,6 +44,21 @@ def check_case(case, vm_results) -> None:
         f"{case_id} left modules loaded"
 
 
+def test_relocated_ko_runs_in_a_second_boot(vm_results_two_boots):
+    """The example's --emit-ko module, built once, runs unchanged in a
+    second boot, where the fixture it probes loaded elsewhere."""
+    cases = vmcases.relocation_boot_cases(_KVER)
+    outputs = []
+    for case, results in zip(cases, vm_results_two_boots):
+        check_case(case, results)
+        assert kernel_warnings(results) == []
+        outputs.append(results["results"][case.id]["stdout"].splitlines())
+    (digest, address), (digest_again, address_again) = \
+        (lines[:2] for lines in outputs)
+    assert digest == digest_again
+    assert address != address_again
+
+
 def test_no_kernel_warnings(vm_results):
     """No oops, BUG or WARNING from the kernel during the whole batch."""
     assert kernel_warnings(vm_results) == []
