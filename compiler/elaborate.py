@@ -146,7 +146,7 @@ def _resolve_probes(script, errors, resolver, library_aliases):
         handler = Handler(probe, Scope(f"probe_{len(handlers)}", probe.body),
                           len(handlers))
         for point in probe.points:
-            if point.components[0].name in ("kernel", "module"):
+            if point.components[0].name in ("kernel", "module", "process"):
                 sites.extend(_code_sites(point, handler.index, len(sites),
                                          errors, resolver))
                 continue

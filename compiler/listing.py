@@ -58,8 +58,9 @@ def _parse_point(text: str) -> A.ProbePoint:
     if len(script.probes) != 1 or len(script.probes[0].points) != 1:
         raise StpcError(f"'{text}' is not one probe point")
     point = script.probes[0].points[0]
-    if point.components[0].name not in ("kernel", "module"):
-        raise StpcError("-l and -L list kernel and module probe points",
+    if point.components[0].name not in ("kernel", "module", "process"):
+        raise StpcError("-l and -L list kernel, module and process probe "
+                        "points",
                         point.span)
     return point
 

@@ -83,6 +83,7 @@ class ProbeResolver:
     env: ProbeEnvironment
     probed: ProbedModules = field(default_factory=ProbedModules)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
+    programs: Dict[str, object] = field(default_factory=dict)  # userprobes
     _btf: Optional[KernelBtf] = None
 
     def resolve(self, point: A.ProbePoint, handler: int, order: int,
@@ -108,6 +109,9 @@ class ProbeResolver:
             raise unsupported
         comps = point.components
         head = comps[0]
+        if head.name == "process":
+            from .userprobes import user_sites
+            return user_sites(self, point, handler, order)
         if head.name == "kernel" and head.arg is None:
             module = "kernel"
         elif head.name == "module" and isinstance(head.arg, str):
@@ -142,15 +146,19 @@ class ProbeResolver:
 
     # -- functions --
     def _matching_functions(self, debug: DebugFile, pattern: Pattern,
-                            suffix: FunctionSuffix, span) -> List[Subprogram]:
+                            suffix: FunctionSuffix, span,
+                            inlined_by_default: Optional[bool] = None
+                            ) -> List[Subprogram]:
         """The copies of the functions that ``suffix`` means; the kernel's
         inlined instances only when asked for with .inline (a full scan
         of vmlinux)."""
+        if inlined_by_default is None:
+            inlined_by_default = debug.relocatable
         found = []
         if suffix is not FunctionSuffix.INLINE:
             found += debug.find_functions(pattern.function)
         if suffix is FunctionSuffix.INLINE or (
-                suffix is FunctionSuffix.NONE and debug.relocatable):
+                suffix is FunctionSuffix.NONE and inlined_by_default):
             found += debug.find_inlined(pattern.function)
         if pattern.file:
             found = [f for f in found
@@ -164,6 +172,7 @@ class ProbeResolver:
                      for s in debug.function_symbols()]
             hint = nearest(pattern.function, names)
             where = "kernel" if debug.module == "kernel" \
+                else debug.module if debug.module.startswith("/") \
                 else f"module {debug.module}"
             raise StpcError(f"no function matches '{pattern.function}"
                             f"{'@' + pattern.file if pattern.file else ''}' "

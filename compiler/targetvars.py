@@ -290,7 +290,8 @@ class TargetCompiler(ExprVisitor):
         if isinstance(loc, Pieces):
             loc = self.offset(loc, 0, size, node)
         if isinstance(loc, InMemory):
-            return deref_c(loc.address, size, self.where(node))
+            return deref_c(loc.address, size, self.where(node),
+                           self.scope.space)
         if isinstance(loc, InRegister):
             return _truncate(regs(loc.register), size)
         return _truncate(f"((u64)({loc.value}))", size)
@@ -354,7 +355,8 @@ class TargetCompiler(ExprVisitor):
         if pretty and C.is_string_like(t) and (
                 isinstance(t, C.Pointer) or isinstance(obj.loc, InMemory)):
             return Shown(f"{name}=\"%s\"", (FormatArg("const char *", (
-                "stpc_kernel_string_or(c, ", f", {self.load(obj, var)})")),))
+                f"stpc_{self.scope.space}_string_or(c, ",
+                f", {self.load(obj, var)})")),))
         if isinstance(t, C.Struct):
             return Shown(f"{name}={{...}}")
         if isinstance(t, C.Array):
@@ -497,6 +499,9 @@ class _Checker:
     def check(self, point: str, resolved: ResolvedSite, nodes,
               at_entry: bool = False, written=frozenset()) -> None:
         def add_address(address: int) -> str:
+            if resolved.user:
+                raise StpcError("the global and static variables of a user "
+                                "program cannot be read yet", None)
             if at_entry:
                 self.entry_addresses.append((resolved.debug, address))
             else:
@@ -520,6 +525,8 @@ class _Checker:
                 else:
                     compiler.value(node)
             except StpcError as exc:
+                if exc.span is None:
+                    exc.span = node.span
                 self.errors.add_error(exc)
 
     def check_entry(self, point: str, resolved: ResolvedSite,
@@ -527,6 +534,10 @@ class _Checker:
         if not resolved.returns:
             self.errors.add("@entry is only available in .return probes",
                             node.span)
+            return
+        if resolved.user:
+            self.errors.add("@entry is not available in process(...) "
+                            ".return probes yet", node.span)
             return
         if len(node.args) != 1 or not is_target(node.args[0]):
             self.errors.add("@entry takes one target expression", node.span,

@@ -394,7 +394,7 @@ def all_cases(kver: str) -> List[VmCase]:
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
         concurrency_cases(kver) + output_pressure_cases(kver) + \
         tracepoint_cases(kver) + tapset_family_cases(kver) + \
-        syscall_tapset_cases(kver)
+        syscall_tapset_cases(kver) + uprobe_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1065,7 +1065,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
                  if c.id.startswith("kernel/user-string-un")]
     cases = (fixture_cases(kver) + mechanism_cases(kver) +
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
-             untouched + tracepoint_cases(kver))
+             untouched + tracepoint_cases(kver) + uprobe_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1546,3 +1546,66 @@ def syscall_tapset_cases(kver: str) -> List[VmCase]:
     return under_workload + [_inline("tapset/syscall-helpers", kver,
                                      _SYSCALL_HELPERS,
                                      stdout=_SYSCALL_HELPERS_OUT)]
+
+
+# process(...) probes on tests/uprobe_target.c.  A uprobe cannot be
+# registered on a file the guest reads over 9p (-EIO): the guest mounts
+# a tmpfs over the fixture's directory and copies the same bytes back, so
+# the path and build-id are those the host compiled against.
+UPROBE_DIR = WORK / "uprobes"
+UPROBE_TARGET = UPROBE_DIR / "uprobe_target"
+UPROBE_SOURCE = ROOT / "tests" / "uprobe_target.c"
+_GUEST_OWNED = ("cp {dir}/uprobe_target /tmp/uprobe_target && "
+                "mount -t tmpfs uprobes {dir} && "
+                "cp /tmp/uprobe_target {dir}/ && {{ {run}; }}; rc=$?; "
+                "umount {dir}; exit $rc")
+
+_UPROBE_VARS = """
+global inlined, quantities
+probe process("@BIN@").function("order_total") {
+	printf("order_total id=%d quantity=%d tag=%s label=%s target=%d %s %s\\n",
+	       $o->id, $o->quantity, user_string($o->tag), user_string($label),
+	       pid() == target(), execname(), probefunc())
+}
+probe process("@BIN@").function("count_up") { printf("count_up %s\\n", $$parms) }
+probe process("@BIN@").function("count_up").return {
+	printf("count_up returns %d\\n", $return)
+}
+probe process("@BIN@").function("price_of") { inlined++; quantities += $quantity }
+probe end { printf("price_of inlined %d times, quantities %d\\n", inlined, quantities) }
+"""
+_UPROBE_VARS_OUT = """\
+order_total id=101 quantity=2 tag=first label=order target=1 uprobe_target order_total
+order_total id=102 quantity=5 tag=second label=order target=1 uprobe_target order_total
+order_total id=103 quantity=1 tag=third label=order target=1 uprobe_target order_total
+count_up limit=0x4
+count_up returns 6
+price_of inlined 3 times, quantities 8
+"""
+# under -c, only the target fires: the shell's child running the program
+# first is another process; the program it then execs is the target
+_UPROBE_TARGET_ONLY = """
+probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
+"""
+
+
+def _uprobe_case(case_id: str, kver: str, script: str, command: str,
+                 **expect) -> VmCase:
+    script = script.replace("@BIN@", str(UPROBE_TARGET))
+    case = _inline(case_id, kver, script, ["-c", command], **expect)
+    case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
+                             str(UPROBE_SOURCE)])
+    case.shell = _GUEST_OWNED.format(dir=UPROBE_DIR, run=case.shell)
+    return case
+
+
+def uprobe_cases(kver: str) -> List[VmCase]:
+    UPROBE_DIR.mkdir(parents=True, exist_ok=True)
+    target = str(UPROBE_TARGET)
+    return [
+        _uprobe_case("uprobes/vars-entry-return-inline", kver, _UPROBE_VARS,
+                     target, stdout=_UPROBE_VARS_OUT),
+        _uprobe_case("uprobes/target-only", kver, _UPROBE_TARGET_ONLY,
+                     f"sh -c '{target} 5; exec {target} 7'",
+                     stdout="count_up 7\n"),
+    ]

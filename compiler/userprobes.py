@@ -1,0 +1,154 @@
+"""Resolving ``process("PATH").function("PATTERN")`` probe points: uprobes.
+
+PATH is absolute, or a program name searched in ``$PATH`` as SystemTap
+does.  The functions come from the program's DWARF (the file itself, or
+``/usr/lib/debug/.build-id/xx/yyyy.debug`` and the same layout under
+``--debuginfo-path``).  A uprobe is placed by file offset, which the
+program headers give for a virtual address (the segment that maps it);
+the module looks the file up by path when it arms the probe, after the
+loader has checked the file's build-id (``.stpc_info``'s "programs").
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Tuple
+
+from elftools.common.exceptions import ELFError
+from elftools.elf.elffile import ELFFile
+
+from . import ast as A
+from .dwarf import DebugFile
+from .elfsyms import read_build_id
+from .errors import EnvironmentProblem, StpcError
+from .ir import ProbeKind, ProbeSite, ResolvedSite, UserSite
+
+if TYPE_CHECKING:
+    from .probes import ProbeResolver
+
+_PT_LOAD = 1
+
+
+@dataclass
+class UserProgram:
+    """A probed program or library: where it is, what it is, how its
+    addresses map to file offsets, and its DWARF."""
+    path: str
+    build_id: str
+    segments: List[Tuple[int, int, int]]    # PT_LOAD: vaddr, filesz, offset
+    debug: DebugFile
+
+    def file_offset(self, address: int, span) -> int:
+        for vaddr, size, offset in self.segments:
+            if vaddr <= address < vaddr + size:
+                return address - vaddr + offset
+        raise StpcError(f"address {address:#x} of {self.path} is in no "
+                        "loadable segment", span)
+
+
+def find_program(name: str, span) -> str:
+    """The absolute path of ``process("NAME")``."""
+    if "/" not in name:
+        found = shutil.which(name)
+        if found is None:
+            raise StpcError(f"no program '{name}' in $PATH", span,
+                            hint="give the program's absolute path")
+        return os.path.abspath(found)
+    path = os.path.abspath(name)
+    if not os.path.isfile(path):
+        raise StpcError(f"program {path} does not exist", span)
+    return path
+
+
+def open_program(path: str, debuginfo_path: Tuple[str, ...],
+                 span) -> UserProgram:
+    try:
+        with open(path, "rb") as stream:
+            elf = ELFFile(stream)
+            build_id = read_build_id(elf)
+            segments = [(seg["p_vaddr"], seg["p_filesz"], seg["p_offset"])
+                        for seg in elf.iter_segments()
+                        if seg["p_type"] == "PT_LOAD"]
+            has_dwarf = elf.get_section_by_name(".debug_info") is not None
+    except (OSError, ELFError) as exc:
+        raise StpcError(f"cannot read {path}: {exc}", span)
+    if not build_id:
+        raise StpcError(f"{path} has no GNU build-id: stpc could not check "
+                        "at run time that it is the file probed", span,
+                        hint="link it with -Wl,--build-id")
+    debug_path = Path(path) if has_dwarf else \
+        _separate_debug_file(build_id, debuginfo_path)
+    if debug_path is None:
+        raise EnvironmentProblem(
+            f"no DWARF for {path} (build-id {build_id})",
+            hint="build it with -g, or install its -dbgsym package (the "
+                 f"file /usr/lib/debug/.build-id/{build_id[:2]}/"
+                 f"{build_id[2:]}.debug)")
+    return UserProgram(path, build_id, segments,
+                       DebugFile(debug_path, path))
+
+
+def _separate_debug_file(build_id: str,
+                         debuginfo_path: Tuple[str, ...]) -> Optional[Path]:
+    relative = Path(".build-id") / build_id[:2] / f"{build_id[2:]}.debug"
+    for root in (*debuginfo_path, "/usr/lib/debug"):
+        candidate = Path(root) / relative
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
+               order: int) -> List[ProbeSite]:
+    """The uprobe sites of ``process("PATH").function("PATTERN")``."""
+    from .probes import FunctionSuffix, Pattern, _Malformed, describe, \
+        parse_pattern
+    comps = point.components
+    head = comps[0]
+    if not isinstance(head.arg, str):
+        raise _Malformed("'process' probe points need a program: "
+                         "process(\"PATH\")", head.span)
+    if len(comps) < 2 or comps[1].name != "function" or \
+            not isinstance(comps[1].arg, str):
+        raise _Malformed("expected .function(\"PATTERN\") after "
+                         "process(\"PATH\")", comps[-1].span)
+    what = comps[1]
+    suffix = FunctionSuffix.NONE
+    for c in comps[2:]:
+        if c.name not in ("call", "return", "inline") or c.arg is not None \
+                or len(comps) > 3:
+            raise _Malformed(f"unsupported probe point suffix '.{c.name}'",
+                             c.span, hint="use .call, .return or .inline")
+        suffix = FunctionSuffix(c.name)
+    pattern = parse_pattern(what.arg, what.span)
+    program = _program(resolver, head.arg, head.span)
+    functions = resolver._matching_functions(
+        program.debug, Pattern(pattern.function, pattern.file, pattern.line),
+        suffix, what.span, inlined_by_default=True)
+    returns = suffix is FunctionSuffix.RETURN
+    kind = ProbeKind.URETPROBE if returns else ProbeKind.UPROBE
+    sites = []
+    for function in sorted(functions, key=lambda f: (f.low_pc, f.name)):
+        where = f"{function.name}@{function.decl_file}:{function.decl_line}"
+        user = UserSite(program.path, program.build_id,
+                        program.file_offset(function.low_pc, what.span),
+                        function.low_pc, function.name)
+        sites.append(ProbeSite(
+            point, kind, 0, handler, order + len(sites),
+            description=describe(point, "function", where, suffix),
+            resolved=ResolvedSite(program.debug, function, function.low_pc,
+                                  returns, user=True),
+            user=user))
+    return sites
+
+
+def _program(resolver: "ProbeResolver", name: str, span) -> UserProgram:
+    path = find_program(name, span)
+    program = resolver.programs.get(path)
+    if program is None:
+        program = open_program(path, resolver.env.debuginfo_path, span)
+        resolver.programs[path] = program
+    return program
