@@ -446,6 +446,12 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
         for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
+            if site.resolved is None and site.user is not None:
+                errors.add(f"{_describe(nodes[0])}: {site.user.path} has "
+                           "no DWARF: target variables cannot be read",
+                           nodes[0].span, hint="build it with -g, or "
+                           "install its debug symbols")
+                continue
             if site.resolved is None:
                 errors.add(f"{_describe(nodes[0])}: target variables are "
                            f"not available in '{site.point}' probes",

@@ -11,6 +11,7 @@ loader has checked the file's build-id (``.stpc_info``'s "programs").
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import shutil
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from elftools.elf.elffile import ELFFile
 from . import ast as A
 from .dwarf import DebugFile
 from .elfsyms import read_build_id
-from .errors import EnvironmentProblem, StpcError
+from .errors import StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite, UserSite
 
 if TYPE_CHECKING:
@@ -32,14 +33,23 @@ if TYPE_CHECKING:
 _PT_LOAD = 1
 
 
+@dataclass(frozen=True)
+class ElfFunction:
+    """A function of the ELF symbol table (a program without DWARF)."""
+    name: str
+    address: int
+
+
 @dataclass
 class UserProgram:
     """A probed program or library: where it is, what it is, how its
-    addresses map to file offsets, and its DWARF."""
+    addresses map to file offsets, and its DWARF (or, without DWARF, the
+    functions of its symbol table)."""
     path: str
     build_id: str
     segments: List[Tuple[int, int, int]]    # PT_LOAD: vaddr, filesz, offset
-    debug: DebugFile
+    debug: Optional[DebugFile]
+    symbols: List[ElfFunction]
 
     def file_offset(self, address: int, span) -> int:
         for vaddr, size, offset in self.segments:
@@ -73,6 +83,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
                         for seg in elf.iter_segments()
                         if seg["p_type"] == "PT_LOAD"]
             has_dwarf = elf.get_section_by_name(".debug_info") is not None
+            symbols = [] if has_dwarf else _elf_functions(elf)
     except (OSError, ELFError) as exc:
         raise StpcError(f"cannot read {path}: {exc}", span)
     if not build_id:
@@ -81,14 +92,29 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
                         hint="link it with -Wl,--build-id")
     debug_path = Path(path) if has_dwarf else \
         _separate_debug_file(build_id, debuginfo_path)
-    if debug_path is None:
-        raise EnvironmentProblem(
-            f"no DWARF for {path} (build-id {build_id})",
-            hint="build it with -g, or install its -dbgsym package (the "
-                 f"file /usr/lib/debug/.build-id/{build_id[:2]}/"
-                 f"{build_id[2:]}.debug)")
-    return UserProgram(path, build_id, segments,
-                       DebugFile(debug_path, path))
+    debug = DebugFile(debug_path, path) if debug_path else None
+    return UserProgram(path, build_id, segments, debug, symbols)
+
+
+def _elf_functions(elf: ELFFile) -> List[ElfFunction]:
+    """The defined, sized functions of .symtab (or .dynsym), one name
+    per address, by address."""
+    table = elf.get_section_by_name(".symtab") or \
+        elf.get_section_by_name(".dynsym")
+    found = {}
+    for symbol in table.iter_symbols() if table is not None else ():
+        if symbol["st_info"]["type"] == "STT_FUNC" and \
+                symbol["st_shndx"] != "SHN_UNDEF" and symbol["st_size"]:
+            found.setdefault(symbol["st_value"],
+                             symbol.name.split("@", 1)[0])
+    return [ElfFunction(name, address)
+            for address, name in sorted(found.items())]
+
+
+def no_dwarf_hint(program: UserProgram) -> str:
+    build_id = program.build_id
+    return ("build it with -g, or install its debug symbols (the file "
+            f"/usr/lib/debug/.build-id/{build_id[:2]}/{build_id[2:]}.debug)")
 
 
 def _separate_debug_file(build_id: str,
@@ -125,6 +151,8 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
         suffix = FunctionSuffix(c.name)
     pattern = parse_pattern(what.arg, what.span)
     program = _program(resolver, head.arg, head.span)
+    if program.debug is None:
+        return _symbol_sites(program, point, pattern, suffix, handler, order)
     functions = resolver._matching_functions(
         program.debug, Pattern(pattern.function, pattern.file, pattern.line),
         suffix, what.span, inlined_by_default=True)
@@ -152,3 +180,32 @@ def _program(resolver: "ProbeResolver", name: str, span) -> UserProgram:
         program = open_program(path, resolver.env.debuginfo_path, span)
         resolver.programs[path] = program
     return program
+
+
+def _symbol_sites(program: UserProgram, point: A.ProbePoint, pattern,
+                  suffix, handler: int, order: int) -> List[ProbeSite]:
+    """Sites of a program without DWARF, by symbol name."""
+    from .probes import FunctionSuffix, describe
+    what = point.components[1]
+    if pattern.file or suffix is FunctionSuffix.INLINE:
+        raise StpcError(f"{program.path} has no DWARF: only "
+                        ".function(\"NAME\"), .call and .return probes "
+                        "work from its symbol table", what.span,
+                        hint=no_dwarf_hint(program))
+    functions = [f for f in program.symbols
+                 if fnmatch.fnmatchcase(f.name, pattern.function)]
+    if not functions:
+        raise StpcError(f"no function matches '{pattern.function}' in the "
+                        f"symbol table of {program.path}", what.span,
+                        hint=nearest(pattern.function,
+                                     [f.name for f in program.symbols]))
+    returns = suffix is FunctionSuffix.RETURN
+    kind = ProbeKind.URETPROBE if returns else ProbeKind.UPROBE
+    return [ProbeSite(point, kind, 0, handler, order + i,
+                      description=describe(point, "function", f.name,
+                                           suffix),
+                      user=UserSite(program.path, program.build_id,
+                                    program.file_offset(f.address,
+                                                        what.span),
+                                    f.address, f.name))
+            for i, f in enumerate(functions)]
