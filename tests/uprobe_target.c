@@ -4,6 +4,7 @@
  * is noinline so that it keeps an entry to probe; order_total's helper
  * is inlined.  The tag strings are literals in .rodata that the program
  * itself never reads, so a probe reading them meets untouched pages.
+ * main calls libc's malloc three times, for the libc probe's count.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,5 +51,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < 3; i++)
 		grand += order_total(&orders[i], "order");
 	grand += count_up(argc > 1 ? atoi(argv[1]) : 4);
+	for (i = 0; i < 3; i++) {
+		void *volatile block = malloc(16 << i);
+
+		free(block);
+	}
 	return grand == 0;
 }

@@ -1557,7 +1557,7 @@ UPROBE_TARGET = UPROBE_DIR / "uprobe_target"
 UPROBE_SOURCE = ROOT / "tests" / "uprobe_target.c"
 _GUEST_OWNED = ("cp {dir}/uprobe_target /tmp/uprobe_target && "
                 "mount -t tmpfs uprobes {dir} && "
-                "cp /tmp/uprobe_target {dir}/ && {{ {run}; }}; rc=$?; "
+                "cp /tmp/uprobe_target {dir}/ && ( {run} ); rc=$?; "
                 "umount {dir}; exit $rc")
 
 _UPROBE_VARS = """
@@ -1599,6 +1599,22 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
     return case
 
 
+# libc has no DWARF here: malloc is found in its .dynsym.  A file bound
+# over the library's path makes it guest-owned for the processes started
+# after (the -c command); the build-id is the host's
+_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+_LIBC_GUEST_OWNED = (f"mkdir /tmp/libc && mount -t tmpfs libc /tmp/libc && "
+                     f"cp {_LIBC} /tmp/libc/ && "
+                     f"mount --bind /tmp/libc/libc.so.6 {_LIBC} && "
+                     "( {run} ); rc=$?; umount " + _LIBC +
+                     "; umount /tmp/libc; exit $rc")
+_MALLOC = f"""
+global calls
+probe process("{_LIBC}").function("malloc") {{ calls++ }}
+probe end {{ printf("malloc called %d times\\n", calls) }}
+"""
+
+
 def uprobe_cases(kver: str) -> List[VmCase]:
     UPROBE_DIR.mkdir(parents=True, exist_ok=True)
     target = str(UPROBE_TARGET)
@@ -1608,4 +1624,13 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _uprobe_case("uprobes/target-only", kver, _UPROBE_TARGET_ONLY,
                      f"sh -c '{target} 5; exec {target} 7'",
                      stdout="count_up 7\n"),
+        _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
+                   stdout="malloc called 3 times\n"),
     ]
+
+
+def _libc_case(case_id: str, kver: str, script: str, command: str,
+               **expect) -> VmCase:
+    case = _uprobe_case(case_id, kver, script, command, **expect)
+    case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    return case
