@@ -213,19 +213,22 @@ class _ModuleView:
                           first_slot=t.first_slot, slots=t.slots,
                           optional=t.optional)
                      for t in self.program.probed.values()],
-            programs=self.probed_programs(),
             probes=[s.description if s.code is not None or
                     s.user is not None or
                     s.kind is ProbeKind.TRACEPOINT else str(s.point)
-                    for s in self.program.sites])
+                    for s in self.program.sites],
+            **self.probed_programs())
 
-    def probed_programs(self) -> List[dict]:
-        """The files uprobes are placed in, each with the build-id the
-        loader checks before loading the module."""
+    def probed_programs(self) -> dict:
+        """"programs": the files uprobes are placed in, each with the
+        build-id the loader checks before loading the module (absent
+        without uprobes: the loader reads it as empty)."""
         found = {(s.user.path, s.user.build_id): None
                  for s in self.program.sites if s.user is not None}
-        return [dict(path=path, build_id=build_id)
-                for path, build_id in found]
+        if not found:
+            return {}
+        return dict(programs=[dict(path=path, build_id=build_id)
+                              for path, build_id in found])
 
     def target_site(self, site: ProbeSite,
                     resolved: ResolvedSite) -> TargetSite:

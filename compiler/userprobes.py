@@ -16,7 +16,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
@@ -83,7 +83,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
                         for seg in elf.iter_segments()
                         if seg["p_type"] == "PT_LOAD"]
             has_dwarf = elf.get_section_by_name(".debug_info") is not None
-            symbols = [] if has_dwarf else _elf_functions(elf)
+            symbols = _elf_functions(elf)
     except (OSError, ELFError) as exc:
         raise StpcError(f"cannot read {path}: {exc}", span)
     if not build_id:
@@ -97,18 +97,17 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
 
 
 def _elf_functions(elf: ELFFile) -> List[ElfFunction]:
-    """The defined, sized functions of .symtab (or .dynsym), one name
-    per address, by address."""
+    """The defined, sized functions of .symtab (or .dynsym), by
+    address (aliases: several names at one address)."""
     table = elf.get_section_by_name(".symtab") or \
         elf.get_section_by_name(".dynsym")
-    found = {}
+    found = set()
     for symbol in table.iter_symbols() if table is not None else ():
         if symbol["st_info"]["type"] == "STT_FUNC" and \
                 symbol["st_shndx"] != "SHN_UNDEF" and symbol["st_size"]:
-            found.setdefault(symbol["st_value"],
-                             symbol.name.split("@", 1)[0])
-    return [ElfFunction(name, address)
-            for address, name in sorted(found.items())]
+            found.add(ElfFunction(symbol.name.split("@", 1)[0],
+                                  symbol["st_value"]))
+    return sorted(found, key=lambda f: (f.address, f.name))
 
 
 def no_dwarf_hint(program: UserProgram) -> str:
@@ -153,9 +152,16 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
     program = _program(resolver, head.arg, head.span)
     if program.debug is None:
         return _symbol_sites(program, point, pattern, suffix, handler, order)
-    functions = resolver._matching_functions(
-        program.debug, Pattern(pattern.function, pattern.file, pattern.line),
-        suffix, what.span, inlined_by_default=True)
+    try:
+        functions = resolver._matching_functions(
+            program.debug, Pattern(pattern.function, pattern.file,
+                                   pattern.line),
+            suffix, what.span, inlined_by_default=True)
+    except StpcError:
+        # an alias (libc's malloc is __libc_malloc in its DWARF)
+        if pattern.file or not _symbols_matching(program, pattern.function):
+            raise
+        return _symbol_sites(program, point, pattern, suffix, handler, order)
     returns = suffix is FunctionSuffix.RETURN
     kind = ProbeKind.URETPROBE if returns else ProbeKind.UPROBE
     sites = []
@@ -182,6 +188,15 @@ def _program(resolver: "ProbeResolver", name: str, span) -> UserProgram:
     return program
 
 
+def _symbols_matching(program: UserProgram, glob: str) -> List[ElfFunction]:
+    """The functions whose name matches, one per address."""
+    found: Dict[int, ElfFunction] = {}
+    for function in program.symbols:
+        if fnmatch.fnmatchcase(function.name, glob):
+            found.setdefault(function.address, function)
+    return list(found.values())
+
+
 def _symbol_sites(program: UserProgram, point: A.ProbePoint, pattern,
                   suffix, handler: int, order: int) -> List[ProbeSite]:
     """Sites of a program without DWARF, by symbol name."""
@@ -192,8 +207,7 @@ def _symbol_sites(program: UserProgram, point: A.ProbePoint, pattern,
                         ".function(\"NAME\"), .call and .return probes "
                         "work from its symbol table", what.span,
                         hint=no_dwarf_hint(program))
-    functions = [f for f in program.symbols
-                 if fnmatch.fnmatchcase(f.name, pattern.function)]
+    functions = _symbols_matching(program, pattern.function)
     if not functions:
         raise StpcError(f"no function matches '{pattern.function}' in the "
                         f"symbol table of {program.path}", what.span,

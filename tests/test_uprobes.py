@@ -214,3 +214,20 @@ def test_the_loader_refuses_another_file_at_the_path(binary, tmp_path):
         f"is {_build_id(binary)}, expected {'00' * 20}")
     with pytest.raises(LoaderError):
         probed.check_program(str(tmp_path / "gone"), _build_id(binary))
+
+
+LIBC = Path("/lib/x86_64-linux-gnu/libc.so.6")
+
+
+@pytest.mark.skipif(not LIBC.exists(), reason="no x86-64 glibc")
+def test_libc_malloc_is_placed_at_its_dynamic_symbol(kver):
+    """Found by name even where libc's DWARF is installed and calls it
+    __libc_malloc."""
+    out = subprocess.run(["readelf", "-sW", "--dyn-syms", str(LIBC)],
+                         capture_output=True, text=True, check=True).stdout
+    address = next(int(line.split()[1], 16) for line in out.splitlines()
+                   if line.split()[-1:] == ["malloc@@GLIBC_2.2.5"])
+    site, = _program(kver, f'probe process("{LIBC}").function("malloc") '
+                           '{ }').sites
+    assert site.user.address == address
+    assert site.user.offset == _readelf_offset(LIBC, address)
