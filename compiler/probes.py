@@ -172,7 +172,7 @@ class ProbeResolver:
                      for s in debug.function_symbols()]
             hint = nearest(pattern.function, names)
             where = "kernel" if debug.module == "kernel" \
-                else debug.module if debug.module.startswith("/") \
+                else debug.module if is_program(debug) \
                 else f"module {debug.module}"
             raise StpcError(f"no function matches '{pattern.function}"
                             f"{'@' + pattern.file if pattern.file else ''}' "
@@ -250,36 +250,44 @@ class ProbeResolver:
     # -- statements --
     def _statement_sites(self, point, debug, pattern, handler, order,
                          span) -> List[ProbeSite]:
+        module = self.probed_module(debug, point.optional)
+        sites = []
+        for function, line, pc in self.statements(debug, pattern, span):
+            where = f"{function.name}@" \
+                    f"{self.short_file(debug, function)}:{line}"
+            text = describe(point, "statement", where, FunctionSuffix.NONE)
+            sites.append(self.site(point, ProbeKind.KPROBE, handler,
+                                   order + len(sites), debug, function,
+                                   pc, module, text))
+        return sites
+
+    def statements(self, debug, pattern, span
+                   ) -> List[Tuple[Subprogram, int, int]]:
+        """(function, line, first address) of each line of the pattern
+        that has code in a matching function."""
         if pattern.line is None:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
-        candidates = _without_init_code(debug, self._matching_functions(
+        candidates = self._matching_functions(
             debug, Pattern(pattern.function, pattern.file),
-            FunctionSuffix.CALL, span),
-            span)
-        module = self.probed_module(debug, point.optional)
+            FunctionSuffix.CALL, span)
+        if not is_program(debug):
+            candidates = _without_init_code(debug, candidates, span)
         first, last = pattern.line_range or (pattern.line, pattern.line)
-        sites = []
+        found = []
         for function in candidates:
             for line in range(first, last + 1):
                 addresses = debug.line_addresses(function, line)
-                if not addresses:
-                    continue
-                where = f"{function.name}@" \
-                        f"{self.short_file(debug, function)}:{line}"
-                text = describe(point, "statement", where,
-                                FunctionSuffix.NONE)
-                sites.append(self.site(point, ProbeKind.KPROBE, handler,
-                                       order + len(sites), debug, function,
-                                       addresses[0], module, text))
-        if not sites:
+                if addresses:
+                    found.append((function, line, addresses[0]))
+        if not found:
             lines = sorted({n for f in candidates for n in debug.lines_of(f)})
             shown = ", ".join(str(n) for n in lines[:40])
             raise StpcError(f"no statement at line {pattern.line} of "
                             f"{pattern.function}", span,
                             hint=f"lines with code: {shown}" if lines
                             else None)
-        return sites
+        return found
 
     # -- sites --
     def site(self, point, kind, handler, order, debug, function, pc,
@@ -375,6 +383,12 @@ def describe(point: A.ProbePoint, what: str, where: str,
     if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
         tail = f".{suffix.value}"
     return f'{head}.{what}("{where}"){tail}'
+
+
+def is_program(debug: DebugFile) -> bool:
+    """A user program's or library's DWARF (userprobes.py names it by
+    its absolute path), not the kernel's or a module's."""
+    return debug.module.startswith("/")
 
 
 def _without_init_code(debug, functions, span):

@@ -136,13 +136,17 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
     if not isinstance(head.arg, str):
         raise _Malformed("'process' probe points need a program: "
                          "process(\"PATH\")", head.span)
-    if len(comps) < 2 or comps[1].name != "function" or \
-            not isinstance(comps[1].arg, str):
-        raise _Malformed("expected .function(\"PATTERN\") after "
-                         "process(\"PATH\")", comps[-1].span)
+    if len(comps) < 2 or comps[1].name not in ("function", "statement") \
+            or not isinstance(comps[1].arg, str):
+        raise _Malformed("expected .function(\"PATTERN\") or "
+                         ".statement(\"PATTERN\") after process(\"PATH\")",
+                         comps[-1].span)
     what = comps[1]
     suffix = FunctionSuffix.NONE
     for c in comps[2:]:
+        if what.name == "statement":
+            raise _Malformed(f"unsupported probe point suffix '.{c.name}'",
+                             c.span, hint="a statement probe takes none")
         if c.name not in ("call", "return", "inline") or c.arg is not None \
                 or len(comps) > 3:
             raise _Malformed(f"unsupported probe point suffix '.{c.name}'",
@@ -151,7 +155,14 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
     pattern = parse_pattern(what.arg, what.span)
     program = _program(resolver, head.arg, head.span)
     if program.debug is None:
+        if what.name == "statement":
+            raise StpcError(f"{program.path} has no DWARF: statement probes "
+                            "need its line table", what.span,
+                            hint=no_dwarf_hint(program))
         return _symbol_sites(program, point, pattern, suffix, handler, order)
+    if what.name == "statement":
+        return _statement_sites(resolver, program, point, pattern, handler,
+                                order)
     try:
         functions = resolver._matching_functions(
             program.debug, Pattern(pattern.function, pattern.file,
@@ -163,20 +174,39 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
             raise
         return _symbol_sites(program, point, pattern, suffix, handler, order)
     returns = suffix is FunctionSuffix.RETURN
-    kind = ProbeKind.URETPROBE if returns else ProbeKind.UPROBE
-    sites = []
-    for function in sorted(functions, key=lambda f: (f.low_pc, f.name)):
-        where = f"{function.name}@{function.decl_file}:{function.decl_line}"
-        user = UserSite(program.path, program.build_id,
-                        program.file_offset(function.low_pc, what.span),
-                        function.low_pc, function.name)
-        sites.append(ProbeSite(
-            point, kind, 0, handler, order + len(sites),
-            description=describe(point, "function", where, suffix),
-            resolved=ResolvedSite(program.debug, function, function.low_pc,
-                                  returns, user=True),
-            user=user))
-    return sites
+    return [_dwarf_site(program, point, handler, order + i, function,
+                        function.low_pc, returns, describe(
+                            point, "function", f"{function.name}@"
+                            f"{function.decl_file}:{function.decl_line}",
+                            suffix))
+            for i, function in enumerate(
+                sorted(functions, key=lambda f: (f.low_pc, f.name)))]
+
+
+def _statement_sites(resolver, program: UserProgram, point, pattern,
+                     handler: int, order: int) -> List[ProbeSite]:
+    from .probes import FunctionSuffix, describe
+    what = point.components[1]
+    return [_dwarf_site(program, point, handler, order + i, function, pc,
+                        False, describe(
+                            point, "statement", f"{function.name}@"
+                            f"{function.decl_file}:{line}",
+                            FunctionSuffix.NONE))
+            for i, (function, line, pc) in enumerate(
+                resolver.statements(program.debug, pattern, what.span))]
+
+
+def _dwarf_site(program: UserProgram, point: A.ProbePoint, handler: int,
+                order: int, function, pc: int, returns: bool,
+                description: str) -> ProbeSite:
+    span = point.components[1].span
+    return ProbeSite(
+        point, ProbeKind.URETPROBE if returns else ProbeKind.UPROBE, 0,
+        handler, order, description=description,
+        resolved=ResolvedSite(program.debug, function, pc, returns,
+                              user=True),
+        user=UserSite(program.path, program.build_id,
+                      program.file_offset(pc, span), pc, function.name))
 
 
 def _program(resolver: "ProbeResolver", name: str, span) -> UserProgram:

@@ -139,8 +139,11 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     ('probe process("{b}").function("count_up").return '
      '{{ print(@entry($limit)) }}',
      "@entry is not available in process(...) .return probes yet"),
-    ('probe process("{b}").statement("count_up@*:33") {{ }}',
-     'expected .function("PATTERN") after process("PATH")'),
+    ('probe process("{b}").mark("tick") {{ }}',
+     'expected .function("PATTERN") or .statement("PATTERN") after '
+     'process("PATH")'),
+    ('probe process("{b}").statement("count_up@*:1") {{ }}',
+     "no statement at line 1 of count_up"),
 ])
 def test_errors_are_located(kver, binary, script, message):
     with pytest.raises(StpcError) as caught:
@@ -231,3 +234,40 @@ def test_libc_malloc_is_placed_at_its_dynamic_symbol(kver):
                            '{ }').sites
     assert site.user.address == address
     assert site.user.offset == _readelf_offset(LIBC, address)
+
+
+def _line_addresses(binary: Path, line: int) -> list:
+    """The statement addresses objdump's decoded line table gives a line
+    of the fixture's source."""
+    out = subprocess.run(["objdump", "--dwarf=decodedline", str(binary)],
+                         capture_output=True, text=True, check=True).stdout
+    found = []
+    for row in out.splitlines():
+        fields = row.split()
+        if len(fields) >= 3 and fields[0] == SOURCE.name and \
+                fields[1] == str(line) and fields[-1] == "x":
+            found.append(int(fields[2], 16))
+    return found
+
+
+def test_a_statement_sits_at_the_first_address_of_its_line(kver, binary):
+    line = next(i for i, text in enumerate(
+        SOURCE.read_text().splitlines(), 1) if "/* loop body */" in text)
+    site, = _program(kver, f'probe process("{binary}")'
+                           f'.statement("count_up@*:{line}") '
+                           '{ printf("%d %d\\n", $i, $sum) }').sites
+    assert site.user.address == min(_line_addresses(binary, line))
+    assert site.user.offset == _readelf_offset(binary, site.user.address)
+    assert site.description == (f'process("{binary}").statement('
+                                f'"count_up@{SOURCE}:{line}")')
+
+
+def test_a_statement_needs_dwarf(kver, binary, tmp_path):
+    stripped = tmp_path / "stripped"
+    subprocess.run(["strip", "--strip-debug", "-o", str(stripped),
+                    str(binary)], check=True)
+    with pytest.raises(StpcError) as caught:
+        _program(kver, f'probe process("{stripped}")'
+                       '.statement("count_up@*:36") { }')
+    assert caught.value.message == (f"{stripped} has no DWARF: statement "
+                                    "probes need its line table")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from fixture import fixture_ko
+from stpc.loader.probed import program_build_id
 from test_loader_standalone import BLOCKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1582,6 +1583,15 @@ count_up limit=0x4
 count_up returns 6
 price_of inlined 3 times, quantities 8
 """
+# the loop's marked line, each iteration before its addition
+_UPROBE_STATEMENT = """
+probe process("@BIN@").statement("count_up@*:@LOOP@") {
+	printf("i=%d sum=%d\\n", $i, $sum)
+}
+"""
+_UPROBE_LOOP_LINE = next(
+    i for i, text in enumerate(UPROBE_SOURCE.read_text().splitlines(), 1)
+    if "/* loop body */" in text)
 # under -c, only the target fires: the shell's child running the program
 # first is another process; the program it then execs is the target
 _UPROBE_TARGET_ONLY = """
@@ -1590,12 +1600,14 @@ probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
 
 
 def _uprobe_case(case_id: str, kver: str, script: str, command: str,
-                 **expect) -> VmCase:
-    script = script.replace("@BIN@", str(UPROBE_TARGET))
+                 before: str = "", **expect) -> VmCase:
+    script = script.replace("@BIN@", str(UPROBE_TARGET)).replace(
+        "@LOOP@", str(_UPROBE_LOOP_LINE))
     case = _inline(case_id, kver, script, ["-c", command], **expect)
     case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
                              str(UPROBE_SOURCE)])
-    case.shell = _GUEST_OWNED.format(dir=UPROBE_DIR, run=case.shell)
+    case.shell = _GUEST_OWNED.format(dir=UPROBE_DIR,
+                                     run=before + case.shell)
     return case
 
 
@@ -1624,9 +1636,32 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _uprobe_case("uprobes/target-only", kver, _UPROBE_TARGET_ONLY,
                      f"sh -c '{target} 5; exec {target} 7'",
                      stdout="count_up 7\n"),
+        _uprobe_case("uprobes/statement-loop", kver, _UPROBE_STATEMENT,
+                     target, stdout="i=0 sum=0\ni=1 sum=0\ni=2 sum=1\n"
+                                    "i=3 sum=3\n"),
+        _other_build_id_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
                    stdout="malloc called 3 times\n"),
     ]
+
+
+def _other_build_id_case(kver: str) -> VmCase:
+    """A module built for the fixture, run where another file is at its
+    path: refused before anything is loaded."""
+    target = str(UPROBE_TARGET)
+    script = _UPROBE_TARGET_ONLY.replace("@BIN@", target)
+    return VmCase(
+        id="uprobes/other-build-id-refused", cwd=WORK,
+        prebuild=[["gcc", "-g", "-O2", "-o", target, str(UPROBE_SOURCE)],
+                  ["stpc", "-e", script, "--emit-ko", "-m", "t_uprobe_other",
+                   "-r", kver]],
+        shell=_GUEST_OWNED.format(
+            dir=UPROBE_DIR, run=f"cp /bin/true {target} && stpc "
+            f"t_uprobe_other.ko --run -c {target}"),
+        rc=1, stdout="", stderr=None, stderr_pattern=re.escape(
+            f"ERROR: {target} is not the file the probes were placed in: "
+            f"its build-id is {program_build_id('/bin/true')}, expected ")
+        + "[0-9a-f]{40}\n")
 
 
 def _libc_case(case_id: str, kver: str, script: str, command: str,
