@@ -87,8 +87,9 @@ def test_entry_and_return_sites_sit_at_the_functions_file_offsets(
         assert site.user.offset == _readelf_offset(binary, address)
         assert site.user.path == str(binary)
         assert site.user.build_id == _build_id(binary)
-    assert entry.description == (f'process("{binary}").function('
-                                 f'"order_total@{SOURCE}:{_line("order_total")}")')
+    where = f'order_total@{SOURCE}:{_line("order_total")}'
+    assert entry.description == \
+        f'process("{binary}").function("{where}")'
     assert ret.description.endswith('.function("count_up@'
                                     f'{SOURCE}:{_line("count_up")}").return')
 
