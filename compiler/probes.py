@@ -145,7 +145,7 @@ class ProbeResolver:
                                     handler, order, what.span)
 
     # -- functions --
-    def _matching_functions(self, debug: DebugFile, pattern: Pattern,
+    def matching_functions(self, debug: DebugFile, pattern: Pattern,
                             suffix: FunctionSuffix, span,
                             inlined_by_default: Optional[bool] = None
                             ) -> List[Subprogram]:
@@ -181,7 +181,7 @@ class ProbeResolver:
 
     def _function_sites(self, point, debug, pattern, suffix, handler, order,
                         span) -> List[ProbeSite]:
-        functions = self._matching_functions(debug, pattern, suffix, span)
+        functions = self.matching_functions(debug, pattern, suffix, span)
         functions = _without_init_code(debug, functions, span)
         kind = ProbeKind.KRETPROBE if suffix is FunctionSuffix.RETURN \
             else ProbeKind.KPROBE
@@ -268,7 +268,7 @@ class ProbeResolver:
         if pattern.line is None:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
-        candidates = self._matching_functions(
+        candidates = self.matching_functions(
             debug, Pattern(pattern.function, pattern.file),
             FunctionSuffix.CALL, span)
         if not is_program(debug):

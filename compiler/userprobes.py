@@ -164,7 +164,7 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
         return _statement_sites(resolver, program, point, pattern, handler,
                                 order)
     try:
-        functions = resolver._matching_functions(
+        functions = resolver.matching_functions(
             program.debug, Pattern(pattern.function, pattern.file,
                                    pattern.line),
             suffix, what.span, inlined_by_default=True)
