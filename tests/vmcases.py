@@ -1613,13 +1613,14 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
 
 # libc has no DWARF here: malloc is found in its .dynsym.  A file bound
 # over the library's path makes it guest-owned for the processes started
-# after (the -c command); the build-id is the host's
+# after (the -c command); the build-id is the host's.  Processes the run
+# started may still map it at the end: detached lazily
 _LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 _LIBC_GUEST_OWNED = (f"mkdir /tmp/libc && mount -t tmpfs libc /tmp/libc && "
                      f"cp {_LIBC} /tmp/libc/ && "
                      f"mount --bind /tmp/libc/libc.so.6 {_LIBC} && "
-                     "( {run} ); rc=$?; umount " + _LIBC +
-                     "; umount /tmp/libc; exit $rc")
+                     "( {run} ); rc=$?; umount -l " + _LIBC +
+                     "; umount -l /tmp/libc; exit $rc")
 _MALLOC = f"""
 global calls
 probe process("{_LIBC}").function("malloc") {{ calls++ }}
