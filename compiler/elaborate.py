@@ -197,7 +197,7 @@ def _resolve_probes(script, errors, resolver, library_aliases
 
 def _point_sites(point, handler, errors, resolver, script,
                  library_aliases) -> List[ProbeSite]:
-    if point.components[0].name in ("kernel", "module"):
+    if point.components[0].name in ("kernel", "module", "process"):
         return _code_sites(point, handler, 0, errors, resolver)
     aliases = [str(alias.name) for alias in script.aliases]
     site = _classify_point(point, handler, 0, errors, aliases,

@@ -58,6 +58,28 @@ static int __init feature_init(void)
 module_init(feature_init);
 MODULE_LICENSE("GPL");
 """),
+    # uprobe_register() returns the struct uprobe, and unregistering is
+    # split in two (runtime_c/uprobe_api_handle.h; else uprobe_api_inode.h)
+    "uprobe_nosync": ("STPC_HAVE_UPROBE_NOSYNC", r"""
+#include <linux/module.h>
+#include <linux/err.h>
+#include <linux/uprobes.h>
+
+static struct uprobe_consumer consumer;
+
+static int __init feature_init(void)
+{
+	struct uprobe *uprobe = uprobe_register(NULL, 0, 0, &consumer);
+
+	if (IS_ERR(uprobe))
+		return PTR_ERR(uprobe);
+	uprobe_unregister_nosync(uprobe, &consumer);
+	uprobe_unregister_sync();
+	return 0;
+}
+module_init(feature_init);
+MODULE_LICENSE("GPL");
+"""),
 }
 
 _CACHE_FORMAT = 1

@@ -125,6 +125,8 @@ class ProbeKind(enum.Enum):
     KPROBE = "kprobe"           # function entry, inline or statement
     KRETPROBE = "kretprobe"     # function return
     TRACEPOINT = "tracepoint"   # kernel.trace("SYSTEM:EVENT")
+    UPROBE = "uprobe"           # process("PATH").function entry
+    URETPROBE = "uretprobe"     # process("PATH").function(...).return
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,18 @@ class CodeSite:
 
 
 @dataclass(frozen=True)
+class UserSite:
+    """Where a uprobe goes: an offset into a program's (or library's)
+    file, which the module finds by path when it arms the probe; the
+    loader checks the file's build-id first."""
+    path: str
+    build_id: str
+    offset: int                 # in the file, from the program headers
+    address: int                # the same place as a DWARF/ELF address
+    function: str               # for probefunc()
+
+
+@dataclass(frozen=True)
 class ResolvedSite:
     """Compile-time facts about one kprobe site, for target variables:
     its DWARF (debug, function, pc) or, for kernel functions known only
@@ -170,6 +184,7 @@ class ResolvedSite:
     prototype: Optional[Prototype] = None
     btf: Optional["KernelBtf"] = None
     tracepoint: bool = False
+    user: bool = False          # a uprobe: target memory is user memory
 
     def at_entry(self) -> "ResolvedSite":
         """The same function, at its entry: where @entry() is read."""
@@ -192,6 +207,7 @@ class ProbeSite:
                             # site alone (it reads target variables)
     resolved: Optional[ResolvedSite] = None     # kprobes: target variables
     by_ftrace: bool = False     # a function entry that ftrace carries
+    user: Optional[UserSite] = None     # uprobes: where
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def list_points(text: str, kernel_release: str,
     readable: Dict[str, Dict[str, None]] = {}   # in order, without repeats
     for site in sites:
         shown = readable.setdefault(site.description + inline, {})
-        if with_vars:
+        if with_vars and site.resolved is not None:    # None: no DWARF
             shown.update(dict.fromkeys(readable_at(site.resolved)))
     for description in sorted(readable, key=_numbers_as_numbers):
         yield " ".join([description, *readable[description]])
@@ -58,15 +58,17 @@ def _parse_point(text: str) -> A.ProbePoint:
     if len(script.probes) != 1 or len(script.probes[0].points) != 1:
         raise StpcError(f"'{text}' is not one probe point")
     point = script.probes[0].points[0]
-    if point.components[0].name not in ("kernel", "module"):
-        raise StpcError("-l and -L list kernel and module probe points",
+    if point.components[0].name not in ("kernel", "module", "process"):
+        raise StpcError("-l and -L list kernel, module and process probe "
+                        "points",
                         point.span)
     return point
 
 
 def readable_at(resolved: ResolvedSite) -> List[str]:
     """What a probe at the site can read: at a .return, $return and the
-    parameters through @entry() (it refuses $param there)."""
+    parameters through @entry() (it refuses $param there; a process's
+    .return has no @entry() yet)."""
     scope = _scope(resolved)
     if not resolved.returns:
         return [f"${v.name}:{v.type.display()}"
@@ -75,6 +77,8 @@ def readable_at(resolved: ResolvedSite) -> List[str]:
     rtype = scope.return_type()
     if not isinstance(C.strip(rtype), C.Void):
         shown.append(f"$return:{rtype.display()}")
+    if resolved.user:
+        return shown    # no @entry() in uretprobes yet
     at_entry = _scope(resolved.at_entry()).variables()
     shown += [f"@entry(${v.name}):{v.type.display()}"
               for v in _located(v for v in at_entry if v.is_param)]

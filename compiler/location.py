@@ -62,6 +62,7 @@ class Frame:
     entry_pc: int                           # the function's entry address
     relocate: Callable[[int], str]          # DWARF address -> C expression
     fault_where: str                        # C string for read faults
+    space: str = "kernel"                   # or "user": whose memory
 
 
 def select_expression(dwarf, die: DIE, attribute: str, pc: int,
@@ -146,7 +147,8 @@ class _Evaluator:
         self.stack: List[str] = []
 
     def deref(self, address: str, size: int = 8) -> str:
-        return deref_c(address, size, self.frame.fault_where)
+        return deref_c(address, size, self.frame.fault_where,
+                       self.frame.space)
 
     def run(self, expr) -> Location:
         """Runs an expression, given as bytes or as parsed operations

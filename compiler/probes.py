@@ -83,6 +83,7 @@ class ProbeResolver:
     env: ProbeEnvironment
     probed: ProbedModules = field(default_factory=ProbedModules)
     _debug: Dict[str, DebugFile] = field(default_factory=dict)
+    programs: Dict[str, object] = field(default_factory=dict)  # userprobes
     _btf: Optional[KernelBtf] = None
 
     def resolve(self, point: A.ProbePoint, handler: int, order: int,
@@ -108,6 +109,9 @@ class ProbeResolver:
             raise unsupported
         comps = point.components
         head = comps[0]
+        if head.name == "process":
+            from .userprobes import user_sites
+            return user_sites(self, point, handler, order)
         if head.name == "kernel" and head.arg is None:
             module = "kernel"
         elif head.name == "module" and isinstance(head.arg, str):
@@ -141,16 +145,20 @@ class ProbeResolver:
                                     handler, order, what.span)
 
     # -- functions --
-    def _matching_functions(self, debug: DebugFile, pattern: Pattern,
-                            suffix: FunctionSuffix, span) -> List[Subprogram]:
+    def matching_functions(self, debug: DebugFile, pattern: Pattern,
+                            suffix: FunctionSuffix, span,
+                            inlined_by_default: Optional[bool] = None
+                            ) -> List[Subprogram]:
         """The copies of the functions that ``suffix`` means; the kernel's
         inlined instances only when asked for with .inline (a full scan
         of vmlinux)."""
+        if inlined_by_default is None:
+            inlined_by_default = debug.relocatable
         found = []
         if suffix is not FunctionSuffix.INLINE:
             found += debug.find_functions(pattern.function)
         if suffix is FunctionSuffix.INLINE or (
-                suffix is FunctionSuffix.NONE and debug.relocatable):
+                suffix is FunctionSuffix.NONE and inlined_by_default):
             found += debug.find_inlined(pattern.function)
         if pattern.file:
             found = [f for f in found
@@ -164,6 +172,7 @@ class ProbeResolver:
                      for s in debug.function_symbols()]
             hint = nearest(pattern.function, names)
             where = "kernel" if debug.module == "kernel" \
+                else debug.module if is_program(debug) \
                 else f"module {debug.module}"
             raise StpcError(f"no function matches '{pattern.function}"
                             f"{'@' + pattern.file if pattern.file else ''}' "
@@ -172,7 +181,7 @@ class ProbeResolver:
 
     def _function_sites(self, point, debug, pattern, suffix, handler, order,
                         span) -> List[ProbeSite]:
-        functions = self._matching_functions(debug, pattern, suffix, span)
+        functions = self.matching_functions(debug, pattern, suffix, span)
         functions = _without_init_code(debug, functions, span)
         kind = ProbeKind.KRETPROBE if suffix is FunctionSuffix.RETURN \
             else ProbeKind.KPROBE
@@ -241,36 +250,44 @@ class ProbeResolver:
     # -- statements --
     def _statement_sites(self, point, debug, pattern, handler, order,
                          span) -> List[ProbeSite]:
+        module = self.probed_module(debug, point.optional)
+        sites = []
+        for function, line, pc in self.statements(debug, pattern, span):
+            where = f"{function.name}@" \
+                    f"{self.short_file(debug, function)}:{line}"
+            text = describe(point, "statement", where, FunctionSuffix.NONE)
+            sites.append(self.site(point, ProbeKind.KPROBE, handler,
+                                   order + len(sites), debug, function,
+                                   pc, module, text))
+        return sites
+
+    def statements(self, debug, pattern, span
+                   ) -> List[Tuple[Subprogram, int, int]]:
+        """(function, line, first address) of each line of the pattern
+        that has code in a matching function."""
         if pattern.line is None:
             raise StpcError("a statement probe needs a line: "
                             "FUNCTION@FILE:LINE", span)
-        candidates = _without_init_code(debug, self._matching_functions(
+        candidates = self.matching_functions(
             debug, Pattern(pattern.function, pattern.file),
-            FunctionSuffix.CALL, span),
-            span)
-        module = self.probed_module(debug, point.optional)
+            FunctionSuffix.CALL, span)
+        if not is_program(debug):
+            candidates = _without_init_code(debug, candidates, span)
         first, last = pattern.line_range or (pattern.line, pattern.line)
-        sites = []
+        found = []
         for function in candidates:
             for line in range(first, last + 1):
                 addresses = debug.line_addresses(function, line)
-                if not addresses:
-                    continue
-                where = f"{function.name}@" \
-                        f"{self.short_file(debug, function)}:{line}"
-                text = describe(point, "statement", where,
-                                FunctionSuffix.NONE)
-                sites.append(self.site(point, ProbeKind.KPROBE, handler,
-                                       order + len(sites), debug, function,
-                                       addresses[0], module, text))
-        if not sites:
+                if addresses:
+                    found.append((function, line, addresses[0]))
+        if not found:
             lines = sorted({n for f in candidates for n in debug.lines_of(f)})
             shown = ", ".join(str(n) for n in lines[:40])
             raise StpcError(f"no statement at line {pattern.line} of "
                             f"{pattern.function}", span,
                             hint=f"lines with code: {shown}" if lines
                             else None)
-        return sites
+        return found
 
     # -- sites --
     def site(self, point, kind, handler, order, debug, function, pc,
@@ -366,6 +383,12 @@ def describe(point: A.ProbePoint, what: str, where: str,
     if suffix in (FunctionSuffix.CALL, FunctionSuffix.RETURN):
         tail = f".{suffix.value}"
     return f'{head}.{what}("{where}"){tail}'
+
+
+def is_program(debug: DebugFile) -> bool:
+    """A user program's or library's DWARF (userprobes.py names it by
+    its absolute path), not the kernel's or a module's."""
+    return debug.module.startswith("/")
 
 
 def _without_init_code(debug, functions, span):

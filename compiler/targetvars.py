@@ -296,7 +296,8 @@ class TargetCompiler(ExprVisitor):
         if isinstance(loc, Pieces):
             loc = self.offset(loc, 0, size, node)
         if isinstance(loc, InMemory):
-            return deref_c(loc.address, size, self.where(node))
+            return deref_c(loc.address, size, self.where(node),
+                           self.scope.space)
         if isinstance(loc, InRegister):
             return _truncate(regs(loc.register), size)
         return _truncate(f"((u64)({loc.value}))", size)
@@ -360,7 +361,8 @@ class TargetCompiler(ExprVisitor):
         if pretty and C.is_string_like(t) and (
                 isinstance(t, C.Pointer) or isinstance(obj.loc, InMemory)):
             return Shown(f"{name}=\"%s\"", (FormatArg("const char *", (
-                "stpc_kernel_string_or(c, ", f", {self.load(obj, var)})")),))
+                f"stpc_{self.scope.space}_string_or(c, ",
+                f", {self.load(obj, var)})")),))
         if isinstance(t, C.Struct):
             return Shown(f"{name}={{...}}")
         if isinstance(t, C.Array):
@@ -453,6 +455,12 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
         written = written_targets(handler.decl.body)
         for i, site in enumerate(checked):
             if site.handler != handler.index:
+                continue
+            if site.resolved is None and site.user is not None:
+                errors.add(f"{_describe(nodes[0])}: {site.user.path} has "
+                           "no DWARF: target variables cannot be read",
+                           nodes[0].span, hint="build it with -g, or "
+                           "install its debug symbols")
                 continue
             checked[i] = dataclasses.replace(site, variant=site.order)
             if site.resolved is None:
@@ -565,6 +573,9 @@ class _Checker:
     def check(self, point: str, resolved: ResolvedSite, nodes,
               at_entry: bool = False, written=frozenset()) -> None:
         def add_address(address: int) -> str:
+            if resolved.user:
+                raise StpcError("the global and static variables of a user "
+                                "program cannot be read yet", None)
             if at_entry:
                 self.entry_addresses.append((resolved.debug, address))
             else:
@@ -588,6 +599,8 @@ class _Checker:
                 else:
                     compiler.value(node)
             except StpcError as exc:
+                if exc.span is None:
+                    exc.span = node.span
                 self.errors.add_error(exc)
 
     def check_entry(self, point: str, resolved: ResolvedSite,
@@ -595,6 +608,10 @@ class _Checker:
         if not resolved.returns:
             self.errors.add("@entry is only available in .return probes",
                             node.span)
+            return
+        if resolved.user:
+            self.errors.add("@entry is not available in process(...) "
+                            ".return probes yet", node.span)
             return
         if len(node.args) != 1 or not is_target(node.args[0]):
             self.errors.add("@entry takes one target expression", node.span,

@@ -148,6 +148,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             kprobes=self.kprobe_views(),
+            uprobes=self.uprobe_views(),
             tracepoints=self.tracepoint_views(),
             timing=self.timing_views(),
             probed=self.probed_views(),
@@ -182,6 +183,17 @@ class _ModuleView:
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))
         return views
+
+    def uprobe_views(self) -> List[dict]:
+        """process(...) sites: a file offset in a program the module
+        finds by path when it arms the probe (runtime_c/uprobes.c)."""
+        return [dict(probe=self.probe_view(site),
+                     path=c_string(site.user.path),
+                     offset=f"{site.user.offset:#x}",
+                     function=c_string(site.user.function),
+                     is_return=int(site.kind is ProbeKind.URETPROBE),
+                     optional=int(site.point.optional))
+                for site in self.program.sites if site.user is not None]
 
     def tracepoint_views(self) -> List[dict]:
         """kernel.trace sites: each one's probe function takes the
@@ -223,8 +235,21 @@ class _ModuleView:
                           optional=t.optional)
                      for t in self.program.probed.values()],
             probes=[s.description if s.code is not None or
+                    s.user is not None or
                     s.kind is ProbeKind.TRACEPOINT else str(s.point)
-                    for s in self.program.sites])
+                    for s in self.program.sites],
+            **self.probed_programs())
+
+    def probed_programs(self) -> dict:
+        """"programs": the files uprobes are placed in, each with the
+        build-id the loader checks before loading the module (absent
+        without uprobes: the loader reads it as empty)."""
+        found = {(s.user.path, s.user.build_id): None
+                 for s in self.program.sites if s.user is not None}
+        if not found:
+            return {}
+        return dict(programs=[dict(path=path, build_id=build_id)
+                              for path, build_id in found])
 
     def target_site(self, site: ProbeSite,
                     resolved: ResolvedSite) -> TargetSite:
@@ -232,6 +257,9 @@ class _ModuleView:
         file in C as where it is at run time: a slot's address (pass 2
         added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
+            if resolved.user:
+                raise InternalError("pass 2 let a user program's global "
+                                    "variable through")
             where = resolved.debug.locate(address)
             module = self.program.probed[where.module]
             if where.section not in module.slots:

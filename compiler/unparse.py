@@ -265,6 +265,11 @@ def _resolved_site(site) -> str:
         notes.append(f"pc=<{code.module}:{code.symbol}"
                      f"+{code.symbol_offset}>")
         notes.append("ftrace" if site.by_ftrace else site.kind.value)
+    if site.user is not None:
+        notes.append(f"{site.user.path}+{site.user.offset:#x} (address "
+                     f"{site.user.address:#x}, build-id "
+                     f"{site.user.build_id})")
+        notes.append(site.kind.value)
     notes.append(f"handler {site.handler}, priority {site.priority}")
     return f"{shown} /* {'; '.join(notes)} */"
 

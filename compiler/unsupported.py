@@ -137,10 +137,11 @@ _POINT_EQUIVALENTS = {
     ("kprocess", "exit"): "do_exit", ("kprocess", "release"): "release_task",
 }
 
-_USER_SPACE = "stpc probes the kernel and its modules, not user space"
+_USER_SPACE = ("stpc probes compiled programs with "
+               "process(\"PATH\").function(\"NAME\")")
 #: SystemTap's own probe points stpc lacks, by their first component
 _OTHER_POINTS: Dict[str, str] = {
-    "process": _USER_SPACE, "java": _USER_SPACE, "python2": _USER_SPACE,
+    "java": _USER_SPACE, "python2": _USER_SPACE,
     "python3": _USER_SPACE,
     "kprobe": "kernel.function(\"NAME\") and module(\"M\").function(\"NAME\")"
               " work from DWARF or BTF",

@@ -47,6 +47,7 @@ class DwarfScope:
         self.pc = resolved.pc
         self.relocate = relocate
         self.parser = DWARFExprParser(self.debug.dwarf.structs)
+        self.space = "user" if resolved.user else "kernel"
 
     @property
     def function_name(self) -> str:
@@ -65,7 +66,8 @@ class DwarfScope:
             frame = Frame(pc=self.pc, cfa=self.debug.cfa_rule(self.pc),
                           frame_base=bytes(base.value) if base else None,
                           entry_pc=self.entry_pc(),
-                          relocate=self.relocate, fault_where=fault_where)
+                          relocate=self.relocate, fault_where=fault_where,
+                          space=self.space)
             expr = select_expression(self.debug.dwarf, die, "DW_AT_location",
                                      self.pc, _cu_base(die))
             return compile_location(self.parser, expr, frame)
@@ -129,6 +131,7 @@ class DwarfScope:
 
 class BtfScope:
     """Parameters of a function known from BTF, at its entry."""
+    space = "kernel"
 
     def __init__(self, prototype: C.Prototype, btf: KernelBtf):
         self.prototype = prototype

@@ -209,8 +209,13 @@ def _optional_points_left_out(script: A.Script, sites: Iterable[ProbeSite],
                         "unsupported: it never fires", point.span)
             for probe in script.probes for point in probe.points
             if point.optional and point not in placed and
-            (point.components[0].name not in ("kernel", "module") or
+            (point.components[0].name not in _CODE_HEADS or
              unsupported_point(point) is not None)]
+
+
+#: points that resolve against code: optional ones that match nothing
+#: are silent
+_CODE_HEADS = ("kernel", "module", "process")
 
 
 def _unused_functions(script: A.Script,

@@ -100,6 +100,11 @@ class ModuleImage:
                     probed.check_kernel_build_id(target["build_id"])
                 except LoaderError as exc:
                     problems.append(str(exc))
+        for program in self.info.get("programs", []):
+            try:
+                probed.check_program(program["path"], program["build_id"])
+            except LoaderError as exc:
+                problems.append(str(exc))
         if self.signature_size is None and _signatures_enforced():
             problems.append("this kernel loads signed modules only "
                             "(module.sig_enforce) and this one is not "

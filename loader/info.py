@@ -56,6 +56,8 @@ def _rows(info: dict) -> List[Tuple[str, str]]:
     rows += _listed("parameters", [f"{name}: {meaning}" for name, meaning
                                    in sorted(info["parameters"].items())])
     rows += _listed("targets", [_target(t) for t in info["targets"]])
+    rows += _listed("programs", [f"{p['path']}: build-id {p['build_id']}"
+                                 for p in info.get("programs", [])])
     probes = info["probes"]
     return rows + _listed(f"probes ({len(probes)})", probes)
 

@@ -47,7 +47,10 @@ class ProbedAddresses:
 
 def resolve(info: dict) -> ProbedAddresses:
     """Reads every slot's address; refuses a probed module that is not loaded
-    (unless all its probes are optional) or whose build-id differs."""
+    (unless all its probes are optional) or whose build-id differs, and a
+    probed program whose file is not the one the probes were placed in."""
+    for program in info.get("programs", []):
+        check_program(program["path"], program["build_id"])
     result = ProbedAddresses([0] * info["nslots"])
     try:
         for module in info["targets"]:
@@ -143,6 +146,48 @@ def check_kernel_build_id(expected: str) -> None:
     if found is not None and found != expected:
         raise LoaderError(f"build-id mismatch for kernel: expected "
                           f"{expected}, found {found}")
+
+
+_PT_NOTE = 4
+
+
+def program_build_id(path: str) -> Optional[str]:
+    """The GNU build-id of a 64-bit little-endian ELF file, from its
+    PT_NOTE segments; None when it has none or is no such file."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        if head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None
+        phoff = int.from_bytes(head[32:40], "little")
+        phentsize = int.from_bytes(head[54:56], "little")
+        phnum = int.from_bytes(head[56:58], "little")
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+        for i in range(phnum):
+            entry = table[i * phentsize:(i + 1) * phentsize]
+            if int.from_bytes(entry[0:4], "little") != _PT_NOTE:
+                continue
+            offset = int.from_bytes(entry[8:16], "little")
+            size = int.from_bytes(entry[32:40], "little")
+            f.seek(offset)
+            found = parse_build_id_note(f.read(min(size, 1 << 16)))
+            if found is not None:
+                return found
+    return None
+
+
+def check_program(path: str, expected: str) -> None:
+    """The file a process(...) probe names must be the one the compiler
+    read: its build-id places the probes."""
+    try:
+        found = program_build_id(path)
+    except OSError as exc:
+        raise LoaderError(f"cannot read probed program {path}: "
+                          f"{exc.strerror}") from None
+    if found != expected:
+        raise LoaderError(f"{path} is not the file the probes were placed "
+                          f"in: its build-id is {found or 'missing'}, "
+                          f"expected {expected}")
 
 
 def check_build_id(name: str, expected: str) -> None:

@@ -341,6 +341,7 @@ static int stpc_session_start(void)
 		stpc_timers_arm();
 		stpc_kprobes_arm();
 		stpc_tracepoints_arm();
+		stpc_uprobes_arm();
 	}
 	return 0;
 }
@@ -355,6 +356,7 @@ static int stpc_session_disarm(void)
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
 	stpc_tracepoints_disarm();
+	stpc_uprobes_disarm();
 	return 0;
 }
 
@@ -511,6 +513,7 @@ static void __exit stpc_module_exit(void)
 	stpc_timers_disarm();
 	stpc_kprobes_disarm();
 	stpc_tracepoints_disarm();
+	stpc_uprobes_disarm();
 	stpc_unpin_probed();
 	stpc_transport_exit();
 	stpc_free_contexts();

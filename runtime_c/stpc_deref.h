@@ -305,4 +305,12 @@ stpc_kernel_string_or(struct stpc_context *c, char *buf, u64 addr)
 	return buf;
 }
 
+static __maybe_unused const char *
+stpc_user_string_or(struct stpc_context *c, char *buf, u64 addr)
+{
+	if (stpc_copy_string(stpc_read_user_word, buf, addr, MAXSTRINGLEN))
+		strscpy(buf, "?", MAXSTRINGLEN);
+	return buf;
+}
+
 #endif /* STPC_DEREF_H */

@@ -15,6 +15,8 @@ static void stpc_kprobes_arm(void);
 static void stpc_kprobes_disarm(void);
 static void stpc_tracepoints_arm(void);
 static void stpc_tracepoints_disarm(void);
+static void stpc_uprobes_arm(void);
+static void stpc_uprobes_disarm(void);
 static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
 
@@ -29,6 +31,7 @@ static void stpc_unwatch_modules(void);
 #include "probed.c"
 #include "kprobes.c"
 #include "tracepoints.c"
+#include "uprobes.c"
 #include "modnotify.c"
 #include "print.c"
 #include "transport.c"

@@ -22,6 +22,7 @@
 #include <linux/delay.h>
 #include <linux/kprobes.h>
 #include <linux/hrtimer.h>
+#include <linux/uprobes.h>
 
 #include "stpc_protocol.h"
 #include "stpc_limits.h"
@@ -293,6 +294,19 @@ struct stpc_kprobe {
 	};
 };
 
+/* process("PATH").function(...) (uprobes.c) */
+struct stpc_uprobe {
+	struct stpc_probe probe;
+	const char *path;		/* the probed file, found when armed */
+	unsigned long offset;		/* in the file */
+	bool is_return;
+	bool optional;
+	bool armed;
+	struct inode *inode;		/* held while armed */
+	void *handle;			/* the kernel's struct uprobe, if any */
+	struct uprobe_consumer consumer;
+};
+
 /* The -D limits the runtime reads at run time (stpc_limits.h). */
 struct stpc_run_limits {
 	unsigned long maxaction;
@@ -345,6 +359,8 @@ struct stpc_program {
 	unsigned int nkprobes;
 	struct stpc_tracepoint *tracepoints;
 	unsigned int ntracepoints;
+	struct stpc_uprobe *uprobes;
+	unsigned int nuprobes;
 	const struct stpc_probed_desc *probed;
 	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */

@@ -69,3 +69,13 @@ def test_entry_probes_build_through_ftrace_and_kprobes(kver, defines):
     options = CompileOptions(kernel_release=kver, defines=defines,
                              kernel_types="btf")
     assert Compilation(script, "t.stp", options).module().exists()
+
+
+def test_uprobe_api_is_found_by_building(kver, second_kver, cache):
+    """6.1 registers and unregisters uprobes by (inode, offset); 6.12
+    returns a struct uprobe and unregisters in two steps: the runtime's
+    header for each is chosen by this feature, never by version."""
+    assert "STPC_HAVE_UPROBE_NOSYNC" not in \
+        features.feature_defines(default_build_tree(kver))
+    assert "STPC_HAVE_UPROBE_NOSYNC" in \
+        features.feature_defines(default_build_tree(second_kver))

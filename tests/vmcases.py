@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Tuple
 
 from fixture import fixture_ko
+from stpc.loader.probed import program_build_id
 from test_loader_standalone import BLOCKER
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -428,7 +429,8 @@ def all_cases(kver: str) -> List[VmCase]:
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
         concurrency_cases(kver) + output_pressure_cases(kver) + \
         tracepoint_cases(kver) + tapset_family_cases(kver) + \
-        task_function_cases(kver) + syscall_tapset_cases(kver)
+        task_function_cases(kver) + syscall_tapset_cases(kver) + \
+        uprobe_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1099,7 +1101,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
                  if c.id.startswith("kernel/user-string-un")]
     cases = (fixture_cases(kver) + mechanism_cases(kver) +
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
-             untouched + tracepoint_cases(kver))
+             untouched + tracepoint_cases(kver) + uprobe_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1671,3 +1673,126 @@ def syscall_tapset_cases(kver: str) -> List[VmCase]:
     return under_workload + [_inline("tapset/syscall-helpers", kver,
                                      _SYSCALL_HELPERS,
                                      stdout=_SYSCALL_HELPERS_OUT)]
+
+
+# process(...) probes on tests/uprobe_target.c.  A uprobe cannot be
+# registered on a file the guest reads over 9p (-EIO): the guest mounts
+# a tmpfs over the fixture's directory and copies the same bytes back, so
+# the path and build-id are those the host compiled against.
+UPROBE_DIR = WORK / "uprobes"
+UPROBE_TARGET = UPROBE_DIR / "uprobe_target"
+UPROBE_SOURCE = ROOT / "tests" / "uprobe_target.c"
+_GUEST_OWNED = ("cp {dir}/uprobe_target /tmp/uprobe_target && "
+                "mount -t tmpfs uprobes {dir} && "
+                "cp /tmp/uprobe_target {dir}/ && ( {run} ); rc=$?; "
+                "umount {dir}; exit $rc")
+
+_UPROBE_VARS = """
+global inlined, quantities
+probe process("@BIN@").function("order_total") {
+	printf("order_total id=%d quantity=%d tag=%s label=%s target=%d %s %s\\n",
+	       $o->id, $o->quantity, user_string($o->tag), user_string($label),
+	       pid() == target(), execname(), probefunc())
+}
+probe process("@BIN@").function("count_up") { printf("count_up %s\\n", $$parms) }
+probe process("@BIN@").function("count_up").return {
+	printf("count_up returns %d\\n", $return)
+}
+probe process("@BIN@").function("price_of") { inlined++; quantities += $quantity }
+probe end { printf("price_of inlined %d times, quantities %d\\n", inlined, quantities) }
+"""
+_UPROBE_VARS_OUT = """\
+order_total id=101 quantity=2 tag=first label=order target=1 uprobe_target order_total
+order_total id=102 quantity=5 tag=second label=order target=1 uprobe_target order_total
+order_total id=103 quantity=1 tag=third label=order target=1 uprobe_target order_total
+count_up limit=0x4
+count_up returns 6
+price_of inlined 3 times, quantities 8
+"""
+# the loop's marked line, each iteration before its addition
+_UPROBE_STATEMENT = """
+probe process("@BIN@").statement("count_up@*:@LOOP@") {
+	printf("i=%d sum=%d\\n", $i, $sum)
+}
+"""
+_UPROBE_LOOP_LINE = next(
+    i for i, text in enumerate(UPROBE_SOURCE.read_text().splitlines(), 1)
+    if "/* loop body */" in text)
+# under -c, only the target fires: the shell's child running the program
+# first is another process; the program it then execs is the target
+_UPROBE_TARGET_ONLY = """
+probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
+"""
+
+
+def _uprobe_case(case_id: str, kver: str, script: str, command: str,
+                 before: str = "", **expect) -> VmCase:
+    script = script.replace("@BIN@", str(UPROBE_TARGET)).replace(
+        "@LOOP@", str(_UPROBE_LOOP_LINE))
+    case = _inline(case_id, kver, script, ["-c", command], **expect)
+    case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
+                             str(UPROBE_SOURCE)])
+    case.shell = _GUEST_OWNED.format(dir=UPROBE_DIR,
+                                     run=before + case.shell)
+    return case
+
+
+# libc has no DWARF here: malloc is found in its .dynsym.  A file bound
+# over the library's path makes it guest-owned for the processes started
+# after (the -c command); the build-id is the host's.  Processes the run
+# started may still map it at the end: detached lazily
+_LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
+_LIBC_GUEST_OWNED = (f"mkdir /tmp/libc && mount -t tmpfs libc /tmp/libc && "
+                     f"cp {_LIBC} /tmp/libc/ && "
+                     f"mount --bind /tmp/libc/libc.so.6 {_LIBC} && "
+                     "( {run} ); rc=$?; umount -l " + _LIBC +
+                     "; umount -l /tmp/libc; exit $rc")
+_MALLOC = f"""
+global calls
+probe process("{_LIBC}").function("malloc") {{ calls++ }}
+probe end {{ printf("malloc called %d times\\n", calls) }}
+"""
+
+
+def uprobe_cases(kver: str) -> List[VmCase]:
+    UPROBE_DIR.mkdir(parents=True, exist_ok=True)
+    target = str(UPROBE_TARGET)
+    return [
+        _uprobe_case("uprobes/vars-entry-return-inline", kver, _UPROBE_VARS,
+                     target, stdout=_UPROBE_VARS_OUT),
+        _uprobe_case("uprobes/target-only", kver, _UPROBE_TARGET_ONLY,
+                     f"sh -c '{target} 5; exec {target} 7'",
+                     stdout="count_up 7\n"),
+        _uprobe_case("uprobes/statement-loop", kver, _UPROBE_STATEMENT,
+                     target, stdout="i=0 sum=0\ni=1 sum=0\ni=2 sum=1\n"
+                                    "i=3 sum=3\n"),
+        _other_build_id_case(kver),
+        _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
+                   stdout="malloc called 3 times\n"),
+    ]
+
+
+def _other_build_id_case(kver: str) -> VmCase:
+    """A module built for the fixture, run where another file is at its
+    path: refused before anything is loaded."""
+    target = str(UPROBE_TARGET)
+    script = _UPROBE_TARGET_ONLY.replace("@BIN@", target)
+    return VmCase(
+        id="uprobes/other-build-id-refused", cwd=WORK,
+        prebuild=[["gcc", "-g", "-O2", "-o", target, str(UPROBE_SOURCE)],
+                  ["stpc", "-e", script, "--emit-ko", "-m", "t_uprobe_other",
+                   "-r", kver]],
+        shell=_GUEST_OWNED.format(
+            dir=UPROBE_DIR, run=f"cp /bin/true {target} && stpc "
+            f"t_uprobe_other.ko --run -c {target}"),
+        rc=1, stdout="", stderr=None, stderr_pattern=re.escape(
+            f"ERROR: {target} is not the file the probes were placed in: "
+            f"its build-id is {program_build_id('/bin/true')}, expected ")
+        + "[0-9a-f]{40}\n")
+
+
+def _libc_case(case_id: str, kver: str, script: str, command: str,
+               **expect) -> VmCase:
+    case = _uprobe_case(case_id, kver, script, command, **expect)
+    case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    return case

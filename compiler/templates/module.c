@@ -321,6 +321,30 @@ static struct stpc_kprobe stpc_kprobes[] = {
 	{ }
 };
 
+{% if uprobes %}
+/* ---- process(...) probes: uprobes at file offsets ---- */
+{% for uprobe in uprobes %}
+{{ lock_table("stpc_uprobe_%d_locks" % loop.index0, uprobe.probe.locks)}}
+{% endfor %}
+
+static struct stpc_uprobe stpc_uprobes[] = {
+{% for uprobe in uprobes %}
+	{
+		.probe = {
+{{ probe_fields("\t\t\t", uprobe.probe.handler, uprobe.probe.point,
+		"stpc_uprobe_%d_locks" % loop.index0,
+		uprobe.probe.locks | length, "STPC_PROBE_OTHER",
+		uprobe.function, uprobe.probe.timing)}}
+		},
+		.path = {{ uprobe.path }},
+		.offset = {{ uprobe.offset }},
+		.is_return = {{ uprobe.is_return }},
+		.optional = {{ uprobe.optional }},
+	},
+{% endfor %}
+};
+
+{% endif %}
 {% if tracepoints %}
 /* ---- tracepoints: a probe function per event, its arguments as words ---- */
 {% for tp in tracepoints %}
@@ -400,6 +424,10 @@ const struct stpc_program stpc_program = {
 	.init_globals = stpc_init_globals,
 	.kprobes = stpc_kprobes,
 	.nkprobes = {{ kprobes | length }},
+{% if uprobes %}
+	.uprobes = stpc_uprobes,
+	.nuprobes = {{ uprobes | length }},
+{% endif %}
 {% if tracepoints %}
 	.tracepoints = stpc_tracepoints,
 	.ntracepoints = {{ tracepoints | length }},

@@ -1,0 +1,121 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * process("PATH").function(...) probes: uprobes on the file's inode at
+ * the offsets the compiler computed.  The file is looked up by path when
+ * the probes are armed (after the begin probes, from the loader's ctl
+ * write: process context, where lookups and registration may sleep); the
+ * loader checked its build-id before loading the module.  With -c or -x
+ * (stpc_target), only the target process's threads run the handlers.
+ */
+#include <linux/namei.h>
+#include <linux/uprobes.h>
+
+#ifdef STPC_HAVE_UPROBE_NOSYNC
+#include "uprobe_api_handle.h"
+#else
+#include "uprobe_api_inode.h"
+#endif
+
+static bool stpc_uprobe_wanted(void)
+{
+	return !stpc_target || task_tgid_nr(current) == stpc_target;
+}
+
+static int stpc_uprobe_hit(struct uprobe_consumer *self, struct pt_regs *regs)
+{
+	struct stpc_uprobe *up = container_of(self, struct stpc_uprobe,
+					      consumer);
+
+	if (stpc_uprobe_wanted())
+		stpc_run_probe_regs(&up->probe, regs);
+	return 0;
+}
+
+static int stpc_uretprobe_hit(struct uprobe_consumer *self,
+			      unsigned long func, struct pt_regs *regs)
+{
+	return stpc_uprobe_hit(self, regs);
+}
+
+/* The inode of @path, held; NULL (and *err) when there is none. */
+static struct inode *stpc_uprobe_inode(const char *path, int *err)
+{
+	struct path found;
+	struct inode *inode;
+
+	*err = kern_path(path, LOOKUP_FOLLOW, &found);
+	if (*err)
+		return NULL;
+	inode = igrab(d_inode(found.dentry));
+	path_put(&found);
+	if (!inode)
+		*err = -ENOENT;
+	return inode;
+}
+
+static void stpc_uprobe_failed(struct stpc_uprobe *up, int ret)
+{
+	stpc_warn("%s: cannot arm probe %s at %s+%#lx: error %d\n",
+		  up->optional ? "WARNING" : "ERROR", up->probe.point,
+		  up->path, up->offset, ret);
+	stpc_arming_failed(up->optional);
+}
+
+static void stpc_uprobes_arm(void)
+{
+	unsigned int i, armed = 0;
+	int ret;
+
+	for (i = 0; i < stpc_program.nuprobes; i++) {
+		struct stpc_uprobe *up = &stpc_program.uprobes[i];
+
+		if (up->armed)
+			continue;
+		up->inode = stpc_uprobe_inode(up->path, &ret);
+		if (!up->inode) {
+			stpc_uprobe_failed(up, ret);
+			continue;
+		}
+		memset(&up->consumer, 0, sizeof(up->consumer));
+		if (up->is_return)
+			up->consumer.ret_handler = stpc_uretprobe_hit;
+		else
+			up->consumer.handler = stpc_uprobe_hit;
+		ret = stpc_uprobe_register(up);
+		if (ret) {
+			iput(up->inode);
+			up->inode = NULL;
+			stpc_uprobe_failed(up, ret);
+			continue;
+		}
+		up->armed = true;
+		armed++;
+	}
+	if (stpc_verbose && stpc_program.nuprobes)
+		stpc_warn("stpc: %u uprobes armed\n", armed);
+}
+
+static void stpc_uprobes_disarm(void)
+{
+	unsigned int i, disarmed = 0;
+
+	for (i = 0; i < stpc_program.nuprobes; i++) {
+		struct stpc_uprobe *up = &stpc_program.uprobes[i];
+
+		if (!up->armed)
+			continue;
+		stpc_uprobe_unregister(up);
+		disarmed++;
+	}
+	if (disarmed)
+		stpc_uprobe_unregister_wait();
+	for (i = 0; i < stpc_program.nuprobes; i++) {
+		struct stpc_uprobe *up = &stpc_program.uprobes[i];
+
+		if (!up->armed)
+			continue;
+		iput(up->inode);
+		up->inode = NULL;
+		up->armed = false;
+	}
+}
