@@ -189,6 +189,7 @@ class TypesScope:
     BTF, which describes every struct of vmlinux.  It has no variables:
     only @cast chains are compiled against it."""
     function_name = "the kernel"
+    space = "kernel"
 
     def __init__(self, btf: KernelBtf):
         self.btf = btf
