@@ -93,7 +93,7 @@ class ProbeResolver:
         try:
             sites = self._resolve(point, handler, order)
         except StpcError as exc:
-            if point.optional and not isinstance(exc, _Malformed):
+            if point.optional and not isinstance(exc, MalformedPoint):
                 return []
             if exc.span is None and not isinstance(exc, EnvironmentProblem):
                 exc.span = point.span
@@ -117,11 +117,11 @@ class ProbeResolver:
         elif head.name == "module" and isinstance(head.arg, str):
             module = head.arg
         else:
-            raise _Malformed(f"'{head.name}' probe points need a module "
+            raise MalformedPoint(f"'{head.name}' probe points need a module "
                              "name: module(\"NAME\")", head.span)
         if len(comps) < 2 or comps[1].name not in ("function", "statement") \
                 or not isinstance(comps[1].arg, str):
-            raise _Malformed(f"expected .function(\"PATTERN\") or "
+            raise MalformedPoint(f"expected .function(\"PATTERN\") or "
                              f".statement(\"PATTERN\") after {head.name}",
                              comps[-1].span)
         what = comps[1]
@@ -129,7 +129,7 @@ class ProbeResolver:
         for c in comps[2:]:
             if c.name not in _SUFFIX_NAMES or c.arg is not None \
                     or what.name == "statement" or len(comps) > 3:
-                raise _Malformed(f"unsupported probe point suffix "
+                raise MalformedPoint(f"unsupported probe point suffix "
                                  f"'.{c.name}'", c.span,
                                  hint="use .call, .return or .inline")
             suffix = FunctionSuffix(c.name)
@@ -420,7 +420,7 @@ def _section_at(debug, address: int) -> str:
 _SUFFIX_NAMES = tuple(s.value for s in FunctionSuffix if s.value)
 
 
-class _Malformed(StpcError):
+class MalformedPoint(StpcError):
     """A probe point that is wrong whatever the machine: never optional."""
 
 

@@ -473,12 +473,18 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
     return checked, casts.types
 
 
+def _chain_root(node):
+    """The node a target access chain starts at (a variable, an @-op)."""
+    while isinstance(node, (A.Member, A.Subscript, A.AddressOf)):
+        node = node.operand if isinstance(node, A.AddressOf) else node.base
+    return node
+
+
 def is_cast_chain(node) -> bool:
     """A target access that starts at a ``@cast``: it names no variable
     of a probed function."""
-    while isinstance(node, (A.Member, A.Subscript, A.AddressOf)):
-        node = node.operand if isinstance(node, A.AddressOf) else node.base
-    return isinstance(node, A.AtOp) and node.op == "@cast"
+    root = _chain_root(node)
+    return isinstance(root, A.AtOp) and root.op == "@cast"
 
 
 class _CastChecker:
@@ -515,10 +521,9 @@ class _CastChecker:
 def _check_cast_module(node) -> None:
     """Away from a probed function, a cast reads the kernel's types: its
     third argument, when given, must name the kernel."""
-    while not (isinstance(node, A.AtOp) and node.op == "@cast"):
-        node = node.operand if isinstance(node, A.AddressOf) else node.base
-    if len(node.args) > 2:
-        module = node.args[2]
+    cast = _chain_root(node)
+    if len(cast.args) > 2:
+        module = cast.args[2]
         if not isinstance(module, A.StrLit) or \
                 module.value.split("<", 1)[0].strip() != "kernel":
             raise StpcError("@cast here reads the kernel's types: its "

@@ -129,27 +129,27 @@ def _separate_debug_file(build_id: str,
 def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
                order: int) -> List[ProbeSite]:
     """The uprobe sites of ``process("PATH").function("PATTERN")``."""
-    from .probes import FunctionSuffix, Pattern, _Malformed, describe, \
+    from .probes import FunctionSuffix, Pattern, MalformedPoint, describe, \
         parse_pattern
     comps = point.components
     head = comps[0]
     if not isinstance(head.arg, str):
-        raise _Malformed("'process' probe points need a program: "
+        raise MalformedPoint("'process' probe points need a program: "
                          "process(\"PATH\")", head.span)
     if len(comps) < 2 or comps[1].name not in ("function", "statement") \
             or not isinstance(comps[1].arg, str):
-        raise _Malformed("expected .function(\"PATTERN\") or "
+        raise MalformedPoint("expected .function(\"PATTERN\") or "
                          ".statement(\"PATTERN\") after process(\"PATH\")",
                          comps[-1].span)
     what = comps[1]
     suffix = FunctionSuffix.NONE
     for c in comps[2:]:
         if what.name == "statement":
-            raise _Malformed(f"unsupported probe point suffix '.{c.name}'",
+            raise MalformedPoint(f"unsupported probe point suffix '.{c.name}'",
                              c.span, hint="a statement probe takes none")
         if c.name not in ("call", "return", "inline") or c.arg is not None \
                 or len(comps) > 3:
-            raise _Malformed(f"unsupported probe point suffix '.{c.name}'",
+            raise MalformedPoint(f"unsupported probe point suffix '.{c.name}'",
                              c.span, hint="use .call, .return or .inline")
         suffix = FunctionSuffix(c.name)
     pattern = parse_pattern(what.arg, what.span)
