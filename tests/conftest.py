@@ -47,6 +47,14 @@ def kver() -> str:
 
 
 @pytest.fixture(scope="session")
+def kernel_dwarf(kver) -> None:
+    """Skips where the kernel's vmlinux with DWARF is absent (CI fetches it
+    with `make debuginfo` first)."""
+    if not vmcases.kernel_dwarf_available(kver):
+        pytest.skip(f"no vmlinux with DWARF for {kver}: `make debuginfo`")
+
+
+@pytest.fixture(scope="session")
 def stap_kver() -> str:
     """The kernel release the SystemTap oracles give `stap -p2 -r`; skips
     where stap is not installed (CI)."""

@@ -275,12 +275,6 @@ def test_btf_lists_only_parameters_in_registers():
     assert readable_at(returns) == [f"@entry($a{i}):int" for i in range(5)]
 
 
-@pytest.fixture(scope="module")
-def kernel_dwarf(kver):
-    if find_vmlinux(ProbeEnvironment(kver)) is None:
-        pytest.skip(f"no vmlinux with DWARF for {kver}: `make debuginfo`")
-
-
 def test_kernel_dwarf_listing_shape(kver, kernel_dwarf):
     [entry] = _listed(kver, 'kernel.function("do_sys_openat2")', True)
     assert entry.startswith('kernel.function("do_sys_openat2@fs/open.c:')

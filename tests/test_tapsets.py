@@ -324,7 +324,7 @@ def test_vfs_names_against_the_live_stap(stap_kver, tmp_path):
         assert result.returncode == 0, result.stderr
 
 
-def test_vfs_read_elaborates(kver, capsys):
+def test_vfs_read_elaborates(kver, kernel_dwarf, capsys):
     status = cli.main(["-p2", "-r", kver, "-e",
                        'probe vfs.read { printf("%s %d\\n", name, '
                        'bytes_to_read) } probe vfs.write.return { '
