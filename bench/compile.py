@@ -86,9 +86,18 @@ class Tool:
                                   str(script)], self.env)
 
 
+def python_as_installed() -> Dict[str, str]:
+    """This environment without PYTHONDONTWRITEBYTECODE: users' Pythons
+    cache bytecode (pip compiles it at install), and a sandbox that turns
+    that off would time stpc recompiling its own sources on every run."""
+    return {name: value for name, value in os.environ.items()
+            if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def tools(work: Path, kver: str, with_stap: bool) -> List[Tool]:
     found = [Tool("stpc", [stpc_command(), "-r", kver],
-                  dict(os.environ, STPC_CACHE_DIR=str(work / "stpc")))]
+                  dict(python_as_installed(),
+                       STPC_CACHE_DIR=str(work / "stpc")))]
     if with_stap and shutil.which("stap"):
         runtime = stap_oracle.ensure_runtime(work / "stap")
         found.append(Tool("stap", stap_oracle.stap_base(runtime, kver),
