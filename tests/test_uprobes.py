@@ -140,9 +140,9 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     ('probe process("{b}").function("count_up").return '
      '{{ print(@entry($limit)) }}',
      "@entry is not available in process(...) .return probes yet"),
-    ('probe process("{b}").mark("tick") {{ }}',
-     'expected .function("PATTERN") or .statement("PATTERN") after '
-     'process("PATH")'),
+    ('probe process("{b}").library("x").function("f") {{ }}',
+     'expected .function("PATTERN"), .statement("PATTERN") or '
+     '.mark("NAME") after process("PATH")'),
     ('probe process("{b}").statement("count_up@*:1") {{ }}',
      "no statement at line 1 of count_up"),
 ])

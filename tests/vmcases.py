@@ -1725,6 +1725,33 @@ probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
 """
 
 
+# SDT marks (the fixture's shop:order and shop:done, each with a
+# semaphore).  shop:order runs only while its semaphore is set, and
+# shop:done passes how many times it ran: 3 when a probe on shop:order
+# armed its semaphore, 0 when only shop:done is probed
+_MARK_ARGS = """
+probe process("@BIN@").mark("order") {
+	printf("%s:%s quantity=%d total=%d tag=%s in %s\\n", $$provider, $$name,
+	       $arg1, $arg2, user_string($arg3), probefunc())
+	println($$parms)
+}
+probe process("@BIN@").provider("shop").mark("done") {
+	printf("%s traced=%d grand=%d\\n", pp(), $arg1, $arg2)
+}
+"""
+_MARK_ARGS_OUT = "".join(
+    re.escape(f"shop:order quantity={quantity} total={quantity * 7 + 3} "
+              f"tag={tag} in main\n") +
+    re.escape(f"$arg1={quantity:#x} $arg2={quantity * 7 + 3:#x} ") +
+    r"\$arg3=0x[0-9a-f]+\n"
+    for quantity, tag in ((2, "first"), (5, "second"), (1, "third"))) + \
+    re.escape(f'process("{UPROBE_TARGET}").provider("shop").mark("done") '
+              "traced=3 grand=65\n")
+_MARK_UNARMED = """
+probe process("@BIN@").mark("done") { printf("traced=%d grand=%d\\n", $arg1, $arg2) }
+"""
+
+
 def _uprobe_case(case_id: str, kver: str, script: str, command: str,
                  before: str = "", **expect) -> VmCase:
     script = script.replace("@BIN@", str(UPROBE_TARGET)).replace(
@@ -1766,6 +1793,10 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _uprobe_case("uprobes/statement-loop", kver, _UPROBE_STATEMENT,
                      target, stdout="i=0 sum=0\ni=1 sum=0\ni=2 sum=1\n"
                                     "i=3 sum=3\n"),
+        _uprobe_case("uprobes/mark-args-semaphore", kver, _MARK_ARGS,
+                     target, stdout=None, stdout_pattern=_MARK_ARGS_OUT),
+        _uprobe_case("uprobes/mark-semaphore-unarmed", kver, _MARK_UNARMED,
+                     target, stdout="traced=0 grand=65\n"),
         _other_build_id_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
                    stdout="malloc called 3 times\n"),
