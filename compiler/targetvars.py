@@ -11,6 +11,7 @@ runtime helper that reports ``kernel read fault at 0x...``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Set, Tuple
 
@@ -172,11 +173,16 @@ class TargetCompiler(ExprVisitor):
                             count: int) -> StpcError:
         mark = self.scope.mark
         has = f"{count} argument{'s' if count != 1 else ''}"
+        hint = f"its arguments are $arg1 to $arg{count}" if count else \
+            "its note declares none"
+        if not re.fullmatch(r"arg\d+", node.name):
+            return StpcError(f"'${node.name}': a mark has no variables but "
+                             f"its arguments ({has} at mark "
+                             f"{mark.provider}:{mark.name})", node.span,
+                             hint=hint)
         return StpcError(
             f"'${node.name}': mark {mark.provider}:{mark.name} has {has}",
-            node.span, hint=("its arguments are $arg1 to "
-                             f"$arg{count}") if count else
-            "its note declares none")
+            node.span, hint=hint)
 
     def locate(self, var, node) -> Location:
         try:

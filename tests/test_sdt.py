@@ -266,6 +266,8 @@ def test_arguments_translate_to_user_reads(kver, fixture):
 @pytest.mark.parametrize("body, message", [
     ("print($arg4)", "'$arg4': mark shop:order has 3 arguments"),
     ("print($arg0)", "'$arg0': mark shop:order has 3 arguments"),
+    ("print($total)", "'$total': a mark has no variables but its arguments "
+                      "(3 arguments at mark shop:order)"),
     ("print($$locals)", "'$$locals' at a mark: only $$parms, $$vars, "
                         "$$name, $$provider are available there"),
 ])
