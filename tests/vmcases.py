@@ -1769,11 +1769,19 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
 # after (the -c command); the build-id is the host's.  Processes the run
 # started may still map it at the end: detached lazily
 _LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
-_LIBC_GUEST_OWNED = (f"mkdir /tmp/libc && mount -t tmpfs libc /tmp/libc && "
-                     f"cp {_LIBC} /tmp/libc/ && "
-                     f"mount --bind /tmp/libc/libc.so.6 {_LIBC} && "
-                     "( {run} ); rc=$?; umount -l " + _LIBC +
-                     "; umount -l /tmp/libc; exit $rc")
+
+
+def _bound_copy(path: str, name: str) -> str:
+    """A shell template running {run} while a tmpfs copy of ``path`` is
+    bound over it (in /tmp/NAME)."""
+    copy = f"/tmp/{name}/{os.path.basename(path)}"
+    return (f"mkdir /tmp/{name} && mount -t tmpfs {name} /tmp/{name} && "
+            f"cp {path} /tmp/{name}/ && mount --bind {copy} {path} && "
+            "( {run} ); rc=$?; umount -l " + path +
+            f"; umount -l /tmp/{name}; exit $rc")
+
+
+_LIBC_GUEST_OWNED = _bound_copy(_LIBC, "libc")
 _MALLOC = f"""
 global calls
 probe process("{_LIBC}").function("malloc") {{ calls++ }}
@@ -1797,6 +1805,7 @@ def uprobe_cases(kver: str) -> List[VmCase]:
                      target, stdout=None, stdout_pattern=_MARK_ARGS_OUT),
         _uprobe_case("uprobes/mark-semaphore-unarmed", kver, _MARK_UNARMED,
                      target, stdout="traced=0 grand=65\n"),
+        _python_mark_case(kver),
         _other_build_id_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
                    stdout="malloc called 3 times\n"),
@@ -1826,4 +1835,28 @@ def _libc_case(case_id: str, kver: str, script: str, command: str,
                **expect) -> VmCase:
     case = _uprobe_case(case_id, kver, script, command, **expect)
     case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    return case
+
+
+# Debian's python3.11 has SDT marks with semaphores (it computes their
+# arguments only when PyDTrace_FUNCTION_ENTRY_ENABLED()): a real binary
+# whose function__entry fires once for the function the command defines
+_PYTHON = "/usr/bin/python3.11"
+_PYTHON_ENTRY = f"""
+probe process("{_PYTHON}").mark("function-entry") {{
+	if (user_string($arg2) == "shop_total")
+		printf("%s %s:%d %s\\n", user_string($arg2), user_string($arg1),
+		       $arg3, pp())
+}}
+"""
+
+
+def _python_mark_case(kver: str) -> VmCase:
+    command = (f"{_PYTHON} -S -c \"exec('def shop_total(n): return n'); "
+               "shop_total(3)\"")
+    case = _inline("uprobes/mark-python-function-entry", kver,
+                   _PYTHON_ENTRY, ["-c", command],
+                   stdout=f"shop_total <string>:1 process(\"{_PYTHON}\")"
+                          '.mark("function__entry")\n')
+    case.shell = _bound_copy(_PYTHON, "python").format(run=case.shell)
     return case
