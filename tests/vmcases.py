@@ -1839,24 +1839,28 @@ def _libc_case(case_id: str, kver: str, script: str, command: str,
 
 
 # Debian's python3.11 has SDT marks with semaphores (it computes their
-# arguments only when PyDTrace_FUNCTION_ENTRY_ENABLED()): a real binary
-# whose function__entry fires once for the function the command defines
+# arguments only when, say, PyDTrace_IMPORT_FIND_LOAD_START_ENABLED()):
+# a real binary, whose import marks fire once each for a module the
+# command imports (its function__entry does not fire for functions
+# called from Python code in 3.11)
 _PYTHON = "/usr/bin/python3.11"
-_PYTHON_ENTRY = f"""
-probe process("{_PYTHON}").mark("function-entry") {{
-	if (user_string($arg2) == "shop_total")
-		printf("%s %s:%d %s\\n", user_string($arg2), user_string($arg1),
-		       $arg3, pp())
+_PYTHON_IMPORT = f"""
+probe process("{_PYTHON}").mark("import-find-load-start") {{
+	if (user_string($arg1) == "json")
+		printf("%s %s\\n", pp(), user_string($arg1))
+}}
+probe process("{_PYTHON}").mark("import__find__load__done") {{
+	if (user_string($arg1) == "json")
+		printf("%s found=%d\\n", $$name, $arg2)
 }}
 """
 
 
 def _python_mark_case(kver: str) -> VmCase:
-    command = (f"{_PYTHON} -S -c \"exec('def shop_total(n): return n'); "
-               "shop_total(3)\"")
-    case = _inline("uprobes/mark-python-function-entry", kver,
-                   _PYTHON_ENTRY, ["-c", command],
-                   stdout=f"shop_total <string>:1 process(\"{_PYTHON}\")"
-                          '.mark("function__entry")\n')
+    case = _inline("uprobes/mark-python-import", kver, _PYTHON_IMPORT,
+                   ["-c", f"{_PYTHON} -S -c 'import json'"],
+                   stdout=f'process("{_PYTHON}").mark('
+                          '"import__find__load__start") json\n'
+                          "import__find__load__done found=1\n")
     case.shell = _bound_copy(_PYTHON, "python").format(run=case.shell)
     return case
