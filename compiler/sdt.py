@@ -21,7 +21,7 @@ import functools
 import re
 import struct
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple, Union
 
 from elftools.elf.elffile import ELFFile
 
@@ -80,7 +80,7 @@ class Immediate:
     value: int
 
 
-Operand = object    # Register, Memory or Immediate
+Operand = Union[Register, Memory, Immediate]
 
 
 @dataclass(frozen=True)
