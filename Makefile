@@ -8,7 +8,8 @@ VPY := $(VENV)/bin/python
 # checks it; docs/setup.md): e.g. virtme-ng builds the VM's initramfs with
 # busybox, which it checks with `file`.
 APT_PACKAGES := qemu-system-x86 busybox-static file linux-image-amd64 \
-	linux-headers-amd64 make gcc libelf-dev python3-venv kmod
+	linux-headers-amd64 make gcc libelf-dev python3-venv kmod \
+	systemtap-sdt-dev
 # The second test kernel, from bookworm-backports, pinned to exact package
 # names so that CI is reproducible (and so that the linux-image-amd64 meta
 # package, hence the default kernel, stays Debian 12's own 6.1).  Backports

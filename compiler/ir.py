@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from .btf import KernelBtf
     from .dwarf import DebugFile, Subprogram
     from .errors import StpcWarning
+    from .sdt import SdtNote
 
 
 class T(enum.Enum):
@@ -169,6 +170,7 @@ class UserSite:
     offset: int                 # in the file, from the program headers
     address: int                # the same place as a DWARF/ELF address
     function: str               # for probefunc()
+    semaphore_offset: int = 0   # a mark's semaphore in the file (0: none)
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,7 @@ class ResolvedSite:
     btf: Optional["KernelBtf"] = None
     tracepoint: bool = False
     user: bool = False          # a uprobe: target memory is user memory
+    mark: Optional["SdtNote"] = None    # a mark: its arguments are read
 
     def at_entry(self) -> "ResolvedSite":
         """The same function, at its entry: where @entry() is read."""

@@ -70,6 +70,8 @@ def readable_at(resolved: ResolvedSite) -> List[str]:
     parameters through @entry() (it refuses $param there; a process's
     .return has no @entry() yet)."""
     scope = _scope(resolved)
+    if resolved.mark is not None:     # typed by size alone: as stap shows
+        return [f"${v.name}:long" for v in scope.variables()]
     if not resolved.returns:
         return [f"${v.name}:{v.type.display()}"
                 for v in _located(scope.variables())]

@@ -168,7 +168,8 @@ def _memory_number(lower, node):
 # -- the probe and the session --
 @_lowers("probefunc")
 def _probefunc(lower, node):
-    if lower.target_vars is not None:
+    # a mark's scope names the mark: the runtime has its function
+    if lower.target_vars is not None and lower.target_vars.scope.mark is None:
         return c_string(lower.target_vars.scope.function_name)
     return "stpc_probefunc(c)"
 

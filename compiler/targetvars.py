@@ -11,6 +11,7 @@ runtime helper that reports ``kernel read fault at 0x...``.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Sequence, Set, Tuple
 
@@ -26,6 +27,8 @@ from .varscope import TypesScope, scope_of
 from .visit import EXPR_NODES, ExprVisitor
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
+# at an SDT mark: its arguments, and its note's names as strings
+MARK_CONTEXT = ("parms", "vars", "name", "provider")
 
 
 @dataclass(frozen=True)
@@ -156,6 +159,8 @@ class TargetCompiler(ExprVisitor):
         for var in variables:
             if var.name == node.name:
                 return Obj(var.type, self.locate(var, node))
+        if self.scope.mark is not None:
+            raise self.not_a_mark_argument(node, len(variables))
         names = [v.name for v in variables]
         raise StpcError(
             f"unknown target variable '${node.name}' in "
@@ -163,6 +168,21 @@ class TargetCompiler(ExprVisitor):
             hint=(nearest(node.name, names) or "") +
             (" available: " + ", ".join("$" + n for n in names if n)
              if names else " the function has no variables"))
+
+    def not_a_mark_argument(self, node: A.TargetVar,
+                            count: int) -> StpcError:
+        mark = self.scope.mark
+        has = f"{count} argument{'s' if count != 1 else ''}"
+        hint = f"its arguments are $arg1 to $arg{count}" if count else \
+            "its note declares none"
+        if not re.fullmatch(r"arg\d+", node.name):
+            return StpcError(f"'${node.name}': a mark has no variables but "
+                             f"its arguments ({has} at mark "
+                             f"{mark.provider}:{mark.name})", node.span,
+                             hint=hint)
+        return StpcError(
+            f"'${node.name}': mark {mark.provider}:{mark.name} has {has}",
+            node.span, hint=hint)
 
     def locate(self, var, node) -> Location:
         try:
@@ -330,6 +350,8 @@ class TargetCompiler(ExprVisitor):
     # -- $$parms, $$locals, $$vars, $$return --
     def context_group(self, node: A.TargetVar) -> List[Shown]:
         """How each variable of the group is shown."""
+        if self.scope.mark is not None:
+            return self.mark_context(node)
         if node.name not in CONTEXT_GROUPS:
             raise StpcError(f"unknown context variable '$${node.name}'",
                             node.span, hint=nearest(node.name,
@@ -351,6 +373,23 @@ class TargetCompiler(ExprVisitor):
             shown.append(self.shown(var.name, A.TargetVar(
                 node.span, var.name, False), node.pretty))
         return shown
+
+    def mark_context(self, node: A.TargetVar) -> List[Shown]:
+        """At a mark, as SystemTap shows them: $$parms and $$vars are
+        ``$arg1=%#x ...`` (the typed values); $$name and $$provider the
+        note's strings."""
+        mark = self.scope.mark
+        if node.name not in MARK_CONTEXT:
+            raise StpcError(f"'$${node.name}' at a mark: only "
+                            + ", ".join("$$" + n for n in MARK_CONTEXT)
+                            + " are available there", node.span)
+        if node.name in ("name", "provider"):
+            text = getattr(mark, node.name)
+            return [Shown(text.replace("%", "%%"))]
+        return [Shown(f"${var.name}=%#llx", (FormatArg(
+            "unsigned long long", (self.load(self.object(A.TargetVar(
+                node.span, var.name, False)), node),)),))
+                for var in self.scope.variables()]
 
     def shown(self, name: str, var: A.TargetVar, pretty: bool) -> Shown:
         try:

@@ -190,6 +190,8 @@ class _ModuleView:
         return [dict(probe=self.probe_view(site),
                      path=c_string(site.user.path),
                      offset=f"{site.user.offset:#x}",
+                     ref_ctr_offset=f"{site.user.semaphore_offset:#x}"
+                     if site.user.semaphore_offset else "",
                      function=c_string(site.user.function),
                      is_return=int(site.kind is ProbeKind.URETPROBE),
                      optional=int(site.point.optional))

@@ -269,6 +269,9 @@ def _resolved_site(site) -> str:
         notes.append(f"{site.user.path}+{site.user.offset:#x} (address "
                      f"{site.user.address:#x}, build-id "
                      f"{site.user.build_id})")
+        if site.user.semaphore_offset:
+            notes.append(f"semaphore {site.user.path}"
+                         f"+{site.user.semaphore_offset:#x}")
         notes.append(site.kind.value)
     notes.append(f"handler {site.handler}, priority {site.priority}")
     return f"{shown} /* {'; '.join(notes)} */"

@@ -1,4 +1,5 @@
-"""Resolving ``process("PATH").function("PATTERN")`` probe points: uprobes.
+"""Resolving ``process("PATH").function("PATTERN")``, ``.statement(...)``
+and ``.mark("NAME")`` probe points: uprobes.
 
 PATH is absolute, or a program name searched in ``$PATH`` as SystemTap
 does.  The functions come from the program's DWARF (the file itself, or
@@ -7,6 +8,9 @@ does.  The functions come from the program's DWARF (the file itself, or
 program headers give for a virtual address (the segment that maps it);
 the module looks the file up by path when it arms the probe, after the
 loader has checked the file's build-id (``.stpc_info``'s "programs").
+A mark (sdt.py) is placed the same way, at the address of its note; its
+semaphore, if any, by its file offset too: the kernel counts it up while
+the uprobe is registered.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from .dwarf import DebugFile
 from .elfsyms import read_build_id
 from .errors import StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite, UserSite
+from .sdt import SdtNote, read_notes
 
 if TYPE_CHECKING:
     from .probes import ProbeResolver
@@ -50,6 +55,7 @@ class UserProgram:
     segments: List[Tuple[int, int, int]]    # PT_LOAD: vaddr, filesz, offset
     debug: Optional[DebugFile]
     symbols: List[ElfFunction]
+    marks: List[SdtNote]
 
     def file_offset(self, address: int, span) -> int:
         for vaddr, size, offset in self.segments:
@@ -84,6 +90,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
                         if seg["p_type"] == "PT_LOAD"]
             has_dwarf = elf.get_section_by_name(".debug_info") is not None
             symbols = _elf_functions(elf)
+            marks = read_notes(elf, path)
     except (OSError, ELFError) as exc:
         raise StpcError(f"cannot read {path}: {exc}", span)
     if not build_id:
@@ -93,7 +100,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
     debug_path = Path(path) if has_dwarf else \
         _separate_debug_file(build_id, debuginfo_path)
     debug = DebugFile(debug_path, path) if debug_path else None
-    return UserProgram(path, build_id, segments, debug, symbols)
+    return UserProgram(path, build_id, segments, debug, symbols, marks)
 
 
 def _elf_functions(elf: ELFFile) -> List[ElfFunction]:
@@ -136,10 +143,13 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
     if not isinstance(head.arg, str):
         raise MalformedPoint("'process' probe points need a program: "
                          "process(\"PATH\")", head.span)
+    if any(c.name in ("mark", "provider") for c in comps[1:]):
+        return mark_sites(resolver, point, handler, order)
     if len(comps) < 2 or comps[1].name not in ("function", "statement") \
             or not isinstance(comps[1].arg, str):
-        raise MalformedPoint("expected .function(\"PATTERN\") or "
-                         ".statement(\"PATTERN\") after process(\"PATH\")",
+        raise MalformedPoint("expected .function(\"PATTERN\"), "
+                         ".statement(\"PATTERN\") or .mark(\"NAME\") after "
+                         "process(\"PATH\")",
                          comps[-1].span)
     what = comps[1]
     suffix = FunctionSuffix.NONE
@@ -253,3 +263,60 @@ def _symbol_sites(program: UserProgram, point: A.ProbePoint, pattern,
                                                         what.span),
                                     f.address, f.name))
             for i, f in enumerate(functions)]
+
+
+def mark_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
+               order: int) -> List[ProbeSite]:
+    """The uprobe sites of ``process("PATH")[.provider("P")].mark("N")``:
+    globs in both; a ``-`` in N matches the ``__`` the notes of
+    DTrace-style providers have instead."""
+    from .probes import MalformedPoint
+    head, *rest = point.components
+    names = [c.name for c in rest]
+    if names not in (["mark"], ["provider", "mark"]) or \
+            not all(isinstance(c.arg, str) for c in rest):
+        raise MalformedPoint("expected .mark(\"NAME\") or "
+                             ".provider(\"PROVIDER\").mark(\"NAME\") after "
+                             "process(\"PATH\")", rest[-1].span)
+    provider = rest[0].arg if len(rest) == 2 else "*"
+    mark = rest[-1]
+    program = _program(resolver, head.arg, head.span)
+    if not program.marks:
+        raise StpcError(f"{program.path} has no SDT marks (no "
+                        ".note.stapsdt section)", mark.span,
+                        hint="marks come from <sys/sdt.h>'s STAP_PROBE "
+                             "and DTRACE_PROBE macros")
+    glob = mark.arg.replace("-", "__")
+    notes = [note for note in program.marks
+             if fnmatch.fnmatchcase(note.name, glob) and
+             fnmatch.fnmatchcase(note.provider, provider)]
+    if not notes:
+        raise StpcError(f"no mark matches '{mark.arg}' in {program.path}",
+                        mark.span, hint=nearest(mark.arg, sorted(
+                            {n.name for n in program.marks})))
+    prefix = f'process("{head.arg}")' + \
+        (f'.provider("{rest[0].arg}")' if len(rest) == 2 else "")
+    return [_mark_site(program, point, handler, order + i, note,
+                       f'{prefix}.mark("{note.name}")')
+            for i, note in enumerate(notes)]
+
+
+def _mark_site(program: UserProgram, point: A.ProbePoint, handler: int,
+               order: int, note: SdtNote, description: str) -> ProbeSite:
+    span = point.components[-1].span
+    semaphore = program.file_offset(note.semaphore, span) \
+        if note.semaphore else 0
+    return ProbeSite(
+        point, ProbeKind.UPROBE, 0, handler, order, description=description,
+        resolved=ResolvedSite(None, None, note.pc, False, user=True,
+                              mark=note),
+        user=UserSite(program.path, program.build_id,
+                      program.file_offset(note.pc, span), note.pc,
+                      _function_at(program, note.pc),
+                      semaphore_offset=semaphore))
+
+
+def _function_at(program: UserProgram, address: int) -> str:
+    """The symbol-table function the address is in, for probefunc()."""
+    before = [f for f in program.symbols if f.address <= address]
+    return before[-1].name if before else ""

@@ -1,6 +1,7 @@
 """The target variables visible at one probe site, whatever described
-them: DWARF (any address, parameters and locals, exact locations) or BTF
-(function entry only, parameters in the x86-64 argument registers).
+them: DWARF (any address, parameters and locals, exact locations), BTF
+(function entry only, parameters in the x86-64 argument registers) or an
+SDT mark's note ($arg1..$argN, operands of the mark's instruction).
 
 ``TargetCompiler`` (targetvars.py) asks a scope for variables, types and
 structs, and never looks at DWARF or BTF itself.
@@ -16,6 +17,7 @@ from elftools.dwarf.dwarf_expr import DWARFExprParser
 from . import ctype as C
 from .dwarftypes import function_return_type, variable_name, variable_type
 from .ir import ResolvedSite
+from .sdt import SdtArgumentError, SdtNote, argument_location, parse_argument
 
 if TYPE_CHECKING:
     from .btf import KernelBtf
@@ -39,6 +41,7 @@ class TargetVariable:
 
 class DwarfScope:
     """Variables at a DWARF-resolved site."""
+    mark: Optional[SdtNote] = None      # only MarkScope has one
 
     def __init__(self, resolved: ResolvedSite,
                  relocate: Callable[[int], str]):
@@ -132,6 +135,7 @@ class DwarfScope:
 class BtfScope:
     """Parameters of a function known from BTF, at its entry."""
     space = "kernel"
+    mark: Optional[SdtNote] = None
 
     def __init__(self, prototype: C.Prototype, btf: KernelBtf):
         self.prototype = prototype
@@ -190,6 +194,7 @@ class TypesScope:
     only @cast chains are compiled against it."""
     function_name = "the kernel"
     space = "kernel"
+    mark: Optional[SdtNote] = None
 
     def __init__(self, btf: KernelBtf):
         self.btf = btf
@@ -204,9 +209,56 @@ class TypesScope:
         return self.btf.struct(name, kind)
 
 
+class MarkScope:
+    """An SDT mark's arguments, $arg1..$argN, typed by the size and sign
+    its note gives; a malformed one is refused when it is used."""
+    space = "user"
+
+    def __init__(self, mark: SdtNote):
+        self.mark = mark
+
+    @property
+    def function_name(self) -> str:
+        return f"mark {self.mark.provider}:{self.mark.name}"
+
+    def variables(self) -> List[TargetVariable]:
+        shown = []
+        for i, spec in enumerate(self.mark.arguments.split(), 1):
+            try:
+                ctype = parse_argument(spec).ctype
+            except SdtArgumentError:
+                ctype = C.Base("long", 8, True)
+            shown.append(TargetVariable(f"arg{i}", ctype, True,
+                                        self._locator(spec)))
+        return shown
+
+    def _locator(self, spec: str) -> Callable[[str], Location]:
+        def locate(fault_where: str) -> Location:
+            try:
+                return argument_location(parse_argument(spec), self.mark)
+            except SdtArgumentError as exc:
+                raise Unavailable(f"its note's operand '{spec}' cannot be "
+                                  f"read: {exc}") from None
+        return locate
+
+    def availability(self, variable: TargetVariable) -> Optional[str]:
+        return None
+
+    def global_variable(self, name: str, file: Optional[str]):
+        return None
+
+    def return_type(self) -> C.CType:
+        return C.Void()
+
+    def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
+        return None
+
+
 def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
     """The variables at a resolved site, whichever format described it;
     ``relocate`` gives the C of an address in its DWARF file."""
+    if resolved.mark is not None:
+        return MarkScope(resolved.mark)
     if resolved.tracepoint:
         return TracepointScope(resolved.prototype, resolved.btf)
     if resolved.prototype is not None:

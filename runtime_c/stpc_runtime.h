@@ -294,11 +294,13 @@ struct stpc_kprobe {
 	};
 };
 
-/* process("PATH").function(...) (uprobes.c) */
+/* process("PATH").function(...) and .mark(...) (uprobes.c) */
 struct stpc_uprobe {
 	struct stpc_probe probe;
 	const char *path;		/* the probed file, found when armed */
 	unsigned long offset;		/* in the file */
+	loff_t ref_ctr_offset;		/* a mark's semaphore in the file, or 0:
+					 * counted up while registered */
 	bool is_return;
 	bool optional;
 	bool armed;

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Uprobes registered as (inode, offset, ref_ctr_offset, consumer), which
- * returns the kernel's struct uprobe; unregistering it does not wait for
+ * returns the kernel's struct uprobe (ref_ctr_offset: an SDT semaphore's
+ * file offset, 0 for none); unregistering it does not wait for
  * running handlers: uprobe_unregister_sync() does, once for a batch.
  * Chosen when the feature probe finds uprobe_unregister_nosync.
  */
 static int stpc_uprobe_register(struct stpc_uprobe *up)
 {
-	struct uprobe *uprobe = uprobe_register(up->inode, up->offset, 0,
+	struct uprobe *uprobe = uprobe_register(up->inode, up->offset,
+						up->ref_ctr_offset,
 						&up->consumer);
 
 	if (IS_ERR(uprobe))

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * process("PATH").function(...) probes: uprobes on the file's inode at
- * the offsets the compiler computed.  The file is looked up by path when
+ * process("PATH").function(...) and .mark(...) probes: uprobes on the
+ * file's inode at the offsets the compiler computed; a mark with a
+ * semaphore passes its offset as the uprobe's reference counter, which
+ * the kernel increments in every process mapping the file while the
+ * uprobe is registered (and decrements when it is unregistered).  The file is looked up by path when
  * the probes are armed (after the begin probes, from the loader's ctl
  * write: process context, where lookups and registration may sleep); the
  * loader checked its build-id before loading the module.  With -c or -x

@@ -140,9 +140,9 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     ('probe process("{b}").function("count_up").return '
      '{{ print(@entry($limit)) }}',
      "@entry is not available in process(...) .return probes yet"),
-    ('probe process("{b}").mark("tick") {{ }}',
-     'expected .function("PATTERN") or .statement("PATTERN") after '
-     'process("PATH")'),
+    ('probe process("{b}").library("x").function("f") {{ }}',
+     'expected .function("PATTERN"), .statement("PATTERN") or '
+     '.mark("NAME") after process("PATH")'),
     ('probe process("{b}").statement("count_up@*:1") {{ }}',
      "no statement at line 1 of count_up"),
 ])
@@ -192,12 +192,15 @@ def test_ls_lists_from_its_dynamic_symbols(kver):
 @pytest.mark.kbuild
 def test_builds_for_both_kernels(kver, second_kver, binary, tmp_path,
                                  monkeypatch):
+    """Both uprobe API headers, a mark's semaphore (ref_ctr) included."""
     monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
     script = f'''
         probe process("{binary}").function("order_total") {{
             printf("%d %s\\n", $o->id, user_string($o->tag)) }}
         probe process("{binary}").function("count_up").return {{
-            println($return) }}'''
+            println($return) }}
+        probe process("{binary}").mark("order") {{
+            printf("%d %d %s\\n", $arg1, $arg2, $$parms) }}'''
     for release in (kver, second_kver):
         assert Compilation(script, "t.stp", CompileOptions(
             kernel_release=release)).module().exists()

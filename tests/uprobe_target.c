@@ -5,9 +5,22 @@
  * is inlined.  The tag strings are literals in .rodata that the program
  * itself never reads, so a probe reading them meets untouched pages.
  * main calls libc's malloc three times, for the libc probe's count.
+ *
+ * Two SDT marks (<sys/sdt.h>), each with a semaphore: shop:order runs
+ * only while its semaphore is set (a tracer armed it), and counts those
+ * runs; shop:done always runs and passes that count, so a script sees
+ * whether arming shop:order really set the semaphore.
  */
 #include <stdio.h>
 #include <stdlib.h>
+
+#define _SDT_HAS_SEMAPHORES 1
+#include <sys/sdt.h>
+
+__extension__ volatile unsigned short shop_order_semaphore
+	__attribute__((unused, section(".probes")));
+__extension__ volatile unsigned short shop_done_semaphore
+	__attribute__((unused, section(".probes")));
 
 struct order {
 	long id;
@@ -46,10 +59,19 @@ int main(int argc, char **argv)
 		{ 101, 2, "first" }, { 102, 5, "second" }, { 103, 1, "third" },
 	};
 	long grand = 0;
-	int i;
+	int i, traced = 0;
 
-	for (i = 0; i < 3; i++)
-		grand += order_total(&orders[i], "order");
+	for (i = 0; i < 3; i++) {
+		long total = order_total(&orders[i], "order");
+
+		grand += total;
+		if (__builtin_expect(shop_order_semaphore, 0)) {
+			traced++;
+			STAP_PROBE3(shop, order, orders[i].quantity, total,
+				    orders[i].tag);
+		}
+	}
+	STAP_PROBE2(shop, done, traced, grand);
 	grand += count_up(argc > 1 ? atoi(argv[1]) : 4);
 	for (i = 0; i < 3; i++) {
 		void *volatile block = malloc(16 << i);

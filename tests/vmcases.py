@@ -1725,6 +1725,33 @@ probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
 """
 
 
+# SDT marks (the fixture's shop:order and shop:done, each with a
+# semaphore).  shop:order runs only while its semaphore is set, and
+# shop:done passes how many times it ran: 3 when a probe on shop:order
+# armed its semaphore, 0 when only shop:done is probed
+_MARK_ARGS = """
+probe process("@BIN@").mark("order") {
+	printf("%s:%s quantity=%d total=%d tag=%s in %s\\n", $$provider, $$name,
+	       $arg1, $arg2, user_string($arg3), probefunc())
+	println($$parms)
+}
+probe process("@BIN@").provider("shop").mark("done") {
+	printf("%s traced=%d grand=%d\\n", pp(), $arg1, $arg2)
+}
+"""
+_MARK_ARGS_OUT = "".join(
+    re.escape(f"shop:order quantity={quantity} total={quantity * 7 + 3} "
+              f"tag={tag} in main\n") +
+    re.escape(f"$arg1={quantity:#x} $arg2={quantity * 7 + 3:#x} ") +
+    r"\$arg3=0x[0-9a-f]+\n"
+    for quantity, tag in ((2, "first"), (5, "second"), (1, "third"))) + \
+    re.escape(f'process("{UPROBE_TARGET}").provider("shop").mark("done") '
+              "traced=3 grand=65\n")
+_MARK_UNARMED = """
+probe process("@BIN@").mark("done") { printf("traced=%d grand=%d\\n", $arg1, $arg2) }
+"""
+
+
 def _uprobe_case(case_id: str, kver: str, script: str, command: str,
                  before: str = "", **expect) -> VmCase:
     script = script.replace("@BIN@", str(UPROBE_TARGET)).replace(
@@ -1742,11 +1769,19 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
 # after (the -c command); the build-id is the host's.  Processes the run
 # started may still map it at the end: detached lazily
 _LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
-_LIBC_GUEST_OWNED = (f"mkdir /tmp/libc && mount -t tmpfs libc /tmp/libc && "
-                     f"cp {_LIBC} /tmp/libc/ && "
-                     f"mount --bind /tmp/libc/libc.so.6 {_LIBC} && "
-                     "( {run} ); rc=$?; umount -l " + _LIBC +
-                     "; umount -l /tmp/libc; exit $rc")
+
+
+def _bound_copy(path: str, name: str) -> str:
+    """A shell template running {run} while a tmpfs copy of ``path`` is
+    bound over it (in /tmp/NAME)."""
+    copy = f"/tmp/{name}/{os.path.basename(path)}"
+    return (f"mkdir /tmp/{name} && mount -t tmpfs {name} /tmp/{name} && "
+            f"cp {path} /tmp/{name}/ && mount --bind {copy} {path} && "
+            "( {run} ); rc=$?; umount -l " + path +
+            f"; umount -l /tmp/{name}; exit $rc")
+
+
+_LIBC_GUEST_OWNED = _bound_copy(_LIBC, "libc")
 _MALLOC = f"""
 global calls
 probe process("{_LIBC}").function("malloc") {{ calls++ }}
@@ -1766,6 +1801,11 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _uprobe_case("uprobes/statement-loop", kver, _UPROBE_STATEMENT,
                      target, stdout="i=0 sum=0\ni=1 sum=0\ni=2 sum=1\n"
                                     "i=3 sum=3\n"),
+        _uprobe_case("uprobes/mark-args-semaphore", kver, _MARK_ARGS,
+                     target, stdout=None, stdout_pattern=_MARK_ARGS_OUT),
+        _uprobe_case("uprobes/mark-semaphore-unarmed", kver, _MARK_UNARMED,
+                     target, stdout="traced=0 grand=65\n"),
+        _python_mark_case(kver),
         _other_build_id_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
                    stdout="malloc called 3 times\n"),
@@ -1795,4 +1835,32 @@ def _libc_case(case_id: str, kver: str, script: str, command: str,
                **expect) -> VmCase:
     case = _uprobe_case(case_id, kver, script, command, **expect)
     case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    return case
+
+
+# Debian's python3.11 has SDT marks with semaphores (it computes their
+# arguments only when, say, PyDTrace_IMPORT_FIND_LOAD_START_ENABLED()):
+# a real binary, whose import marks fire once each for a module the
+# command imports (its function__entry does not fire for functions
+# called from Python code in 3.11)
+_PYTHON = "/usr/bin/python3.11"
+_PYTHON_IMPORT = f"""
+probe process("{_PYTHON}").mark("import-find-load-start") {{
+	if (user_string($arg1) == "json")
+		printf("%s %s\\n", pp(), user_string($arg1))
+}}
+probe process("{_PYTHON}").mark("import__find__load__done") {{
+	if (user_string($arg1) == "json")
+		printf("%s found=%d\\n", $$name, $arg2)
+}}
+"""
+
+
+def _python_mark_case(kver: str) -> VmCase:
+    case = _inline("uprobes/mark-python-import", kver, _PYTHON_IMPORT,
+                   ["-c", f"{_PYTHON} -S -c 'import json'"],
+                   stdout=f'process("{_PYTHON}").mark('
+                          '"import__find__load__start") json\n'
+                          "import__find__load__done found=1\n")
+    case.shell = _bound_copy(_PYTHON, "python").format(run=case.shell)
     return case

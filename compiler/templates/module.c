@@ -338,6 +338,9 @@ static struct stpc_uprobe stpc_uprobes[] = {
 		},
 		.path = {{ uprobe.path }},
 		.offset = {{ uprobe.offset }},
+{% if uprobe.ref_ctr_offset %}
+		.ref_ctr_offset = {{ uprobe.ref_ctr_offset }},
+{% endif %}
 		.is_return = {{ uprobe.is_return }},
 		.optional = {{ uprobe.optional }},
 	},
