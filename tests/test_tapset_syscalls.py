@@ -82,6 +82,11 @@ STAP_ENTRY = {
     "socketpair": "family family_str type type_str protocol protocol_str "
                   "sv_uaddr",
     "listen": "sockfd backlog",
+    "bind": "sockfd my_addr_uaddr addrlen uaddr_af uaddr_ip uaddr_ip_port "
+            "uaddr_ipv6_flowinfo uaddr_ipv6_scope_id",
+    "connect": "sockfd serv_addr_uaddr addrlen uaddr_af uaddr_ip "
+               "uaddr_ip_port uaddr_ipv6_flowinfo uaddr_ipv6_scope_id",
+    "sendto": "s buf_uaddr len flags flags_str to_uaddr tolen buf to_str",
     "accept": "sockfd addr_uaddr addrlen_uaddr",
     "accept4": "sockfd addr_uaddr addrlen_uaddr flags flags_str",
     "getsockname": "s name_uaddr namelen_uaddr",
