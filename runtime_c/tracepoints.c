@@ -96,13 +96,13 @@ static void stpc_tp_module_coming(struct module *mod)
 
 		if (t->armed || !stpc_tracepoint_in(t, mod))
 			continue;
+		t->owner = mod;		/* reported, found or not */
 		t->tp = stpc_module_tracepoint(mod, t->name);
 		if (!t->tp) {
 			stpc_tracepoint_failed(t, "the module has no such "
 					       "tracepoint", -ENOENT);
 			continue;
 		}
-		t->owner = mod;
 		stpc_tracepoint_register(t);
 	}
 }
