@@ -34,6 +34,7 @@ from elftools.elf.relocation import RelocationSection
 from . import ctype as C
 from .build import cache_dir
 from .elfsyms import read_build_id
+from .inputcache import recorded_as
 
 if TYPE_CHECKING:
     from .btf import KernelBtf
@@ -125,8 +126,9 @@ def _installed(kver: str, class_offset: int) -> List[ModuleFile]:
                 for m in json.loads(path.read_text())]
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    found = [module for sub in ("kernel", "updates", "extra")
-             for module in _scan(root / sub, class_offset)]
+    with recorded_as(root / "modules.dep"):
+        found = [module for sub in ("kernel", "updates", "extra")
+                 for module in _scan(root / sub, class_offset)]
     from .btf import write_quietly
     write_quietly(path, json.dumps([
         dict(name=m.name, path=str(m.path), events=list(m.events))
