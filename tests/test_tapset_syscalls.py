@@ -242,3 +242,16 @@ def test_variables_against_the_live_stap(stap_kver):
     assert sorted(stap) == sorted(aliases)
     for alias, names in aliases.items():
         assert stap[alias] == names, alias
+
+
+@pytest.mark.parametrize("kver, named", [("6.1.0-57-amd64", True),
+                                         ("6.12.95+deb12-amd64", False)])
+def test_msg_flags_follow_the_kernels_headers(kver, named, capsys):
+    """MSG_SENDPAGE_NOTLAST left the kernel's headers in 6.5: stap's
+    list names it where the headers define it."""
+    if not Path(f"/boot/vmlinuz-{kver}").is_file():
+        pytest.skip(f"kernel {kver} is not installed")
+    status, out, err = _p(3, "probe begin { println(_msg_flags_str(0x20000)) }",
+                          capsys, kver)
+    assert (status, err) == (0, "")
+    assert ("MSG_SENDPAGE_NOTLAST" in out) == named
