@@ -188,6 +188,10 @@ class ResolvedSite:
     tracepoint: bool = False
     user: bool = False          # a uprobe: target memory is user memory
     mark: Optional["SdtNote"] = None    # a mark: its arguments are read
+    # a module's tracepoint: the module, and what finds its structs (a
+    # modtracepoints.ModuleEvents)
+    module: str = ""
+    types: Optional[object] = None
 
     def at_entry(self) -> "ResolvedSite":
         """The same function, at its entry: where @entry() is read."""

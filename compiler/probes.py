@@ -187,8 +187,15 @@ class ProbeResolver:
             else ProbeKind.KPROBE
         module = self.probed_module(debug, point.optional)
         sites = []
+        placed = set()
         for function in functions:
             pc = function.low_pc
+            # inlined functions nested in each other may start at one
+            # address (a tracepoint's trace_EVENT, static_key_false, ...
+            # at its call): one site there, the first matched
+            if pc in placed:
+                continue
+            placed.add(pc)
             where = f"{function.name}@{self.short_file(debug, function)}:" \
                     f"{function.decl_line}"
             text = describe(point, "function", where, suffix)

@@ -22,15 +22,16 @@ import fnmatch
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Iterator, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional
 
 from . import ast as A
 from . import ctype as C
 from .build import cache_dir, default_build_tree, tree_identity
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite
+from .modtracepoints import ModuleEvents, ModuleFile, module_files
 
 if TYPE_CHECKING:
     from .btf import KernelBtf
@@ -56,6 +57,8 @@ class Tracepoint:
     system: str         # "" when no trace header names it
     name: str
     prototype: C.Prototype  # named after the event; __data left out
+    # a module's tracepoint: that module's types and build-id
+    module: Optional[ModuleEvents] = field(default=None, compare=False)
 
     @property
     def point(self) -> str:
@@ -70,16 +73,24 @@ def is_tracepoint_point(point: A.ProbePoint) -> bool:
 
 
 class KernelTracepoints:
-    """The tracepoints of one kernel: BTF's, with the headers' subsystems."""
+    """The tracepoints of one kernel: BTF's, with the headers' subsystems,
+    and those of its modules (modtracepoints.py), read when a pattern
+    may name one."""
 
-    def __init__(self, btf: KernelBtf, systems: Dict[str, str]):
+    def __init__(self, btf: KernelBtf, systems: Dict[str, str],
+                 modules: Callable[[], List[ModuleFile]] = list):
         self.btf = btf
         self.systems = systems
         self.names = sorted(n[len(TRACEITER):] for n in btf.function_names()
                             if n.startswith(TRACEITER))
+        self._modules = modules
+        self._module_events: Dict[str, ModuleEvents] = {}
 
     def matching(self, pattern: str) -> List[Tracepoint]:
-        """``SYSTEM:EVENT`` (globs in either half) or ``EVENT`` alone."""
+        """``SYSTEM:EVENT`` (globs in either half) or ``EVENT`` alone;
+        a name without globs that vmlinux has is not looked for in the
+        modules (a tracepoint's name is the kernel's, whoever defines
+        it)."""
         system, _, event = pattern.rpartition(":")
         found = []
         for name in self.names:
@@ -89,7 +100,29 @@ class KernelTracepoints:
                     self.systems.get(name, ""), system):
                 continue
             found.append(self.tracepoint(name))
+        if not found or _is_glob(pattern):
+            found += self._in_modules(system if ":" in pattern else "*",
+                                      event)
         return sorted(found, key=lambda t: (t.system, t.name))
+
+    def _in_modules(self, system: str, event: str) -> List[Tracepoint]:
+        found = []
+        for module in self._modules():
+            for name, its_system in module.events:
+                if not (fnmatch.fnmatchcase(name, event) and
+                        fnmatch.fnmatchcase(its_system, system)):
+                    continue
+                events = self._events_of(module)
+                prototype = events.prototype(name)
+                if prototype is not None:
+                    found.append(Tracepoint(its_system, name, prototype,
+                                            events))
+        return found
+
+    def _events_of(self, module: ModuleFile) -> ModuleEvents:
+        if module.name not in self._module_events:
+            self._module_events[module.name] = ModuleEvents(module, self.btf)
+        return self._module_events[module.name]
 
     def tracepoint(self, name: str) -> Tracepoint:
         prototype = self.btf.function(TRACEITER + name)
@@ -99,7 +132,9 @@ class KernelTracepoints:
 
     def known_points(self) -> List[str]:
         return [f"{self.systems[n]}:{n}" if n in self.systems else n
-                for n in self.names]
+                for n in self.names] + \
+            [f"{system}:{name}" for module in self._modules()
+             for name, system in module.events]
 
 
 def tracepoint_sites(resolver: ProbeResolver, point: A.ProbePoint,
@@ -141,12 +176,18 @@ def _sites(resolver, point, handler, order) -> List[ProbeSite]:
         problem = _unreceivable(tracepoint)
         if problem is not None:
             raise StpcError(problem, what.span)
+        module = tracepoint.module
+        if module is not None:
+            resolver.probed.add_module(module.module.name, module.build_id,
+                                       module.source, point.optional)
         sites.append(ProbeSite(
             point, ProbeKind.TRACEPOINT, 0, handler, order + len(sites),
             description=tracepoint.point,
-            resolved=ResolvedSite(None, None, 0, False,
-                                  tracepoint.prototype, catalogue.btf,
-                                  tracepoint=True)))
+            resolved=ResolvedSite(
+                None, None, 0, False, tracepoint.prototype, catalogue.btf,
+                tracepoint=True,
+                types=module,
+                module=module.module.name if module else "")))
     return sites
 
 
@@ -169,8 +210,19 @@ def _unreceivable(tracepoint: Tracepoint) -> Optional[str]:
 
 def kernel_tracepoints(resolver: ProbeResolver) -> KernelTracepoints:
     btf = resolver.kernel_btf()
-    tree = default_build_tree(resolver.env.kernel_release)
-    return KernelTracepoints(btf, cached_systems(tree))
+    kver = resolver.env.kernel_release
+    tree = default_build_tree(kver)
+    directories = list(resolver.env.debuginfo_path)
+    extra = os.environ.get("STPC_DEBUGINFO_PATH")
+    if extra:
+        directories += extra.split(":")
+    read: Dict[str, List[ModuleFile]] = {}
+
+    def module_list() -> List[ModuleFile]:
+        if "modules" not in read:
+            read["modules"] = module_files(kver, directories, btf)
+        return read["modules"]
+    return KernelTracepoints(btf, cached_systems(tree), module_list)
 
 
 # ---- the trace headers ---------------------------------------------------

@@ -203,6 +203,8 @@ class _ModuleView:
         return [dict(probe=self.probe_view(site),
                      name=c_string(site.resolved.prototype.name),
                      nargs=len(site.resolved.prototype.params),
+                     module=self.program.probed[site.resolved.module].index
+                     if site.resolved.module else -1,
                      optional=int(site.point.optional))
                 for site in self.program.sites_of(ProbeKind.TRACEPOINT)]
 

@@ -153,8 +153,8 @@ _OTHER_POINTS: Dict[str, str] = {
 
 #: after kernel or module("M"): probe points stpc lacks
 _CODE_POINTS = {
-    "trace": "kernel.trace(\"SYSTEM:EVENT\") probes the kernel's own "
-             "tracepoints, not yet a module's",
+    "trace": "a module's tracepoints are kernel.trace(\"SYSTEM:EVENT\") "
+             "too, as in SystemTap",
     "mark": "Linux has had no kernel markers since 2.6.32",
     "data": _LIST_PROBE_TYPES,
 }

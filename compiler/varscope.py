@@ -175,7 +175,18 @@ class BtfScope:
 
 class TracepointScope(BtfScope):
     """A tracepoint's arguments: the probe function stores each in one
-    64-bit word of the handler's data (runtime_c/tracepoints.c)."""
+    64-bit word of the handler's data (runtime_c/tracepoints.c).  A
+    module's tracepoint finds structs in the module's types first."""
+
+    def __init__(self, prototype: C.Prototype, btf: KernelBtf,
+                 types: Optional[object] = None):
+        super().__init__(prototype, btf)
+        self.types = types
+
+    def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
+        if self.types is not None:
+            return self.types.find_struct(kind, name)
+        return self.btf.struct(name, kind)
 
     @staticmethod
     def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
@@ -260,7 +271,8 @@ def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
     if resolved.mark is not None:
         return MarkScope(resolved.mark)
     if resolved.tracepoint:
-        return TracepointScope(resolved.prototype, resolved.btf)
+        return TracepointScope(resolved.prototype, resolved.btf,
+                               resolved.types)
     if resolved.prototype is not None:
         return BtfScope(resolved.prototype, resolved.btf)
     return DwarfScope(resolved, relocate)

@@ -327,9 +327,11 @@ struct stpc_tracepoint {
 	struct stpc_probe probe;
 	const char *name;		/* the kernel's name of the tracepoint */
 	void *func;			/* void (void *probe, u64 args...) */
+	int module;			/* its probed module, or -1: vmlinux */
 	bool optional;
 	bool armed;
 	struct tracepoint *tp;		/* found when armed */
+	struct module *owner;		/* a module's: the one it was found in */
 };
 
 struct stpc_program {

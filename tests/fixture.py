@@ -14,7 +14,7 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "fixture_module"
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "fixture"
-FILES = ("stpc_fixture.c", "Kbuild", "Makefile")
+FILES = ("stpc_fixture.c", "stpc_fixture_trace.h", "Kbuild", "Makefile")
 _OTHER_BUILD = '\nstatic const char stpc_fixture_variant[] __used = "other";\n'
 _lock = threading.Lock()
 

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -40,6 +42,11 @@ int main(void)
 	int *optval = (int *)(m + 0x2900);
 	socklen_t *optlen = (socklen_t *)(m + 0x2910);
 	struct msghdr *msg = (struct msghdr *)(m + 0x2a00);
+	char *ping = strcpy(m + 0x2b00, "ping");
+	struct sockaddr_in *sin = (struct sockaddr_in *)(m + 0x2c00);
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(m + 0x2c40);
+	struct sockaddr_un *sun = (struct sockaddr_un *)(m + 0x2c80);
+	socklen_t sun_len;
 	long fd, pid, sock, udp;
 
 	argv[0] = strcpy(m + 0x800, "true");
@@ -55,6 +62,17 @@ int main(void)
 	*optlen = sizeof(int);
 	msg->msg_iov = iov;
 	msg->msg_iovlen = 1;
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(8080);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(8080);
+	sin6->sin6_addr = in6addr_loopback;
+	sun->sun_family = AF_UNIX;
+	strcpy(sun->sun_path, "/tmp/stpc-sc-sock");
+	sun_len = offsetof(struct sockaddr_un, sun_path) +
+		  strlen(sun->sun_path) + 1;
+	unlink(sun->sun_path);	/* an earlier run's; before the marker */
 
 	syscall(SYS_umask, 022);
 	syscall(SYS_getpgid, 0);
@@ -111,6 +129,13 @@ int main(void)
 	syscall(SYS_recvmsg, fds[1], msg, MSG_PEEK);
 	syscall(SYS_recvfrom, fds[1], buf, 16, MSG_DONTWAIT, NULL, NULL);
 	syscall(SYS_shutdown, fds[0], SHUT_RDWR);
+	/* UDP on loopback to itself; an IPv6 address the IPv4 socket
+	 * refuses; a path for the unix socket */
+	syscall(SYS_bind, udp, sin, sizeof(*sin));
+	syscall(SYS_connect, udp, sin, sizeof(*sin));
+	syscall(SYS_sendto, udp, ping, 4, MSG_DONTWAIT, sin, sizeof(*sin));
+	syscall(SYS_connect, udp, sin6, sizeof(*sin6));
+	syscall(SYS_bind, sock, sun, sun_len);
 	syscall(SYS_pipe, fds + 2);
 	syscall(SYS_pipe2, fds + 4, O_CLOEXEC);
 	syscall(SYS_mmap, m + 0x8000, 0x1000, PROT_READ,

@@ -151,7 +151,7 @@ def test_return_lists_return_and_parameters_through_entry(kver, ko):
         " $return:long int @entry($a):long int @entry($b):long int"]
     [void] = _listed(kver, f'module("{ko}").function('
                            '"stpc_fixture_exit").return', True)
-    assert void == _function(ko, "stpc_fixture_exit", 378, ".return")
+    assert void == _function(ko, "stpc_fixture_exit", 382, ".return")
 
 
 def _reads(item: str) -> str:

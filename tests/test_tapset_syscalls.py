@@ -82,6 +82,11 @@ STAP_ENTRY = {
     "socketpair": "family family_str type type_str protocol protocol_str "
                   "sv_uaddr",
     "listen": "sockfd backlog",
+    "bind": "sockfd my_addr_uaddr addrlen uaddr_af uaddr_ip uaddr_ip_port "
+            "uaddr_ipv6_flowinfo uaddr_ipv6_scope_id",
+    "connect": "sockfd serv_addr_uaddr addrlen uaddr_af uaddr_ip "
+               "uaddr_ip_port uaddr_ipv6_flowinfo uaddr_ipv6_scope_id",
+    "sendto": "s buf_uaddr len flags flags_str to_uaddr tolen buf to_str",
     "accept": "sockfd addr_uaddr addrlen_uaddr",
     "accept4": "sockfd addr_uaddr addrlen_uaddr flags flags_str",
     "getsockname": "s name_uaddr namelen_uaddr",
@@ -237,3 +242,16 @@ def test_variables_against_the_live_stap(stap_kver):
     assert sorted(stap) == sorted(aliases)
     for alias, names in aliases.items():
         assert stap[alias] == names, alias
+
+
+@pytest.mark.parametrize("kver, named", [("6.1.0-57-amd64", True),
+                                         ("6.12.95+deb12-amd64", False)])
+def test_msg_flags_follow_the_kernels_headers(kver, named, capsys):
+    """MSG_SENDPAGE_NOTLAST left the kernel's headers in 6.5: stap's
+    list names it where the headers define it."""
+    if not Path(f"/boot/vmlinuz-{kver}").is_file():
+        pytest.skip(f"kernel {kver} is not installed")
+    status, out, err = _p(3, "probe begin { println(_msg_flags_str(0x20000)) }",
+                          capsys, kver)
+    assert (status, err) == (0, "")
+    assert ("MSG_SENDPAGE_NOTLAST" in out) == named

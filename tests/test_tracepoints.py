@@ -176,6 +176,76 @@ def test_the_generated_c_builds_with_werror(kver, tmp_path, monkeypatch):
     assert _program(kver, SCRIPT).module().exists()
 
 
+# -- modules' tracepoints --
+
+FIXTURE_WRITE = ('kernel.trace("stpc_fixture:fixture_write") '
+                 '$n:unsigned int $counter:int '
+                 '$item:const struct stpc_fixture_item *')
+MODULE_SCRIPT = """
+probe kernel.trace("stpc_fixture:fixture_write") {
+	printf("%d %d %d %s\\n", $n, $counter, $item->id,
+	       kernel_string($item->name))
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def fixture_dir(kver):
+    from fixture import build_fixture
+    return str(build_fixture(kver).parent)
+
+
+def _module_program(kver, fixture_dir, source: str):
+    options = CompileOptions(kernel_release=kver, module_name="t_tpm",
+                             debuginfo_path=(fixture_dir,))
+    return Compilation(source, "t.stp", options)
+
+
+def test_a_modules_tracepoint_is_found_with_its_system_and_arguments(
+        kver, fixture_dir):
+    """The fixture's TRACE_SYSTEM is its header's, read through the
+    module's relocations; the arguments and the struct from its DWARF."""
+    for pattern in ("stpc_fixture:fixture_write", "fixture_write",
+                    "stpc_fix*:*", "*:fixture_wr*"):
+        assert list(list_points(f'kernel.trace("{pattern}")', kver,
+                                with_vars=True,
+                                debuginfo_path=(fixture_dir,))) == \
+            [FIXTURE_WRITE], pattern
+
+
+def test_a_modules_tracepoint_is_probed_through_its_module(kver,
+                                                           fixture_dir):
+    program = _module_program(kver, fixture_dir, MODULE_SCRIPT).program()
+    module = program.probed["stpc_fixture"]
+    assert module.build_id and not module.optional
+    c_source = _module_program(kver, fixture_dir, MODULE_SCRIPT).c_source()
+    assert '.name = "fixture_write",' in c_source
+    assert f".module = {module.index}," in c_source
+
+
+def test_the_module_tracepoint_c_builds_with_werror(kver, fixture_dir,
+                                                   tmp_path, monkeypatch):
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    assert _module_program(kver, fixture_dir, MODULE_SCRIPT).module() \
+        .exists()
+
+
+def test_the_installed_modules_are_read_for_their_tracepoints(kver):
+    """kvm.ko's kvm:kvm_set_irq (its header is in the build tree too),
+    typed from kvm.ko's BTF."""
+    assert _points(kver, "kvm:kvm_set_irq", True) == [
+        'kernel.trace("kvm:kvm_set_irq") $gsi:unsigned int $level:int '
+        '$irq_source_id:int']
+
+
+def test_a_debian_modules_tracepoints_are_stap_s(stap_kver):
+    proc = subprocess.run(["stap", "-L", 'kernel.trace("kvm:kvm_set_irq")',
+                           "-r", stap_kver], capture_output=True, text=True,
+                          timeout=600)
+    assert _points(stap_kver, "kvm:kvm_set_irq", True) == \
+        proc.stdout.splitlines()
+
+
 # -- the header parser --
 
 HEADER = """

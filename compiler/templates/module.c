@@ -377,6 +377,7 @@ static struct stpc_tracepoint stpc_tracepoints[] = {
 		},
 		.name = {{ tp.name }},
 		.func = stpc_tracepoint_{{ loop.index0 }},
+		.module = {{ tp.module }},
 		.optional = {{ tp.optional }},
 	},
 {% endfor %}

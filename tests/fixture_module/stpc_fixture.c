@@ -314,6 +314,9 @@ static void stpc_fixture_run_one(unsigned int k)
 	stpc_fixture_sink += stpc_fixture_untraced((long)k);
 }
 
+#define CREATE_TRACE_POINTS
+#include "stpc_fixture_trace.h"
+
 static ssize_t stpc_fixture_proc_write(struct file *file,
 				       const char __user *ubuf,
 				       size_t count, loff_t *ppos)
@@ -332,6 +335,7 @@ static ssize_t stpc_fixture_proc_write(struct file *file,
 		stpc_fixture_run_one(k);
 		cond_resched();
 	}
+	trace_fixture_write(n, stpc_fixture_counter, &stpc_fixture_cur_item);
 	mutex_unlock(&stpc_fixture_lock);
 
 	return count;
