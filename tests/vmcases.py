@@ -2023,7 +2023,7 @@ inotify_rm_watch(11, 1)
 inotify_rm_watch = -22 (EINVAL)
 memfd_create("stpc", MFD_CLOEXEC)
 memfd_create = 12
-getrandom("rand", 8, GRND_NONBLOCK)
+getrandom("rand", 8, 0x4)
 getrandom = 8
 rt_sigpending(0x20002000, 8)
 rt_sigpending = 0
