@@ -429,7 +429,8 @@ def all_cases(kver: str) -> List[VmCase]:
         robustness_cases(kver) + bad_pointer_and_runaway_cases(kver) + \
         concurrency_cases(kver) + output_pressure_cases(kver) + \
         tracepoint_cases(kver) + module_tracepoint_cases(kver) + \
-        tapset_family_cases(kver) + task_function_cases(kver) + syscall_tapset_cases(kver) + \
+        tapset_family_cases(kver) + task_function_cases(kver) + \
+        syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
         uprobe_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -1438,7 +1439,8 @@ def tapset_family_cases(kver: str) -> List[VmCase]:
 
 
 # the syscall tapset: every alias once, from tests/syscall_workload.c,
-# between its getpgid() and the end of its execve()
+# between its getpgid() (not printed: the mark, whose pgid varies) and the
+# end of its execve()
 # the wildcard handlers only read the globals: a handler that writes one
 # takes its write lock whenever it fires (every system call of every task
 # for the raw_syscalls aliases), and under TCG the others then skip
@@ -1448,7 +1450,7 @@ probe kernel.function("__x64_sys_getpgid") { if (pid() == target()) on = 1 }
 probe syscall.execve.return { if (on && pid() == target()) done = 1 }
 probe syscall.* {
 	if (pid() == target() && (on && !done || name == "exit_group") &&
-	    name != "kill")
+	    name != "kill" && name != "getpgid")
 		printf("%s(%s)\\n", name, argstr)
 }
 probe syscall.kill {
@@ -1462,7 +1464,7 @@ probe syscall.pipe.return {
 }
 probe syscall.*.return {
 	if (!on || pid() != target() || done && name != "execve" ||
-	    name == "pipe" || name == "pipe2")
+	    name == "pipe" || name == "pipe2" || name == "getpgid")
 		next
 	if (name == "getpid")
 		ret = retval == pid() ? "pid()" : retstr
@@ -1929,3 +1931,280 @@ def _python_mark_case(kver: str) -> VmCase:
                           "import__find__load__done found=1\n")
     case.shell = _bound_copy(_PYTHON, "python").format(run=case.shell)
     return case
+
+
+# the syscall tapset's second part (syscalls_ids.stp, syscalls_files.stp,
+# syscalls_more.stp): every alias of it once, from
+# tests/syscall_workload2.c, between its umask() and its exit(); the
+# calls that return the caller's pid (it leads its session and group
+# from setsid() on) print pid(), time() "a time"
+def _syscalls_more_script() -> str:
+    from test_tapset_syscalls_more import NO_RETURN, STAP_ENTRY
+    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
+    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY
+                        if name not in NO_RETURN)
+    return f"""
+global on
+probe syscall.umask {{ if (pid() == target()) on = 1 }}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, argstr)
+}}
+probe {returns} {{
+	if (!on || pid() != target())
+		next
+	if (name == "time")
+		ret = "a time"
+	else if (retval == pid() && (name == "setsid" || name == "getpgid" ||
+		 name == "getpgrp" || name == "getsid" ||
+		 name == "set_tid_address"))
+		ret = "pid()"
+	else
+		ret = retstr
+	printf("%s = %s\\n", name, ret)
+}}
+"""
+
+
+_SYSCALLS_MORE_OUT = """\
+getuid()
+getuid = 0
+geteuid()
+geteuid = 0
+getgid()
+getgid = 0
+getegid()
+getegid = 0
+setuid(0)
+setuid = 0
+setgid(0)
+setgid = 0
+setreuid(-1, -1)
+setreuid = 0
+setregid(-1, -1)
+setregid = 0
+setresuid(-1, -1, -1)
+setresuid = 0
+setresgid(-1, -1, -1)
+setresgid = 0
+getresuid(0x20000800, 0x20000804, 0x20000808)
+getresuid = 0
+getresgid(0x20000800, 0x20000804, 0x20000808)
+getresgid = 0
+setgroups(0, 0x0)
+setgroups = 0
+getgroups(0, 0x0)
+getgroups = 0
+setfsuid(-1)
+setfsuid = 0
+setfsgid(-1)
+setfsgid = 0
+setsid()
+setsid = pid()
+setpgid(0, 0)
+setpgid = -1 (EPERM)
+getpgid(0)
+getpgid = pid()
+getpgrp()
+getpgrp = pid()
+getsid(0)
+getsid = pid()
+tgkill(1, 1, SIG_0)
+tgkill = 0
+tkill(1, SIG_0)
+tkill = 0
+set_tid_address(0x20002820)
+set_tid_address = pid()
+uname(0x20003000)
+uname = 0
+personality(0xffffffff)
+personality = 0
+getcpu(0x20004000, 0x20004004, 0x0)
+getcpu = 0
+getpriority(PRIO_PROCESS, 0)
+getpriority = 20
+setpriority(PRIO_PROCESS, 0, 0)
+setpriority = 0
+sched_getaffinity(0, 128, 0x20004000)
+sched_getaffinity = 8
+sched_setaffinity(0, 8, 0x20004000)
+sched_setaffinity = 0
+sched_getparam(0, 0x20000c00)
+sched_getparam = 0
+sched_setparam(0, 0x20000c00)
+sched_setparam = 0
+sched_getscheduler(0)
+sched_getscheduler = 0
+sched_setscheduler(0, SCHED_OTHER, 0x20000c00)
+sched_setscheduler = 0
+sched_get_priority_max(SCHED_FIFO)
+sched_get_priority_max = 99
+sched_get_priority_min(SCHED_FIFO)
+sched_get_priority_min = 1
+getrlimit(RLIMIT_NOFILE, 0x20002000)
+getrlimit = 0
+getrusage(RUSAGE_SELF, 0x20002000)
+getrusage = 0
+capget(0x20000900, 0x20000910)
+capget = 0
+capset(0x20000900, 0x20000910)
+capset = 0
+creat("/tmp/stpc-sc2/f", 0644)
+creat = 3
+fchmod(3, 0600)
+fchmod = 0
+fchown(3, 0, 0)
+fchown = 0
+chmod("/tmp/stpc-sc2/f", 0640)
+chmod = 0
+chown("/tmp/stpc-sc2/f", -1, -1)
+chown = 0
+lchown("/tmp/stpc-sc2/f", 0, 0)
+lchown = 0
+fchmodat(AT_FDCWD, "/tmp/stpc-sc2/f", 0644)
+fchmodat = 0
+fchownat(AT_FDCWD, "/tmp/stpc-sc2/f", 0, 0, AT_SYMLINK_NOFOLLOW)
+fchownat = 0
+truncate("/tmp/stpc-sc2/f", 3)
+truncate = 0
+fdatasync(3)
+fdatasync = 0
+syncfs(3)
+syncfs = 0
+sync()
+sync = 0
+flock(3, LOCK_EX|LOCK_NB)
+flock = 0
+link("/tmp/stpc-sc2/f", "/tmp/stpc-sc2/l")
+link = 0
+linkat(AT_FDCWD, "/tmp/stpc-sc2/l", AT_FDCWD, "/tmp/stpc-sc2/l2", 0x0)
+linkat = 0
+symlink("/tmp/stpc-sc2/f", "/tmp/stpc-sc2/s")
+symlink = 0
+symlinkat("/tmp/stpc-sc2/f", AT_FDCWD, "/tmp/stpc-sc2/s2")
+symlinkat = 0
+readlink("/tmp/stpc-sc2/s", 0x20001000, 64)
+readlink = 15
+readlinkat(AT_FDCWD, "/tmp/stpc-sc2/s2", 0x20001000, 64)
+readlinkat = 15
+renameat(AT_FDCWD, "/tmp/stpc-sc2/l2", AT_FDCWD, "/tmp/stpc-sc2/r")
+renameat = 0
+statfs("/tmp/stpc-sc2", 0x20002000)
+statfs = 0
+fstatfs(3, 0x20002000)
+fstatfs = 0
+getdents(3, 0x20002000, 4096)
+getdents = -20 (ENOTDIR)
+chroot("/")
+chroot = 0
+sendfile(6, 4, 0x20000b90, 3)
+sendfile = 3
+tee(5, 8, 3, 0x0)
+tee = 3
+splice(5, 0x0, 8, 0x0, 3, SPLICE_F_NONBLOCK)
+splice = 3
+copy_file_range(4, 0x20000b80, 4, 0x20000b88, 3, 0x0)
+copy_file_range = 3
+preadv(4, 0x20000b40, 1, 0x0)
+preadv = 3
+pwritev(4, 0x20000b40, 1, 0x10)
+pwritev = 3
+poll(0x20000c40, 0, 0)
+poll = 0
+ppoll(0x20000c40, 0, [0.000000000], 0x0, 8)
+ppoll = 0
+pselect6(0, 0x0, 0x0, 0x0, [0.000000000], 0x0)
+pselect6 = 0
+epoll_ctl(9, EPOLL_CTL_ADD, 5, 0x20000a00)
+epoll_ctl = 0
+epoll_wait(9, 0x20000a40, 4, 0)
+epoll_wait = 0
+epoll_pwait(9, 0x20000a40, 4, 0, 0x0, 8)
+epoll_pwait = 0
+madvise(0x20000000, 4096, MADV_WILLNEED)
+madvise = 0
+mremap(0x20008000, 4096, 8192, MREMAP_MAYMOVE|MREMAP_FIXED, 0x20010000)
+mremap = 0x20010000
+msync(0x20000000, 4096, MS_ASYNC)
+msync = 0
+mincore(0x20000000, 4096, 0x20004000)
+mincore = 0
+mlock(0x20000000, 4096)
+mlock = 0
+munlock(0x20000000, 4096)
+munlock = 0
+mlockall(MCL_FUTURE)
+mlockall = 0
+munlockall()
+munlockall = 0
+alarm(1)
+alarm = 0
+pause()
+pause = -514
+getitimer(ITIMER_REAL, 0x20002000)
+getitimer = 0
+clock_gettime(CLOCK_MONOTONIC, 0x20002000)
+clock_gettime = 0
+clock_getres(CLOCK_REALTIME, 0x20002000)
+clock_getres = 0
+gettimeofday(0x20002000, 0x0)
+gettimeofday = 0
+time(0x0)
+time = a time
+timerfd_gettime(10, 0x20002000)
+timerfd_gettime = 0
+inotify_rm_watch(11, 1)
+inotify_rm_watch = -22 (EINVAL)
+memfd_create("stpc", MFD_CLOEXEC)
+memfd_create = 12
+getrandom("rand", 8, 0x4)
+getrandom = 8
+rt_sigpending(0x20002000, 8)
+rt_sigpending = 0
+set_robust_list(0x20005000, 24)
+set_robust_list = 0
+get_robust_list(0, 0x20002000, 0x20002008)
+get_robust_list = 0
+exit(0)
+"""
+
+
+# the helpers of aux_syscalls_more.stp, as stap's format
+_SYSCALL_MORE_HELPERS = r"""probe begin {
+	println(_sched_policy_str(0x40000001), " ", _sched_policy_str(4), " ",
+		_sched_policy_str(-1), " ", _priority_which_str(2), " ",
+		_itimer_which_str(3))
+	println(_rlimit_resource_str(-1), " ", _rlimit_resource_str(7), " ",
+		_rlimit_resource_str(17), " ", _rusage_who_str(-1), " ",
+		_rusage_who_str(-2), " ", _rusage_who_str(5))
+	println(_flock_cmd_str(0xc0), " ", _flock_cmd_str(0), " ",
+		_flock_cmd_str(0x108), " ", _stp_splice_flags_str(0xf))
+	println(_madvice_advice_str(100), " ", _madvice_advice_str(7), " ",
+		_mremap_flags(4), " ", _msync_flag_str(6), " ",
+		_mlockall_flags_str(7))
+	println(_opoll_op_str(2), " ", _mfd_flags_str(0x80003), " ",
+		_getrandom_flags_str(4))
+	exit()
+}"""
+_SYSCALL_MORE_HELPERS_OUT = """\
+SCHED_RESET_ON_FORK|SCHED_FIFO 0x4 0xffffffff PRIO_USER 0x3
+RLIM_INFINITY RLIMIT_NOFILE 0x11 RUSAGE_CHILDREN RUSAGE_BOTH 0x5
+LOCK_READ|LOCK_WRITE 0x0 LOCK_UN|0x100 \
+SPLICE_F_MOVE|SPLICE_F_NONBLOCK|SPLICE_F_MORE|SPLICE_F_GIFT
+MADV_HWPOISON 0x7 0x4 MS_INVALIDATE|MS_SYNC MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT
+EPOLL_CTL_DEL MFD_CLOEXEC|MFD_ALLOW_SEALING|O_CLOEXEC 0x4
+"""
+
+
+def syscall_more_cases(kver: str) -> List[VmCase]:
+    """The syscall tapset's second part: each alias's name, argstr and
+    retstr under a -c command that makes every one of them."""
+    workload = WORK / "syscall_workload2"
+    case = _inline("tapset/syscalls-more", kver, _syscalls_more_script(),
+                   ["-c", str(workload)], stdout=_SYSCALLS_MORE_OUT,
+                   stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
+                             str(ROOT / "tests" / "syscall_workload2.c")])
+    return [case, _inline("tapset/syscall-more-helpers", kver,
+                          _SYSCALL_MORE_HELPERS,
+                          stdout=_SYSCALL_MORE_HELPERS_OUT)]

@@ -1,0 +1,183 @@
+"""The syscall tapset's second part (tapset/syscalls_ids.stp,
+syscalls_files.stp, syscalls_more.stp; helpers in
+aux_syscalls_more.stp): every alias compiles from BTF on both test
+kernels, gives the variables stap 4.8's gives it (the table here, from
+`stap -u -p2`, checked against the live stap where it is installed),
+and its helpers print as stap's (the VM case tapset/syscalls-more runs
+them all under tests/syscall_workload2.c)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Dict, Set
+
+import pytest
+
+from test_tapset_syscalls import _p, _reading_all, _stap_locals, \
+    syscall_aliases
+
+FILES = ("syscalls_ids.stp", "syscalls_files.stp", "syscalls_more.stp")
+
+#: stap 4.8's variables of each entry alias beyond name and argstr (its
+#: NAME_unquoted twins included); a .return gives name, retval, retstr
+STAP_ENTRY = {
+    "getuid": "",
+    "geteuid": "",
+    "getgid": "",
+    "getegid": "",
+    "setuid": "uid",
+    "setgid": "gid",
+    "setreuid": "euid ruid",
+    "setregid": "egid rgid",
+    "setresuid": "euid ruid suid",
+    "setresgid": "egid rgid sgid",
+    "getresuid": "euid_uaddr ruid_uaddr suid_uaddr",
+    "getresgid": "egid_uaddr rgid_uaddr sgid_uaddr",
+    "getgroups": "list_uaddr size",
+    "setgroups": "list_uaddr size",
+    "setfsuid": "fsuid",
+    "setfsgid": "fsgid",
+    "setpgid": "pgid pid",
+    "getpgid": "pid",
+    "getpgrp": "",
+    "setsid": "",
+    "getsid": "pid",
+    "exit": "status",
+    "tgkill": "pid sig sig_str tgid",
+    "tkill": "pid sig sig_str",
+    "set_tid_address": "tidptr_uaddr",
+    "uname": "name_uaddr",
+    "personality": "persona",
+    "getcpu": "cpu_uaddr node_uaddr tcache_uaddr",
+    "getpriority": "which who",
+    "setpriority": "prio which which_str who",
+    "sched_getaffinity": "len mask_uaddr pid",
+    "sched_setaffinity": "len mask_uaddr pid",
+    "sched_getparam": "p_uaddr pid",
+    "sched_setparam": "p_uaddr pid",
+    "sched_getscheduler": "pid",
+    "sched_setscheduler": "p_uaddr pid policy policy_str",
+    "sched_get_priority_max": "policy policy_str",
+    "sched_get_priority_min": "policy policy_str",
+    "getrlimit": "resource rlim_uaddr",
+    "getrusage": "usage_uaddr who who_str",
+    "capget": "data_uaddr header_uaddr",
+    "capset": "data_uaddr header_uaddr",
+    "readlink": "buf_uaddr bufsiz path path_unquoted",
+    "readlinkat": "buf_uaddr bufsiz dfd dfd_str path path_unquoted",
+    "symlink": "newpath oldpath oldpath_unquoted",
+    "symlinkat": "newdfd newdfd_str newname newname_str newname_str_unquoted "
+                 "oldname oldname_str oldname_str_unquoted",
+    "link": "newpath newpath_unquoted oldpath oldpath_unquoted",
+    "linkat": "flags flags_str newdirfd newdirfd_str newpath newpath_unquoted "
+              "olddirfd olddirfd_str oldpath oldpath_unquoted",
+    "renameat": "newdfd newdfd_str newname newname_str newname_str_unquoted "
+                "olddfd olddfd_str oldname oldname_str oldname_str_unquoted",
+    "creat": "mode pathname pathname_unquoted",
+    "chmod": "mode path path_unquoted",
+    "fchmod": "fildes mode",
+    "fchmodat": "dirfd dirfd_str mode pathname pathname_unquoted",
+    "chown": "group owner path path_unquoted",
+    "lchown": "group owner path path_unquoted",
+    "fchown": "fd group owner",
+    "fchownat": "dirfd dirfd_str flags flags_str group owner pathname "
+                "pathname_unquoted",
+    "truncate": "length path path_uaddr path_unquoted",
+    "sync": "",
+    "syncfs": "fd",
+    "fdatasync": "fd",
+    "getdents": "count dirp_uaddr fd",
+    "chroot": "path path_unquoted",
+    "flock": "fd operation",
+    "statfs": "buf_uaddr path path_unquoted",
+    "fstatfs": "buf_uaddr fd",
+    "sendfile": "count in_fd offset_uaddr out_fd",
+    "splice": "fd_in fd_out flags flags_str len off_in off_out",
+    "tee": "fdin fdout flags len",
+    "copy_file_range": "fd_in fd_out flags len off_in off_out",
+    "preadv": "count fd offset vector_uaddr",
+    "pwritev": "count fd offset vector_uaddr",
+    "poll": "nfds timeout ufds_uaddr",
+    "ppoll": "fds_uaddr nfds sigmask sigsetsize tsp tsp_str",
+    "pselect6": "exceptfds nfds readfds sigmask timeout timeout_str writefds",
+    "epoll_ctl": "epfd event_uaddr fd op op_str",
+    "epoll_wait": "epfd events_uaddr maxevents timeout",
+    "epoll_pwait": "epfd events_uaddr maxevents sigmask_uaddr sigsetsize "
+                   "timeout",
+    "madvise": "advice advice_str length start",
+    "mremap": "flags flags_str new_address new_size old_address old_size",
+    "msync": "flags flags_str length start",
+    "mincore": "length start vec_uaddr",
+    "mlock": "addr len",
+    "munlock": "addr len",
+    "mlockall": "flags flags_str",
+    "munlockall": "",
+    "alarm": "seconds",
+    "pause": "",
+    "getitimer": "value_uaddr which",
+    "clock_gettime": "clk_id clk_id_str tp_uaddr",
+    "clock_getres": "clk_id clk_id_str res_uaddr",
+    "gettimeofday": "tv_uaddr tz_uaddr",
+    "time": "t_uaddr",
+    "timerfd_gettime": "fd value_uaddr",
+    "memfd_create": "flags flags_str uname uname_unquoted",
+    "getrandom": "buf buf_unquoted count flags flags_str",
+    "inotify_rm_watch": "fd wd",
+    "rt_sigpending": "set_uaddr sigsetsize",
+    "set_robust_list": "len list_head_uaddr",
+    "get_robust_list": "len_uaddr list_head_uaddr pid",
+}
+#: exit ends the thread: no .return (as exit_group in syscalls.stp)
+NO_RETURN = {"exit"}
+
+
+def expected_variables() -> Dict[str, Set[str]]:
+    expected = {}
+    for syscall, names in STAP_ENTRY.items():
+        expected[f"syscall.{syscall}"] = set(names.split()) | \
+            {"name", "argstr"}
+        if syscall not in NO_RETURN:
+            expected[f"syscall.{syscall}.return"] = \
+                {"name", "retval", "retstr"}
+    return expected
+
+
+def test_variables_are_stap_names():
+    assert syscall_aliases(FILES) == expected_variables()
+
+
+def test_no_alias_is_defined_twice():
+    """The files add calls: none of theirs is in syscalls.stp."""
+    assert not set(syscall_aliases(FILES)) & set(syscall_aliases())
+
+
+@pytest.mark.parametrize("kver", ["6.1.0-57-amd64", "6.12.95+deb12-amd64"])
+def test_every_alias_compiles_from_btf(kver, capsys):
+    if not Path(f"/boot/vmlinuz-{kver}").is_file():
+        pytest.skip(f"kernel {kver} is not installed")
+    status, out, err = _p(3, _reading_all(syscall_aliases(FILES)), capsys,
+                          kver)
+    assert (status, err) == (0, "")
+    assert "__x64_sys_readlinkat" in out and "raw_syscalls:sys_exit" in out
+
+
+def test_variables_against_the_live_stap(stap_kver):
+    """`stap -u -p2` keeps every local of each alias's prologue: the
+    names stpc's aliases set must be the same."""
+    debuginfo = Path(os.environ.get("STPC_CACHE_DIR", "")) / "debuginfo" / \
+        stap_kver
+    if not (debuginfo / f"vmlinux-{stap_kver}").is_file():
+        pytest.skip("no vmlinux with DWARF for stap")
+    aliases = syscall_aliases(FILES)
+    result = subprocess.run(
+        ["stap", "-u", "-p2", "-r", stap_kver, "-e",
+         f"probe {', '.join(sorted(aliases))} {{ println(name) }}"],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "SYSTEMTAP_DEBUGINFO_PATH": str(debuginfo)})
+    assert result.returncode == 0, result.stderr
+    stap = _stap_locals(result.stdout)
+    assert sorted(stap) == sorted(aliases)
+    for alias, names in aliases.items():
+        assert stap[alias] == names, alias
