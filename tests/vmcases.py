@@ -1937,7 +1937,9 @@ def _python_mark_case(kver: str) -> VmCase:
 # syscalls_more.stp): every alias of it once, from
 # tests/syscall_workload2.c, between its umask() and its exit(); the
 # calls that return the caller's pid (it leads its session and group
-# from setsid() on) print pid(), time() "a time"
+# from setsid() on) print pid(), time() "a time".  The mark is a
+# function probe: syscall.umask would join syscalls.stp, whose
+# syscall_string_trunc, read by no probe used, would print at the end.
 def _syscalls_more_script() -> str:
     from test_tapset_syscalls_more import NO_RETURN, STAP_ENTRY
     entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
@@ -1945,7 +1947,7 @@ def _syscalls_more_script() -> str:
                         if name not in NO_RETURN)
     return f"""
 global on
-probe syscall.umask {{ if (pid() == target()) on = 1 }}
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
 probe {entries} {{
 	if (on && pid() == target())
 		printf("%s(%s)\\n", name, argstr)
