@@ -91,8 +91,9 @@ def _declare_globals(script, errors) -> Dict[str, GlobalSym]:
             continue
         sym = GlobalSym(decl, len(globals_))
         if decl.init is not None:
+            # an initialiser alone is no write: stap leaves out a global
+            # nothing else touches, and never prints it at the end
             sym.type = T.STRING if isinstance(decl.init, str) else T.LONG
-            sym.written = True
         if decl.size is not None:
             sym.key_types = []    # an array; key count comes from use
         globals_[decl.name] = sym

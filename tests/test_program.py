@@ -90,3 +90,12 @@ def test_an_array_nothing_uses_gets_no_storage(kver):
     c_source = _translate(program)
     assert "/* used */" in c_source or '"used"' in c_source
     assert '"unused"' not in c_source
+
+
+def test_an_initialiser_alone_is_not_printed_at_the_end(kver):
+    """stap -p2 leaves out `trunc` (only initialised) and prints `on`
+    (written, never read) at the end; a tapset's initialised global, such
+    as syscall_string_trunc, must not print either."""
+    program = _program("global on, trunc = 50, name = \"x\"\n"
+                       "probe begin { on = 1; exit() }", kver)
+    assert [g.name for g in program.unread_globals()] == ["on"]
