@@ -127,6 +127,7 @@ class ProbeKind(enum.Enum):
     TRACEPOINT = "tracepoint"   # kernel.trace("SYSTEM:EVENT")
     UPROBE = "uprobe"           # process("PATH").function entry
     URETPROBE = "uretprobe"     # process("PATH").function(...).return
+    PROCESS = "process"         # process[("PATH")|(PID)].begin/.end
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,17 @@ class UserSite:
     offset: int                 # in the file, from the program headers
     address: int                # the same place as a DWARF/ELF address
     function: str               # for probefunc()
+    process: str = ""           # .library(): fires only in the processes
+                                # running this program
+
+
+@dataclass(frozen=True)
+class ProcessSite:
+    """Which processes a process.begin/.end probe is for: those running
+    the file at ``path``, the process ``pid``, or (neither) every one."""
+    path: Optional[str]
+    pid: Optional[int]
+    end: bool
 
 
 @dataclass(frozen=True)
@@ -208,6 +220,7 @@ class ProbeSite:
     resolved: Optional[ResolvedSite] = None     # kprobes: target variables
     by_ftrace: bool = False     # a function entry that ftrace carries
     user: Optional[UserSite] = None     # uprobes: where
+    process: Optional[ProcessSite] = None   # process.begin/.end: for whom
 
 
 @dataclass(frozen=True)

@@ -269,6 +269,8 @@ def _resolved_site(site) -> str:
         notes.append(f"{site.user.path}+{site.user.offset:#x} (address "
                      f"{site.user.address:#x}, build-id "
                      f"{site.user.build_id})")
+        if site.user.process:
+            notes.append(f"in {site.user.process} processes only")
         notes.append(site.kind.value)
     notes.append(f"handler {site.handler}, priority {site.priority}")
     return f"{shown} /* {'; '.join(notes)} */"
