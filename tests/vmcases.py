@@ -1856,10 +1856,12 @@ begin proc_target child=1
 end proc_target child=1
 end true child=0
 """
-# the run in the background, writing to a file; the shell waits for
-# "started", runs the workload, and gives the run 30 s to end by itself
+# the run in the background, writing to a file (emptied first: the
+# background shell may open it after the loop's first look); the shell
+# waits for "started", runs the workload, and gives the run 30 s to end by itself
 # (then interrupts it: the output shows how far it got)
-_AFTER_STARTED = ("{before}{run} > /tmp/out.txt 2>&1 & r=$!; "
+_AFTER_STARTED = (": > /tmp/out.txt; {before}{run} >> /tmp/out.txt 2>&1 & "
+                  "r=$!; "
                   "until grep -q started /tmp/out.txt; do sleep 0.2; done; "
                   "{then}; i=0; while kill -0 $r 2>/dev/null && "
                   "[ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done; "
