@@ -77,3 +77,19 @@ def test_errors_are_located(kver, binary, library, message):
     errors = getattr(caught.value, "errors", [caught.value])
     assert errors[0].message == message.format(b=binary)
     assert errors[0].span is not None
+
+
+@pytest.mark.kbuild
+def test_builds_for_both_kernels(kver, second_kver, binary, tmp_path,
+                                 monkeypatch):
+    """The library filter, usymname()/usymdata() and the *_arg()
+    readers compile against both kernels' headers (-Werror)."""
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    script = f'''
+        probe process("{binary}").library("libc.so.6").function("malloc") {{
+            printf("%d %s %s\\n", ulong_arg(1), usymname(uaddr()),
+                   usymdata(uaddr()))
+        }}'''
+    for release in (kver, second_kver):
+        assert Compilation(script, "t.stp", CompileOptions(
+            kernel_release=release)).module().exists()
