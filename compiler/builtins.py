@@ -85,6 +85,13 @@ _TABLE = [
     Builtin("user_short", L, (L,), names="addr"),
     Builtin("user_char", L, (L,), names="addr"),
     Builtin("probefunc", S),
+    Builtin("uaddr", L, c="stpc_uaddr()"),
+    *(Builtin(name, L, (L,), names="n") for name in (
+        "int_arg", "uint_arg", "long_arg", "ulong_arg", "longlong_arg",
+        "ulonglong_arg", "pointer_arg", "s32_arg", "u32_arg", "s64_arg",
+        "u64_arg")),
+    Builtin("usymname", S, (L,), names="addr"),
+    Builtin("usymdata", S, (L,), names="addr"),
     Builtin("execname", S, c="current->comm"),
     Builtin("pid", L, c="((s64)task_tgid_nr(current))"),
     Builtin("tid", L, c="((s64)task_pid_nr(current))"),

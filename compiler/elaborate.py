@@ -15,6 +15,7 @@ from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, T)
 from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
+from .procprobes import is_lifetime_point, lifetime_sites
 from .targetvars import check_target_uses
 from .varscope import TypesScope
 from .tracepoints import is_tracepoint_point, tracepoint_sites
@@ -198,6 +199,8 @@ def _resolve_probes(script, errors, resolver, library_aliases
 
 def _point_sites(point, handler, errors, resolver, script,
                  library_aliases) -> List[ProbeSite]:
+    if is_lifetime_point(point):
+        return lifetime_sites(point, handler, 0, errors)
     if point.components[0].name in ("kernel", "module", "process"):
         return _code_sites(point, handler, 0, errors, resolver)
     aliases = [str(alias.name) for alias in script.aliases]

@@ -128,6 +128,7 @@ class ProbeKind(enum.Enum):
     TRACEPOINT = "tracepoint"   # kernel.trace("SYSTEM:EVENT")
     UPROBE = "uprobe"           # process("PATH").function entry
     URETPROBE = "uretprobe"     # process("PATH").function(...).return
+    PROCESS = "process"         # process[("PATH")|(PID)].begin/.end
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,17 @@ class UserSite:
     address: int                # the same place as a DWARF/ELF address
     function: str               # for probefunc()
     semaphore_offset: int = 0   # a mark's semaphore in the file (0: none)
+    process: str = ""           # .library(): fires only in the processes
+                                # running this program
+
+
+@dataclass(frozen=True)
+class ProcessSite:
+    """Which processes a process.begin/.end probe is for: those running
+    the file at ``path``, the process ``pid``, or (neither) every one."""
+    path: Optional[str]
+    pid: Optional[int]
+    end: bool
 
 
 @dataclass(frozen=True)
@@ -215,6 +227,7 @@ class ProbeSite:
     resolved: Optional[ResolvedSite] = None     # kprobes: target variables
     by_ftrace: bool = False     # a function entry that ftrace carries
     user: Optional[UserSite] = None     # uprobes: where
+    process: Optional[ProcessSite] = None   # process.begin/.end: for whom
 
 
 @dataclass(frozen=True)

@@ -67,8 +67,7 @@ def _parse_point(text: str) -> A.ProbePoint:
 
 def readable_at(resolved: ResolvedSite) -> List[str]:
     """What a probe at the site can read: at a .return, $return and the
-    parameters through @entry() (it refuses $param there; a process's
-    .return has no @entry() yet)."""
+    parameters as @entry($name) (a bare $name there reads the same)."""
     scope = _scope(resolved)
     if resolved.mark is not None:     # typed by size alone: as stap shows
         return [f"${v.name}:long" for v in scope.variables()]
@@ -79,8 +78,6 @@ def readable_at(resolved: ResolvedSite) -> List[str]:
     rtype = scope.return_type()
     if not isinstance(C.strip(rtype), C.Void):
         shown.append(f"$return:{rtype.display()}")
-    if resolved.user:
-        return shown    # no @entry() in uretprobes yet
     at_entry = _scope(resolved.at_entry()).variables()
     shown += [f"@entry(${v.name}):{v.type.display()}"
               for v in _located(v for v in at_entry if v.is_param)]

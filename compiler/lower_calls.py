@@ -179,6 +179,27 @@ def _backtrace(lower, node):
     return f"stpc_{node.name}({lower.temp_string()})"
 
 
+#: the C type each *_arg() function reads its register as
+_ARG_TYPES = {"int_arg": "s32", "uint_arg": "u32", "long_arg": "s64",
+              "ulong_arg": "u64", "longlong_arg": "s64",
+              "ulonglong_arg": "u64", "pointer_arg": "u64",
+              "s32_arg": "s32", "u32_arg": "u32", "s64_arg": "s64",
+              "u64_arg": "u64"}
+
+
+@_lowers(*_ARG_TYPES)
+def _function_arg(lower, node):
+    read = (f"stpc_func_arg(c, c->regs, {lower.expr(node.args[0])}, "
+            f"{c_string(location(node))})")
+    return f"((s64)({_ARG_TYPES[node.name]}){read})"
+
+
+@_lowers("usymname", "usymdata")
+def _usym(lower, node):
+    return (f"stpc_{node.name}({lower.expr(node.args[0])}, "
+            f"{lower.temp_string()})")
+
+
 @_lowers("error")
 def _error(lower, node):
     msg = lower.expr(node.args[0])

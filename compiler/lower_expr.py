@@ -87,19 +87,25 @@ class ExprLowering(ExprVisitor):
 
     # -- target variables --
     def target_value(self, node):
+        if node in self.entry_nodes:
+            return self.entry_value(node)
         return self.target_vars.value(node)
+
+    def entry_value(self, node) -> str:
+        """A value the .return probe's entry handler stored."""
+        index = self.entry_nodes.index(node)
+        return f"(((s64 *)c->data)[{index}])"
 
     expr_Member = expr_Subscript = expr_AddressOf = target_value
 
     def expr_AtOp(self, node):
         if node.op != "@entry":
             return self.target_value(node)
-        index = self.entry_nodes.index(node)
-        return f"(((s64 *)c->data)[{index}])"
+        return self.entry_value(node)
 
     def expr_TargetVar(self, node):
         if not node.context:
-            return self.target_vars.value(node)
+            return self.target_value(node)
         shown = self.target_vars.context_group(node)
         args = [(arg.ctype, arg.c_text(self.temp_string))
                 for var in shown for arg in var.args]

@@ -508,8 +508,24 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
                 continue
             checker.check(site.description, site.resolved, nodes,
                           written=written)
+            if site.user is not None and site.resolved.returns:
+                _check_user_entry_size(handler.decl.body, site, errors)
     checker.add_entry_slots()
     return checked, casts.types
+
+
+#: the entry values a process(...) .return keeps per call: the runtime's
+#: STPC_UENTRY_MAX_SIZE (runtime_c/stpc_runtime.h) in 64-bit words
+USER_ENTRY_VALUES = 32
+
+
+def _check_user_entry_size(body, site: ProbeSite,
+                           errors: ErrorCollector) -> None:
+    captures = entry_captures(body, returns=True)
+    if len(captures) > USER_ENTRY_VALUES:
+        errors.add(f"{site.point} reads {len(captures)} values at entry: "
+                   f"a process(...) .return probe keeps at most "
+                   f"{USER_ENTRY_VALUES}", captures[USER_ENTRY_VALUES].span)
 
 
 def _chain_root(node):
@@ -598,10 +614,30 @@ def written_targets(body) -> Set[object]:
             and getattr(node, "op", "") != "<<<" and is_target(node.target)}
 
 
-def entry_captures(body) -> list:
-    """The @entry(...) expressions of a handler, in order."""
+def entry_captures(body, returns: bool = False) -> list:
+    """The values a .return probe's handler reads at the function's
+    entry, in order: its @entry(...) expressions and, as SystemTap
+    does, each target expression rooted at a parameter (``$p->len``
+    in a .return is ``@entry($p->len)``)."""
     return [node for node in outer_targets(body)
-            if isinstance(node, A.AtOp) and node.op == "@entry"]
+            if isinstance(node, A.AtOp) and node.op == "@entry"
+            or returns and read_at_entry(node)]
+
+
+def read_at_entry(node) -> bool:
+    """A .return probe's target expression rooted at a parameter or
+    local (not $return, not a $$ group): SystemTap reads it at entry."""
+    root = _chain_root(node)
+    return isinstance(root, A.TargetVar) and not root.context and \
+        root.name != "return" and not isinstance(node, A.AddressOf)
+
+
+def entry_expression(node):
+    """What an entry capture reads at entry: @entry's argument, or an
+    implicit capture itself."""
+    if isinstance(node, A.AtOp) and node.op == "@entry":
+        return node.args[0]
+    return node
 
 
 class _Checker:
@@ -637,6 +673,10 @@ class _Checker:
             if isinstance(node, A.AtOp) and node.op == "@entry":
                 self.check_entry(point, resolved, node)
                 continue
+            if resolved.returns and read_at_entry(node):
+                self.check(point, resolved.at_entry(), [node],
+                           at_entry=True)
+                continue
             try:
                 if isinstance(node, A.TargetVar) and node.context:
                     compiler.context_group(node)
@@ -652,10 +692,6 @@ class _Checker:
         if not resolved.returns:
             self.errors.add("@entry is only available in .return probes",
                             node.span)
-            return
-        if resolved.user:
-            self.errors.add("@entry is not available in process(...) "
-                            ".return probes yet", node.span)
             return
         if len(node.args) != 1 or not is_target(node.args[0]):
             self.errors.add("@entry takes one target expression", node.span,

@@ -17,14 +17,17 @@ from .cstring import c_comment, c_string
 from .endprint import unread_globals
 from .errors import InternalError
 from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
-                 ProbeSite, Program, ResolvedSite, T)
+                 ProbeSite, ProcessSite, Program, ResolvedSite, T)
 from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import lower_body
+from .procprobes import lifetime_filters
+from .usyms import calls_usyms, file_symbols
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
-from .targetvars import TargetSite, entry_captures, written_targets
+from .targetvars import (TargetSite, entry_captures, entry_expression,
+                         written_targets)
 from .templating import environment
 
 
@@ -104,7 +107,7 @@ class _ModuleView:
         handlers = [view for h in program.handlers
                     for view in self.handler_views(h.index)]
         entries = {s.order: self.entry_view(s) for s in program.sites
-                   if s.kind is ProbeKind.KRETPROBE}
+                   if s.kind in (ProbeKind.KRETPROBE, ProbeKind.URETPROBE)}
         handlers += [view for view in entries.values() if view is not None]
         self.entries = entries
         self.regs_readers = _regs_readers(program, functions, handlers)
@@ -149,6 +152,8 @@ class _ModuleView:
             profile=profile,
             kprobes=self.kprobe_views(),
             uprobes=self.uprobe_views(),
+            **self.process_views(),
+            usym_files=self.usym_views(),
             tracepoints=self.tracepoint_views(),
             timing=self.timing_views(),
             probed=self.probed_views(),
@@ -187,15 +192,51 @@ class _ModuleView:
     def uprobe_views(self) -> List[dict]:
         """process(...) sites: a file offset in a program the module
         finds by path when it arms the probe (runtime_c/uprobes.c)."""
-        return [dict(probe=self.probe_view(site),
-                     path=c_string(site.user.path),
-                     offset=f"{site.user.offset:#x}",
-                     ref_ctr_offset=f"{site.user.semaphore_offset:#x}"
-                     if site.user.semaphore_offset else "",
-                     function=c_string(site.user.function),
-                     is_return=int(site.kind is ProbeKind.URETPROBE),
-                     optional=int(site.point.optional))
-                for site in self.program.sites if site.user is not None]
+        views = []
+        for site in self.program.sites:
+            if site.user is None:
+                continue
+            entry = self.entries.get(site.order)
+            views.append(dict(
+                probe=self.probe_view(site), path=c_string(site.user.path),
+                offset=f"{site.user.offset:#x}",
+                ref_ctr_offset=f"{site.user.semaphore_offset:#x}"
+                if site.user.semaphore_offset else "",
+                function=c_string(site.user.function),
+                process=c_string(site.user.process) if site.user.process
+                else "NULL",
+                is_return=int(site.kind is ProbeKind.URETPROBE),
+                entry=entry.name if entry is not None else "",
+                entry_size=entry.data_size if entry is not None else 0,
+                optional=int(site.point.optional)))
+        return views
+
+    def usym_views(self) -> List[dict]:
+        """The probed files' function symbols, when usymname() or
+        usymdata() is called (runtime_c/usyms.c)."""
+        if not calls_usyms(self.program):
+            return []
+        paths = dict.fromkeys(s.user.path for s in self.program.sites
+                              if s.user is not None)
+        return [dict(path=c_string(path), syms=[
+                    f"{{ {sym.offset:#x}, {sym.size}, {c_string(sym.name)} }}"
+                    for sym in file_symbols(path)])
+                for path in paths]
+
+    def process_views(self) -> dict:
+        """process.begin/.end sites and the filters they name: a path
+        (the module looks up its inode when armed), a pid, or neither."""
+        sites = self.program.sites_of(ProbeKind.PROCESS)
+        filters = lifetime_filters(sites)
+        return dict(
+            proc_filters=[dict(path=c_string(f.path) if f.path else "NULL",
+                               pid=f.pid or 0) for f in filters],
+            procprobes=[dict(probe=self.probe_view(site),
+                             filter=filters.index(ProcessSite(
+                                 site.process.path, site.process.pid,
+                                 False)),
+                             is_end=int(site.process.end))
+                        for site in sites])
 
     def tracepoint_views(self) -> List[dict]:
         """kernel.trace sites: each one's probe function takes the
@@ -365,21 +406,24 @@ class _ModuleView:
         if site is not None and site.resolved is not None:
             at_site = self.target_site(site, site.resolved)
         exprs = ExprLowering(self.program, frame, site=at_site,
-                             entry_nodes=entry_captures(handler.decl.body))
+                             entry_nodes=entry_captures(
+                                 handler.decl.body, _returns(site)))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body)
 
     def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads
         those values when the probed function is entered."""
-        nodes = entry_captures(self.program.handlers[site.handler].decl.body)
+        nodes = entry_captures(self.program.handlers[site.handler].decl.body,
+                               _returns(site))
         if not nodes or site.variant < 0:
             return None
         name = f"entry_{site.variant}"
         frame = FrameView(f"stpc_locals_{name}", name)
         exprs = ExprLowering(self.program, frame, site=self.target_site(
             site, site.resolved.at_entry()))
-        body = [f"\t((s64 *)c->data)[{i}] = {exprs.expr(node.args[0])};"
+        body = [f"\t((s64 *)c->data)[{i}] = "
+                f"{exprs.expr(entry_expression(node))};"
                 for i, node in enumerate(nodes)]
         return HandlerView(name, frame, body, data_size=8 * len(nodes))
 
@@ -454,6 +498,13 @@ _LOADER_PARAMETERS = {
     protocol.PARAM_VERBOSE: "1: report targets loaded or unloaded during "
                             "the run",
 }
+
+
+def _returns(site: Optional[ProbeSite]) -> bool:
+    """A .return site with target variables: its parameters are read at
+    entry."""
+    return site is not None and site.resolved is not None and \
+        site.resolved.returns
 
 
 def _handler_name(index: int, site) -> str:

@@ -272,6 +272,8 @@ def _resolved_site(site) -> str:
         if site.user.semaphore_offset:
             notes.append(f"semaphore {site.user.path}"
                          f"+{site.user.semaphore_offset:#x}")
+        if site.user.process:
+            notes.append(f"in {site.user.process} processes only")
         notes.append(site.kind.value)
     notes.append(f"handler {site.handler}, priority {site.priority}")
     return f"{shown} /* {'; '.join(notes)} */"

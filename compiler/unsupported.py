@@ -29,7 +29,7 @@ _TAPSET_FUNCTION_GROUPS = {
         euid egid gid sid pgrp pexecname pid2execname pid2task cmdline_arg
         cmdline_args cmdline_str env_var modname module_name module_size
         probemod ppfunc pn pnlabel probe_type is_return user_mode stp_pid
-        target_set_pid is_myproc caller caller_addr callers addr uaddr
+        target_set_pid is_myproc caller caller_addr callers addr
         register u_register registers_valid print_regs returnval returnstr
         return_str stack_size stack_used stack_unused mem_page_size
     """,
@@ -39,8 +39,7 @@ _TAPSET_FUNCTION_GROUPS = {
         task_cwd_path task_dentry_path task_fd_lookup
     """,
     "arguments": """
-        int_arg uint_arg long_arg ulong_arg longlong_arg ulonglong_arg
-        pointer_arg s32_arg u32_arg s64_arg u64_arg asmlinkage
+        asmlinkage
     """,
     "strings and memory": """
         strpos isdigit string_quoted text_strn kernel_string_quoted
@@ -61,7 +60,7 @@ _TAPSET_FUNCTION_GROUPS = {
     "stacks and symbols": """
         print_stack sprint_stack print_ubacktrace sprint_ubacktrace
         ubacktrace print_ustack sprint_ustack ustack print_syms sprint_syms
-        print_usyms sprint_usyms symname symdata usymname usymdata symfile
+        print_usyms sprint_usyms symname symdata symfile
         symline symfileline usymfile usymline usymfileline umodname stack
         ucallers
     """,

@@ -31,6 +31,7 @@ from .elfsyms import read_build_id
 from .errors import StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite, UserSite
 from .sdt import SdtNote, read_notes
+from .libprobes import is_library_point, library_sites
 
 if TYPE_CHECKING:
     from .probes import ProbeResolver
@@ -143,6 +144,10 @@ def user_sites(resolver: "ProbeResolver", point: A.ProbePoint, handler: int,
     if not isinstance(head.arg, str):
         raise MalformedPoint("'process' probe points need a program: "
                          "process(\"PATH\")", head.span)
+    if is_library_point(point):
+        return library_sites(
+            lambda inner, h, o: user_sites(resolver, inner, h, o), point,
+            find_program(head.arg, head.span), handler, order)
     if any(c.name in ("mark", "provider") for c in comps[1:]):
         return mark_sites(resolver, point, handler, order)
     if len(comps) < 2 or comps[1].name not in ("function", "statement") \

@@ -341,7 +341,9 @@ static int stpc_session_start(void)
 		stpc_timers_arm();
 		stpc_kprobes_arm();
 		stpc_tracepoints_arm();
+		stpc_usyms_arm();
 		stpc_uprobes_arm();
+		stpc_procs_arm();
 	}
 	return 0;
 }
@@ -357,6 +359,8 @@ static int stpc_session_disarm(void)
 	stpc_kprobes_disarm();
 	stpc_tracepoints_disarm();
 	stpc_uprobes_disarm();
+	stpc_procs_disarm();
+	stpc_usyms_disarm();
 	return 0;
 }
 
@@ -514,6 +518,8 @@ static void __exit stpc_module_exit(void)
 	stpc_kprobes_disarm();
 	stpc_tracepoints_disarm();
 	stpc_uprobes_disarm();
+	stpc_procs_disarm();
+	stpc_usyms_disarm();
 	stpc_unpin_probed();
 	stpc_transport_exit();
 	stpc_free_contexts();

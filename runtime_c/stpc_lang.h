@@ -6,6 +6,31 @@
 #ifndef STPC_LANG_H
 #define STPC_LANG_H
 
+/*
+ * Argument @n (from 1) of the probed function, by the x86-64 calling
+ * convention (the kernel's and user space's alike): right at a function's
+ * entry, where the registers still hold them.
+ */
+static inline u64 stpc_func_arg(struct stpc_context *c, struct pt_regs *regs,
+				s64 n, const char *location)
+{
+	if (!regs) {
+		stpc_error(c, "no function arguments in this probe", location);
+		return 0;
+	}
+	switch (n) {
+	case 1: return regs->di;
+	case 2: return regs->si;
+	case 3: return regs->dx;
+	case 4: return regs->cx;
+	case 5: return regs->r8;
+	case 6: return regs->r9;
+	}
+	stpc_error(c, "only the first 6 function arguments can be read",
+		   location);
+	return 0;
+}
+
 static inline s64 stpc_div(struct stpc_context *c, s64 a, s64 b,
 			   const char *location)
 {
@@ -104,6 +129,11 @@ const char *stpc_text_str(char *out, const char *s);
 void stpc_print_backtrace(struct stpc_context *c);
 const char *stpc_backtrace(char *out);
 const char *stpc_sprint_backtrace(char *out);
+
+/* usyms.c */
+s64 stpc_uaddr(void);
+const char *stpc_usymname(s64 addr, char *out);
+const char *stpc_usymdata(s64 addr, char *out);
 
 static inline s64 stpc_isinstr(const char *s, const char *part)
 {

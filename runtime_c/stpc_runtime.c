@@ -17,6 +17,12 @@ static void stpc_tracepoints_arm(void);
 static void stpc_tracepoints_disarm(void);
 static void stpc_uprobes_arm(void);
 static void stpc_uprobes_disarm(void);
+static void stpc_procs_arm(void);
+static void stpc_usyms_arm(void);
+static void stpc_usyms_disarm(void);
+static void stpc_procs_disarm(void);
+static int stpc_uentries_prepare(struct stpc_uprobe *up);
+static void stpc_uentries_free(struct stpc_uprobe *up);
 static void stpc_watch_modules(void);
 static void stpc_unwatch_modules(void);
 
@@ -32,6 +38,9 @@ static void stpc_unwatch_modules(void);
 #include "kprobes.c"
 #include "tracepoints.c"
 #include "uprobes.c"
+#include "uentry.c"
+#include "procs.c"
+#include "usyms.c"
 #include "modnotify.c"
 #include "print.c"
 #include "transport.c"

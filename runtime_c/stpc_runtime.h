@@ -295,18 +295,52 @@ struct stpc_kprobe {
 };
 
 /* process("PATH").function(...) and .mark(...) (uprobes.c) */
+#define STPC_UENTRY_MAX_SIZE 256	/* @entry() bytes at a .return: 32 values
+					   (USER_ENTRY_VALUES, translate.py) */
 struct stpc_uprobe {
 	struct stpc_probe probe;
 	const char *path;		/* the probed file, found when armed */
 	unsigned long offset;		/* in the file */
 	loff_t ref_ctr_offset;		/* a mark's semaphore in the file, or 0:
 					 * counted up while registered */
+	const char *process;		/* .library(): only this program's */
+	struct inode *process_inode;	/* its inode, held while armed */
 	bool is_return;
 	bool optional;
 	bool armed;
+	struct stpc_probe entry;	/* .return with @entry(): reads them */
+	size_t entry_size;		/* bytes of @entry() values */
+	struct stpc_uentries *entries;	/* while armed (uentry.c) */
 	struct inode *inode;		/* held while armed */
 	void *handle;			/* the kernel's struct uprobe, if any */
 	struct uprobe_consumer consumer;
+};
+
+/* usymname(): a probed file's functions, by file offset (usyms.c) */
+struct stpc_usym {
+	unsigned long offset;
+	unsigned long size;
+	const char *name;
+};
+
+struct stpc_usym_file {
+	const char *path;
+	const struct stpc_usym *syms;	/* sorted by offset */
+	unsigned int nsyms;
+	struct inode *inode;		/* held while armed */
+};
+
+/* process.begin/end: which processes a probe is for (procs.c) */
+struct stpc_proc_filter {
+	const char *path;		/* the executable, or NULL */
+	long pid;			/* or that tgid; neither: every one */
+	struct inode *inode;		/* the path's, held while armed */
+};
+
+struct stpc_procprobe {
+	struct stpc_probe probe;
+	unsigned int filter;		/* index into proc_filters, < 64 */
+	bool is_end;
 };
 
 /* The -D limits the runtime reads at run time (stpc_limits.h). */
@@ -365,6 +399,12 @@ struct stpc_program {
 	unsigned int ntracepoints;
 	struct stpc_uprobe *uprobes;
 	unsigned int nuprobes;
+	const struct stpc_procprobe *procprobes;
+	unsigned int nprocprobes;
+	struct stpc_proc_filter *proc_filters;
+	unsigned int nproc_filters;
+	struct stpc_usym_file *usym_files;
+	unsigned int nusym_files;
 	const struct stpc_probed_desc *probed;
 	unsigned int nprobed;
 	struct stpc_probe_timing *timing;	/* stpc -t: every probe */

@@ -19,9 +19,29 @@
 #include "uprobe_api_inode.h"
 #endif
 
-static bool stpc_uprobe_wanted(void)
+/* The inode of task @t's executable (compared, never dereferenced). */
+static const struct inode *stpc_task_exe(struct task_struct *t)
 {
-	return !stpc_target || task_tgid_nr(current) == stpc_target;
+	const struct inode *exe = NULL;
+	struct file *file;
+
+	task_lock(t);
+	if (t->mm) {
+		rcu_read_lock();
+		file = rcu_dereference(t->mm->exe_file);
+		exe = file ? file_inode(file) : NULL;
+		rcu_read_unlock();
+	}
+	task_unlock(t);
+	return exe;
+}
+
+/* -c/-x: the target only; .library(): the program's processes only. */
+static bool stpc_uprobe_wanted(const struct stpc_uprobe *up)
+{
+	if (stpc_target && task_tgid_nr(current) != stpc_target)
+		return false;
+	return !up->process_inode || stpc_task_exe(current) == up->process_inode;
 }
 
 static int stpc_uprobe_hit(struct uprobe_consumer *self, struct pt_regs *regs)
@@ -29,7 +49,7 @@ static int stpc_uprobe_hit(struct uprobe_consumer *self, struct pt_regs *regs)
 	struct stpc_uprobe *up = container_of(self, struct stpc_uprobe,
 					      consumer);
 
-	if (stpc_uprobe_wanted())
+	if (stpc_uprobe_wanted(up))
 		stpc_run_probe_regs(&up->probe, regs);
 	return 0;
 }
@@ -56,6 +76,15 @@ static struct inode *stpc_uprobe_inode(const char *path, int *err)
 	return inode;
 }
 
+/* Lets go of the inodes the probe held (or failed to take). */
+static void stpc_uprobe_release(struct stpc_uprobe *up)
+{
+	iput(up->inode);
+	up->inode = NULL;
+	iput(up->process_inode);
+	up->process_inode = NULL;
+}
+
 static void stpc_uprobe_failed(struct stpc_uprobe *up, int ret)
 {
 	stpc_warn("%s: cannot arm probe %s at %s+%#lx: error %d\n",
@@ -75,19 +104,26 @@ static void stpc_uprobes_arm(void)
 		if (up->armed)
 			continue;
 		up->inode = stpc_uprobe_inode(up->path, &ret);
-		if (!up->inode) {
+		if (up->inode && up->process)
+			up->process_inode = stpc_uprobe_inode(up->process, &ret);
+		if (!up->inode || (up->process && !up->process_inode)) {
+			stpc_uprobe_release(up);
 			stpc_uprobe_failed(up, ret);
 			continue;
 		}
 		memset(&up->consumer, 0, sizeof(up->consumer));
-		if (up->is_return)
+		ret = 0;
+		if (up->entry_size)
+			ret = stpc_uentries_prepare(up);
+		else if (up->is_return)
 			up->consumer.ret_handler = stpc_uretprobe_hit;
 		else
 			up->consumer.handler = stpc_uprobe_hit;
-		ret = stpc_uprobe_register(up);
+		if (!ret)
+			ret = stpc_uprobe_register(up);
 		if (ret) {
-			iput(up->inode);
-			up->inode = NULL;
+			stpc_uentries_free(up);
+			stpc_uprobe_release(up);
 			stpc_uprobe_failed(up, ret);
 			continue;
 		}
@@ -117,8 +153,8 @@ static void stpc_uprobes_disarm(void)
 
 		if (!up->armed)
 			continue;
-		iput(up->inode);
-		up->inode = NULL;
+		stpc_uprobe_release(up);
+		stpc_uentries_free(up);
 		up->armed = false;
 	}
 }

@@ -49,7 +49,7 @@ CASES = [
      "is a struct stpc_fixture_point, not a number", "members: x, y", "->pos"),
     ("stpc_fixture_ints", "println($return)", "",
      "$return is only available in .return probes", None, "$return"),
-    ("stpc_fixture_return", "println($a)", ".return",
+    ("stpc_fixture_return", "println(&$a)", ".return",
      "'$a' in a .return probe", "@entry($a)", "$a"),
     ("stpc_fixture_struct", 'println(@cast($item, "struct nope")->id)', "",
      "no struct nope", None, "@cast"),

@@ -130,6 +130,38 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     assert "stpc_deref(" not in handler.split("\n}\n", 1)[0]
 
 
+def test_a_return_reads_parameters_at_entry(kver, binary):
+    """@entry($label) and $o->id (SystemTap's implicit @entry) are read
+    by the uretprobe's entry handler into the values the return handler
+    gets (runtime_c/uentry.c)."""
+    c_source = Compilation(f'''
+        probe process("{binary}").function("order_total").return {{
+            printf("%d %d %s\\n", $o->id, $return,
+                   user_string(@entry($label)))
+        }}''', "t.stp", CompileOptions(kernel_release=kver)).c_source()
+    entry = c_source.split("static void stpc_entry_0(", 1)[1]
+    entry = entry.split("\n}\n", 1)[0]
+    assert "((s64 *)c->data)[0] = ((s64)(stpc_user_deref(c, " \
+        "((u64)c->regs->di), 8," in entry
+    assert "((s64 *)c->data)[1] = ((s64)(((u64)c->regs->si)));" in entry
+    handler = c_source.split("static void stpc_probe_0_0(", 1)[1]
+    handler = handler.split("\n}\n", 1)[0]
+    assert "c->regs->di" not in handler and "c->regs->si" not in handler
+    assert "(((s64 *)c->data)[0])" in handler
+    assert ".entry_size = 16," in c_source
+
+
+def test_a_return_keeps_at_most_32_entry_values(kver, binary):
+    reads = " + ".join("@entry($limit)" for _ in range(33))
+    with pytest.raises(StpcError) as caught:
+        _program(kver, f'probe process("{binary}").function("count_up")'
+                       f'.return {{ println({reads}) }}')
+    errors = getattr(caught.value, "errors", [caught.value])
+    assert errors[0].message.endswith("reads 33 values at entry: a "
+                                      "process(...) .return probe keeps at "
+                                      "most 32")
+
+
 @pytest.mark.parametrize("script, message", [
     ('probe process("{b}").function("order_totl") {{ }}',
      "no function matches 'order_totl' in {b}"),
@@ -138,9 +170,9 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     ('probe process("stpc-no-such-program").function("f") {{ }}',
      "no program 'stpc-no-such-program' in $PATH"),
     ('probe process("{b}").function("count_up").return '
-     '{{ print(@entry($limit)) }}',
-     "@entry is not available in process(...) .return probes yet"),
-    ('probe process("{b}").library("x").function("f") {{ }}',
+     '{{ print(@entry($limit + 1)) }}',
+     "@entry takes one target expression"),
+    ('probe process("{b}").plt("tick") {{ }}',
      'expected .function("PATTERN"), .statement("PATTERN") or '
      '.mark("NAME") after process("PATH")'),
     ('probe process("{b}").statement("count_up@*:1") {{ }}',
@@ -179,7 +211,7 @@ def test_list_and_list_with_variables(kver, binary):
                       '$label:const char *')
     returned, = list_points(f'process("{binary}").function("count_up")'
                             '.return', kver, with_vars=True)
-    assert returned.endswith(".return $return:int")
+    assert returned.endswith(".return $return:int @entry($limit):int")
 
 
 @pytest.mark.skipif(not Path("/bin/ls").exists(), reason="no /bin/ls")
@@ -198,7 +230,7 @@ def test_builds_for_both_kernels(kver, second_kver, binary, tmp_path,
         probe process("{binary}").function("order_total") {{
             printf("%d %s\\n", $o->id, user_string($o->tag)) }}
         probe process("{binary}").function("count_up").return {{
-            println($return) }}
+            println($return + @entry($limit)) }}
         probe process("{binary}").mark("order") {{
             printf("%d %d %s\\n", $arg1, $arg2, $$parms) }}'''
     for release in (kver, second_kver):

@@ -171,7 +171,8 @@ def example_cases(kver: str) -> List[VmCase]:
     either only the exit status is checked.  A system-wide run may skip
     (and warn about) probes when CPUs contend: only that warning may be
     on stderr.  A script that probes module("stpc_fixture") runs with
-    the fixture loaded.  Last, relocate.stp is built once with
+    the fixture loaded, one that probes libc with a guest-owned copy of
+    it bound over its path (uprobe_cases).  Last, relocate.stp is built once with
     --emit-ko and run against two loads of the fixture (README.md)."""
     ko = fixture_ko(kver)
     cases = []
@@ -183,6 +184,8 @@ def example_cases(kver: str) -> List[VmCase]:
                          + build_opts)
         if "--debuginfo-path" in build_opts:
             run = _WITH_FIXTURE.format(ko=ko, run=run)
+        if f'process("{_LIBC}")' in script.read_text():
+            run = _LIBC_GUEST_OWNED.format(run=run)
         expected = _read(script.with_suffix(".out"))
         check = _read(script.with_suffix(".check"))
         cases.append(VmCase(
@@ -431,7 +434,7 @@ def all_cases(kver: str) -> List[VmCase]:
         tracepoint_cases(kver) + module_tracepoint_cases(kver) + \
         tapset_family_cases(kver) + task_function_cases(kver) + \
         syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
-        uprobe_cases(kver)
+        uprobe_cases(kver) + process_cases(kver) + library_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1112,7 +1115,8 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
              [c for c in tapset_family_cases(kver)
-              if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver))
+              if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
+             process_cases(kver) + library_cases(kver))
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
         cases = [c for c in cases if re.search(wanted, c.id)]
@@ -1785,6 +1789,23 @@ probe process("@BIN@").statement("count_up@*:@LOOP@") {
 _UPROBE_LOOP_LINE = next(
     i for i, text in enumerate(UPROBE_SOURCE.read_text().splitlines(), 1)
     if "/* loop body */" in text)
+# a .return reads parameters at entry: @entry() and SystemTap's implicit
+# form ($o->id), each call its own values
+_UPROBE_ENTRY = """
+probe process("@BIN@").function("order_total").return {
+	printf("order %d total %d label %s\\n", $o->id, $return,
+	       user_string(@entry($label)))
+}
+probe process("@BIN@").function("count_up").return {
+	printf("count_up(%d) returns %d\\n", $limit, $return)
+}
+"""
+_UPROBE_ENTRY_OUT = """\
+order 101 total 17 label order
+order 102 total 38 label order
+order 103 total 10 label order
+count_up(4) returns 6
+"""
 # under -c, only the target fires: the shell's child running the program
 # first is another process; the program it then execs is the target
 _UPROBE_TARGET_ONLY = """
@@ -1831,6 +1852,24 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
     return case
 
 
+def _uprobe_ko_case(case_id: str, kver: str, script: str, command: str,
+                    **expect) -> VmCase:
+    """As _uprobe_case, the module built on the host with --emit-ko:
+    the guest runs the .ko without compiling the script again (slow
+    under TCG)."""
+    script = script.replace("@BIN@", str(UPROBE_TARGET))
+    module = "t_" + re.sub(r"\W", "_", case_id)
+    expect.setdefault("stderr", "")
+    return VmCase(
+        id=case_id, cwd=WORK,
+        prebuild=[["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
+                   str(UPROBE_SOURCE)],
+                  ["stpc", "-e", script, "--emit-ko", "-m", module,
+                   "-r", kver]],
+        shell=_GUEST_OWNED.format(dir=UPROBE_DIR, run=shlex.join(
+            ["stpc", f"{module}.ko", "--run", "-c", command])), **expect)
+
+
 # libc has no DWARF here: malloc is found in its .dynsym.  A file bound
 # over the library's path makes it guest-owned for the processes started
 # after (the -c command); the build-id is the host's.  Processes the run
@@ -1873,9 +1912,141 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _uprobe_case("uprobes/mark-semaphore-unarmed", kver, _MARK_UNARMED,
                      target, stdout="traced=0 grand=65\n"),
         _python_mark_case(kver),
+        _uprobe_ko_case("uprobes/return-entry-values", kver, _UPROBE_ENTRY,
+                        target, stdout=_UPROBE_ENTRY_OUT),
         _other_build_id_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
                    stdout="malloc called 3 times\n"),
+    ]
+
+
+# process.begin/.end.  Under -c the bare forms and the program's are the
+# target's: its begin comes at its exec, in its own context
+_PROC_TARGET = """
+probe process.begin { printf("begin %s target=%d\\n", execname(), pid() == target()) }
+probe process("@BIN@").begin { printf("%s %s\\n", pp(), execname()) }
+probe process.end { printf("end %s target=%d\\n", execname(), pid() == target()) }
+probe process("@BIN@").end { printf("%s %s\\n", pp(), execname()) }
+"""
+_PROC_TARGET_OUT = """\
+begin uprobe_target target=1
+process("@BIN@").begin uprobe_target
+end uprobe_target target=1
+process("@BIN@").end uprobe_target
+"""
+PROC_TARGET = UPROBE_DIR / "proc_target"
+# without -c: a process started before the run (a tail, blocked in a
+# system call: it begins when it leaves one), a program that forks a child
+# of the same file and then execs /bin/true.  "started" (printed before
+# the probes are armed) tells the shell the run is up
+_PROC_WALK = """
+probe begin { println("started") }
+probe process("/usr/bin/tail").begin { printf("%s %s\\n", pp(), execname()) }
+probe process("/usr/bin/tail").end { printf("%s %s\\n", pp(), execname()); exit() }
+"""
+_PROC_FORK = """
+global ends, first
+probe begin { println("started") }
+probe process("@PROC@").begin {
+	if (!first) first = pid()
+	printf("begin %s child=%d\\n", execname(), pid() != first)
+}
+probe process("@PROC@").end {
+	printf("end %s child=%d\\n", execname(), pid() != first)
+	if (++ends == 2) exit()
+}
+"""
+_PROC_FORK_OUT = """\
+started
+begin proc_target child=0
+begin proc_target child=1
+end proc_target child=1
+end true child=0
+"""
+# the run in the background, writing to a file (emptied first: the
+# background shell may open it after the loop's first look); the shell
+# waits for "started", runs the workload, and gives the run 30 s to end by itself
+# (then interrupts it: the output shows how far it got)
+_AFTER_STARTED = (": > /tmp/out.txt; {before}{run} >> /tmp/out.txt 2>&1 & "
+                  "r=$!; "
+                  "until grep -q started /tmp/out.txt; do sleep 0.2; done; "
+                  "{then}; i=0; while kill -0 $r 2>/dev/null && "
+                  "[ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done; "
+                  "kill -INT $r 2>/dev/null; wait $r; rc=$?; "
+                  "cat /tmp/out.txt; exit $rc")
+
+
+def _started_case(case_id: str, kver: str, script: str, then: str,
+                  before: str = "", **expect) -> VmCase:
+    module = "t_" + case_id.replace("/", "_").replace("-", "_")
+    return VmCase(
+        id=case_id, cwd=WORK,
+        prebuild=[["stpc", "-e", script, "--emit-ko", "-m", module,
+                   "-r", kver]],
+        shell=_AFTER_STARTED.format(run=f"stpc {module}.ko --run",
+                                    then=then, before=before),
+        stderr="", **expect)
+
+
+# libc's malloc in the fixture's processes only: ls, run first in the
+# same run (no -c), mallocs too; the fixture's end stops the run
+_LIB_MALLOC = f"""
+global calls
+probe begin {{ println("started") }}
+probe process("@BIN@").library("libc.so.6").function("malloc") {{ calls++ }}
+probe process("@BIN@").end {{ exit() }}
+probe end {{ printf("malloc called %d times in %s\\n", calls, "uprobe_target") }}
+"""
+
+
+# uaddr() is the probed address (at a return: the caller's, where it
+# returns to); usymname()/usymdata() find the fixture's functions
+_USYMS = """
+probe process("@BIN@").function("main") { println(usymname(0)) }
+probe process("@BIN@").function("count_up") {
+	printf("%s %s\\n", usymname(uaddr()), usymdata(uaddr() + 2))
+}
+probe process("@BIN@").function("count_up").return {
+	printf("back in %s\\n", usymname(uaddr()))
+}
+"""
+
+
+def library_cases(kver: str) -> List[VmCase]:
+    target = str(UPROBE_TARGET)
+    case = _started_case("uprobes/library-malloc-program-only", kver,
+                         _LIB_MALLOC.replace("@BIN@", target),
+                         f"ls / > /dev/null; {target}",
+                         stdout="started\nmalloc called 3 times in "
+                                "uprobe_target\n")
+    case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", target,
+                             str(UPROBE_SOURCE)])
+    case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    usyms = _uprobe_ko_case("uprobes/uaddr-usymname", kver, _USYMS, target,
+                            stdout_pattern=r"0x0\ncount_up count_up\+0x2/"
+                            r"0x[0-9a-f]+\nback in main\n")
+    return [case, usyms]
+
+
+def process_cases(kver: str) -> List[VmCase]:
+    UPROBE_DIR.mkdir(parents=True, exist_ok=True)
+    target = str(UPROBE_TARGET)
+    fork = _started_case(
+        "uprobes/process-fork-exec", kver,
+        _PROC_FORK.replace("@PROC@", str(PROC_TARGET)),
+        str(PROC_TARGET),
+        stdout=_PROC_FORK_OUT)
+    fork.prebuild.insert(0, ["gcc", "-O2", "-o", str(PROC_TARGET),
+                             str(ROOT / "tests" / "proc_target.c")])
+    return [
+        _uprobe_ko_case("uprobes/process-begin-end-target", kver,
+                        _PROC_TARGET, target, stdout=_PROC_TARGET_OUT.replace(
+                            "@BIN@", target)),
+        _started_case("uprobes/process-existing", kver, _PROC_WALK,
+                      "kill $s", before="tail -f /dev/null & s=$!; ",
+                      stdout='started\nprocess("/usr/bin/tail")'
+                      '.begin tail\nprocess("/usr/bin/tail").end tail\n'),
+        fork,
     ]
 
 

@@ -341,8 +341,67 @@ static struct stpc_uprobe stpc_uprobes[] = {
 {% if uprobe.ref_ctr_offset %}
 		.ref_ctr_offset = {{ uprobe.ref_ctr_offset }},
 {% endif %}
+{% if uprobe.process != "NULL" %}
+		.process = {{ uprobe.process }},
+{% endif %}
 		.is_return = {{ uprobe.is_return }},
+{% if uprobe.entry %}
+		.entry = {
+{{ probe_fields("\t\t\t", uprobe.entry, uprobe.probe.point,
+		"stpc_uprobe_%d_locks" % loop.index0, 0, "STPC_PROBE_OTHER",
+		uprobe.function)}}
+		},
+		.entry_size = {{ uprobe.entry_size }},
+{% endif %}
 		.optional = {{ uprobe.optional }},
+	},
+{% endfor %}
+};
+
+{% endif %}
+{% if usym_files %}
+/* ---- usymname(): the probed files' functions, by file offset ---- */
+{% for file in usym_files %}
+static const struct stpc_usym stpc_usyms_{{ loop.index0 }}[] = {
+{% for sym in file.syms %}
+	{{ sym }},
+{% endfor %}
+};
+{% endfor %}
+
+static struct stpc_usym_file stpc_usym_files[] = {
+{% for file in usym_files %}
+	{
+		.path = {{ file.path }},
+		.syms = stpc_usyms_{{ loop.index0 }},
+		.nsyms = ARRAY_SIZE(stpc_usyms_{{ loop.index0 }}),
+	},
+{% endfor %}
+};
+
+{% endif %}
+{% if procprobes %}
+/* ---- process.begin/.end: filters and probes (runtime_c/procs.c) ---- */
+static struct stpc_proc_filter stpc_proc_filters[] = {
+{% for f in proc_filters %}
+	{ .path = {{ f.path }}, .pid = {{ f.pid }} },
+{% endfor %}
+};
+{% for pp in procprobes %}
+{{ lock_table("stpc_procprobe_%d_locks" % loop.index0, pp.probe.locks)}}
+{% endfor %}
+
+static const struct stpc_procprobe stpc_procprobes[] = {
+{% for pp in procprobes %}
+	{
+		.probe = {
+{{ probe_fields("\t\t\t", pp.probe.handler, pp.probe.point,
+		"stpc_procprobe_%d_locks" % loop.index0,
+		pp.probe.locks | length, "STPC_PROBE_OTHER",
+		timing=pp.probe.timing)}}
+		},
+		.filter = {{ pp.filter }},
+		.is_end = {{ pp.is_end }},
 	},
 {% endfor %}
 };
@@ -431,6 +490,16 @@ const struct stpc_program stpc_program = {
 {% if uprobes %}
 	.uprobes = stpc_uprobes,
 	.nuprobes = {{ uprobes | length }},
+{% endif %}
+{% if usym_files %}
+	.usym_files = stpc_usym_files,
+	.nusym_files = {{ usym_files | length }},
+{% endif %}
+{% if procprobes %}
+	.procprobes = stpc_procprobes,
+	.nprocprobes = {{ procprobes | length }},
+	.proc_filters = stpc_proc_filters,
+	.nproc_filters = {{ proc_filters | length }},
 {% endif %}
 {% if tracepoints %}
 	.tracepoints = stpc_tracepoints,
