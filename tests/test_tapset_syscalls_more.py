@@ -8,15 +8,13 @@ them all under tests/syscall_workload2.c)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 from typing import Dict, Set
 
 import pytest
 
-from test_tapset_syscalls import _p, _reading_all, _stap_locals, \
-    syscall_aliases
+from test_tapset_syscalls import _p, _reading_all, \
+    assert_stap_gives_the_same_variables, syscall_aliases
 
 FILES = ("syscalls_ids.stp", "syscalls_files.stp", "syscalls_more.stp")
 
@@ -164,20 +162,4 @@ def test_every_alias_compiles_from_btf(kver, capsys):
 
 
 def test_variables_against_the_live_stap(stap_kver):
-    """`stap -u -p2` keeps every local of each alias's prologue: the
-    names stpc's aliases set must be the same."""
-    debuginfo = Path(os.environ.get("STPC_CACHE_DIR", "")) / "debuginfo" / \
-        stap_kver
-    if not (debuginfo / f"vmlinux-{stap_kver}").is_file():
-        pytest.skip("no vmlinux with DWARF for stap")
-    aliases = syscall_aliases(FILES)
-    result = subprocess.run(
-        ["stap", "-u", "-p2", "-r", stap_kver, "-e",
-         f"probe {', '.join(sorted(aliases))} {{ println(name) }}"],
-        capture_output=True, text=True, timeout=600,
-        env={**os.environ, "SYSTEMTAP_DEBUGINFO_PATH": str(debuginfo)})
-    assert result.returncode == 0, result.stderr
-    stap = _stap_locals(result.stdout)
-    assert sorted(stap) == sorted(aliases)
-    for alias, names in aliases.items():
-        assert stap[alias] == names, alias
+    assert_stap_gives_the_same_variables(syscall_aliases(FILES), stap_kver)
