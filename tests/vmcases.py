@@ -1879,9 +1879,10 @@ _LIBC = "/lib/x86_64-linux-gnu/libc.so.6"
 
 def _bound_copy(path: str, name: str) -> str:
     """A shell template running {run} while a tmpfs copy of ``path`` is
-    bound over it (in /tmp/NAME)."""
+    bound over it (in /tmp/NAME, which stays: several cases of one boot
+    bind the same file)."""
     copy = f"/tmp/{name}/{os.path.basename(path)}"
-    return (f"mkdir /tmp/{name} && mount -t tmpfs {name} /tmp/{name} && "
+    return (f"mkdir -p /tmp/{name} && mount -t tmpfs {name} /tmp/{name} && "
             f"cp {path} /tmp/{name}/ && mount --bind {copy} {path} && "
             "( {run} ); rc=$?; umount -l " + path +
             f"; umount -l /tmp/{name}; exit $rc")
@@ -2038,6 +2039,10 @@ def process_cases(kver: str) -> List[VmCase]:
         stdout=_PROC_FORK_OUT)
     fork.prebuild.insert(0, ["gcc", "-O2", "-o", str(PROC_TARGET),
                              str(ROOT / "tests" / "proc_target.c")])
+    # a file of the 9p share gets a new inode at each lookup: the path
+    # the module looks up and the one exec'd must be one guest-owned file
+    fork.shell = _bound_copy(str(PROC_TARGET), "proc_target").format(
+        run=fork.shell)
     return [
         _uprobe_ko_case("uprobes/process-begin-end-target", kver,
                         _PROC_TARGET, target, stdout=_PROC_TARGET_OUT.replace(
