@@ -9,7 +9,7 @@ structs, and never looks at DWARF or BTF itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Set
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
@@ -31,10 +31,14 @@ class TargetVariable:
     name: str
     type: C.CType
     is_param: bool
-    locate: Callable[[str], Location]   # C fault location -> Location
+    # (C fault location, the set it adds the registers it reads to)
+    locate: Callable[[str, Set[str]], Location]
 
-    def location(self, fault_where: str) -> Location:
-        return self.locate(fault_where)
+    def location(self, fault_where: str, registers: Set[str]) -> Location:
+        """Where the variable is; the registers its address or value is
+        computed from go into ``registers`` (a value held in a register
+        is a read only once it is loaded: targetvars notes it then)."""
+        return self.locate(fault_where, registers)
 
 
 class DwarfScope:
@@ -60,8 +64,8 @@ class DwarfScope:
                                self._locator(die))
                 for die in dies]
 
-    def _locator(self, die) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(self, die) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             base = _frame_base(self.function.die)
             frame = Frame(pc=self.pc, cfa=self.debug.cfa_rule(self.pc),
                           frame_base=bytes(base.value) if base else None,
@@ -70,7 +74,9 @@ class DwarfScope:
                           space=self.space)
             expr = select_expression(self.debug.dwarf, die, "DW_AT_location",
                                      self.pc, _cu_base(die))
-            return compile_location(self.parser, expr, frame)
+            location = compile_location(self.parser, expr, frame)
+            registers |= frame.registers
+            return location
         locate.die = die
         return locate
 
@@ -146,8 +152,9 @@ class BtfScope:
                 for i, p in enumerate(self.prototype.params) if p.name]
 
     @staticmethod
-    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(index: int, param: C.Param
+                 ) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             if index >= len(ARGUMENT_REGISTERS):
                 raise Unavailable("it is passed on the stack, which BTF "
                                   "does not describe")
@@ -174,8 +181,9 @@ class TracepointScope(BtfScope):
     64-bit word of the handler's data (runtime_c/tracepoints.c)."""
 
     @staticmethod
-    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(index: int, param: C.Param
+                 ) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             return Computed(f"((u64 *)c->data)[{index}]")
         return locate
 
