@@ -21,8 +21,8 @@ from .varscope import ARGUMENT_REGISTERS
 # what the ftrace_ops that saves no register still holds at an entry
 ENTRY_ARGUMENTS = frozenset(ARGUMENT_REGISTERS) | {"sp"}
 
-# built-ins whose C may look at the interrupted context (the backtrace
-# of an interrupt compares against its registers)
+# built-ins that walk the interrupted context (backtraces): kept where
+# the handler sees everything a kprobe would give it
 _CONTEXT_CALLS = frozenset({"print_backtrace", "backtrace",
                             "sprint_backtrace"})
 
