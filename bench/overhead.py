@@ -63,10 +63,11 @@ probe end {
 	printf("%%d\\n", bytes)
 }
 """
-# the same counter on the ftrace_ops that saves the registers: a
-# handler naming $value reads them (the dead branch costs one action)
+# the same counter on the ftrace_ops that saves every register: a
+# handler that may take a backtrace needs them (compiler/entryregs.py;
+# the dead branch costs one action)
 COUNT_REGS = """global n
-probe %s { n++; if (0) n += $value }
+probe %s { n++; if (0) print_backtrace() }
 probe end { printf("%%d\\n", n) }
 """
 HIST = """global values

@@ -64,7 +64,7 @@ def elaborate(script: A.Script,
     probed = resolver.probed if resolver is not None else ProbedModules()
     sites, cast_types = check_target_uses(
         functions, handlers, sites, probed, errors,
-        lambda: _kernel_types(resolver))
+        lambda: _kernel_types(resolver), top_level_c=bool(script.embedded))
     errors.raise_if_any()
     program = Program(script, globals_, functions, handlers, sites,
                       types, symbols, _max_nesting(functions),

@@ -19,6 +19,26 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Tuple
 
+# What x86-64's ftrace_caller saves without SAVE_REGS is only defined
+# with DYNAMIC_FTRACE_WITH_ARGS; %s is how the pt_regs inside the
+# ftrace_regs is reached.
+_FTRACE_ARGS = r"""
+#include <linux/module.h>
+#include <linux/ftrace.h>
+
+#if !defined(CONFIG_HAVE_DYNAMIC_FTRACE_WITH_ARGS) || !defined(CONFIG_X86_64)
+#error "no argument registers in ftrace_regs"
+#endif
+
+struct pt_regs *feature_arguments(struct ftrace_regs *fregs);
+struct pt_regs *feature_arguments(struct ftrace_regs *fregs)
+{
+	return %s;
+}
+EXPORT_SYMBOL_GPL(feature_arguments);
+MODULE_LICENSE("GPL");
+"""
+
 # name: (the -D it turns on, the probe module's source)
 _FEATURES: Dict[str, Tuple[str, str]] = {
     "ftrace_ops": ("STPC_HAVE_FTRACE_OPS", r"""
@@ -58,6 +78,14 @@ static int __init feature_init(void)
 module_init(feature_init);
 MODULE_LICENSE("GPL");
 """),
+    # an ftrace_ops without SAVE_REGS still hands its callback the
+    # argument registers: inside an opaque struct ftrace_regs
+    # (runtime_c/ftrace_args_arch.h), or as its pt_regs member
+    # (ftrace_args_member.h); neither: ftrace_args_none.h
+    "ftrace_args_arch": ("STPC_HAVE_FTRACE_ARGS_ARCH",
+                         _FTRACE_ARGS % "&arch_ftrace_regs(fregs)->regs"),
+    "ftrace_args_member": ("STPC_HAVE_FTRACE_ARGS_MEMBER",
+                           _FTRACE_ARGS % "&fregs->regs"),
     # uprobe_register() returns the struct uprobe, and unregistering is
     # split in two (runtime_c/uprobe_api_handle.h; else uprobe_api_inode.h)
     "uprobe_nosync": ("STPC_HAVE_UPROBE_NOSYNC", r"""

@@ -211,6 +211,14 @@ class ResolvedSite:
         return dataclasses.replace(self, pc=pc, returns=False)
 
 
+class EntryRegisters(enum.Enum):
+    """What a function entry's handler reads of the probed registers,
+    which picks the ftrace_ops that carries the site (entryregs.py)."""
+    NONE = "no registers"
+    ARGUMENTS = "argument registers"
+    ALL = "registers saved"
+
+
 @dataclass(frozen=True)
 class ProbeSite:
     """One probe point of a probe declaration, resolved."""
@@ -226,6 +234,7 @@ class ProbeSite:
                             # site alone (it reads target variables)
     resolved: Optional[ResolvedSite] = None     # kprobes: target variables
     by_ftrace: bool = False     # a function entry that ftrace carries
+    registers: EntryRegisters = EntryRegisters.ALL  # what its handler reads
     user: Optional[UserSite] = None     # uprobes: where
     process: Optional[ProcessSite] = None   # process.begin/.end: for whom
 

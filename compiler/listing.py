@@ -94,7 +94,7 @@ def _located(variables: Iterable[TargetVariable]) -> List[TargetVariable]:
     located = []
     for variable in variables:
         try:
-            variable.location("NULL")
+            variable.location("NULL", set())
         except Unavailable:
             continue
         if variable.name:

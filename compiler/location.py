@@ -8,8 +8,8 @@ expressions over ``c->regs`` and fault-safe reads for the probe handler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple, Union
+from dataclasses import dataclass, field
+from typing import Callable, List, Optional, Set, Tuple, Union
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 from elftools.dwarf.die import DIE
@@ -63,6 +63,9 @@ class Frame:
     relocate: Callable[[int], str]          # DWARF address -> C expression
     fault_where: str                        # C string for read faults
     space: str = "kernel"                   # or "user": whose memory
+    # the pt_regs members the compiled expression reads, filled while it
+    # is compiled: they decide which ftrace_ops an entry site may ride
+    registers: Set[str] = field(default_factory=set)
 
 
 def select_expression(dwarf, die: DIE, attribute: str, pc: int,
@@ -146,6 +149,11 @@ class _Evaluator:
         self.frame = frame
         self.stack: List[str] = []
 
+    def read(self, register: str) -> str:
+        """C reading a probed register, which is noted in the frame."""
+        self.frame.registers.add(register)
+        return regs(register)
+
     def deref(self, address: str, size: int = 8) -> str:
         return deref_c(address, size, self.frame.fault_where,
                        self.frame.space)
@@ -197,9 +205,9 @@ class _Evaluator:
         push, stack = self.stack.append, self.stack
         if name.startswith("DW_OP_breg") and name != "DW_OP_bregx":
             number = int(name[len("DW_OP_breg"):])
-            push(f"({regs(_register(number))} + {args[0]}LL)")
+            push(f"({self.read(_register(number))} + {args[0]}LL)")
         elif name == "DW_OP_bregx":
-            push(f"({regs(_register(args[0]))} + {args[1]}LL)")
+            push(f"({self.read(_register(args[0]))} + {args[1]}LL)")
         elif name.startswith("DW_OP_lit"):
             push(f"{int(name[len('DW_OP_lit'):])}ULL")
         elif name.startswith("DW_OP_const"):
@@ -245,13 +253,13 @@ class _Evaluator:
             expr if not isinstance(expr, (bytes, bytearray)) else bytes(expr))
         if not isinstance(inner, InRegister):
             raise Unavailable("an entry value that is not a register")
-        return regs(inner.register)
+        return self.read(inner.register)
 
     def cfa(self) -> str:
         if self.frame.cfa is None:
             raise Unavailable("no call frame information covers the probe")
         register, offset = self.frame.cfa
-        return f"({regs(_register(register))} + {offset}LL)"
+        return f"({self.read(_register(register))} + {offset}LL)"
 
     def frame_base(self) -> str:
         if self.frame.frame_base is None:
@@ -260,7 +268,7 @@ class _Evaluator:
         if isinstance(inner, InMemory):
             return inner.address
         if isinstance(inner, InRegister):
-            return regs(inner.register)
+            return self.read(inner.register)
         raise Unavailable("an unusual frame base")
 
 

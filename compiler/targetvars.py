@@ -18,6 +18,7 @@ from typing import Callable, List, Optional, Sequence, Set, Tuple
 from . import ast as A
 from . import ctype as C
 from .dwarf import DebugFile
+from .entryregs import entry_registers, opaque_handlers
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
@@ -82,6 +83,10 @@ class TargetCompiler(ExprVisitor):
         self.point = point          # the site, for messages
         self.expr_c = expr_c
         self.where = where
+        # the probed registers the compiled C reads, and whether it
+        # writes one: they decide which ftrace_ops an entry site rides
+        self.registers: Set[str] = set()
+        self.writes_registers = False
 
     # -- entry point --
     def value(self, node) -> str:
@@ -112,6 +117,8 @@ class TargetCompiler(ExprVisitor):
         loc = obj.loc
         if isinstance(loc, Pieces):
             loc = self.offset(loc, 0, t.size, node)
+        if isinstance(loc, InRegister):
+            self.writes_registers = True
         write = write_c(loc, value, t.size, self.where(node))
         if write is None:
             raise StpcError(f"{_describe(node)} cannot be written at "
@@ -186,7 +193,7 @@ class TargetCompiler(ExprVisitor):
 
     def locate(self, var, node) -> Location:
         try:
-            return var.location(self.where(node))
+            return var.location(self.where(node), self.registers)
         except Unavailable as exc:
             raise StpcError(f"'${var.name}' is not available at "
                             f"{self.point}: {exc}", node.span,
@@ -300,7 +307,7 @@ class TargetCompiler(ExprVisitor):
         if isinstance(loc, InMemory):
             return InMemory(f"({loc.address} + {offset})")
         if isinstance(loc, InRegister):
-            return Computed(f"({regs(loc.register)} >> {offset * 8})")
+            return Computed(f"({self.read(loc.register)} >> {offset * 8})")
         if isinstance(loc, Computed):
             return Computed(f"(({loc.value}) >> {offset * 8})")
         start = 0
@@ -309,6 +316,10 @@ class TargetCompiler(ExprVisitor):
                 return self.offset(part, offset - start, size, node)
             start += part_size
         raise StpcError("a member split across registers", node.span)
+
+    def read(self, register: str) -> str:
+        self.registers.add(register)
+        return regs(register)
 
     def load_raw(self, obj: Obj, size: int, node) -> str:
         """The object's first ``size`` bytes as a u64 C expression."""
@@ -319,7 +330,7 @@ class TargetCompiler(ExprVisitor):
             return deref_c(loc.address, size, self.where(node),
                            self.scope.space)
         if isinstance(loc, InRegister):
-            return _truncate(regs(loc.register), size)
+            return _truncate(self.read(loc.register), size)
         return _truncate(f"((u64)({loc.value}))", size)
 
     def load(self, obj: Obj, node) -> str:
@@ -471,13 +482,15 @@ def outer_targets(node):
 
 def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
                       probed: ProbedModules, errors: ErrorCollector,
-                      kernel_types: Callable[[], TypesScope]
+                      kernel_types: Callable[[], TypesScope],
+                      top_level_c: bool = False
                       ) -> Tuple[List[ProbeSite], Optional[TypesScope]]:
     """Target variables appear only in kprobe handlers and resolve at
     every site of them; ``@cast`` chains also appear in functions and
     other probes, where they read the kernel's types.  Returns the
     sites, each site with target expressions with its own handler
-    variant, and the kernel's types when a cast needs them.  Compiling
+    variant and the registers its handler needs (entryregs.py), and the
+    kernel's types when a cast needs them.  Compiling
     every target expression here also adds the slots their addresses
     need to ``probed``."""
     casts = _CastChecker(kernel_types, errors)
@@ -487,29 +500,34 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
                     "module probe handlers")
     checked = list(sites)
     checker = _Checker(probed, errors)
+    opaque = opaque_handlers(handlers, functions, top_level_c)
     for handler in handlers:
         nodes = list(outer_targets(handler.decl.body))
-        if not nodes:
-            continue
         written = written_targets(handler.decl.body)
         for i, site in enumerate(checked):
             if site.handler != handler.index:
                 continue
-            if site.resolved is None and site.user is not None:
+            if site.resolved is None and site.user is not None and nodes:
                 errors.add(f"{_describe(nodes[0])}: {site.user.path} has "
                            "no DWARF: target variables cannot be read",
                            nodes[0].span, hint="build it with -g, or "
                            "install its debug symbols")
                 continue
-            checked[i] = dataclasses.replace(site, variant=site.order)
-            if site.resolved is None:
+            compiler = None
+            if nodes:
+                site = dataclasses.replace(site, variant=site.order)
+            if nodes and site.resolved is None:
                 casts.check(nodes, "target variables are not available "
                                    f"in '{site.point}' probes")
-                continue
-            checker.check(site.description, site.resolved, nodes,
-                          written=written)
-            if site.user is not None and site.resolved.returns:
-                _check_user_entry_size(handler.decl.body, site, errors)
+            elif nodes:
+                compiler = checker.check(site.description, site.resolved,
+                                         nodes, written=written)
+                if site.user is not None and site.resolved.returns:
+                    _check_user_entry_size(handler.decl.body, site, errors)
+            checked[i] = dataclasses.replace(site, registers=entry_registers(
+                compiler.registers if compiler else set(),
+                compiler.writes_registers if compiler else False,
+                handler.index in opaque))
     checker.add_entry_slots()
     return checked, casts.types
 
@@ -651,7 +669,10 @@ class _Checker:
         self.entry_addresses: List[Tuple[DebugFile, int]] = []
 
     def check(self, point: str, resolved: ResolvedSite, nodes,
-              at_entry: bool = False, written=frozenset()) -> None:
+              at_entry: bool = False,
+              written=frozenset()) -> TargetCompiler:
+        """Compiles the nodes; the compiler says which registers they
+        read."""
         def add_address(address: int) -> str:
             if resolved.user:
                 raise StpcError("the global and static variables of a user "
@@ -686,6 +707,7 @@ class _Checker:
                 if exc.span is None:
                     exc.span = node.span
                 self.errors.add_error(exc)
+        return compiler
 
     def check_entry(self, point: str, resolved: ResolvedSite,
                     node: A.AtOp) -> None:

@@ -8,9 +8,8 @@ from a precomputed view model.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import List, Optional, Set
+from typing import List, Optional
 
 from ..loader import metadata, protocol
 from .cstring import c_comment, c_string
@@ -72,25 +71,6 @@ def translate(program: Program, info: ModuleInfo) -> str:
     return environment().get_template("module.c").render(**view)
 
 
-
-
-_REGS = re.compile(r"\bregs\b")
-
-
-def _regs_readers(program: Program, functions: List[FunctionView],
-                  handlers: List[HandlerView]) -> Set[str]:
-    """The handlers that may read the probed registers (c->regs): those
-    whose C names them, or all of them when a function's C or a block of
-    embedded C does (CONTEXT->regs).  The others' entry probes ride the
-    ftrace_ops that does not save registers, cheaper on every hit."""
-    shared = [line for f in functions for line in f.body] + \
-        [block.code for block in program.script.embedded]
-    if any(_REGS.search(text) for text in shared):
-        return {h.name for h in handlers}
-    return {h.name for h in handlers
-            if any(_REGS.search(line) for line in h.body)}
-
-
 class _ModuleView:
     """Precomputes everything the module template shows."""
 
@@ -110,7 +90,6 @@ class _ModuleView:
                    if s.kind in (ProbeKind.KRETPROBE, ProbeKind.URETPROBE)}
         handlers += [view for view in entries.values() if view is not None]
         self.entries = entries
-        self.regs_readers = _regs_readers(program, functions, handlers)
         begin = [self.probe_view(s) for s in program.sites_of(ProbeKind.BEGIN)]
         end = [self.probe_view(s) for s in program.sites_of(ProbeKind.END)]
         timers = [self.probe_view(s) for s in program.sites_of(ProbeKind.TIMER)]
@@ -182,8 +161,7 @@ class _ModuleView:
                 function=c_string(code.function),
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
                 ftrace_entry=int(site.by_ftrace),
-                reads_regs=int(_handler_name(site.handler, site)
-                               in self.regs_readers),
+                regs_need=f"STPC_REGS_{site.registers.name}",
                 entry=entry.name if entry is not None else "",
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))

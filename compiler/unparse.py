@@ -264,7 +264,8 @@ def _resolved_site(site) -> str:
         code = site.code
         notes.append(f"pc=<{code.module}:{code.symbol}"
                      f"+{code.symbol_offset}>")
-        notes.append("ftrace" if site.by_ftrace else site.kind.value)
+        notes.append(f"ftrace, {site.registers.value}" if site.by_ftrace
+                     else site.kind.value)
     if site.user is not None:
         notes.append(f"{site.user.path}+{site.user.offset:#x} (address "
                      f"{site.user.address:#x}, build-id "

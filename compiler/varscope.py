@@ -10,7 +10,7 @@ structs, and never looks at DWARF or BTF itself.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional, Set
 
 from elftools.dwarf.dwarf_expr import DWARFExprParser
 
@@ -33,10 +33,14 @@ class TargetVariable:
     name: str
     type: C.CType
     is_param: bool
-    locate: Callable[[str], Location]   # C fault location -> Location
+    # (C fault location, the set it adds the registers it reads to)
+    locate: Callable[[str, Set[str]], Location]
 
-    def location(self, fault_where: str) -> Location:
-        return self.locate(fault_where)
+    def location(self, fault_where: str, registers: Set[str]) -> Location:
+        """Where the variable is; the registers its address or value is
+        computed from go into ``registers`` (a value held in a register
+        is a read only once it is loaded: targetvars notes it then)."""
+        return self.locate(fault_where, registers)
 
 
 class DwarfScope:
@@ -63,8 +67,8 @@ class DwarfScope:
                                self._locator(die))
                 for die in dies]
 
-    def _locator(self, die) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(self, die) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             base = _frame_base(self.function.die)
             frame = Frame(pc=self.pc, cfa=self.debug.cfa_rule(self.pc),
                           frame_base=bytes(base.value) if base else None,
@@ -73,7 +77,9 @@ class DwarfScope:
                           space=self.space)
             expr = select_expression(self.debug.dwarf, die, "DW_AT_location",
                                      self.pc, _cu_base(die))
-            return compile_location(self.parser, expr, frame)
+            location = compile_location(self.parser, expr, frame)
+            registers |= frame.registers
+            return location
         locate.die = die
         return locate
 
@@ -150,8 +156,9 @@ class BtfScope:
                 for i, p in enumerate(self.prototype.params) if p.name]
 
     @staticmethod
-    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(index: int, param: C.Param
+                 ) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             if index >= len(ARGUMENT_REGISTERS):
                 raise Unavailable("it is passed on the stack, which BTF "
                                   "does not describe")
@@ -189,8 +196,9 @@ class TracepointScope(BtfScope):
         return self.btf.struct(name, kind)
 
     @staticmethod
-    def _locator(index: int, param: C.Param) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(index: int, param: C.Param
+                 ) -> Callable[[str, Set[str]], Location]:
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             return Computed(f"((u64 *)c->data)[{index}]")
         return locate
 
@@ -243,8 +251,9 @@ class MarkScope:
                                         self._locator(spec)))
         return shown
 
-    def _locator(self, spec: str) -> Callable[[str], Location]:
-        def locate(fault_where: str) -> Location:
+    def _locator(self, spec: str) -> Callable[[str, Set[str]], Location]:
+        # a uprobe saves every register: no entry mechanism to choose
+        def locate(fault_where: str, registers: Set[str]) -> Location:
             try:
                 return argument_location(parse_argument(spec), self.mark)
             except SdtArgumentError as exc:

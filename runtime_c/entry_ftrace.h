@@ -4,10 +4,12 @@
  * register_ftrace_function and ftrace_set_filter_ips (found by a feature
  * probe at build time, see compiler/features.py).  Every entry site armed
  * at start shares one of two ops: one filter, one code update, no kprobe
- * layer per hit.  Sites whose handler reads the probed registers get the
- * ops that saves them (FTRACE_OPS_FL_SAVE_REGS); the others get one
+ * layer per hit.  Sites whose handler reads more of the probed registers
+ * than the argument registers and sp (compiler/entryregs.py) get the ops
+ * that saves them all (FTRACE_OPS_FL_SAVE_REGS); the others get one
  * without, whose trampoline saves only what a call clobbers, which is
- * cheaper on every hit.  A callback finds its sites by address in its
+ * cheaper on every hit, and still hands over the argument registers
+ * where the kernel's ftrace_regs has them (ftrace_args_*.h).  A callback finds its sites by address in its
  * ops' table, sorted before the ops is registered and never changed while
  * it is, so it takes no lock.  Only sites that cannot go away are put
  * there (the kernel's, and pinned modules'): a module that loads later
@@ -18,9 +20,18 @@
 #include <linux/slab.h>
 #include <asm/ibt.h>
 
+#if defined(STPC_HAVE_FTRACE_ARGS_ARCH)
+#include "ftrace_args_arch.h"
+#elif defined(STPC_HAVE_FTRACE_ARGS_MEMBER)
+#include "ftrace_args_member.h"
+#else
+#include "ftrace_args_none.h"
+#endif
+
 struct stpc_entry_set {
 	struct ftrace_ops ops;
-	bool saves_regs;		/* for handlers that read registers */
+	bool saves_regs;		/* FTRACE_OPS_FL_SAVE_REGS */
+	enum stpc_regs_need holds;	/* what its callback can hand over */
 	struct stpc_kprobe **sites;
 	unsigned int nsites;
 	bool registered;
@@ -30,10 +41,12 @@ static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 				   struct ftrace_ops *ops,
 				   struct ftrace_regs *fregs);
 
+/* the cheaper first: a site rides the first that holds what it needs */
 static struct stpc_entry_set stpc_entry_sets[] = {
+	{ .ops = { .func = stpc_entry_hit },
+	  .holds = STPC_ENTRY_LIGHT_HOLDS },
 	{ .ops = { .func = stpc_entry_hit, .flags = FTRACE_OPS_FL_SAVE_REGS },
-	  .saves_regs = true },
-	{ .ops = { .func = stpc_entry_hit } },
+	  .saves_regs = true, .holds = STPC_REGS_ALL },
 };
 
 /* The first site of @set at @ip, the fentry call: a function's address,
@@ -54,15 +67,16 @@ static unsigned int stpc_entry_find(const struct stpc_entry_set *set,
 	return low;
 }
 
-/* regs is NULL for the ops that does not save them: its handlers read
- * none (compiler/translate.py). */
+/* Without SAVE_REGS, regs holds only what set->holds says (NULL when
+ * that is nothing): what its sites' handlers read. */
 static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 				   struct ftrace_ops *ops,
 				   struct ftrace_regs *fregs)
 {
 	const struct stpc_entry_set *set =
 		container_of(ops, struct stpc_entry_set, ops);
-	struct pt_regs *regs = ftrace_get_regs(fregs);
+	struct pt_regs *regs = set->saves_regs ? ftrace_get_regs(fregs) :
+				stpc_entry_arguments(fregs);
 	unsigned int i;
 	int bit;
 
@@ -83,7 +97,7 @@ static bool stpc_entry_eligible(const struct stpc_kprobe *kp,
 				const struct stpc_entry_set *set)
 {
 	return kp->ftrace_entry && kp->usable && !kp->armed &&
-	       kp->reads_regs == set->saves_regs &&
+	       kp->regs_need <= set->holds &&
 	       (stpc_program.probed[kp->module].is_kernel ||
 		stpc_pinned[kp->module]);
 }
@@ -195,4 +209,15 @@ static void stpc_entry_disarm(void)
 
 	for (i = 0; i < ARRAY_SIZE(stpc_entry_sets); i++)
 		stpc_entry_disarm_set(&stpc_entry_sets[i]);
+}
+
+/* For -v: the sites on the ops that saves every register. */
+static unsigned int stpc_entry_saving_regs(void)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(stpc_entry_sets); i++)
+		if (stpc_entry_sets[i].saves_regs)
+			n += stpc_entry_sets[i].nsites;
+	return n;
 }

@@ -12,3 +12,8 @@ static void stpc_entry_arm(void)
 static void stpc_entry_disarm(void)
 {
 }
+
+static unsigned int stpc_entry_saving_regs(void)
+{
+	return 0;
+}

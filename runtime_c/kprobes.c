@@ -74,8 +74,9 @@ static void stpc_kprobes_report(void)
 		kprobes += stpc_program.kprobes[i].armed &&
 			   !stpc_program.kprobes[i].on_ftrace;
 	}
-	stpc_warn("stpc: %u probes armed: %u through ftrace, %u kprobes\n",
-		  ftrace + kprobes, ftrace, kprobes);
+	stpc_warn("stpc: %u probes armed: %u through ftrace (%u saving every "
+		  "register), %u kprobes\n", ftrace + kprobes, ftrace,
+		  stpc_entry_saving_regs(), kprobes);
 }
 
 static void stpc_kprobes_arm(void)

@@ -270,6 +270,14 @@ struct stpc_probed_desc {
 	bool optional;			/* every probe in it is optional */
 };
 
+/* What a function entry's handler reads of the probed registers, which
+ * picks the ftrace_ops that carries it (compiler/entryregs.py). */
+enum stpc_regs_need {
+	STPC_REGS_NONE,
+	STPC_REGS_ARGUMENTS,	/* the argument registers and sp, at entry */
+	STPC_REGS_ALL,
+};
+
 struct stpc_kprobe {
 	struct stpc_probe probe;
 	unsigned int module;
@@ -280,7 +288,7 @@ struct stpc_kprobe {
 	unsigned long symbol_size;	/* checks a module loaded later */
 	bool is_return;
 	bool ftrace_entry;		/* a function's entry: ftrace may carry it */
-	bool reads_regs;		/* the handler reads the probed registers */
+	enum stpc_regs_need regs_need;
 	bool on_ftrace;			/* armed through ftrace, not a kprobe */
 	struct stpc_probe entry;	/* .return with @entry(): reads them */
 	size_t entry_size;		/* bytes of @entry() values */
@@ -442,8 +450,9 @@ static inline void *stpc_counted(void *p, size_t size,
 struct stpc_context {
 	bool busy;			/* a handler runs in it: see stpc_enter */
 	const struct stpc_probe *probe;
-	struct pt_regs *regs;		/* the probed registers; NULL where
-				 * the handler reads none (entry_ftrace.h) */
+	struct pt_regs *regs;		/* the probed registers; only those
+				 * the handler reads are valid, NULL
+				 * if none (entry_ftrace.h) */
 	void *data;			/* .return: the @entry() values */
 	const char *last_error;		/* set once per handler run */
 	const char *error_location;	/* "near ... at FILE:L:C", or NULL */

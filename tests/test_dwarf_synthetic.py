@@ -133,7 +133,7 @@ def _variables(scope):
 
 
 def _where(scope, name):
-    return _variables(scope)[name].location("W")
+    return _variables(scope)[name].location("W", set())
 
 
 # -- addresses and frames --
@@ -180,6 +180,24 @@ def test_entry_values_only_at_the_entry(debug):
         _where(_scope(debug, F_START + 1), "first")
 
 
+def _registers_read(scope, name):
+    registers = set()
+    _variables(scope)[name].location("W", registers)
+    return registers
+
+
+def test_the_registers_an_address_is_computed_from_are_noted(debug):
+    """What entryregs.py picks an entry's ftrace_ops from: the registers
+    in addresses and computed values; a value held in a register is
+    noted when it is loaded (targetvars), not here."""
+    assert _registers_read(_scope(debug), "total") == {"bp"}
+    # the frame base: the CFA, from rsp
+    assert _registers_read(_scope(debug, 0x30), "p") == {"sp"}
+    assert _registers_read(_scope(debug, F_START), "first") == {"di"}
+    assert _registers_read(_scope(debug), "cvp") == set()
+    assert _registers_read(_scope(debug), "seven") == set()
+
+
 def test_a_block_variable_hides_a_parameter(debug):
     outside, inside = _scope(debug, BLOCK[0] - 1), _scope(debug, BLOCK[0])
     assert "inner" not in _variables(outside)
@@ -192,7 +210,7 @@ def test_a_block_variable_hides_a_parameter(debug):
 
 def test_a_global_is_relocated_into_its_section(debug):
     g = _scope(debug).global_variable("g", None)
-    assert g.location("W") == InMemory("RELOC(.data+0x8)")
+    assert g.location("W", set()) == InMemory("RELOC(.data+0x8)")
     assert g.type.display() == "s32"
 
 

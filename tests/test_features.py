@@ -29,9 +29,26 @@ def cache(tmp_path, monkeypatch):
     return tmp_path / "cache"
 
 
+# 6.1's struct ftrace_regs is a pt_regs named regs
+_ON_6_1 = ("STPC_HAVE_FTRACE_ARGS_MEMBER", "STPC_HAVE_FTRACE_OPS")
+
+
 def test_the_kernel_exports_what_entry_ftrace_needs(kver, cache):
-    assert features.feature_defines(default_build_tree(kver)) == \
-        ("STPC_HAVE_FTRACE_OPS",)
+    assert features.feature_defines(default_build_tree(kver)) == _ON_6_1
+
+
+def test_ftrace_regs_argument_access_is_found_by_building(kver, second_kver,
+                                                          cache):
+    """Where the ftrace_ops without SAVE_REGS keeps the argument
+    registers: 6.1's struct ftrace_regs has them as its member regs,
+    6.12's is opaque, reached with arch_ftrace_regs()
+    (runtime_c/ftrace_args_*.h)."""
+    first = features.feature_defines(default_build_tree(kver))
+    second = features.feature_defines(default_build_tree(second_kver))
+    assert "STPC_HAVE_FTRACE_ARGS_MEMBER" in first
+    assert "STPC_HAVE_FTRACE_ARGS_ARCH" not in first
+    assert "STPC_HAVE_FTRACE_ARGS_ARCH" in second
+    assert "STPC_HAVE_FTRACE_ARGS_MEMBER" not in second
 
 
 def test_a_symbol_the_kernel_does_not_export_is_no_feature(kver, cache,
@@ -58,7 +75,7 @@ def test_a_corrupt_cache_entry_is_probed_again(kver, cache):
     entry = cache_dir() / "features" / f"{tree_identity(tree)}.json"
     entry.parent.mkdir(parents=True)
     entry.write_text("{not json")
-    assert features.feature_defines(tree) == ("STPC_HAVE_FTRACE_OPS",)
+    assert features.feature_defines(tree) == _ON_6_1
 
 
 @pytest.mark.parametrize("defines", [(), (("STPC_NO_FTRACE", ""),)])

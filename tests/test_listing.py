@@ -197,8 +197,10 @@ def test_p2_shows_each_function_a_glob_matched(kver, ko, capsys):
         f"{_function(ko, name, line)} /* <- {glob}; "
         f"pc=<stpc_fixture:{symbol}>; {how}; handler 0, priority 0 */"
         for name, line, symbol, how in [
-            ("stpc_fixture_rare", 253, "stpc_fixture_rare+0", "ftrace"),
-            ("stpc_fixture_return", 226, "stpc_fixture_return+0", "ftrace"),
+            ("stpc_fixture_rare", 253, "stpc_fixture_rare+0",
+             "ftrace, no registers"),
+            ("stpc_fixture_return", 226, "stpc_fixture_return+0",
+             "ftrace, no registers"),
             ("stpc_fixture_run_one", 274,
              probes[2].split("pc=<stpc_fixture:")[1].split(">")[0],
              "kprobe")]]
@@ -212,11 +214,37 @@ def test_p2_shows_how_each_probe_is_armed(kver, ko, capsys):
     planned = [line.split("; ")[2] for line in
                _p2(script, capsys, "-r", kver).split("# probes\n")[1]
                .splitlines()]
-    assert planned == ["ftrace", "kretprobe"]
+    assert planned == ["ftrace, no registers", "kretprobe"]
     planned = [line.split("; ")[2] for line in
                _p2(script, capsys, "-r", kver, "-D", "STPC_NO_FTRACE")
                .split("# probes\n")[1].splitlines()]
     assert planned == ["kprobe", "kretprobe"]
+
+
+@pytest.mark.parametrize("body, registers", [
+    ("n++", "no registers"),
+    # arguments in rdi and r9, a member read through one
+    ("n += $i + $ul", "argument registers"),
+    ("n += $item->id", "argument registers"),
+    # memory at an address the script holds
+    ("n += @cast(n, \"struct stpc_fixture_item\")->id", "no registers"),
+    # a backtrace, or a register written (guru mode): every register
+    ("print_backtrace()", "registers saved"),
+    ("f()", "registers saved"),
+    ("$i = 1", "registers saved"),
+])
+def test_p2_shows_which_registers_an_entry_handler_needs(kver, ko, capsys,
+                                                         body, registers):
+    """The ftrace_ops an entry rides is chosen by what its handler's
+    target reads were compiled to: none, the argument registers (the ops
+    that saves no register still has them), or every register."""
+    function = "stpc_fixture_struct" if "item" in body else \
+        "stpc_fixture_ints"
+    script = (f"global n function f() {{ print_backtrace() }} "
+              f'probe module("{ko}").function("{function}") {{ {body} }}')
+    out = _p2(script, capsys, "-r", kver, "-g")
+    assert out.split("# probes\n")[1].splitlines()[0].split("; ")[2] == \
+        f"ftrace, {registers}"
 
 
 def test_p2_shows_unused_globals_with_a_type(capsys):

@@ -114,14 +114,19 @@ def fixture_cases(kver: str) -> List[VmCase]:
     return cases
 
 
-# an entry ftrace carries twice (a handler that reads no register, on the
-# ftrace_ops that saves none, and one that reads $i, on the one that saves
-# them), one it cannot (notrace), and a return probe
+# an entry ftrace carries three times (a handler that reads no register
+# and one that reads the argument $i, both on the ftrace_ops that saves
+# none, and one that may take a backtrace, on the one that saves every
+# register), one it cannot (notrace), and a return probe
 _MECHANISMS = """
 global hits
 probe module("stpc_fixture").function("stpc_fixture_ints") { hits["ints"]++ }
 probe module("stpc_fixture").function("stpc_fixture_ints") {
 	hits["ints_i"] += $i
+}
+probe module("stpc_fixture").function("stpc_fixture_ints") {
+	hits["ints_saved"] += $l
+	if ($l > 1000000) print_backtrace()
 }
 probe module("stpc_fixture").function("stpc_fixture_untraced") {
 	hits["untraced"] += $v
@@ -135,15 +140,18 @@ probe end { foreach (k+ in hits) printf("%s %d\\n", k, hits[k]) }
 
 def mechanism_cases(kver: str) -> List[VmCase]:
     """-v tells the memory preallocated, and how each probe was armed:
-    ftrace where it can, a kprobe where it cannot (a notrace function) or
-    for a return probe, and all of them as kprobes with -D STPC_NO_FTRACE;
-    the output is the same."""
+    ftrace where it can (saving every register only for the handler
+    that may take a backtrace), a kprobe where it cannot (a notrace
+    function) or for a return probe, and all of them as kprobes with
+    -D STPC_NO_FTRACE; the output is the same."""
     ko = fixture_ko(kver)
     cases = []
     for name, defines, armed in (
-            ("ftrace", [], "4 probes armed: 2 through ftrace, 2 kprobes"),
+            ("ftrace", [], "5 probes armed: 3 through ftrace "
+             r"\(1 saving every register\), 2 kprobes"),
             ("kprobes", ["-D", "STPC_NO_FTRACE"],
-             "4 probes armed: 0 through ftrace, 4 kprobes")):
+             r"5 probes armed: 0 through ftrace \(0 saving every "
+             r"register\), 5 kprobes")):
         module = f"mechanism_{name}"
         run = shlex.join(["stpc", f"{module}.ko", "--run", "-v", "-c",
                           _FIXTURE_WORKLOAD])
@@ -154,7 +162,8 @@ def mechanism_cases(kver: str) -> List[VmCase]:
             prebuild=[["stpc", "mechanism.stp", "--emit-ko", "-m", module,
                        "-r", kver, "--debuginfo-path", str(ko.parent)]
                       + defines],
-            stdout="ints 3\nints_i -12\nsplit 3\nuntraced 3\n", stderr=None,
+            stdout="ints 3\nints_i -12\nints_saved -3000000024\nsplit 3\n"
+            "untraced 3\n", stderr=None,
             stderr_pattern=r"(?s).*stpc: \d+ bytes preallocated: [1-9]\d* for "
             r"\d+ CPUs' handler contexts, [1-9]\d* for arrays and statistics, "
             rf"[1-9]\d* for output\n.*stpc: {armed}\n.*"))
@@ -914,7 +923,8 @@ def target_workflow_cases(kver: str) -> List[VmCase]:
                prebuild=late,
                stdout_pattern=r"unloaded\nrc=0\nup\na=-3\na=997\n"
                r"stpc: \d+ bytes preallocated: [^\n]*\n"
-               r"stpc: 0 probes armed: 0 through ftrace, 0 kprobes\n"
+               r"stpc: 0 probes armed: 0 through ftrace \(0 saving every "
+               r"register\), 0 kprobes\n"
                r"stpc: stpc_fixture loaded: 1 probes armed\n"
                r"stpc: stpc_fixture unloading: 1 probes disarmed\n",
                stderr=""),

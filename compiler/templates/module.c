@@ -306,7 +306,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 		.symbol_size = {{ kprobe.symbol_size }},
 		.is_return = {{ kprobe.is_return }},
 		.ftrace_entry = {{ kprobe.ftrace_entry }},
-		.reads_regs = {{ kprobe.reads_regs }},
+		.regs_need = {{ kprobe.regs_need }},
 {% if kprobe.entry %}
 		.entry = {
 {{ probe_fields("\t\t\t", kprobe.entry, kprobe.probe.point,
