@@ -2032,7 +2032,10 @@ def library_cases(kver: str) -> List[VmCase]:
                                 "uprobe_target\n")
     case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", target,
                              str(UPROBE_SOURCE)])
-    case.shell = _LIBC_GUEST_OWNED.format(run=case.shell)
+    # the program too is a guest-owned copy: its inode, compared with the
+    # running task's executable, is a new one at each lookup on 9p
+    case.shell = _LIBC_GUEST_OWNED.format(run=_bound_copy(
+        target, "uprobe_target").format(run=case.shell))
     usyms = _uprobe_ko_case("uprobes/uaddr-usymname", kver, _USYMS, target,
                             stdout_pattern=r"0x0\ncount_up count_up\+0x2/"
                             r"0x[0-9a-f]+\nback in main\n")
