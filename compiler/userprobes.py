@@ -59,11 +59,36 @@ class UserProgram:
     marks: List[SdtNote]
 
     def file_offset(self, address: int, span) -> int:
-        for vaddr, size, offset in self.segments:
-            if vaddr <= address < vaddr + size:
-                return address - vaddr + offset
-        raise StpcError(f"address {address:#x} of {self.path} is in no "
-                        "loadable segment", span)
+        offset = segment_offset(self.segments, address)
+        if offset is None:
+            raise StpcError(f"address {address:#x} of {self.path} is in no "
+                            "loadable segment", span)
+        return offset
+
+
+def load_segments(elf: ELFFile) -> List[Tuple[int, int, int]]:
+    """The file's PT_LOAD segments: (vaddr, filesz, offset)."""
+    return [(seg["p_vaddr"], seg["p_filesz"], seg["p_offset"])
+            for seg in elf.iter_segments() if seg["p_type"] == "PT_LOAD"]
+
+
+def segment_offset(segments: List[Tuple[int, int, int]],
+                   address: int) -> Optional[int]:
+    """The file offset of a virtual address, None outside the segments."""
+    for vaddr, size, offset in segments:
+        if vaddr <= address < vaddr + size:
+            return address - vaddr + offset
+    return None
+
+
+def function_symbols(elf: ELFFile):
+    """The defined, sized functions of .symtab (else .dynsym)."""
+    table = elf.get_section_by_name(".symtab") or \
+        elf.get_section_by_name(".dynsym")
+    return [] if table is None else [
+        symbol for symbol in table.iter_symbols()
+        if symbol["st_info"]["type"] == "STT_FUNC" and
+        symbol["st_shndx"] != "SHN_UNDEF" and symbol["st_size"]]
 
 
 def find_program(name: str, span) -> str:
@@ -86,9 +111,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
         with open(path, "rb") as stream:
             elf = ELFFile(stream)
             build_id = read_build_id(elf)
-            segments = [(seg["p_vaddr"], seg["p_filesz"], seg["p_offset"])
-                        for seg in elf.iter_segments()
-                        if seg["p_type"] == "PT_LOAD"]
+            segments = load_segments(elf)
             has_dwarf = elf.get_section_by_name(".debug_info") is not None
             symbols = _elf_functions(elf)
             marks = read_notes(elf, path)
@@ -105,16 +128,10 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
 
 
 def _elf_functions(elf: ELFFile) -> List[ElfFunction]:
-    """The defined, sized functions of .symtab (or .dynsym), by
-    address (aliases: several names at one address)."""
-    table = elf.get_section_by_name(".symtab") or \
-        elf.get_section_by_name(".dynsym")
-    found = set()
-    for symbol in table.iter_symbols() if table is not None else ():
-        if symbol["st_info"]["type"] == "STT_FUNC" and \
-                symbol["st_shndx"] != "SHN_UNDEF" and symbol["st_size"]:
-            found.add(ElfFunction(symbol.name.split("@", 1)[0],
-                                  symbol["st_value"]))
+    """The functions of the symbol table by address (aliases: several
+    names at one address)."""
+    found = {ElfFunction(symbol.name.split("@", 1)[0], symbol["st_value"])
+             for symbol in function_symbols(elf)}
     return sorted(found, key=lambda f: (f.address, f.name))
 
 

@@ -16,6 +16,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import ast as A
 from .errors import StpcError
+from .userprobes import function_symbols, load_segments, segment_offset
 
 CALLS = ("usymname", "usymdata")
 # an alias of several names at one address: the exported name first
@@ -43,20 +44,13 @@ def file_symbols(path: str) -> List[UserSymbol]:
     try:
         with open(path, "rb") as stream:
             elf = ELFFile(stream)
-            segments = [(seg["p_vaddr"], seg["p_filesz"], seg["p_offset"])
-                        for seg in elf.iter_segments()
-                        if seg["p_type"] == "PT_LOAD"]
-            table = elf.get_section_by_name(".symtab") or \
-                elf.get_section_by_name(".dynsym")
-            symbols = [] if table is None else [
-                s for s in table.iter_symbols()
-                if s["st_info"]["type"] == "STT_FUNC" and s["st_size"]
-                and s["st_shndx"] != "SHN_UNDEF"]
+            segments = load_segments(elf)
+            symbols = function_symbols(elf)
     except (OSError, ELFError) as exc:
         raise StpcError(f"cannot read {path}: {exc}", None)
     best: Dict[int, tuple] = {}
     for symbol in symbols:
-        offset = _file_offset(segments, symbol["st_value"])
+        offset = segment_offset(segments, symbol["st_value"])
         if offset is None:
             continue
         name = symbol.name.split("@", 1)[0]
@@ -67,9 +61,3 @@ def file_symbols(path: str) -> List[UserSymbol]:
                                              name))
     return [entry[1] for _, entry in sorted(best.items())]
 
-
-def _file_offset(segments, address: int):
-    for vaddr, size, offset in segments:
-        if vaddr <= address < vaddr + size:
-            return address - vaddr + offset
-    return None
