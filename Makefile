@@ -79,8 +79,9 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(VPY) tests/demo.py examples/hello.stp
 
+# the host tests and the VM tests side by side (tests/run_suites.py)
 test: setup
-	$(VPY) -m pytest -q tests
+	$(VPY) tests/run_suites.py
 
 unit-test: setup
 	$(VPY) -m pytest -q tests -m 'not vm'

@@ -44,10 +44,14 @@ from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 from ..loader import VERSION
 
 #: changes when the entry's JSON changes meaning
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 
-#: an input's identity: (inode, size, mtime_ns) of a file, (inode,
-#: mtime_ns) of a directory (its entries change it), None when absent
+#: an input's identity: (size, mtime_ns, ctime_ns) of a file, (mtime_ns,
+#: ctime_ns) of a directory (its entries change it), None when absent.
+#: The change time, which no one can set, stands for the inode: a file
+#: replaced by another (a rename, a package upgrade, ``cp -p``) has a new
+#: one, and unlike the inode number it is the same seen through a VM's
+#: 9p share of the disk, where the module built on the host is run.
 Identity = Optional[Tuple[int, ...]]
 
 
@@ -64,8 +68,8 @@ def identity(path: str) -> Identity:
     except OSError:
         return None
     if stat.S_ISDIR(found.st_mode):
-        return (found.st_ino, found.st_mtime_ns)
-    return (found.st_ino, found.st_size, found.st_mtime_ns)
+        return (found.st_mtime_ns, found.st_ctime_ns)
+    return (found.st_size, found.st_mtime_ns, found.st_ctime_ns)
 
 
 def _package_dirs() -> List[str]:

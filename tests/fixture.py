@@ -7,6 +7,7 @@ a different GNU build-id: the module a build-id check must refuse.
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 import threading
@@ -28,10 +29,13 @@ def fixture_ko(kver: str, variant: str = "") -> Path:
 
 
 def build_fixture(kver: str, variant: str = "") -> Path:
-    """The fixture's .ko for ``kver``, built once per source change."""
-    with _lock:
-        out = fixture_dir(kver, variant)
-        out.mkdir(parents=True, exist_ok=True)
+    """The fixture's .ko for ``kver``, built once per source change (by
+    one thread of one process at a time: `make test` runs the host and
+    the VM tests side by side)."""
+    out = fixture_dir(kver, variant)
+    out.mkdir(parents=True, exist_ok=True)
+    with _lock, open(out.parent / f".{out.name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         changed = False
         for name in FILES:
             text = (SOURCE / name).read_text()

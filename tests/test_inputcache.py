@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -125,6 +126,24 @@ def test_a_touched_kernel_tree_misses(env, runs):
     runs(*argv)
     runs(*argv)
     assert runs.misses == 2
+
+
+def test_a_file_replaced_with_the_same_size_and_mtime_is_changed(tmp_path):
+    """A file renamed over an input (a package upgrade, ``cp -p``) keeps
+    its size and modification time but is another file: its change time
+    tells, where the inode number would not survive a VM's 9p share."""
+    from stpc.compiler.inputcache import identity
+    original, copy = tmp_path / "vmlinux", tmp_path / "vmlinux.new"
+    original.write_bytes(b"old")
+    os.utime(original, ns=(1, 1))
+    before = identity(str(original))
+    original.read_bytes()
+    assert identity(str(original)) == before
+    time.sleep(0.02)    # past the kernel's timestamp granularity, a tick
+    copy.write_bytes(b"new")
+    os.utime(copy, ns=(1, 1))
+    os.replace(copy, original)
+    assert identity(str(original)) != before
 
 
 @pytest.mark.kbuild
