@@ -4,9 +4,10 @@
 The VM tests spend most of their time in one guest under TCG, which keeps
 one core busy; the host tests spend theirs compiling, on one core too.
 Run one after the other they took most of CI's time limit; run together
-they share the machine's two cores.  The host tests print as they go; the
-VM tests' output is kept and printed when both are done.  Arguments are
-passed to both pytest runs (e.g. ``-k corpus``).
+they share the machine's two cores.  Each run's output is relayed line by
+line as it comes, each line marked with the run it belongs to (so a run
+cut short still shows how far each side got).  Arguments are passed to
+both pytest runs (e.g. ``-k corpus``).
 
 Standard library only.
 """
@@ -17,38 +18,52 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 
 #: pytest's status when no test was selected (a -k matching one side only)
 NO_TESTS = 5
 
-
-def pytest_argv(marker: str, extra: list) -> list:
-    return [sys.executable, "-m", "pytest", "-q", "-m", marker, *extra,
-            "tests"]
+_print_lock = threading.Lock()
 
 
 def main(extra: list) -> int:
     started = time.monotonic()
-    with tempfile.TemporaryFile() as vm_log:
-        # a session of its own: stopping it stops its guest's QEMU too
-        vm = subprocess.Popen(pytest_argv("vm", extra), stdout=vm_log,
-                              stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            print("host tests (the VM tests run beside them):", flush=True)
-            host_status = subprocess.call(pytest_argv("not vm", extra))
-            vm_status = vm.wait()
-        finally:
-            if vm.poll() is None:
-                os.killpg(vm.pid, signal.SIGTERM)
-                vm.wait()
-        vm_log.seek(0)
-        print(f"VM tests ({time.monotonic() - started:.0f} s since both "
-              "started):", flush=True)
-        sys.stdout.buffer.write(vm_log.read())
-        sys.stdout.flush()
-    return combined(host_status, vm_status)
+    runs = {"host": start("not vm", extra), "vm": start("vm", extra)}
+    relays = [threading.Thread(target=relay, args=(run.stdout, name))
+              for name, run in runs.items()]
+    for thread in relays:
+        thread.start()
+    try:
+        statuses = {name: run.wait() for name, run in runs.items()}
+    finally:
+        for run in runs.values():
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGTERM)
+                run.wait()
+    for thread in relays:
+        thread.join()
+    print(f"host tests: status {statuses['host']}, VM tests: status "
+          f"{statuses['vm']}, {time.monotonic() - started:.0f} s",
+          flush=True)
+    return combined(*statuses.values())
+
+
+def start(marker: str, extra: list) -> subprocess.Popen:
+    # a session of its own: stopping it stops a guest's QEMU too
+    return subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-m", marker, *extra,
+         "tests"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        start_new_session=True)
+
+
+def relay(stream, name: str) -> None:
+    """Copies STREAM to stdout a whole line at a time, each marked."""
+    mark = f"{name:<4}| ".encode()
+    for line in iter(stream.readline, b""):
+        with _print_lock:
+            sys.stdout.buffer.write(mark + line)
+            sys.stdout.flush()
 
 
 def combined(*statuses: int) -> int:
