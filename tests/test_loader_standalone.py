@@ -91,3 +91,26 @@ def test_kernel_symbols_are_read_up_to_the_last_name_wanted(tmp_path,
     monkeypatch.setattr("builtins.open", real_open)
     with pytest.raises(LoaderError, match="only_in_a_module is not in"):
         probed.kernel_symbols(["_stext", "only_in_a_module"])
+
+
+#: a module the compiler or its dependencies would bring in: none is
+#: needed to show the version or to run a pre-compiled module
+COMPILER_ONLY = ("lark", "elftools", "jinja2", "stpc.compiler.errors",
+                 "stpc.compiler.driver", "stpc.compiler.build",
+                 "stpc.compiler.inputcache", "ctypes", "traceback")
+
+
+def _loaded(code: str) -> list:
+    proc = run_python(code + "\nimport sys\nprint(sorted(m for m in "
+                      "sys.modules if m.split('.')[0] in ('lark', "
+                      f"'elftools', 'jinja2', 'ctypes', 'traceback') or m in"
+                      f" {COMPILER_ONLY!r}))")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_the_version_imports_no_compiler_module():
+    assert _loaded("from stpc.compiler.cli import main\n"
+                   "try:\n    main(['--version'])\n"
+                   "except SystemExit:\n    pass") == \
+        ["stpc 0.1.0 (loader protocol 1)", "[]"]
