@@ -339,8 +339,7 @@ def _run_approved(args) -> int:
     _refuse_beside_approved(args)
     data = approved_module(args.approved,
                            APPROVED_DIR.format(release=running_release()))
-    options = _run_options(args)
-    options.command_as = sudo_invoker()
+    options = _run_options(args)._replace(command_as=sudo_invoker())
     return run_module(data, options).exit_status
 
 

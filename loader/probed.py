@@ -16,7 +16,6 @@ but it makes a removal between reading and loading visible here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import List, Optional
 
 from . import protocol
@@ -26,11 +25,12 @@ THIS_MODULE = ".gnu.linkonce.this_module"
 BUILD_ID_NOTE = ".note.gnu.build-id"
 
 
-@dataclass
 class ProbedAddresses:
     """The stpc_addrs parameter, and the files held open for it."""
-    addresses: List[int]
-    held: List[int] = field(default_factory=list)
+
+    def __init__(self, addresses: List[int]):
+        self.addresses = addresses
+        self.held: List[int] = []
 
     @property
     def param(self) -> str:
