@@ -23,6 +23,8 @@ from .errors import EnvironmentProblem, StpcError, warn
 from . import kbuild_replay
 from .features import feature_defines
 from .inputcache import cache_dir
+from .kerneltree import (KernelTree, default_build_tree,  # noqa: F401
+                         release_of_tree, tree_identity)
 from ..loader import VERSION
 
 if TYPE_CHECKING:
@@ -32,61 +34,6 @@ _MARKER = re.compile(r"/\* (.+):(\d+):(\d+) \*/")
 #: before embedded C (lower_embedded.py), which follows it verbatim
 _EMBEDDED_MARKER = re.compile(r"/\* %\{ (.+):(\d+):(\d+) \*/")
 _GCC_ERROR = re.compile(r"^(\S+?):(\d+):(\d+): (?:fatal )?error: (.*)$", re.M)
-_UTS_RELEASE = re.compile(r'^#define UTS_RELEASE "([^"]+)"', re.M)
-
-
-def default_build_tree(kernel_release: str) -> Path:
-    return Path("/lib/modules") / kernel_release / "build"
-
-
-@dataclass(frozen=True)
-class KernelTree:
-    """The kernel ``-r`` names: the release that DWARF and BTF are looked
-    up by, and the build tree kbuild runs in."""
-    release: str
-    build_tree: Path
-    named: bool = False     # -r DIR: the tree may hold DWARF too
-
-    @classmethod
-    def from_option(cls, option: Optional[str]) -> "KernelTree":
-        """``-r KVER`` or, as with stap, ``-r DIR``: a release never has a
-        ``/``.  No ``-r``: the running kernel."""
-        if option is None:
-            option = os.uname().release
-        if "/" not in option:
-            return cls(option, default_build_tree(option))
-        tree = Path(option).absolute()
-        return cls(release_of_tree(tree), tree, named=True)
-
-    def debuginfo_path(self, given: Tuple[str, ...]) -> Tuple[str, ...]:
-        """Where DWARF is searched: a tree given with ``-r DIR`` after the
-        ``--debuginfo-path`` directories (its vmlinux, its modules)."""
-        return given + ((str(self.build_tree),) if self.named else ())
-
-
-def release_of_tree(tree: Path) -> str:
-    """The release of the modules a build tree builds: UTS_RELEASE, which
-    their vermagic carries.  stap reads include/config/kernel.release,
-    which Debian's header packages set to the upstream version (6.1.192
-    for 6.1.0-57-amd64), so that file comes second."""
-    if not tree.is_dir():
-        raise EnvironmentProblem(f"-r {tree}: no such directory")
-    try:
-        found = _UTS_RELEASE.search(
-            (tree / "include/generated/utsrelease.h").read_text())
-        if found:
-            return found.group(1)
-    except OSError:
-        pass
-    try:
-        return (tree / "include/config/kernel.release").read_text().strip()
-    except OSError:
-        raise EnvironmentProblem(
-            f"-r {tree}: not a kernel build tree, it has neither "
-            "include/generated/utsrelease.h nor include/config/"
-            "kernel.release", hint="give a kernel release, or a tree "
-            "prepared for building modules (make modules_prepare)") \
-            from None
 
 
 @dataclass(frozen=True)
@@ -104,18 +51,6 @@ class BuildOptions:
 def runtime_dir() -> Path:
     from importlib import resources
     return Path(str(resources.files("stpc.runtime_c")))
-
-
-def tree_identity(build_tree: Path) -> str:
-    """What makes two build trees produce different modules."""
-    digest = hashlib.sha256(str(build_tree.resolve()).encode())
-    for name in ("include/generated/utsrelease.h", ".config",
-                 "Module.symvers", "include/generated/autoconf.h"):
-        path = build_tree / name
-        if path.exists():
-            stat = path.stat()
-            digest.update(f"{name}:{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return digest.hexdigest()
 
 
 def _runtime_identity() -> str:

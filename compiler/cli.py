@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
-import signal
 import sys
-import traceback
 from typing import BinaryIO, List, Optional, Tuple
 
 from ..loader import VERSION, color
@@ -22,9 +19,11 @@ from ..loader.protocol import PROTOCOL_VERSION
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_INTERNAL_ERROR = 70        # sysexits' EX_SOFTWARE
-EXIT_INTERRUPTED = 128 + signal.SIGINT
-#: killed by SIGPIPE, as a shell reports it: the reader of our output left
-EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+#: 128 + SIGINT, and 128 + SIGPIPE (killed by SIGPIPE, as a shell reports
+#: it: the reader of our output left); numbers, as importing signal costs
+#: --version and a cache hit its enum building
+EXIT_INTERRUPTED = 128 + 2
+EXIT_BROKEN_PIPE = 128 + 13
 
 _EXIT_STATUSES = f"""\
 exit status:
@@ -157,7 +156,6 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parser().parse_intermixed_args(argv)    # --version exits
-    from .errors import StpcError
     color.configure(args.color)
     args.text_name = "<input>"
     if args.text is not None and args.script is not None:
@@ -178,16 +176,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     except LoaderError as exc:
         print(f"{color.label('ERROR')} {exc}", file=sys.stderr)
         return EXIT_FAILURE
-    except StpcError as exc:     # the command line's: no script to show
-        print(exc.render({}), file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         _silence_stdout()
         return EXIT_BROKEN_PIPE
     except Exception as exc:  # noqa: BLE001 - the one place bugs surface
+        if _is_stpc_error(exc):  # the command line's: no script to show
+            print(exc.render({}), file=sys.stderr)
+            return EXIT_FAILURE
         return _internal_error(exc)
+
+
+def _is_stpc_error(exc: Exception) -> bool:
+    """Whether EXC is an StpcError, without importing compiler/errors.py
+    (difflib, dataclasses) on the paths that never raise one: --version
+    and a .ko's run.  Only a module that imported it can raise one."""
+    errors = sys.modules.get(f"{__package__}.errors")
+    return errors is not None and isinstance(exc, errors.StpcError)
 
 
 def _silence_stdout() -> None:
@@ -250,9 +256,9 @@ def _dispatch(args) -> int:
 
 def _warn_unused(args, options, when: str) -> None:
     """An option the command does nothing with is said, not ignored."""
-    from .errors import warn
     for flag, dest in options:
         if getattr(args, dest) not in (None, False, []):
+            from .errors import warn
             warn(f"{flag} has no effect {when}")
 
 
@@ -310,8 +316,8 @@ def _run_ko(args) -> int:
     """A pre-compiled module: standard library only."""
     from ..loader.image import ModuleImage
     from ..loader.run import run_module
-    from .errors import StpcError
     if not (args.run or args.info):
+        from .errors import StpcError
         raise StpcError(f"{args.script} is a module: give --run to run it "
                         "or --info to describe it")
     image = ModuleImage.read(args.script)
@@ -333,8 +339,7 @@ def _run_approved(args) -> int:
     _refuse_beside_approved(args)
     data = approved_module(args.approved,
                            APPROVED_DIR.format(release=running_release()))
-    options = _run_options(args)
-    options.command_as = sudo_invoker()
+    options = _run_options(args)._replace(command_as=sudo_invoker())
     return run_module(data, options).exit_status
 
 
@@ -457,7 +462,7 @@ def _raw_key(options, file: str, source: str) -> str:
     """The raw-input cache's key (compiler/inputcache.py): the script and
     everything of the command that changes its C or its build."""
     from dataclasses import replace
-    from .build import tree_identity
+    from .kerneltree import tree_identity
     from .inputcache import raw_key
     return raw_key(source.encode("latin-1"), {
         "options": repr(replace(options, verbose=0)),
@@ -525,7 +530,7 @@ def _finish(args, last: int, module, module_name: str) -> int:
 
 def _kernel(args):
     """``-r KVER`` or ``-r DIR`` (a build tree), or the running kernel."""
-    from .build import KernelTree
+    from .kerneltree import KernelTree
     return KernelTree.from_option(args.kernel_release)
 
 
@@ -555,6 +560,7 @@ def _check_module_name(name: str) -> None:
 def _emit(args, module, name: str):
     """--emit-ko: NAME.ko here, signed with --sign (the cached module stays
     unsigned); returns its absolute path."""
+    import shutil
     from pathlib import Path
     emitted = Path(f"{name}.ko").absolute()
     shutil.copyfile(module, emitted)
@@ -576,6 +582,7 @@ def _described(exc: BaseException) -> str:
 
 
 def _internal_error(exc: BaseException) -> int:
+    import traceback
     frames = traceback.extract_tb(exc.__traceback__)
     where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     print(f"{color.label('error')} internal error: "

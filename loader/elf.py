@@ -17,8 +17,7 @@ Each problem is a Malformed whose text completes the sentence "FILE ..."
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Dict, NamedTuple, Optional
 
 #: The trailer the kernel looks for at the end of a signed module,
 SIGNATURE_MAGIC = b"~Module signature appended~\n"
@@ -40,8 +39,7 @@ class Malformed(Exception):
     file."""
 
 
-@dataclass(frozen=True)
-class Section:
+class Section(NamedTuple):
     offset: int
     size: int
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, NamedTuple, Optional
 
 from . import elf, kmod, metadata, probed, protocol
 from .elf import MODULE_SIGNATURE, SIGNATURE_MAGIC  # noqa: F401 - re-exported
@@ -26,8 +25,7 @@ _VALID_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SIG_ENFORCE = "/sys/module/module/parameters/sig_enforce"
 
 
-@dataclass
-class ModuleImage:
+class ModuleImage(NamedTuple):
     data: bytes
     modinfo: Dict[str, str]
     info: dict                  # .stpc_info, verified

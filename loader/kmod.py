@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 from typing import Dict, List, Tuple
@@ -51,12 +50,16 @@ def parse_modinfo(section: bytes) -> Dict[str, str]:
 
 
 def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+    """ctypes and libc's ``syscall``: imported only to load or remove a
+    module, not by --info, --version or a cache hit."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return ctypes, libc
 
 
 def init_module(image: bytes, params: str) -> None:
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
+    ctypes, libc = _libc()
     ret = libc.syscall(ctypes.c_long(SYS_INIT_MODULE),
                        ctypes.c_char_p(image), ctypes.c_ulong(len(image)),
                        ctypes.c_char_p(params.encode()))
@@ -66,8 +69,7 @@ def init_module(image: bytes, params: str) -> None:
 
 
 def delete_module(name: str) -> None:
-    libc = _libc()
-    libc.syscall.restype = ctypes.c_long
+    ctypes, libc = _libc()
     ret = libc.syscall(ctypes.c_long(SYS_DELETE_MODULE),
                        ctypes.c_char_p(name.encode()),
                        ctypes.c_uint(O_NONBLOCK))

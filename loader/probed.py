@@ -16,7 +16,6 @@ but it makes a removal between reading and loading visible here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import List, Optional
 
 from . import protocol
@@ -26,11 +25,12 @@ THIS_MODULE = ".gnu.linkonce.this_module"
 BUILD_ID_NOTE = ".note.gnu.build-id"
 
 
-@dataclass
 class ProbedAddresses:
     """The stpc_addrs parameter, and the files held open for it."""
-    addresses: List[int]
-    held: List[int] = field(default_factory=list)
+
+    def __init__(self, addresses: List[int]):
+        self.addresses = addresses
+        self.held: List[int] = []
 
     @property
     def param(self) -> str:
@@ -197,19 +197,33 @@ def check_build_id(name: str, expected: str) -> None:
                           f"{expected}, found {found}")
 
 
+KALLSYMS = "/proc/kallsyms"
+#: how much of /proc/kallsyms one read takes: the kernel formats it as it
+#: is read, and the read stops once every wanted symbol is found
+_KALLSYMS_CHUNK = 1 << 16
+#: past this many names still wanted, a chunk is split into lines once
+#: rather than searched once per name
+_FEW_NAMES = 32
+
+
 def kernel_symbols(names: List[str]) -> dict:
     """Addresses of kernel (not module) symbols, from /proc/kallsyms:
     _stext, and the functions probed by name (kernel types from BTF).
     The first of several same-named symbols wins; the module checks
-    that kallsyms names the address it is given."""
+    that kallsyms names the address it is given.  The file lists the
+    kernel's symbols (``ADDRESS TYPE NAME``) before the modules' (which
+    end in ``\t[MODULE]``), and _stext comes first: reading stops at the
+    last name wanted (a whole read costs about a second under TCG)."""
     wanted, found = set(names), {}
     try:
-        with open("/proc/kallsyms") as kallsyms:
-            for line in kallsyms:
-                fields = line.split()
-                if len(fields) == 3 and fields[2] in wanted and \
-                        fields[2] not in found:
-                    found[fields[2]] = int(fields[0], 16)
+        with open(KALLSYMS, "rb") as kallsyms:
+            rest = b""
+            while wanted - found.keys():
+                chunk = kallsyms.read(_KALLSYMS_CHUNK)
+                if not chunk:
+                    break
+                lines, _, rest = (rest + chunk).rpartition(b"\n")
+                _symbols_in(lines + b"\n", wanted - found.keys(), found)
     except OSError:
         pass
     if found.get("_stext", 0) == 0:
@@ -221,3 +235,21 @@ def kernel_symbols(names: List[str]) -> dict:
                           "/proc/kallsyms: this kernel differs from the one "
                           "the module was built for")
     return found
+
+
+def _symbols_in(lines: bytes, missing: set, found: dict) -> None:
+    """Adds to FOUND the address of each MISSING name that whole lines of
+    kallsyms give to a kernel symbol (a line ``ADDRESS TYPE NAME``)."""
+    if len(missing) > _FEW_NAMES:
+        for line in lines.splitlines():
+            fields = line.split()
+            if len(fields) == 3:
+                name = fields[2].decode("latin-1")
+                if name in missing and name not in found:
+                    found[name] = int(fields[0], 16)
+        return
+    for name in missing:
+        at = lines.find(b" " + name.encode() + b"\n")
+        if at >= 0:
+            start = lines.rfind(b"\n", 0, at) + 1
+            found[name] = int(lines[start:at].split()[0], 16)

@@ -9,14 +9,15 @@ import select
 import signal
 import sys
 import time
-from dataclasses import dataclass
-from typing import BinaryIO, NoReturn, Optional
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, NoReturn, Optional
 
-from . import approved, color, command, kmod, probed, protocol
-from .approved import Invoker
+from . import color, kmod, probed, protocol
 from .image import ModuleImage, free_name, running_release
 from .kmod import LoaderError
-from .ndjson import JsonLines
+
+if TYPE_CHECKING:
+    from .approved import Invoker
+    from .command import Exec
 
 #: a poll() on the data file sleeps until a record or the run's end; a
 #: signal wakes it through the wakeup pipe; this bounds it all the same
@@ -27,8 +28,9 @@ _READ_SIZE = 1 << 20
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-@dataclass
-class RunOptions:
+#: NamedTuples, not dataclasses, through the whole run: importing
+#: dataclasses (and its inspect) costs every run's start more than these
+class RunOptions(NamedTuple):
     output: Optional[str] = None       # -o FILE
     command: Optional[str] = None      # -c CMD
     target_pid: Optional[int] = None   # -x PID
@@ -38,8 +40,7 @@ class RunOptions:
     command_as: Optional[Invoker] = None   # --approved under sudo: -c's user
 
 
-@dataclass
-class RunResult:
+class RunResult(NamedTuple):
     errors: int
     skipped: int
     dropped: int
@@ -80,8 +81,10 @@ def checked_image(data: bytes, options: RunOptions) -> ModuleImage:
 
 
 def run_module(data: bytes, options: RunOptions) -> RunResult:
-    plan = command.plan(options.command) \
-        if options.command is not None else None
+    plan = None
+    if options.command is not None:
+        from .command import plan as command_plan
+        plan = command_plan(options.command)
     image = checked_image(data, options)
     name = image.name
     with _StopSignals() as signals:
@@ -192,7 +195,10 @@ class _Output:
     def __init__(self, path: Optional[str], as_json: bool = False):
         self.path = path
         self.stdout: BinaryIO = sys.stdout.buffer
-        self.json = JsonLines(self._write_text) if as_json else None
+        self.json = None
+        if as_json:
+            from .ndjson import JsonLines
+            self.json = JsonLines(self._write_text)
 
     def __enter__(self):
         if self.path:
@@ -226,8 +232,9 @@ class _Child:
     """The -c command: forked now, exec'd once the probes are armed, so
     that its pid, given to the module as target(), is the command's."""
 
-    def __init__(self, plan: command.Exec,
-                 invoker: Optional[Invoker] = None):
+    def __init__(self, plan: Exec, invoker: Optional[Invoker] = None):
+        if invoker:
+            from . import approved  # noqa: F401 - for the child, imported now
         release_read, self.release_fd = os.pipe()
         self.failure_fd, failure_write = os.pipe()
         self.pid = os.fork()
@@ -263,7 +270,7 @@ class _Child:
         if self.status is None:
             _, self.status = os.waitpid(self.pid, 0)
 
-    def _exec_when_released(self, plan: command.Exec,
+    def _exec_when_released(self, plan: Exec,
                             invoker: Optional[Invoker], release_fd: int,
                             failure_fd: int) -> NoReturn:
         """In the forked child: becomes INVOKER if given, waits for the
@@ -274,7 +281,8 @@ class _Child:
             os.close(self.release_fd)
             os.close(self.failure_fd)
             if invoker:
-                approved.become(invoker)
+                from .approved import become    # imported before the fork
+                become(invoker)
             if os.read(release_fd, 1) == b"g":
                 # Python ignores these; the command gets the usual defaults
                 signal.signal(signal.SIGPIPE, signal.SIG_DFL)

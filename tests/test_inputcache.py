@@ -209,23 +209,27 @@ def test_v_and_k_run_the_passes(env, runs, tmp_path):
 
 def test_a_hit_imports_none_of_the_passes(env, tmp_path):
     """The point of the cache: a process that hits it starts no parser,
-    DWARF reader or template engine."""
+    DWARF reader or template engine, nor the build's modules (the
+    first run, a miss, builds with the fake kbuild)."""
     import subprocess
     import sys
     argv = ["-p4", "-r", str(env), "-e", WARNED.replace("x = 1; ", "")]
-    code = ("import sys\nfrom stpc.compiler import build, cli\n"
-            f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-            "import fake_kbuild, pytest\n"
-            "fake_kbuild.install(pytest.MonkeyPatch(), build)\n"
-            f"status = cli.main({argv!r})\n"
+    fake_build = ("from stpc.compiler import build\n"
+                  f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+                  "import fake_kbuild, pytest\n"
+                  "fake_kbuild.install(pytest.MonkeyPatch(), build)\n")
+    code = (f"status = cli.main({argv!r})\n"
             "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('lark', 'elftools', 'jinja2', 'rich') or m in "
+            "('lark', 'elftools', 'jinja2', 'rich', 'subprocess') or m in "
             "('stpc.compiler.parse', 'stpc.compiler.elaborate', "
-            "'stpc.compiler.translate', 'stpc.compiler.ast'))\n"
+            "'stpc.compiler.translate', 'stpc.compiler.ast', "
+            "'stpc.compiler.build', 'stpc.compiler.kbuild_replay'))\n"
             "print(status, heavy)\n")
-    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True,
-                           text=True, cwd=tmp_path, env=os.environ)
-            for _ in range(2)]
+    runs = [subprocess.run([sys.executable, "-c", "import sys\n"
+                            "from stpc.compiler import cli\n" + build + code],
+                           capture_output=True, text=True, cwd=tmp_path,
+                           env=os.environ)
+            for build in (fake_build, "")]
     first, second = (run.stdout.splitlines()[-1] for run in runs)
     assert first.startswith("0 ['"), runs[0].stderr
     assert second == "0 []", runs[1].stderr

@@ -16,7 +16,7 @@ from stpc.compiler import cli
 from stpc.loader import elf, kmod, metadata, protocol, run
 from stpc.loader.image import MODULE_SIGNATURE, SIGNATURE_MAGIC, ModuleImage
 from stpc.loader.kmod import LoaderError
-from test_loader_standalone import run_python
+from test_loader_standalone import COMPILER_ONLY, run_python
 from test_precompiled import SCRIPT, ko  # noqa: F401 - the fixture
 
 KERNEL_MODULE = Path("/lib/modules/6.1.0-57-amd64/kernel/fs/9p/9p.ko")
@@ -373,3 +373,33 @@ def test_a_ko_xz_is_refused_by_name(tmp_path):
         assert (proc.returncode, proc.stderr) == (
             1, f"ERROR: {path} is xz-compressed: decompress it first "
             f"(xz -d)\n")
+
+
+@pytest.mark.kbuild
+def test_a_ko_run_up_to_init_module_imports_no_compiler_module(ko):  # noqa: F811
+    """Everything a run does before loading (read and check the file):
+    stopped at ctypes' look-up of syscall, before anything is loaded; the
+    release checked is the module's, no module is taken as loaded."""
+    from stpc.loader.image import ModuleImage
+    release = ModuleImage.read(str(ko)).vermagic.split()[0]
+    code = (
+        "import os, sys\n"
+        "from stpc.loader import run\n"
+        f"run.running_release = lambda: {release!r}\n"
+        "run._may_load_modules = lambda: True\n"
+        "run.kmod.loaded_modules = lambda: []\n"
+        "run.probed.resolve = lambda info: run.probed.ProbedAddresses([])\n"
+        "def stop(event, args):\n"
+        "    if event == 'ctypes.dlsym' and args[1] == 'syscall':\n"
+        "        heavy = sorted(m for m in sys.modules if m.split('.')[0] in"
+        f" ('lark', 'elftools', 'jinja2') or m in {COMPILER_ONLY[3:]!r})\n"
+        "        print('init_module', heavy)\n"
+        "        sys.stdout.flush()\n"
+        "        os._exit(0)\n"
+        "sys.addaudithook(stop)\n"
+        "from stpc.compiler.cli import main\n"
+        f"main([{str(ko)!r}, '--run'])\n"
+        "os._exit(4)\n")
+    proc = run_python(code)
+    assert (proc.returncode, proc.stdout) == \
+        (0, "init_module ['ctypes']\n"), proc.stderr

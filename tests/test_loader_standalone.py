@@ -6,6 +6,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
+from stpc.loader.kmod import LoaderError
+
 BLOCKER = """
 import sys
 class Block:
@@ -50,3 +54,63 @@ def test_build_id_is_found_among_several_notes():
     notes = note(b"Xen\0", 1, b"\1\2\3") + note(b"GNU\0", 3, build_id)
     assert parse_build_id_note(notes) == build_id.hex()
     assert parse_build_id_note(note(b"GNU\0", 1, b"xx")) is None
+
+
+def test_kernel_symbols_are_read_up_to_the_last_name_wanted(tmp_path,
+                                                             monkeypatch):
+    """The first kernel symbol of each name wins, module symbols never,
+    across the reads' chunk boundaries, by both ways of searching a
+    chunk; the file is read no further than the last name wanted."""
+    from stpc.loader import probed
+    lines = [f"{0xffffffff81000000 + i:016x} T sym{i}" for i in range(5000)]
+    lines.insert(1, "ffffffff81000000 T _stext")
+    lines.insert(2500, "ffffffff82000000 t sym7")          # a second sym7
+    lines += ["ffffffffc0000000 t sym9\t[somemodule]",
+              "ffffffffc0000010 t only_in_a_module\t[somemodule]"]
+    kallsyms = tmp_path / "kallsyms"
+    kallsyms.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(probed, "KALLSYMS", str(kallsyms))
+    monkeypatch.setattr(probed, "_KALLSYMS_CHUNK", 1000)
+    few = ["_stext", "sym7", "sym4999"]
+    many = ["_stext"] + [f"sym{i}" for i in range(0, 5000, 97)]
+    for names in (few, many):
+        found = probed.kernel_symbols(names)
+        assert found == {name: 0xffffffff81000000 if name == "_stext" else
+                         0xffffffff81000000 + int(name[3:]) for name in names}
+    reads = []
+    real_open = open
+
+    def counting_open(path, mode="r"):
+        stream = real_open(path, mode)
+        read = stream.read
+        stream.read = lambda size=-1: reads.append(size) or read(size)
+        return stream
+    monkeypatch.setattr("builtins.open", counting_open)
+    assert probed.kernel_symbols(["_stext"]) == {"_stext": 0xffffffff81000000}
+    assert len(reads) == 1
+    monkeypatch.setattr("builtins.open", real_open)
+    with pytest.raises(LoaderError, match="only_in_a_module is not in"):
+        probed.kernel_symbols(["_stext", "only_in_a_module"])
+
+
+#: a module the compiler or its dependencies would bring in: none is
+#: needed to show the version or to run a pre-compiled module
+COMPILER_ONLY = ("lark", "elftools", "jinja2", "stpc.compiler.errors",
+                 "stpc.compiler.driver", "stpc.compiler.build",
+                 "stpc.compiler.inputcache", "ctypes", "traceback")
+
+
+def _loaded(code: str) -> list:
+    proc = run_python(code + "\nimport sys\nprint(sorted(m for m in "
+                      "sys.modules if m.split('.')[0] in ('lark', "
+                      f"'elftools', 'jinja2', 'ctypes', 'traceback') or m in"
+                      f" {COMPILER_ONLY!r}))")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def test_the_version_imports_no_compiler_module():
+    assert _loaded("from stpc.compiler.cli import main\n"
+                   "try:\n    main(['--version'])\n"
+                   "except SystemExit:\n    pass") == \
+        ["stpc 0.1.0 (loader protocol 1)", "[]"]

@@ -4,7 +4,6 @@ NDJSON output of ``--format json`` (docs/precompiled.md)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
@@ -183,7 +182,7 @@ def test_info_shows_every_probe_the_fit_and_the_signature(ko, kver):
 def test_a_signature_is_seen_at_the_end_of_the_file(ko):
     image = ModuleImage.read(str(ko))
     signature = b"\x30" * 300
-    signed = dataclasses.replace(image, data=image.data + signature +
+    signed = image._replace(data=image.data + signature +
                                  MODULE_SIGNATURE.pack(0, 0, 2, 0, 0, 300) +
                                  SIGNATURE_MAGIC)
     assert (image.signature_size, signed.signature_size) == (None, 300)
