@@ -141,10 +141,16 @@ def table(name: str, results, names: List[str]) -> List[str]:
     return rows
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_parser(doc: str, rounds: int) -> argparse.ArgumentParser:
+    """The options of the benchmarks that time whole stpc processes."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("-r", dest="kver", default=vm.find_kernel_release())
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = bench_parser(__doc__, rounds=5)
     parser.add_argument("--no-stap", action="store_true",
                         help="measure stpc only")
     args = parser.parse_args(argv)

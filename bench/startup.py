@@ -31,9 +31,7 @@ round and command by command, each with its own cache directory.
 
 from __future__ import annotations
 
-import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,10 +41,10 @@ from typing import Dict, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from compile import MODULE_PROBE, TRIVIAL, python_as_installed, timed  # noqa: E402,E501
+from compile import (MODULE_PROBE, TRIVIAL, bench_parser,  # noqa: E402
+                     median, python_as_installed, timed)
 sys.path.insert(0, str(ROOT / "tests"))
 import fixture  # noqa: E402
-import vm  # noqa: E402
 
 PACKAGES = ("compiler", "loader", "runtime_c", "tapset")
 
@@ -138,8 +136,8 @@ def baseline_tree(rev: str, work: Path) -> Path:
     return tree
 
 
-def commands(variant: Variant, kver: str, work: Path,
-             scripts: Dict[str, Path], ko: Path) -> Dict[str, List[str]]:
+def commands(variant: Variant, kver: str, scripts: Dict[str, Path],
+             ko: Path) -> Dict[str, List[str]]:
     found = {"python -c pass": [variant.python, "-c", "pass"],
              "stpc --version": variant.stpc("--version")}
     for name, script in scripts.items():
@@ -148,17 +146,8 @@ def commands(variant: Variant, kver: str, work: Path,
     return found
 
 
-def prepare(variant: Variant, kver: str, work: Path,
-            scripts: Dict[str, Path], ko: Path) -> None:
-    """Untimed: the cold builds, bytecode, and one run of each command."""
-    for argv in commands(variant, kver, work, scripts, ko).values():
-        variant.must_run(argv)
-
-
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-r", dest="kver", default=vm.find_kernel_release())
-    parser.add_argument("--rounds", type=int, default=11)
+    parser = bench_parser(__doc__, rounds=11)
     parser.add_argument("--baseline", metavar="REV",
                         help="also time REV's tree, paired with this one")
     args = parser.parse_args(argv)
@@ -185,18 +174,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         variants[-1].must_run(variants[-1].stpc(
             str(work / "kfn.stp"), "--emit-ko", "-m", ko.stem, "-r",
             args.kver, "--kernel-types", "btf"), work)
+        argvs = {v.name: commands(v, args.kver, scripts, ko)
+                 for v in variants}
+        # untimed: the cold builds, bytecode, and one run of each command
         for variant in variants:
-            prepare(variant, args.kver, work, scripts, ko)
+            for argv in argvs[variant.name].values():
+                variant.must_run(argv)
         results: Dict[Tuple[str, str], List[Tuple[float, float]]] = {}
-        names = list(commands(variants[0], args.kver, work, scripts, ko))
+        names = list(argvs[variants[0].name])
         for number in range(args.rounds):
             order = variants if number % 2 == 0 else variants[::-1]
             for name in names:
                 for variant in order:
-                    argv = commands(variant, args.kver, work, scripts,
-                                    ko)[name]
                     results.setdefault((variant.name, name), []).append(
-                        timed(argv, variant.env))
+                        timed(argvs[variant.name][name], variant.env))
     print(f"kernel {args.kver}, {os.cpu_count()} CPUs, median of "
           f"{args.rounds} rounds; seconds wall (CPU)\n")
     header = ["command"] + [v.name for v in variants]
@@ -205,9 +196,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name in names:
-        medians = [tuple(statistics.median(s[i] for s in
-                                           results[(v.name, name)])
-                         for i in (0, 1)) for v in variants]
+        medians = [tuple(median(results[(v.name, name)], i) for i in (0, 1))
+                   for v in variants]
         cells = [name] + [f"{wall:.3f} ({cpu:.3f})" for wall, cpu in medians]
         if len(variants) == 2:
             cells.append(f"{medians[1][0] / medians[0][0]:.2f}x "
