@@ -23,8 +23,7 @@ from .errors import EnvironmentProblem, StpcError, warn
 from . import kbuild_replay
 from .features import feature_defines
 from .inputcache import cache_dir
-from .kerneltree import (KernelTree, default_build_tree,  # noqa: F401
-                         release_of_tree, tree_identity)
+from .kerneltree import default_build_tree, tree_identity
 from ..loader import VERSION
 
 if TYPE_CHECKING:

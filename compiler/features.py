@@ -19,6 +19,9 @@ import tempfile
 from pathlib import Path
 from typing import Dict, Tuple
 
+from .inputcache import cache_dir
+from .kerneltree import tree_identity
+
 # What x86-64's ftrace_caller saves without SAVE_REGS is only defined
 # with DYNAMIC_FTRACE_WITH_ARGS; %s is how the pt_regs inside the
 # ftrace_regs is reached.
@@ -115,7 +118,6 @@ _CACHE_FORMAT = 1
 
 def feature_defines(build_tree: Path) -> Tuple[str, ...]:
     """The ``-D`` names of the features ``build_tree``'s kernel has."""
-    from .build import cache_dir, tree_identity
     cached = cache_dir() / "features" / f"{tree_identity(build_tree)}.json"
     try:
         found = json.loads(cached.read_text())

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional
 
 from . import ast as A
 from . import ctype as C
-from .build import cache_dir, default_build_tree, tree_identity
+from .inputcache import cache_dir
+from .kerneltree import default_build_tree, tree_identity
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite
 from .modtracepoints import ModuleEvents, ModuleFile, module_files

@@ -9,7 +9,8 @@ import subprocess
 import pytest
 
 from stpc.compiler import features
-from stpc.compiler.build import cache_dir, default_build_tree, tree_identity
+from stpc.compiler.inputcache import cache_dir
+from stpc.compiler.kerneltree import default_build_tree, tree_identity
 from stpc.compiler.driver import Compilation, CompileOptions
 
 pytestmark = pytest.mark.kbuild
