@@ -10,14 +10,12 @@ from __future__ import annotations
 import fcntl
 import shutil
 import subprocess
-import threading
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parent / "fixture_module"
 CACHE = Path(__file__).resolve().parent.parent / ".cache" / "fixture"
 FILES = ("stpc_fixture.c", "stpc_fixture_trace.h", "Kbuild", "Makefile")
 _OTHER_BUILD = '\nstatic const char stpc_fixture_variant[] __used = "other";\n'
-_lock = threading.Lock()
 
 
 def fixture_dir(kver: str, variant: str = "") -> Path:
@@ -31,10 +29,11 @@ def fixture_ko(kver: str, variant: str = "") -> Path:
 def build_fixture(kver: str, variant: str = "") -> Path:
     """The fixture's .ko for ``kver``, built once per source change (by
     one thread of one process at a time: `make test` runs the host and
-    the VM tests side by side)."""
+    the VM tests side by side, and each open of the lock file is locked
+    apart from the others, in one process as in two)."""
     out = fixture_dir(kver, variant)
     out.mkdir(parents=True, exist_ok=True)
-    with _lock, open(out.parent / f".{out.name}.lock", "w") as lock:
+    with open(out.parent / f".{out.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         changed = False
         for name in FILES:
