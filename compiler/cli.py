@@ -325,8 +325,7 @@ def _run_ko(args) -> int:
         from ..loader.info import show
         show(image, args.format == "json")
         return EXIT_OK
-    return run_module(image.data,
-                      _run_options(args, args.module_name)).exit_status
+    return run_module(image, _run_options(args, args.module_name)).exit_status
 
 
 def _run_approved(args) -> int:
@@ -334,13 +333,13 @@ def _run_approved(args) -> int:
     stapusr); standard library only."""
     from ..loader.approved import (APPROVED_DIR, approved_module,
                                    sudo_invoker)
-    from ..loader.image import running_release
+    from ..loader.image import ModuleImage, running_release
     from ..loader.run import run_module
     _refuse_beside_approved(args)
     data = approved_module(args.approved,
                            APPROVED_DIR.format(release=running_release()))
     options = _run_options(args)._replace(command_as=sudo_invoker())
-    return run_module(data, options).exit_status
+    return run_module(ModuleImage.parse(data), options).exit_status
 
 
 def _refuse_beside_approved(args) -> None:
@@ -524,8 +523,10 @@ def _finish(args, last: int, module, module_name: str) -> int:
         return EXIT_OK
     if args.emit_ko:
         print(module, file=sys.stderr)      # stdout is the script's
+    from ..loader.image import ModuleImage
     from ..loader.run import run_module
-    return run_module(module.read_bytes(), _run_options(args)).exit_status
+    return run_module(ModuleImage.read(str(module)),
+                      _run_options(args)).exit_status
 
 
 def _kernel(args):

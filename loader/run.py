@@ -68,10 +68,9 @@ def _may_load_modules() -> bool:
     return os.geteuid() == 0
 
 
-def checked_image(data: bytes, options: RunOptions) -> ModuleImage:
-    """The image to load, after every check that needs no loading: an
-    stpc module, for this kernel, run by root, under a free name."""
-    image = ModuleImage.parse(data)
+def checked_image(image: ModuleImage, options: RunOptions) -> ModuleImage:
+    """The image to load, after every check that needs no loading: for
+    this kernel, run by root, under a free name."""
     image.check_kernel(running_release())
     if not _may_load_modules():
         raise LoaderError("running a probe module needs root "
@@ -80,12 +79,12 @@ def checked_image(data: bytes, options: RunOptions) -> ModuleImage:
     return image if name == image.name else image.renamed(name)
 
 
-def run_module(data: bytes, options: RunOptions) -> RunResult:
+def run_module(image: ModuleImage, options: RunOptions) -> RunResult:
     plan = None
     if options.command is not None:
         from .command import plan as command_plan
         plan = command_plan(options.command)
-    image = checked_image(data, options)
+    image = checked_image(image, options)
     name = image.name
     with _StopSignals() as signals:
         addresses = probed.resolve(image.info)

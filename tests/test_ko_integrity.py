@@ -76,7 +76,7 @@ def refuse(tmp_path, capsys, no_loading):
         assert err.startswith("ERROR: ") and err.count("\n") == 1, err
         assert str(path) in err, err
         with pytest.raises(LoaderError):
-            run.run_module(data, run.RunOptions())
+            run.run_module(ModuleImage.parse(data), run.RunOptions())
         assert no_loading == []
         return err[len("ERROR: "):-1].replace(str(path), "x.ko")
     return refused
@@ -95,7 +95,7 @@ def flipped(data: bytes, at: int, mask: int) -> bytes:
 def test_the_intact_module_is_described_and_reaches_init_module(
         data, built_for, no_loading):
     with pytest.raises(InitModuleCalled):
-        run.run_module(data, run.RunOptions())
+        run.run_module(ModuleImage.parse(data), run.RunOptions())
     assert len(no_loading) == 1
     info = ModuleImage.parse(data).info
     assert info[metadata.CHECKSUM] == metadata.checksum(info)
@@ -252,7 +252,7 @@ def signed(data: bytes, size: int = 300) -> bytes:
 def test_a_signed_module_missing_its_last_byte_is_refused(
         data, refuse, built_for, no_loading):
     with pytest.raises(InitModuleCalled):
-        run.run_module(signed(data), run.RunOptions())
+        run.run_module(ModuleImage.parse(signed(data)), run.RunOptions())
     no_loading.clear()
     cut = signed(data)[:-1]     # the kernel would see no signature, only junk
     assert refuse(cut, "--run") == (
