@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #define BASE ((char *)0x20000000)
+#define SA_RESTORER 0x04000000	/* x86's, which glibc does not export */
 
 static void on_alarm(int sig)
 {
@@ -59,6 +60,14 @@ int main(void)
 	char *uts = m + 0x3000;
 	char *mask = m + 0x4000;
 	long *robust = (long *)(m + 0x5000);
+	long *action = (long *)(m + 0x5100);	/* the kernel's sigaction */
+	long *ignore = (long *)(m + 0x5140);
+	long *sigset = (long *)(m + 0x5180);
+	stack_t *altstack = (stack_t *)(m + 0x5200);
+	struct itimerval *itimer = (struct itimerval *)(m + 0x5300);
+	struct rlimit *rlim = (struct rlimit *)(m + 0x5340);
+	char *tms = m + 0x5400;
+	char *info = m + 0x5500;
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -68,6 +77,17 @@ int main(void)
 	iov->iov_len = 3;
 	offsets[1] = 8;
 	robust[0] = (long)robust;	/* an empty robust futex list */
+	action[0] = (long)BASE;		/* a handler never run */
+	action[1] = SA_RESTART | SA_RESTORER;
+	action[2] = (long)(BASE + 0x10);
+	action[3] = 1L << (SIGINT - 1) | 1L << (SIGPIPE - 1) |
+		    1L << (SIGUSR2 - 1);
+	ignore[0] = (long)SIG_IGN;
+	sigset[0] = 1L << (SIGUSR1 - 1);
+	altstack->ss_sp = m + 0x6000;
+	altstack->ss_size = 0x10000;	/* beyond any frame's minimum */
+	itimer->it_interval.tv_sec = 1;
+	itimer->it_interval.tv_usec = 500;
 	signal(SIGALRM, on_alarm);
 
 	syscall(SYS_umask, 022);
@@ -188,6 +208,20 @@ int main(void)
 	syscall(SYS_rt_sigpending, out, 8);
 	syscall(SYS_set_robust_list, robust, 24);
 	syscall(SYS_get_robust_list, 0, out, out + 8);
+	/* signals, select, limits, times: SIGUSR1 is never sent */
+	syscall(SYS_rt_sigaction, SIGUSR1, action, out, 8);
+	syscall(SYS_rt_sigaction, SIGUSR2, ignore, NULL, 8);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, sigset, out, 8);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, out, 8);
+	syscall(SYS_sigaltstack, altstack, out);
+	syscall(SYS_select, 0, NULL, NULL, NULL, zero_time);
+	/* a zero value disarms the timer whatever its interval */
+	syscall(SYS_setitimer, ITIMER_VIRTUAL, itimer, out);
+	syscall(SYS_setrlimit, RLIMIT_CORE, rlim);
+	syscall(SYS_prlimit64, 0, RLIMIT_CORE, rlim, out);
+	syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, out);
+	syscall(SYS_times, tms);
+	syscall(SYS_sysinfo, info);
 	syscall(SYS_exit, 0);
 	return 1;
 }

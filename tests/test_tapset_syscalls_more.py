@@ -126,6 +126,17 @@ STAP_ENTRY = {
     "rt_sigpending": "set_uaddr sigsetsize",
     "set_robust_list": "len list_head_uaddr",
     "get_robust_list": "len_uaddr list_head_uaddr pid",
+    "rt_sigaction": "act_str act_uaddr oact_uaddr sig sig_str sigsetsize",
+    "rt_sigprocmask": "how how_str oldset_uaddr set_str set_uaddr sigsetsize",
+    "sigaltstack": "uoss_uaddr uss_str uss_uaddr",
+    "select": "exceptfds_uaddr n readfds_uaddr timeout_str timeout_uaddr "
+              "writefds_uaddr",
+    "setitimer": "ovalue_uaddr value_str value_uaddr which which_str",
+    "setrlimit": "resource resource_str rlim_str rlim_uaddr",
+    "prlimit64": "new_rlim_str new_rlim_uaddr old_rlim_uaddr pid resource "
+                 "resource_str",
+    "times": "buf_str buf_uaddr",
+    "sysinfo": "info_str info_uaddr",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}

@@ -2147,7 +2147,7 @@ probe {entries} {{
 probe {returns} {{
 	if (!on || pid() != target())
 		next
-	if (name == "time")
+	if (name == "time" || name == "times")
 		ret = "a time"
 	else if (retval == pid() && (name == "setsid" || name == "getpgid" ||
 		 name == "getpgrp" || name == "getsid" ||
@@ -2359,6 +2359,32 @@ set_robust_list(0x20005000, 24)
 set_robust_list = 0
 get_robust_list(0, 0x20002000, 0x20002008)
 get_robust_list = 0
+rt_sigaction(SIGUSR1, {0x20000000, SA_RESTART|SA_RESTORER, 0x20000010, \
+[SIGINT|SIGPIPE|SIGUSR2]}, 0x20002000, 8)
+rt_sigaction = 0
+rt_sigaction(SIGUSR2, {SIG_IGN}, 0x0, 8)
+rt_sigaction = 0
+rt_sigprocmask(SIG_BLOCK, [SIGUSR1], 0x20002000, 8)
+rt_sigprocmask = 0
+rt_sigprocmask(SIG_SETMASK, NULL, 0x20002000, 8)
+rt_sigprocmask = 0
+sigaltstack({ss_sp=0x20006000, ss_flags=0x0, ss_size=65536}, 0x20002000)
+sigaltstack = 0
+select(0, 0x0, 0x0, 0x0, [0.000000])
+select = 0
+setitimer(ITIMER_VIRTUAL, [1.000500,0.000000], 0x20002000)
+setitimer = 0
+setrlimit(RLIMIT_CORE, [0,0])
+setrlimit = 0
+prlimit64(0, RLIMIT_CORE, [0,0], 0x20002000)
+prlimit64 = 0
+prlimit64(0, RLIMIT_NOFILE, NULL, 0x20002000)
+prlimit64 = 0
+times({tms_utime=0, tms_stime=0, tms_cutime=0, tms_cstime=0})
+times = a time
+sysinfo({uptime=0, loads=[0, 0, 0], totalram=0, freeram=0, sharedram=0, \
+bufferram=0, totalswap=0, freeswap=0, procs=0})
+sysinfo = 0
 exit(0)
 """
 
@@ -2378,6 +2404,9 @@ _SYSCALL_MORE_HELPERS = r"""probe begin {
 		_mlockall_flags_str(7))
 	println(_opoll_op_str(2), " ", _mfd_flags_str(0x80003), " ",
 		_getrandom_flags_str(4))
+	println(_sigprocmask_how_str(-1), " ", _stpc_sigset_str(0x1800), " ",
+		_stpc_sigset_str(1 << 40), " ", _stp_sigset_u(0), " ",
+		_stp_sigaltstack_u(0), " ", _struct_rlimit_u(1))
 	exit()
 }"""
 _SYSCALL_MORE_HELPERS_OUT = """\
@@ -2387,6 +2416,7 @@ LOCK_READ|LOCK_WRITE 0x0 LOCK_UN|0x100 \
 SPLICE_F_MOVE|SPLICE_F_NONBLOCK|SPLICE_F_MORE|SPLICE_F_GIFT
 MADV_HWPOISON 0x7 0x4 MS_INVALIDATE|MS_SYNC MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT
 EPOLL_CTL_DEL MFD_CLOEXEC|MFD_ALLOW_SEALING|O_CLOEXEC 0x4
+0xffffffffffffffff [SIGPIPE|SIGUSR2] [EMPTY] NULL 0x0 0x1
 """
 
 
