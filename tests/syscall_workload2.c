@@ -10,7 +10,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -18,8 +20,10 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +72,9 @@ int main(void)
 	struct rlimit *rlim = (struct rlimit *)(m + 0x5340);
 	char *tms = m + 0x5400;
 	char *info = m + 0x5500;
+	char *fifo = strcpy(m + 0x5600, "/tmp/stpc-sc2/p");
+	char *node = strcpy(m + 0x5680, "/tmp/stpc-sc2/n");
+	struct timespec *utimes = (struct timespec *)(m + 0x5700);
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -88,6 +95,9 @@ int main(void)
 	altstack->ss_size = 0x10000;	/* beyond any frame's minimum */
 	itimer->it_interval.tv_sec = 1;
 	itimer->it_interval.tv_usec = 500;
+	utimes[0].tv_sec = 1;
+	utimes[0].tv_nsec = 500;
+	utimes[1].tv_nsec = UTIME_OMIT;
 	signal(SIGALRM, on_alarm);
 
 	syscall(SYS_umask, 022);
@@ -222,6 +232,18 @@ int main(void)
 	syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, out);
 	syscall(SYS_times, tms);
 	syscall(SYS_sysinfo, info);
+	/* nodes, times and space in the directory; no child to wait for */
+	syscall(SYS_mknod, fifo, S_IFIFO | 0644, 0);
+	syscall(SYS_mknodat, AT_FDCWD, node, S_IFREG | 0600, 0);
+	syscall(SYS_utimensat, AT_FDCWD, file, utimes, AT_SYMLINK_NOFOLLOW);
+	syscall(SYS_fallocate, fd, FALLOC_FL_KEEP_SIZE, 0x1000, 4096);
+	syscall(SYS_fadvise64, fd, 0, 4096, POSIX_FADV_SEQUENTIAL);
+	syscall(SYS_waitid, P_ALL, 0, out, WNOHANG | WEXITED, NULL);
+	/* watch 1 of descriptor 11; descriptors 13, 14 and 15 */
+	syscall(SYS_inotify_add_watch, ifd, dir, IN_CREATE | IN_DELETE);
+	syscall(SYS_inotify_init);
+	syscall(SYS_eventfd, 3);
+	syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
 	syscall(SYS_exit, 0);
 	return 1;
 }

@@ -137,6 +137,17 @@ STAP_ENTRY = {
                  "resource_str",
     "times": "buf_str buf_uaddr",
     "sysinfo": "info_str info_uaddr",
+    "mknod": "dev mode mode_str pathname pathname_unquoted",
+    "mknodat": "dev dirfd dirfd_str mode mode_str pathname pathname_unquoted",
+    "utimensat": "dfd dfd_str filename filename_uaddr filename_unquoted "
+                 "flags flags_str tsp_str tsp_uaddr",
+    "fallocate": "fd len mode mode_str offset",
+    "fadvise64": "advice advice_str fd len offset",
+    "waitid": "infop_uaddr options options_str pid rusage_uaddr which "
+              "which_str",
+    "inotify_add_watch": "fd mask mask_str path path_uaddr path_unquoted",
+    "inotify_init": "flags",
+    "eventfd": "count flags flags_str",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}
