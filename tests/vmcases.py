@@ -1126,6 +1126,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
+             syscall_more_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              [c for c in process_cases(kver)
