@@ -10,7 +10,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/falloc.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
@@ -18,12 +20,15 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #define BASE ((char *)0x20000000)
+#define SA_RESTORER 0x04000000	/* x86's, which glibc does not export */
 
 static void on_alarm(int sig)
 {
@@ -59,6 +64,17 @@ int main(void)
 	char *uts = m + 0x3000;
 	char *mask = m + 0x4000;
 	long *robust = (long *)(m + 0x5000);
+	long *action = (long *)(m + 0x5100);	/* the kernel's sigaction */
+	long *ignore = (long *)(m + 0x5140);
+	long *sigset = (long *)(m + 0x5180);
+	stack_t *altstack = (stack_t *)(m + 0x5200);
+	struct itimerval *itimer = (struct itimerval *)(m + 0x5300);
+	struct rlimit *rlim = (struct rlimit *)(m + 0x5340);
+	char *tms = m + 0x5400;
+	char *info = m + 0x5500;
+	char *fifo = strcpy(m + 0x5600, "/tmp/stpc-sc2/p");
+	char *node = strcpy(m + 0x5680, "/tmp/stpc-sc2/n");
+	struct timespec *utimes = (struct timespec *)(m + 0x5700);
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -68,6 +84,20 @@ int main(void)
 	iov->iov_len = 3;
 	offsets[1] = 8;
 	robust[0] = (long)robust;	/* an empty robust futex list */
+	action[0] = (long)BASE;		/* a handler never run */
+	action[1] = SA_RESTART | SA_RESTORER;
+	action[2] = (long)(BASE + 0x10);
+	action[3] = 1L << (SIGINT - 1) | 1L << (SIGPIPE - 1) |
+		    1L << (SIGUSR2 - 1);
+	ignore[0] = (long)SIG_IGN;
+	sigset[0] = 1L << (SIGUSR1 - 1);
+	altstack->ss_sp = m + 0x6000;
+	altstack->ss_size = 0x10000;	/* beyond any frame's minimum */
+	itimer->it_interval.tv_sec = 1;
+	itimer->it_interval.tv_usec = 500;
+	utimes[0].tv_sec = 1;
+	utimes[0].tv_nsec = 500;
+	utimes[1].tv_nsec = UTIME_OMIT;
 	signal(SIGALRM, on_alarm);
 
 	syscall(SYS_umask, 022);
@@ -188,6 +218,32 @@ int main(void)
 	syscall(SYS_rt_sigpending, out, 8);
 	syscall(SYS_set_robust_list, robust, 24);
 	syscall(SYS_get_robust_list, 0, out, out + 8);
+	/* signals, select, limits, times: SIGUSR1 is never sent */
+	syscall(SYS_rt_sigaction, SIGUSR1, action, out, 8);
+	syscall(SYS_rt_sigaction, SIGUSR2, ignore, NULL, 8);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, sigset, out, 8);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, NULL, out, 8);
+	syscall(SYS_sigaltstack, altstack, out);
+	syscall(SYS_select, 0, NULL, NULL, NULL, zero_time);
+	/* a zero value disarms the timer whatever its interval */
+	syscall(SYS_setitimer, ITIMER_VIRTUAL, itimer, out);
+	syscall(SYS_setrlimit, RLIMIT_CORE, rlim);
+	syscall(SYS_prlimit64, 0, RLIMIT_CORE, rlim, out);
+	syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, NULL, out);
+	syscall(SYS_times, tms);
+	syscall(SYS_sysinfo, info);
+	/* nodes, times and space in the directory; no child to wait for */
+	syscall(SYS_mknod, fifo, S_IFIFO | 0644, 0);
+	syscall(SYS_mknodat, AT_FDCWD, node, S_IFREG | 0600, 0);
+	syscall(SYS_utimensat, AT_FDCWD, file, utimes, AT_SYMLINK_NOFOLLOW);
+	syscall(SYS_fallocate, fd, FALLOC_FL_KEEP_SIZE, 0x1000, 4096);
+	syscall(SYS_fadvise64, fd, 0, 4096, POSIX_FADV_SEQUENTIAL);
+	syscall(SYS_waitid, P_ALL, 0, out, WNOHANG | WEXITED, NULL);
+	/* watch 1 of descriptor 11; descriptors 13, 14 and 15 */
+	syscall(SYS_inotify_add_watch, ifd, dir, IN_CREATE | IN_DELETE);
+	syscall(SYS_inotify_init);
+	syscall(SYS_eventfd, 3);
+	syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
 	syscall(SYS_exit, 0);
 	return 1;
 }

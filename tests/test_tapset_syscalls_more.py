@@ -126,6 +126,28 @@ STAP_ENTRY = {
     "rt_sigpending": "set_uaddr sigsetsize",
     "set_robust_list": "len list_head_uaddr",
     "get_robust_list": "len_uaddr list_head_uaddr pid",
+    "rt_sigaction": "act_str act_uaddr oact_uaddr sig sig_str sigsetsize",
+    "rt_sigprocmask": "how how_str oldset_uaddr set_str set_uaddr sigsetsize",
+    "sigaltstack": "uoss_uaddr uss_str uss_uaddr",
+    "select": "exceptfds_uaddr n readfds_uaddr timeout_str timeout_uaddr "
+              "writefds_uaddr",
+    "setitimer": "ovalue_uaddr value_str value_uaddr which which_str",
+    "setrlimit": "resource resource_str rlim_str rlim_uaddr",
+    "prlimit64": "new_rlim_str new_rlim_uaddr old_rlim_uaddr pid resource "
+                 "resource_str",
+    "times": "buf_str buf_uaddr",
+    "sysinfo": "info_str info_uaddr",
+    "mknod": "dev mode mode_str pathname pathname_unquoted",
+    "mknodat": "dev dirfd dirfd_str mode mode_str pathname pathname_unquoted",
+    "utimensat": "dfd dfd_str filename filename_uaddr filename_unquoted "
+                 "flags flags_str tsp_str tsp_uaddr",
+    "fallocate": "fd len mode mode_str offset",
+    "fadvise64": "advice advice_str fd len offset",
+    "waitid": "infop_uaddr options options_str pid rusage_uaddr which "
+              "which_str",
+    "inotify_add_watch": "fd mask mask_str path path_uaddr path_unquoted",
+    "inotify_init": "flags",
+    "eventfd": "count flags flags_str",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}

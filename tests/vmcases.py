@@ -1126,6 +1126,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
+             syscall_more_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              [c for c in process_cases(kver)
@@ -2147,7 +2148,7 @@ probe {entries} {{
 probe {returns} {{
 	if (!on || pid() != target())
 		next
-	if (name == "time")
+	if (name == "time" || name == "times")
 		ret = "a time"
 	else if (retval == pid() && (name == "setsid" || name == "getpgid" ||
 		 name == "getpgrp" || name == "getsid" ||
@@ -2347,6 +2348,8 @@ time(0x0)
 time = a time
 timerfd_gettime(10, 0x20002000)
 timerfd_gettime = 0
+inotify_init1(0x0)
+inotify_init1 = 11
 inotify_rm_watch(11, 1)
 inotify_rm_watch = -22 (EINVAL)
 memfd_create("stpc", MFD_CLOEXEC)
@@ -2359,6 +2362,53 @@ set_robust_list(0x20005000, 24)
 set_robust_list = 0
 get_robust_list(0, 0x20002000, 0x20002008)
 get_robust_list = 0
+rt_sigaction(SIGUSR1, {0x20000000, SA_RESTART|SA_RESTORER, 0x20000010, \
+[SIGINT|SIGPIPE|SIGUSR2]}, 0x20002000, 8)
+rt_sigaction = 0
+rt_sigaction(SIGUSR2, {SIG_IGN}, 0x0, 8)
+rt_sigaction = 0
+rt_sigprocmask(SIG_BLOCK, [SIGUSR1], 0x20002000, 8)
+rt_sigprocmask = 0
+rt_sigprocmask(SIG_SETMASK, NULL, 0x20002000, 8)
+rt_sigprocmask = 0
+sigaltstack({ss_sp=0x20006000, ss_flags=0x0, ss_size=65536}, 0x20002000)
+sigaltstack = 0
+select(0, 0x0, 0x0, 0x0, [0.000000])
+select = 0
+setitimer(ITIMER_VIRTUAL, [1.000500,0.000000], 0x20002000)
+setitimer = 0
+setrlimit(RLIMIT_CORE, [0,0])
+setrlimit = 0
+prlimit64(0, RLIMIT_CORE, [0,0], 0x20002000)
+prlimit64 = 0
+prlimit64(0, RLIMIT_NOFILE, NULL, 0x20002000)
+prlimit64 = 0
+times({tms_utime=0, tms_stime=0, tms_cutime=0, tms_cstime=0})
+times = a time
+sysinfo({uptime=0, loads=[0, 0, 0], totalram=0, freeram=0, sharedram=0, \
+bufferram=0, totalswap=0, freeswap=0, procs=0})
+sysinfo = 0
+mknod("/tmp/stpc-sc2/p", S_IFIFO|0644, 0)
+mknod = 0
+mknodat(AT_FDCWD, "/tmp/stpc-sc2/n", S_IFREG|0600, 0)
+mknodat = 0
+utimensat(AT_FDCWD, "/tmp/stpc-sc2/f", [1.000000500][UTIME_OMIT], \
+AT_SYMLINK_NOFOLLOW)
+utimensat = 0
+fallocate(4, FALLOC_FL_KEEP_SIZE, 0x1000, 4096)
+fallocate = 0
+fadvise64(4, 0, 4096, POSIX_FADV_SEQUENTIAL)
+fadvise64 = 0
+waitid(P_ALL, 0, 0x20002000, WNOHANG|WEXITED, 0x0)
+waitid = -10 (ECHILD)
+inotify_add_watch(11, "/tmp/stpc-sc2", IN_CREATE|IN_DELETE)
+inotify_add_watch = 1
+inotify_init()
+inotify_init = 13
+eventfd(3)
+eventfd = 14
+eventfd2(0, EFD_NONBLOCK|EFD_CLOEXEC)
+eventfd2 = 15
 exit(0)
 """
 
@@ -2378,6 +2428,14 @@ _SYSCALL_MORE_HELPERS = r"""probe begin {
 		_mlockall_flags_str(7))
 	println(_opoll_op_str(2), " ", _mfd_flags_str(0x80003), " ",
 		_getrandom_flags_str(4))
+	println(_sigprocmask_how_str(-1), " ", _stpc_sigset_str(0x1800), " ",
+		_stpc_sigset_str(1 << 40), " ", _stp_sigset_u(0), " ",
+		_stp_sigaltstack_u(0), " ", _struct_rlimit_u(1))
+	println(_mknod_mode_str(0x21b6), " ", _mknod_mode_str(0xa1ff), " ",
+		_mknod_mode_str(0), " ", _stp_fallocate_mode_str(0x23), " ",
+		_fadvice_advice_str(6), " ", _waitid_which_str(3), " ",
+		_inotify_watch_mask_str(0x80001000), " ",
+		_eventfd2_flag_str(0x80801))
 	exit()
 }"""
 _SYSCALL_MORE_HELPERS_OUT = """\
@@ -2387,6 +2445,9 @@ LOCK_READ|LOCK_WRITE 0x0 LOCK_UN|0x100 \
 SPLICE_F_MOVE|SPLICE_F_NONBLOCK|SPLICE_F_MORE|SPLICE_F_GIFT
 MADV_HWPOISON 0x7 0x4 MS_INVALIDATE|MS_SYNC MCL_CURRENT|MCL_FUTURE|MCL_ONFAULT
 EPOLL_CTL_DEL MFD_CLOEXEC|MFD_ALLOW_SEALING|O_CLOEXEC 0x4
+0xffffffffffffffff [SIGPIPE|SIGUSR2] [EMPTY] NULL 0x0 0x1
+S_IFCHR|0666 0120777 00 FALLOC_FL_KEEP_SIZE|FALLOC_FL_PUNCH_HOLE|0x20 0x6 0x3 \
+IN_ONESHOT|0x1000 EFD_NONBLOCK|EFD_CLOEXEC|EFD_SEMAPHORE
 """
 
 
@@ -2394,8 +2455,12 @@ def syscall_more_cases(kver: str) -> List[VmCase]:
     """The syscall tapset's second part: each alias's name, argstr and
     retstr under a -c command that makes every one of them."""
     workload = WORK / "syscall_workload2"
+    # Every syscall of the guest runs each tracepoint alias's handler
+    # (47 entries, 47 returns): under TCG that passed STP_OVERLOAD's 50%
+    # at times, which this case (formatting) does not check.
     case = _inline("tapset/syscalls-more", kver, _syscalls_more_script(),
-                   ["-c", str(workload)], stdout=_SYSCALLS_MORE_OUT,
+                   ["-c", str(workload)], defines=["-DSTP_NO_OVERLOAD"],
+                   stdout=_SYSCALLS_MORE_OUT,
                    stderr=None, stderr_pattern=_MAYBE_SKIPPED)
     case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
                              str(ROOT / "tests" / "syscall_workload2.c")])
