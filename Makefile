@@ -70,10 +70,13 @@ print-packages:
 	@printf 'apt %s\n' $(APT_PACKAGES) $(KERNEL2_PACKAGES)
 	@printf 'pip %s\n' $(PIP_PACKAGES)
 
-$(VENV)/.installed: pyproject.toml
+# The editable install's path finder is then replaced by links: it costs
+# every stpc process in the test VM a noticeable start (tests/devinstall.py).
+$(VENV)/.installed: pyproject.toml tests/devinstall.py
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --upgrade pip
 	$(VPY) -m pip install --quiet -e '.[test]' $(PIP_PACKAGES)
+	$(VPY) tests/devinstall.py
 	touch $@
 
 demo: setup
