@@ -49,9 +49,11 @@ class Library:
 
 
 def builtin_dir() -> Path:
-    """stpc's own tapsets (package data of ``stpc.tapset``)."""
+    """stpc's own tapsets (package data of ``stpc.tapset``), by their real
+    path: a checkout's venv reaches them through a link, and diagnostics
+    and the C's markers name the checkout's files."""
     from .. import tapset
-    return Path(tapset.__path__[0])
+    return Path(tapset.__path__[0]).resolve()
 
 
 def search_dirs(include: Sequence[str], env: PreprocessEnv) -> List[str]:
