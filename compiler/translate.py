@@ -21,7 +21,7 @@ from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
                  ProbeSite, ProcessSite, Program, ResolvedSite, T)
 from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
-from .lower_stmt import lower_body
+from .lower_stmt import assigned_before_read, lower_body
 from .procprobes import lifetime_filters
 from .usyms import calls_usyms, file_symbols
 from .storage import (FrameView, c_long, map_capacity, member_decl,
@@ -67,6 +67,7 @@ class HandlerView:
     frame: FrameView
     body: List[str]
     data_size: int = 0      # an @entry() handler: bytes of values it saves
+    zero_locals: bool = False   # a local may be read before it is set
 
 
 @dataclass
@@ -413,7 +414,8 @@ class _ModuleView:
                              entry_nodes=entry_captures(
                                  handler.decl.body, _returns(site)))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
-        return HandlerView(name, frame, body)
+        return HandlerView(name, frame, body, zero_locals=not (
+            assigned_before_read(handler.scope.body, handler.scope.locals)))
 
     def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads

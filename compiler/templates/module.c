@@ -194,7 +194,7 @@ static void stpc_{{ handler.name }}(struct stpc_context *c)
 	struct {{ handler.frame.struct }} *l __maybe_unused =
 		&stpc_ctx(c)->probe.{{ handler.frame.member }};
 
-{% if handler.frame.vars %}
+{% if handler.zero_locals %}
 	memset(&l->vars, 0, sizeof(l->vars));
 {% endif %}
 {% for line in handler.body %}
