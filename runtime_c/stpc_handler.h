@@ -17,14 +17,6 @@
 #ifndef STPC_HANDLER_H
 #define STPC_HANDLER_H
 
-#ifndef STPC_OVERLOAD_SAMPLE
-#define STPC_OVERLOAD_SAMPLE 8
-#endif
-
-#if (STPC_OVERLOAD_SAMPLE & (STPC_OVERLOAD_SAMPLE - 1)) != 0
-#error "STPC_OVERLOAD_SAMPLE must be a power of two"
-#endif
-
 /* Probes that fire on the kernel's behalf, which overload may end;
  * begin, end and error probes run once each, bounded by MAXACTION. */
 static __always_inline bool stpc_overload_timed(struct stpc_context *c,
