@@ -48,12 +48,13 @@ def check_prerequisites(bench: str, kver: str) -> None:
 
 
 def run_host(bench: str, argv: list[str], cwd: Path, what: str,
-             env: dict | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=True,
+             env: dict | None = None,
+             text: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, cwd=cwd, capture_output=True, text=text,
                           env=env)
     if proc.returncode != 0:
         raise SystemExit(f"{bench}: {what} failed ({shlex.join(argv)}):\n"
-                         f"{proc.stdout}{proc.stderr}")
+                         f"{proc.stdout!s}{proc.stderr!s}")
     return proc
 
 

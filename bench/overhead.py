@@ -4,7 +4,7 @@ a bare kprobe, a bare ftrace_ops, SystemTap 4.8 and bpftrace, side by side
 in one VM boot.
 
     python3 bench/overhead.py [-r KVER] [--rounds N] [--calls N]
-                              [--no-stap] [--no-bpftrace]
+                              [--no-stap] [--no-bpftrace] [--baseline REV]
 
 bench/modules/ is built on the host with kbuild (with DWARF): the target
 module stpc_bench_target, where writing N to /proc/stpc_bench calls the
@@ -18,6 +18,10 @@ target, then runs the rounds; each round runs every variant once, in an
 order rotated from round to round, each loading its probe, making the
 calls, and unloading it.  Every variant must report as many hits as
 calls made (the proof that its probe fired), or the run fails.
+With --baseline REV, stpc's scripts are also compiled by the stpc of git
+revision REV (its tree from `git archive`, run on this venv's
+libraries) and run as variants of their own in the same boot, so that
+a change is measured before and after side by side.
 
 Prints Markdown for docs/performance.md: the median ns per call (and the
 range over the rounds), the cost the probe adds over no probe, that added
@@ -28,11 +32,14 @@ hardware: compare ratios within one run, not times across runs.
 
 from __future__ import annotations
 
+import io
 import re
 import shlex
 import shutil
 import statistics
 import sys
+import sysconfig
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -145,10 +152,40 @@ VARIANTS = [
 ]
 
 
-def variants(stap: bool, bpftrace: bool) -> list[Variant]:
+# the stpc variants also built by the stpc of --baseline REV
+BASELINE = ("stpc_count", "stpc_count_no_overload", "stpc_args", "stpc_hist")
+
+
+def variants(stap: bool, bpftrace: bool,
+             baseline: Optional[str]) -> list[Variant]:
     tools = {"": True, "stap": stap, "bpftrace": bpftrace}
-    return [Variant(key, label, run, hits)
-            for key, tool, label, run, hits in VARIANTS if tools[tool]]
+    found = [Variant(key, label, run, hits)
+             for key, tool, label, run, hits in VARIANTS if tools[tool]]
+    if baseline:
+        found += [Variant(f"{v.key}_base", f"{v.label} at {baseline}",
+                          v.run.replace(f"{v.key}.ko", f"{v.key}_base.ko"),
+                          v.hits)
+                  for v in found if v.key in BASELINE]
+    return found
+
+
+def baseline_stpc(work: Path, rev: str) -> list[str]:
+    """The command that runs the stpc of git revision REV: its tree from
+    git archive, imported on this venv's libraries (-S: without the
+    venv's own, editable, stpc)."""
+    tree = work / "baseline"
+    archive = run_host(BENCH, ["git", "-C", str(ROOT), "archive", rev],
+                       work, f"git archive {rev}", text=False).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tree)
+    package = tree / "import" / "stpc"
+    package.mkdir(parents=True)
+    for part in ("compiler", "loader", "runtime_c", "tapset"):
+        (package / part).symlink_to(tree / part)
+    path = f"{tree / 'import'}:{sysconfig.get_paths()['purelib']}"
+    return ["env", f"PYTHONPATH={path}", sys.executable, "-S", "-c",
+            "import sys; from stpc.compiler.cli import main; "
+            "sys.exit(main())"]
 
 
 # (stpc's variant, the other, the target for stpc's added cost / the other's)
@@ -160,6 +197,10 @@ COMPARISONS = [
     ("stpc_count", "stpc_count_no_overload", ""),
     # what saving the registers (FTRACE_OPS_FL_SAVE_REGS) costs
     ("stpc_count", "stpc_count_regs", ""),
+    # before and after, with --baseline
+    ("stpc_count", "stpc_count_base", ""),
+    ("stpc_args", "stpc_args_base", ""),
+    ("stpc_hist", "stpc_hist_base", ""),
     ("stpc_count", "stap_count", ""),
     ("stpc_args", "stap_args", "<= 0.3"),
     ("stpc_count", "bpf_count", "<= 0.33"),
@@ -167,7 +208,8 @@ COMPARISONS = [
 ]
 
 
-def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
+def build(work: Path, kver: str, stap: bool, bpftrace: bool,
+          baseline: Optional[str]) -> None:
     """Every module on the host, into WORK."""
     for source in MODULES.iterdir():
         shutil.copy(source, work)
@@ -177,13 +219,19 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool) -> None:
                "hist": HIST}
     stpc_builds = {**{name: (name, []) for name in scripts},
                    "count_no_overload": ("count", ["-D", "STP_NO_OVERLOAD"])}
+    compilers = [(["stpc"], "")]
+    if baseline:
+        compilers.append((baseline_stpc(work, baseline), "_base"))
     for name, (script, defines) in stpc_builds.items():
         (work / f"stpc_{name}.stp").write_text(
             scripts[script] % (POINT % TARGET))
-        run_host(BENCH, ["stpc", f"stpc_{name}.stp", "--emit-ko", "-m",
-                         f"stpc_{name}", "-r", kver, "--debuginfo-path",
-                         str(work), *defines], work,
-                 f"stpc on the {name} script")
+        for stpc, suffix in compilers:
+            if suffix and f"stpc_{name}" not in BASELINE:
+                continue
+            run_host(BENCH, [*stpc, f"stpc_{name}.stp", "--emit-ko", "-m",
+                             f"stpc_{name}{suffix}", "-r", kver,
+                             "--debuginfo-path", str(work), *defines], work,
+                     f"stpc{suffix} on the {name} script")
     if stap:
         runtime = ensure_runtime(work)
         for name in ("count", "args"):
@@ -300,6 +348,9 @@ def main() -> int:
                         help="leave SystemTap out even when installed")
     parser.add_argument("--no-bpftrace", action="store_true",
                         help="leave bpftrace out even when installed")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also run stpc's variants as compiled by the "
+                        "stpc of git revision REV, in the same boot")
     args = parser.parse_args()
     check_prerequisites(BENCH, args.kver)
     stap = not args.no_stap and shutil.which("stap") is not None
@@ -310,10 +361,10 @@ def main() -> int:
             print(f"overhead: {tool} left out (not installed or --no-"
                   f"{package.replace('systemtap', 'stap')}; apt-get install "
                   f"{package})", file=sys.stderr)
-    found = variants(stap, bpftrace)
+    found = variants(stap, bpftrace, args.baseline)
     with scratch_dir("stpc-overhead-") as tmp:
         work = Path(tmp)
-        build(work, args.kver, stap, bpftrace)
+        build(work, args.kver, stap, bpftrace, args.baseline)
         run_guest(BENCH, work, guest_script(work, found, args.rounds,
                                             args.calls), args.kver,
                   timeout=600 + 120 * args.rounds * len(found))

@@ -54,6 +54,9 @@ VARIADIC_SIGNATURES = {
     "sprintf": (S, "format:string, ..."),
 }
 VARIADIC_OUTPUT = frozenset(VARIADIC_SIGNATURES)
+#: the built-ins that print to the script's output
+OUTPUT_BUILTINS = frozenset(("print", "println", "printd", "printdln",
+                             "printf", "print_backtrace"))
 
 _TABLE = [
     Builtin("exit", None, c="({{ stpc_request_exit(); 0; }})"),

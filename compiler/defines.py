@@ -69,6 +69,11 @@ LIMITS: Dict[str, Limit] = {limit.name: limit for limit in (
           "it is a number of cycles the runtime adds up in 64 bits"),
     Limit("STP_OVERLOAD_THRESHOLD", 1, 2**62, 500_000_000,
           "it is a number of cycles the runtime adds up in 64 bits"),
+    Limit("STPC_OVERLOAD_SAMPLE", 1, 1 << 16, 8,
+          "the overload check times one handler in this many on each CPU "
+          "(runtime_c/stpc_handler.h): a power of two, and the cycles of "
+          "one handler times it must not overflow 64 bits",
+          power_of_two=True),
     Limit("STPC_PRINT_BUFSIZE", 64, _LOADER_READ - RECORD.size, 8192,
           "a handler's output is one record: a line (64 bytes) at least, "
           "and at most what the loader reads at once (1 MiB), record "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import AbstractSet, Iterable, Mapping, Set
 
-from . import ast as A
+from .callreach import handlers_calling
 from .ir import EntryRegisters, FunctionInfo, Handler
 from .varscope import ARGUMENT_REGISTERS
 
@@ -40,32 +40,7 @@ def entry_registers(reads: AbstractSet[str], writes: bool,
 def opaque_handlers(handlers: Iterable[Handler],
                     functions: Mapping[str, FunctionInfo],
                     top_level_c: bool) -> Set[int]:
-    """The handlers (by index) that may run embedded C (a function with
-    a %{ %} body, called directly or not) or a backtrace built-in: all
-    of them when the script has top-level embedded C."""
-    handlers = list(handlers)
-    if top_level_c:
-        return {h.index for h in handlers}
-    opaque_functions = _opaque_functions(functions)
-    return {h.index for h in handlers
-            if h.scope.calls & opaque_functions or _calls_context(h.decl.body)}
-
-
-def _opaque_functions(functions: Mapping[str, FunctionInfo]) -> Set[str]:
-    """Functions that run embedded C or a backtrace, or call one that
-    does, to any depth."""
-    found = {name for name, f in functions.items()
-             if f.decl.embedded is not None or _calls_context(f.decl.body)}
-    changed = True
-    while changed:
-        changed = False
-        for name, f in functions.items():
-            if name not in found and f.scope.calls & found:
-                found.add(name)
-                changed = True
-    return found
-
-
-def _calls_context(body) -> bool:
-    return any(isinstance(node, A.Call) and node.name in _CONTEXT_CALLS
-               for node in A.walk(body))
+    """The handlers (by index) that may run embedded C or a backtrace
+    built-in."""
+    return handlers_calling(handlers, functions, top_level_c,
+                            _CONTEXT_CALLS)

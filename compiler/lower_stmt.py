@@ -30,6 +30,32 @@ def lower_body(exprs: ExprLowering, block: A.Block,
     return lowering.lines
 
 
+def assigned_before_read(block: A.Block, names) -> bool:
+    """Whether each of the locals ``names`` is set by a plain assignment
+    among ``block``'s top-level statements before anything reads it: a
+    handler's frame then needs no zeroing first.  Anything else (a local
+    set in a branch or a loop, read by its own assignment, or never set
+    there) says no."""
+    unset = set(names)
+    for stmt in block.body:
+        target = _local_set(stmt, unset)
+        read = stmt.expr.value if target else stmt
+        if any(isinstance(node, A.Var) and node.name in unset
+               for node in A.walk(read)):
+            return False
+        unset.discard(target)
+    return not unset
+
+
+def _local_set(stmt, names) -> str:
+    """The local of ``names`` that ``stmt`` sets with a plain '=', or ""."""
+    if (isinstance(stmt, A.ExprStmt) and isinstance(stmt.expr, A.Assign)
+            and stmt.expr.op == "=" and isinstance(stmt.expr.target, A.Var)
+            and stmt.expr.target.name in names):
+        return stmt.expr.target.name
+    return ""
+
+
 class StmtLowering(StmtVisitor):
     """Lowers the statements of one scope to C lines."""
 

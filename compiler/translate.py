@@ -9,9 +9,11 @@ from a precomputed view model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 from ..loader import metadata, protocol
+from .builtins import OUTPUT_BUILTINS
+from .callreach import handlers_calling
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
 from .errors import InternalError
@@ -19,7 +21,7 @@ from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
                  ProbeSite, ProcessSite, Program, ResolvedSite, T)
 from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
-from .lower_stmt import lower_body
+from .lower_stmt import assigned_before_read, lower_body
 from .procprobes import lifetime_filters
 from .usyms import calls_usyms, file_symbols
 from .storage import (FrameView, c_long, map_capacity, member_decl,
@@ -54,6 +56,7 @@ class ProbeView:
     point: str
     kind: str
     locks: List[str]
+    runner: str             # the frame around the handler, see runner()
     interval_ns: str = ""
     timing: str = ""        # stpc -t: C pointer to the probe's record
 
@@ -64,6 +67,19 @@ class HandlerView:
     frame: FrameView
     body: List[str]
     data_size: int = 0      # an @entry() handler: bytes of values it saves
+    zero_locals: bool = False   # a local may be read before it is set
+
+
+@dataclass
+class RunnerView:
+    """A handler in the frame built for what it uses
+    (runtime_c/stpc_handler.h): one per handler and probe kind."""
+    name: str
+    handler: str
+    kind: str
+    locks: bool             # it takes globals' locks
+    prints: bool            # it may print: its output is flushed
+    timed: bool             # stpc -t
 
 
 def translate(program: Program, info: ModuleInfo) -> str:
@@ -80,6 +96,10 @@ class _ModuleView:
         # sites by identity: a -t record is found in constant time
         self.site_index = {id(site): i for i, site in enumerate(program.sites)}
         self.unlocked_adds = _stats_read_when_quiet(program)
+        self.printing = handlers_calling(
+            program.handlers, program.functions,
+            bool(program.script.embedded), OUTPUT_BUILTINS)
+        self.runners: Dict[str, RunnerView] = {}
 
     def build(self) -> dict:
         program = self.program
@@ -101,9 +121,15 @@ class _ModuleView:
             handlers.append(unread)
             # printing sorts the arrays, which reorders them: exclusive
             names = set(g.name for g in program.unread_globals())
-            end.append(ProbeView(unread.name, "end", "STPC_PROBE_END",
-                                 self.locks(names, names),
+            locks = self.locks(names, names)
+            end.append(ProbeView(unread.name, "end", "STPC_PROBE_END", locks,
+                                 self.runner(unread.name, "STPC_PROBE_END",
+                                             bool(locks), prints=True),
                                  timing=self.timing_ref(None)))
+        kprobes = self.kprobe_views()
+        uprobes = self.uprobe_views()
+        processes = self.process_views()
+        tracepoints = self.tracepoint_views()
         return dict(
             info=self.info,
             script_file=c_comment(program.script.file),
@@ -129,11 +155,12 @@ class _ModuleView:
             timers=timers,
             errors=errors,
             profile=profile,
-            kprobes=self.kprobe_views(),
-            uprobes=self.uprobe_views(),
-            **self.process_views(),
+            runners=list(self.runners.values()),
+            kprobes=kprobes,
+            uprobes=uprobes,
+            **processes,
             usym_files=self.usym_views(),
-            tracepoints=self.tracepoint_views(),
+            tracepoints=tracepoints,
             timing=self.timing_views(),
             probed=self.probed_views(),
             nslots=program.nslots,
@@ -162,7 +189,7 @@ class _ModuleView:
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
                 ftrace_entry=int(site.by_ftrace),
                 regs_need=f"STPC_REGS_{site.registers.name}",
-                entry=entry.name if entry is not None else "",
+                entry=self.entry_runner(entry),
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))
         return views
@@ -184,7 +211,7 @@ class _ModuleView:
                 process=c_string(site.user.process) if site.user.process
                 else "NULL",
                 is_return=int(site.kind is ProbeKind.URETPROBE),
-                entry=entry.name if entry is not None else "",
+                entry=self.entry_runner(entry),
                 entry_size=entry.data_size if entry is not None else 0,
                 optional=int(site.point.optional)))
         return views
@@ -387,7 +414,8 @@ class _ModuleView:
                              entry_nodes=entry_captures(
                                  handler.decl.body, _returns(site)))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
-        return HandlerView(name, frame, body)
+        return HandlerView(name, frame, body, zero_locals=not (
+            assigned_before_read(handler.scope.body, handler.scope.locals)))
 
     def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads
@@ -417,10 +445,28 @@ class _ModuleView:
                 ProbeKind.END: "STPC_PROBE_END",
                 ProbeKind.ERROR: "STPC_PROBE_ERROR"}.get(site.kind,
                                                      "STPC_PROBE_OTHER")
-        return ProbeView(_handler_name(site.handler, site), _point(site),
-                         kind,
-                         self.locks(scope.globals_read, scope.globals_written),
+        handler = _handler_name(site.handler, site)
+        locks = self.locks(scope.globals_read, scope.globals_written)
+        return ProbeView(handler, _point(site), kind, locks,
+                         self.runner(handler, kind, bool(locks),
+                                     site.handler in self.printing),
                          site.interval_ns, self.timing_ref(site))
+
+    def entry_runner(self, entry: Optional[HandlerView]) -> str:
+        """An @entry() handler's runner, or "": it only saves values."""
+        if entry is None:
+            return ""
+        return self.runner(entry.name, "STPC_PROBE_OTHER", locks=False,
+                           prints=False)
+
+    def runner(self, handler: str, kind: str, locks: bool,
+               prints: bool) -> str:
+        """The name of the frame for ``handler`` as a probe of ``kind``,
+        made the first time it is asked for."""
+        name = f"{handler}_{kind.removeprefix('STPC_PROBE_').lower()}"
+        self.runners.setdefault(name, RunnerView(
+            name, handler, kind, locks, prints, self.info.timing))
+        return name
 
     # -- stpc -t --
     def timing_views(self) -> List[dict]:

@@ -20,8 +20,8 @@ module_param_named(stpc_verbose, stpc_verbose, bool, 0);
 MODULE_PARM_DESC(stpc_verbose, "report the memory preallocated, how probes "
 		 "were armed, and probed modules loaded during the run");
 
-static struct stpc_context *stpc_contexts[NR_CPUS];
-static atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
+struct stpc_context *stpc_contexts[NR_CPUS];
+atomic_t stpc_state = ATOMIC_INIT(STPC_STATE_LOADED);
 static atomic_t stpc_errors = ATOMIC_INIT(0);
 size_t stpc_preallocated[STPC_MEM_USES];
 static atomic_t stpc_skipped = ATOMIC_INIT(0);
@@ -89,7 +89,7 @@ void stpc_maxaction(struct stpc_context *c, const char *location)
 	c->error_uncatchable = true;
 }
 
-static void stpc_report_error(struct stpc_context *c)
+void stpc_report_error(struct stpc_context *c)
 {
 	if (c->error_location)
 		stpc_warn("ERROR: %s %s\n", c->last_error, c->error_location);
@@ -100,23 +100,7 @@ static void stpc_report_error(struct stpc_context *c)
 		stpc_end_in_error();
 }
 
-static bool stpc_probe_may_run(const struct stpc_probe *p)
-{
-	int state = atomic_read(&stpc_state);
-
-	switch (p->kind) {
-	case STPC_PROBE_BEGIN:
-		return state == STPC_STATE_STARTING;
-	case STPC_PROBE_END:
-		return state == STPC_STATE_STOPPING;
-	case STPC_PROBE_ERROR:
-		return state == STPC_STATE_ERROR;
-	default:
-		return state == STPC_STATE_RUNNING;
-	}
-}
-
-static void stpc_unlock_globals(const struct stpc_probe *p, unsigned int n)
+void stpc_unlock_globals(const struct stpc_probe *p, unsigned int n)
 {
 	while (n--) {
 		rwlock_t *lock = &stpc_program.locks[p->locks[n].index];
@@ -141,7 +125,7 @@ static bool stpc_trylock(rwlock_t *lock, bool write)
 }
 
 /* Takes every global @p uses, in index order; all or none. */
-static bool stpc_lock_globals(const struct stpc_probe *p)
+bool stpc_lock_globals(const struct stpc_probe *p)
 {
 	unsigned int i;
 
@@ -155,24 +139,8 @@ static bool stpc_lock_globals(const struct stpc_probe *p)
 	return true;
 }
 
-static void stpc_reset_context(struct stpc_context *c,
-			       const struct stpc_probe *p)
-{
-	c->probe = p;
-	c->last_error = NULL;
-	c->error_location = NULL;
-	c->error_uncatchable = false;
-	c->actions = 0;
-	c->max_actions = p->kind == STPC_PROBE_OTHER ?
-			 stpc_program.limits.maxaction :
-			 stpc_program.limits.maxaction_interruptible;
-	c->nesting = 0;
-	c->outlen = 0;
-	c->out_kind = STPC_KIND_PRINTF;
-}
-
 /* A probe that could not run; too many of them end the run (MAXSKIPPED). */
-static void stpc_skip_probe(void)
+void stpc_skip_probe(void)
 {
 	if (atomic_inc_return(&stpc_skipped) <= stpc_program.limits.maxskipped)
 		return;
@@ -183,46 +151,13 @@ static void stpc_skip_probe(void)
 }
 
 /*
- * Takes this CPU's context, unless a handler already runs in it (an
- * interrupt or NMI came in the middle of one).  Only this CPU, with
- * preemption off, touches the flag, so no atomic instruction is needed:
- * a handler that interrupts between the test and the set runs to its end
- * before this one goes on.
+ * Adds a handler's cycles, @scale times (one handler timed stands for
+ * that many: stpc_handler.h), to its CPU's interval; past the threshold
+ * the run ends in error, as SystemTap's STP_OVERLOAD does, instead of
+ * letting probes on a hot function take the machine.
  */
-static inline bool stpc_enter(struct stpc_context *c)
-{
-	if (READ_ONCE(c->busy))
-		return false;
-	WRITE_ONCE(c->busy, true);
-	barrier();
-	return true;
-}
-
-static inline void stpc_leave(struct stpc_context *c)
-{
-	barrier();
-	WRITE_ONCE(c->busy, false);
-}
-
-/* Probes that fire on the kernel's behalf, which overload may end;
- * begin, end and error probes run once each, bounded by MAXACTION. */
-static inline bool stpc_overload_counts(const struct stpc_probe *p)
-{
-	return stpc_program.limits.overload_check &&
-	       p->kind == STPC_PROBE_OTHER;
-}
-
-static inline cycles_t stpc_handler_start(const struct stpc_probe *p)
-{
-	return p->timing || stpc_overload_counts(p) ? get_cycles() : 0;
-}
-
-/*
- * Adds a handler's cycles to its CPU's interval; past the threshold the
- * run ends in error, as SystemTap's STP_OVERLOAD does, instead of letting
- * probes on a hot function take the machine.
- */
-static void stpc_overload_add(struct stpc_context *c, cycles_t start)
+void stpc_overload_add(struct stpc_context *c, cycles_t start,
+		       unsigned int scale)
 {
 	cycles_t now = get_cycles();
 
@@ -230,7 +165,7 @@ static void stpc_overload_add(struct stpc_context *c, cycles_t start)
 		c->overload_start = start;
 		c->overload_used = 0;
 	}
-	c->overload_used += now - start;
+	c->overload_used += (now - start) * scale;
 	if (c->overload_used <= stpc_program.limits.overload_threshold)
 		return;
 	if (atomic_cmpxchg(&stpc_state, STPC_STATE_RUNNING,
@@ -242,53 +177,6 @@ static void stpc_overload_add(struct stpc_context *c, cycles_t start)
 		  (unsigned long long)c->overload_used,
 		  (unsigned long long)stpc_program.limits.overload_threshold,
 		  (unsigned long long)stpc_program.limits.overload_interval);
-}
-
-void stpc_run_probe(const struct stpc_probe *p)
-{
-	stpc_run_probe_regs(p, NULL);
-}
-
-void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs)
-{
-	stpc_run_probe_data(p, regs, NULL);
-}
-
-void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
-			 void *data)
-{
-	struct stpc_context *c;
-	cycles_t start;
-
-	preempt_disable();
-	start = stpc_handler_start(p);
-	c = stpc_contexts[smp_processor_id()];
-	/* a probe firing outside its phase is not a skipped one */
-	if (!stpc_probe_may_run(p))
-		goto out_enable;
-	if (!stpc_enter(c)) {
-		stpc_skip_probe();
-		goto out_enable;
-	}
-	if (!stpc_lock_globals(p)) {
-		stpc_skip_probe();
-		goto out;
-	}
-	stpc_reset_context(c, p);
-	c->regs = regs;
-	c->data = data;
-	p->handler(c);
-	stpc_unlock_globals(p, p->nlocks);
-	stpc_flush(c);
-	if (c->last_error)
-		stpc_report_error(c);
-	stpc_timing_add(p, start);
-	if (stpc_overload_counts(p))
-		stpc_overload_add(c, start);
-out:
-	stpc_leave(c);
-out_enable:
-	preempt_enable();
 }
 
 /* stpc -t's report, after the end probes, from this CPU's context. */
@@ -305,7 +193,9 @@ static void stpc_report_timing(void)
 	preempt_disable();
 	c = stpc_contexts[smp_processor_id()];
 	if (stpc_enter(c)) {
-		stpc_reset_context(c, &report);
+		stpc_start_context(c, &report,
+				   stpc_program.limits.maxaction_interruptible,
+				   true);
 		stpc_timing_print(c);
 		stpc_leave(c);
 	}

@@ -84,6 +84,15 @@
 #define STP_OVERLOAD_THRESHOLD 500000000
 #endif
 
+/* One handler in this many is timed for it (stpc_handler.h). */
+#ifndef STPC_OVERLOAD_SAMPLE
+#define STPC_OVERLOAD_SAMPLE 8
+#endif
+
+#if (STPC_OVERLOAD_SAMPLE & (STPC_OVERLOAD_SAMPLE - 1)) != 0
+#error "STPC_OVERLOAD_SAMPLE must be a power of two"
+#endif
+
 #ifdef STP_NO_OVERLOAD
 #define STPC_OVERLOAD_CHECK 0
 #else

@@ -45,7 +45,10 @@ enum stpc_probe_kind {
 struct stpc_probe_timing;
 
 struct stpc_probe {
-	void (*handler)(struct stpc_context *c);
+	/* the generated module's frame around its handler (stpc_handler.h),
+	 * built for what that handler uses */
+	void (*run)(const struct stpc_probe *p, struct pt_regs *regs,
+		    void *data);
 	const char *point;		/* the probe point as written, for pp() */
 	const struct stpc_lock_req *locks;
 	unsigned int nlocks;
@@ -359,7 +362,6 @@ struct stpc_run_limits {
 	int maxskipped;
 	int maxtrylock;
 	int trylockdelay;			/* microseconds */
-	bool overload_check;
 	u64 overload_interval;			/* cycles */
 	u64 overload_threshold;			/* cycles */
 };
@@ -464,6 +466,7 @@ struct stpc_context {
 	enum stpc_kind out_kind;	/* what out holds; see stpc_set_kind */
 	cycles_t overload_start;	/* this CPU's current interval */
 	cycles_t overload_used;		/* cycles in handlers since then */
+	unsigned int overload_hits;	/* handlers run: which to time */
 	char *tok_next;			/* tokenize(): rest of tok_str */
 	char tok_str[MAXSTRINGLEN];
 	char error_buf[MAXSTRINGLEN];
@@ -482,10 +485,93 @@ void stpc_error_copy(struct stpc_context *c, const char *msg,
 		     const char *location);
 void stpc_maxaction(struct stpc_context *c, const char *location);
 void stpc_request_exit(void);
-void stpc_run_probe(const struct stpc_probe *p);
-void stpc_run_probe_regs(const struct stpc_probe *p, struct pt_regs *regs);
-void stpc_run_probe_data(const struct stpc_probe *p, struct pt_regs *regs,
-			 void *data);
+
+static inline void stpc_run_probe_data(const struct stpc_probe *p,
+				       struct pt_regs *regs, void *data)
+{
+	p->run(p, regs, data);
+}
+
+static inline void stpc_run_probe_regs(const struct stpc_probe *p,
+				       struct pt_regs *regs)
+{
+	p->run(p, regs, NULL);
+}
+
+static inline void stpc_run_probe(const struct stpc_probe *p)
+{
+	p->run(p, NULL, NULL);
+}
+
+/* What the frame around a handler (stpc_handler.h) needs of the session. */
+extern struct stpc_context *stpc_contexts[NR_CPUS];
+extern atomic_t stpc_state;
+void stpc_skip_probe(void);
+bool stpc_lock_globals(const struct stpc_probe *p);
+void stpc_unlock_globals(const struct stpc_probe *p, unsigned int n);
+void stpc_report_error(struct stpc_context *c);
+void stpc_timing_add(const struct stpc_probe *p, cycles_t start);
+void stpc_overload_add(struct stpc_context *c, cycles_t start,
+		       unsigned int scale);
+
+/* The state a probe of @kind runs in (session.c's state machine). */
+static __always_inline int stpc_state_of_kind(enum stpc_probe_kind kind)
+{
+	switch (kind) {
+	case STPC_PROBE_BEGIN:
+		return STPC_STATE_STARTING;
+	case STPC_PROBE_END:
+		return STPC_STATE_STOPPING;
+	case STPC_PROBE_ERROR:
+		return STPC_STATE_ERROR;
+	default:
+		return STPC_STATE_RUNNING;
+	}
+}
+
+/*
+ * Takes this CPU's context, unless a handler already runs in it (an
+ * interrupt or NMI came in the middle of one).  Only this CPU, with
+ * preemption off, touches the flag, so no atomic instruction is needed:
+ * a handler that interrupts between the test and the set runs to its end
+ * before this one goes on.
+ */
+static __always_inline bool stpc_enter(struct stpc_context *c)
+{
+	if (READ_ONCE(c->busy))
+		return false;
+	WRITE_ONCE(c->busy, true);
+	barrier();
+	return true;
+}
+
+static __always_inline void stpc_leave(struct stpc_context *c)
+{
+	barrier();
+	WRITE_ONCE(c->busy, false);
+}
+
+/*
+ * A handler's start.  The output is empty between handlers (each ends
+ * with a flush), so only one that prints resets what it prints as.
+ */
+static __always_inline void stpc_start_context(struct stpc_context *c,
+					       const struct stpc_probe *p,
+					       unsigned long max_actions,
+					       bool prints)
+{
+	c->probe = p;
+	c->last_error = NULL;
+	c->error_location = NULL;
+	c->error_uncatchable = false;
+	c->actions = 0;
+	c->max_actions = max_actions;
+	c->nesting = 0;
+	if (prints) {
+		c->outlen = 0;
+		c->out_kind = STPC_KIND_PRINTF;
+	}
+}
 extern long stpc_target;
 
 /*

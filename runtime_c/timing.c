@@ -39,8 +39,7 @@ static void stpc_timing_free(void)
 }
 
 /* Called with preemption off, on the CPU the probe ran on. */
-static inline void stpc_timing_add(const struct stpc_probe *p,
-				   cycles_t start)
+void stpc_timing_add(const struct stpc_probe *p, cycles_t start)
 {
 	if (p->timing)
 		stpc_stat_record_add(&stpc_timing_desc,

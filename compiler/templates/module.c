@@ -9,6 +9,7 @@
 #endif
 
 #include "stpc_runtime.h"
+#include "stpc_handler.h"
 #include "stpc_deref.h"
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
@@ -193,13 +194,27 @@ static void stpc_{{ handler.name }}(struct stpc_context *c)
 	struct {{ handler.frame.struct }} *l __maybe_unused =
 		&stpc_ctx(c)->probe.{{ handler.frame.member }};
 
-{% if handler.frame.vars %}
+{% if handler.zero_locals %}
 	memset(&l->vars, 0, sizeof(l->vars));
 {% endif %}
 {% for line in handler.body %}
 {{ line }}
 {% endfor %}
 out: __attribute__((unused));
+}
+{% endfor %}
+
+/* ---- each probe's frame around its handler, for what it uses ---- */
+{% for runner in runners %}
+
+static void stpc_run_{{ runner.name }}(const struct stpc_probe *p,
+				struct pt_regs *regs, void *data)
+{
+	stpc_run_handler(p, regs, data, stpc_{{ runner.handler }},
+			 {{ runner.kind }},
+			 /* locks */ {{ runner.locks | lower }},
+			 /* prints */ {{ runner.prints | lower }},
+			 /* timed */ {{ runner.timed | lower }});
 }
 {% endfor %}
 
@@ -223,9 +238,9 @@ static const struct stpc_lock_req {{ name }}[] = {
 	{ 0, 0 }
 };{% endmacro %}
 {# the members of a struct stpc_probe, indented by indent #}
-{% macro probe_fields(indent, handler, point, locks, nlocks, kind,
+{% macro probe_fields(indent, runner, point, locks, nlocks, kind,
 		      function=none, timing="") %}
-{{ indent }}.handler = stpc_{{ handler }},
+{{ indent }}.run = stpc_run_{{ runner }},
 {{ indent }}.point = {{ c_string(point) }},
 {{ indent }}.locks = {{ locks }},
 {{ indent }}.nlocks = {{ nlocks }},
@@ -247,7 +262,7 @@ static const struct stpc_lock_req {{ name }}[] = {
 static const struct stpc_probe stpc_{{ group }}_probes[] = {
 {% for probe in probes %}
 	{
-{{ probe_fields("\t\t", probe.handler, probe.point,
+{{ probe_fields("\t\t", probe.runner, probe.point,
 		"stpc_%s_%d_locks" % (group, loop.index0), probe.locks | length,
 		probe.kind, timing=probe.timing)}}
 	},
@@ -293,7 +308,7 @@ static struct stpc_kprobe stpc_kprobes[] = {
 {% for kprobe in kprobes %}
 	{
 		.probe = {
-{{ probe_fields("\t\t\t", kprobe.probe.handler, kprobe.probe.point,
+{{ probe_fields("\t\t\t", kprobe.probe.runner, kprobe.probe.point,
 		"stpc_kprobe_%d_locks" % loop.index0,
 		kprobe.probe.locks | length, "STPC_PROBE_OTHER",
 		kprobe.function, kprobe.probe.timing)}}
@@ -331,7 +346,7 @@ static struct stpc_uprobe stpc_uprobes[] = {
 {% for uprobe in uprobes %}
 	{
 		.probe = {
-{{ probe_fields("\t\t\t", uprobe.probe.handler, uprobe.probe.point,
+{{ probe_fields("\t\t\t", uprobe.probe.runner, uprobe.probe.point,
 		"stpc_uprobe_%d_locks" % loop.index0,
 		uprobe.probe.locks | length, "STPC_PROBE_OTHER",
 		uprobe.function, uprobe.probe.timing)}}
@@ -395,7 +410,7 @@ static const struct stpc_procprobe stpc_procprobes[] = {
 {% for pp in procprobes %}
 	{
 		.probe = {
-{{ probe_fields("\t\t\t", pp.probe.handler, pp.probe.point,
+{{ probe_fields("\t\t\t", pp.probe.runner, pp.probe.point,
 		"stpc_procprobe_%d_locks" % loop.index0,
 		pp.probe.locks | length, "STPC_PROBE_OTHER",
 		timing=pp.probe.timing)}}
@@ -429,7 +444,7 @@ static struct stpc_tracepoint stpc_tracepoints[] = {
 {% for tp in tracepoints %}
 	{
 		.probe = {
-{{ probe_fields("\t\t\t", tp.probe.handler, tp.probe.point,
+{{ probe_fields("\t\t\t", tp.probe.runner, tp.probe.point,
 		"stpc_tracepoint_%d_locks" % loop.index0,
 		tp.probe.locks | length, "STPC_PROBE_OTHER",
 		timing=tp.probe.timing)}}
@@ -458,7 +473,6 @@ const struct stpc_program stpc_program = {
 		.maxskipped = MAXSKIPPED,
 		.maxtrylock = MAXTRYLOCK,
 		.trylockdelay = TRYLOCKDELAY,
-		.overload_check = STPC_OVERLOAD_CHECK,
 		.overload_interval = STP_OVERLOAD_INTERVAL,
 		.overload_threshold = STP_OVERLOAD_THRESHOLD,
 	},

@@ -1,0 +1,92 @@
+"""The frame around each handler (runtime_c/stpc_handler.h) is built for
+what that handler uses: a counter gets no frame zeroing, no lock walk and
+no flush, in the generated C and in the machine code kbuild makes of it;
+a handler that reads a local before setting it, takes a lock and prints
+keeps all three."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import pytest
+
+from stpc.compiler import ast as A
+from stpc.compiler.driver import Compilation, CompileOptions
+from stpc.compiler.lower_stmt import assigned_before_read
+from stpc.compiler.parse import parse
+
+SCRIPT = """global n, seen
+probe timer.ms(10) { n++ }
+probe timer.ms(20) { if (n) x = n; seen[x] = 1; printf("%d\\n", x) }
+probe timer.ms(30) { y = n * 2; z = y + 1; n += z }
+"""
+
+
+def _generated(kver: str, name: str) -> Compilation:
+    return Compilation(SCRIPT, "t.stp", CompileOptions(
+        kernel_release=kver, module_name=name))
+
+
+def _runner(c_source: str, handler: str) -> str:
+    return re.search(r"static void stpc_run_%s_other\(.*?\n}\n" % handler,
+                     c_source, re.S).group(0)
+
+
+def _handler(c_source: str, handler: str) -> str:
+    return re.search(r"static void stpc_%s\(struct stpc_context \*c\)\n"
+                     r"{\n.*?\n}\n" % handler, c_source, re.S).group(0)
+
+
+def test_a_counter_gets_no_zeroing_lock_or_flush(kver):
+    c_source = _generated(kver, "t_frame").c_source()
+    runner = _runner(c_source, "probe_0")
+    assert "/* locks */ false" in runner
+    assert "/* prints */ false" in runner
+    assert "memset" not in _handler(c_source, "probe_0")
+
+
+def test_a_handler_that_needs_them_keeps_them(kver):
+    c_source = _generated(kver, "t_frame").c_source()
+    runner = _runner(c_source, "probe_1")
+    assert "/* locks */ true" in runner
+    assert "/* prints */ true" in runner
+    assert "memset(&l->vars" in _handler(c_source, "probe_1")
+
+
+def test_locals_set_before_any_read_need_no_zeroing(kver):
+    c_source = _generated(kver, "t_frame").c_source()
+    assert "memset" not in _handler(c_source, "probe_2")
+
+
+def _body(text: str) -> A.Block:
+    return parse(f"probe begin {{ {text} }}", "t.stp").probes[0].body
+
+
+@pytest.mark.parametrize("body, names, expected", [
+    ("x = 1; y = x + 1; print(y)", {"x", "y"}, True),
+    ("x = x + 1", {"x"}, False),                 # read by its own setting
+    ("if (1) x = 1; print(x)", {"x"}, False),    # set in a branch only
+    ("print(x); x = 1", {"x"}, False),
+    ("x = 1; x .= \"a\"", {"x"}, True),
+    ("x += 1", {"x"}, False),                    # '+=' reads it
+    ("foreach (k in a) print(k)", {"k"}, False),
+])
+def test_assigned_before_read(body, names, expected):
+    assert assigned_before_read(_body(body), names) is expected
+
+
+@pytest.mark.kbuild
+def test_the_counter_runner_calls_neither_flush_nor_lock(kver, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
+    module = _generated(kver, "t_frame_ko").module()
+    dump = subprocess.run(["objdump", "-dr", str(module)], check=True,
+                          capture_output=True, text=True).stdout
+    functions = dict(re.findall(r"<(stpc_run_probe_\d_other)>:\n(.*?)\n\n",
+                                dump, re.S))
+    counter, locked = (functions["stpc_run_probe_0_other"],
+                       functions["stpc_run_probe_1_other"])
+    for callee in ("stpc_flush", "stpc_lock_globals", "stpc_unlock_globals"):
+        assert callee not in counter
+        assert callee in locked
