@@ -2014,16 +2014,43 @@ probe end {{ printf("malloc called %d times in %s\\n", calls, "uprobe_target") }
 
 
 # uaddr() is the probed address (at a return: the caller's, where it
-# returns to); usymname()/usymdata() find the fixture's functions
+# returns to); usymname()/usymdata() find the fixture's functions.  The
+# user backtraces walk count_up, main (by .eh_frame), then the libc
+# frame that called main, shown in hex (libc is not probed: no symbols,
+# no rules, the walk ends there, as SystemTap's without -d)
 _USYMS = """
 probe process("@BIN@").function("main") { println(usymname(0)) }
 probe process("@BIN@").function("count_up") {
 	printf("%s %s\\n", usymname(uaddr()), usymdata(uaddr() + 2))
+	print_ubacktrace()
+	print(sprint_ubacktrace())
+	bt = ubacktrace()
+	println(bt)
+	print_ustack(bt)
+	print(sprint_ustack(bt))
 }
 probe process("@BIN@").function("count_up").return {
 	printf("back in %s\\n", usymname(uaddr()))
+	print_ubacktrace()
 }
 """
+
+
+def _usyms_pattern(binary: str) -> str:
+    """The output of _USYMS: addresses vary, the same address is the same
+    group everywhere."""
+    path = re.escape(binary)
+    name = re.escape(os.path.basename(binary))
+    hexa = "0x[0-9a-f]+"
+    ustack = (rf" \2 : count_up\+0x0/\1 \[{path}\]\n"
+              rf" \3 : main\+\4/\5 \[{path}\]\n \6 : \6\n")
+    return (rf"0x0\ncount_up count_up\+0x2/({hexa}) \[{path}\]\n"
+            rf" ({hexa}) : count_up\+0x0/\1 \[{path}\]\n"
+            rf" ({hexa}) : main\+({hexa})/({hexa}) \[{path}\]\n"
+            rf" ({hexa})\n"
+            rf"count_up\+0x0 \[{name}\]\nmain\+\4 \[{name}\]\n\6\n"
+            rf"\2 \3 \6 \n{ustack}{ustack}"
+            rf"back in main\n \3 : main\+\4/\5 \[{path}\]\n \6\n")
 
 
 def library_cases(kver: str) -> List[VmCase]:
@@ -2039,9 +2066,9 @@ def library_cases(kver: str) -> List[VmCase]:
     # running task's executable, is a new one at each lookup on 9p
     case.shell = _LIBC_GUEST_OWNED.format(run=_bound_copy(
         target, "library_program").format(run=case.shell))
-    usyms = _uprobe_ko_case("uprobes/uaddr-usymname", kver, _USYMS, target,
-                            stdout_pattern=r"0x0\ncount_up count_up\+0x2/"
-                            r"0x[0-9a-f]+\nback in main\n")
+    usyms = _uprobe_ko_case("uprobes/uaddr-usymname-ubacktrace", kver,
+                            _USYMS, target,
+                            stdout_pattern=_usyms_pattern(target))
     return [case, usyms]
 
 
