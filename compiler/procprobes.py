@@ -1,6 +1,7 @@
-"""``process.begin`` and ``process.end`` probe points, with or without a
-program (``process("PATH")``, searched in ``$PATH`` as for uprobes) or a
-pid (``process(PID)``).  They name no code: the module follows processes
+"""``process.begin`` and ``process.end`` probe points (and
+``process.thread.begin``/``.end``, for the threads other than the main
+one), with or without a program (``process("PATH")``, searched in
+``$PATH`` as for uprobes) or a pid (``process(PID)``).  They name no code: the module follows processes
 through the scheduler's tracepoints (runtime_c/procs.c), so the file is
 only looked up by path when the probes are armed; no build-id is needed.
 """
@@ -19,15 +20,18 @@ MAX_FILTERS = 64
 
 
 def is_lifetime_point(point: A.ProbePoint) -> bool:
-    """process.begin, process("PATH").end, process(PID).begin..."""
-    comps = point.components
-    return len(comps) == 2 and comps[0].name == "process" and \
-        comps[1].name in ("begin", "end") and comps[1].arg is None
+    """process.begin, process("PATH").end, process(PID).begin,
+    process.thread.begin..."""
+    head, *middle, last = point.components
+    return head.name == "process" and last.name in ("begin", "end") and \
+        last.arg is None and \
+        [(c.name, c.arg) for c in middle] in ([], [("thread", None)])
 
 
 def lifetime_sites(point: A.ProbePoint, handler: int, order: int,
                    errors: ErrorCollector) -> List[ProbeSite]:
-    head, what = point.components
+    head, *middle, what = point.components
+    thread = bool(middle)
     path = pid = None
     try:
         if isinstance(head.arg, str):
@@ -44,9 +48,11 @@ def lifetime_sites(point: A.ProbePoint, handler: int, order: int,
         return []
     subject = "process" if path is None and pid is None else \
         f'process("{path}")' if path is not None else f"process({pid})"
+    kind = "thread." if thread else ""
     return [ProbeSite(point, ProbeKind.PROCESS, 0, handler, order,
-                      description=f"{subject}.{what.name}",
-                      process=ProcessSite(path, pid, what.name == "end"))]
+                      description=f"{subject}.{kind}{what.name}",
+                      process=ProcessSite(path, pid, what.name == "end",
+                                          thread))]
 
 
 def lifetime_filters(sites) -> List[ProcessSite]:

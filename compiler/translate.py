@@ -220,7 +220,8 @@ class _ModuleView:
                              filter=filters.index(ProcessSite(
                                  site.process.path, site.process.pid,
                                  False)),
-                             is_end=int(site.process.end))
+                             is_end=int(site.process.end),
+                             is_thread=int(site.process.thread))
                         for site in sites])
 
     def tracepoint_views(self) -> List[dict]:

@@ -363,6 +363,7 @@ struct stpc_procprobe {
 	struct stpc_probe probe;
 	unsigned int filter;		/* index into proc_filters, < 64 */
 	bool is_end;
+	bool is_thread;			/* process.thread.begin/.end */
 };
 
 /* The -D limits the runtime reads at run time (stpc_limits.h). */

@@ -2072,6 +2072,40 @@ def library_cases(kver: str) -> List[VmCase]:
     return [case, usyms]
 
 
+# process.thread.begin/.end: for the thread the program starts (in its
+# own context), not for the main thread; both the program's and the bare
+# forms, under -c
+THREAD_TARGET = UPROBE_DIR / "thread_target"
+_THREADS = """
+probe process("@THR@").begin { printf("begin main=%d\\n", tid() == pid()) }
+probe process("@THR@").thread.begin { printf("%s main=%d\\n", pp(), tid() == pid()) }
+probe process.thread.begin { printf("thread begin %s\\n", execname()) }
+probe process("@THR@").thread.end { printf("%s main=%d\\n", pp(), tid() == pid()) }
+probe process.end { printf("end main=%d\\n", tid() == pid()) }
+"""
+_THREADS_OUT = """\
+begin main=1
+process("@THR@").thread.begin main=0
+thread begin thread_target
+process("@THR@").thread.end main=0
+end main=1
+"""
+
+
+def _threads_case(kver: str) -> VmCase:
+    binary = str(THREAD_TARGET)
+    script = _THREADS.replace("@THR@", binary)
+    return VmCase(
+        id="uprobes/process-thread-begin-end", cwd=WORK,
+        prebuild=[["gcc", "-O2", "-pthread", "-o", binary,
+                   str(ROOT / "tests" / "thread_target.c")],
+                  ["stpc", "-e", script, "--emit-ko", "-m", "t_threads",
+                   "-r", kver]],
+        shell=_bound_copy(binary, "thread_target").format(run=shlex.join(
+            ["stpc", "t_threads.ko", "--run", "-c", binary])),
+        stdout=_THREADS_OUT.replace("@THR@", binary), stderr="")
+
+
 def process_cases(kver: str) -> List[VmCase]:
     UPROBE_DIR.mkdir(parents=True, exist_ok=True)
     target = str(UPROBE_TARGET)
@@ -2095,6 +2129,7 @@ def process_cases(kver: str) -> List[VmCase]:
                       stdout='started\nprocess("/usr/bin/tail")'
                       '.begin tail\nprocess("/usr/bin/tail").end tail\n'),
         fork,
+        _threads_case(kver),
     ]
 
 

@@ -414,6 +414,7 @@ static const struct stpc_procprobe stpc_procprobes[] = {
 		},
 		.filter = {{ pp.filter }},
 		.is_end = {{ pp.is_end }},
+		.is_thread = {{ pp.is_thread }},
 	},
 {% endfor %}
 };
