@@ -1,9 +1,10 @@
 """``process.begin`` and ``process.end`` probe points (and
 ``process.thread.begin``/``.end``, for the threads other than the main
 one), with or without a program (``process("PATH")``, searched in
-``$PATH`` as for uprobes) or a pid (``process(PID)``).  They name no code: the module follows processes
-through the scheduler's tracepoints (runtime_c/procs.c), so the file is
-only looked up by path when the probes are armed; no build-id is needed.
+``$PATH`` as for uprobes) or a pid (``process(PID)``).  They name no
+code: the module follows processes through the scheduler's tracepoints
+(runtime_c/procs.c), so the file is only looked up by path when the
+probes are armed; no build-id is needed.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ MAX_FILTERS = 64
 def is_lifetime_point(point: A.ProbePoint) -> bool:
     """process.begin, process("PATH").end, process(PID).begin,
     process.thread.begin..."""
-    head, *middle, last = point.components
-    return head.name == "process" and last.name in ("begin", "end") and \
-        last.arg is None and \
-        [(c.name, c.arg) for c in middle] in ([], [("thread", None)])
+    comps = point.components
+    return len(comps) in (2, 3) and comps[0].name == "process" and \
+        comps[-1].name in ("begin", "end") and comps[-1].arg is None and \
+        [(c.name, c.arg) for c in comps[1:-1]] in ([], [("thread", None)])
 
 
 def lifetime_sites(point: A.ProbePoint, handler: int, order: int,

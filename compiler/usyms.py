@@ -1,9 +1,9 @@
 """The function symbols ``usymname()``, ``usymdata()`` and the user
-backtraces look addresses up in: those of the files the script's uprobes are placed in (programs
-and libraries), carried into the module only when the script calls one
-of them.  Each symbol is kept by file offset (through the program
-headers), which the module reaches from an address through the task's
-mapping of the file (runtime_c/usyms.c).
+backtraces look addresses up in: those of the files the script's uprobes
+are placed in (programs and libraries), carried into the module only
+when the script calls one of them.  Each symbol is kept by file offset
+(through the program headers), which the module reaches from an address
+through the task's mapping of the file (runtime_c/usyms.c).
 """
 
 from __future__ import annotations
