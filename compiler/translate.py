@@ -21,7 +21,7 @@ from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import lower_body
 from .procprobes import lifetime_filters
-from .usyms import STACK_CALLS, calls_usyms, file_symbols
+from .usyms import STACK_CALLS, calls_usyms, file_symbols, user_address
 from .uunwind import file_unwind_rows
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
@@ -289,8 +289,7 @@ class _ModuleView:
         added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
             if resolved.user:
-                raise InternalError("pass 2 let a user program's global "
-                                    "variable through")
+                return user_address(address, resolved.pc)
             where = resolved.debug.locate(address)
             module = self.program.probed[where.module]
             if where.section not in module.slots:

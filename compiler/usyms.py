@@ -66,3 +66,11 @@ def file_symbols(path: str) -> List[UserSymbol]:
                                              name))
     return [entry[1] for _, entry in sorted(best.items())]
 
+
+def user_address(address: int, probe_address: int) -> str:
+    """The C of a program's link-time ``address`` (a global variable's)
+    where the file is loaded in the probed task: plus the load bias,
+    the probed instruction's address (the uprobe handler's ip) less its
+    link-time one; 0 for a program not built as PIE."""
+    return (f"((u64){address:#x}ULL + ((u64)instruction_pointer(c->regs) - "
+            f"{probe_address:#x}ULL))")

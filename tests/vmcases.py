@@ -1829,7 +1829,9 @@ probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
 # SDT marks (the fixture's shop:order and shop:done, each with a
 # semaphore).  shop:order runs only while its semaphore is set, and
 # shop:done passes how many times it ran: 3 when a probe on shop:order
-# armed its semaphore, 0 when only shop:done is probed
+# armed its semaphore, 0 when only shop:done is probed.  The semaphores
+# are the program's globals: read as $name and @var at the (PIE, so
+# load-biased) program's count_up, both are 1 while their marks are probed
 _MARK_ARGS = """
 probe process("@BIN@").mark("order") {
 	printf("%s:%s quantity=%d total=%d tag=%s in %s\\n", $$provider, $$name,
@@ -1839,6 +1841,13 @@ probe process("@BIN@").mark("order") {
 probe process("@BIN@").provider("shop").mark("done") {
 	printf("%s traced=%d grand=%d\\n", pp(), $arg1, $arg2)
 }
+probe process("@BIN@").function("count_up") {
+	printf("semaphores order=%d done=%d\\n", $shop_order_semaphore,
+	       @var("shop_done_semaphore@uprobe_target.c"))
+}
+probe process("@BIN@").function("count_up").return {
+	printf("order semaphore at entry %d\\n", $shop_order_semaphore)
+}
 """
 _MARK_ARGS_OUT = "".join(
     re.escape(f"shop:order quantity={quantity} total={quantity * 7 + 3} "
@@ -1847,7 +1856,8 @@ _MARK_ARGS_OUT = "".join(
     r"\$arg3=0x[0-9a-f]+\n"
     for quantity, tag in ((2, "first"), (5, "second"), (1, "third"))) + \
     re.escape(f'process("{UPROBE_TARGET}").provider("shop").mark("done") '
-              "traced=3 grand=65\n")
+              "traced=3 grand=65\n") + \
+    re.escape("semaphores order=1 done=1\norder semaphore at entry 1\n")
 _MARK_UNARMED = """
 probe process("@BIN@").mark("done") { printf("traced=%d grand=%d\\n", $arg1, $arg2) }
 """
