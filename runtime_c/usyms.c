@@ -35,7 +35,7 @@ static bool stpc_uplace_locked(struct mm_struct *mm, unsigned long addr,
 	const struct inode *inode;
 	unsigned int i;
 
-	place->file = NULL;
+	*place = (struct stpc_uplace){ NULL };
 	if (!vma || vma->vm_start > addr || !vma->vm_file)
 		return false;
 	inode = file_inode(vma->vm_file);
