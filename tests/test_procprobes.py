@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from stpc.compiler import cli
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.errors import StpcError
 from stpc.compiler.ir import ProbeKind, ProcessSite
@@ -119,3 +120,13 @@ def test_builds_for_both_kernels(kver, second_kver, tmp_path, monkeypatch):
     for release in (kver, second_kver):
         assert Compilation(script, "t.stp", CompileOptions(
             kernel_release=release)).module().exists()
+
+
+def test_p2_lists_the_thread_probes(kver, capsys):
+    assert cli.main(["-p2", "-r", kver, "-e",
+                     f'probe process("{TRUE}").thread.begin, '
+                     'process.thread.end { println(tid()) }']) == 0
+    out = capsys.readouterr().out
+    assert out.split("# probes\n")[1] == (
+        f'process("{TRUE}").thread.begin /* handler 0, priority 0 */\n'
+        'process.thread.end /* handler 0, priority 0 */\n')
