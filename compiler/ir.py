@@ -179,10 +179,13 @@ class UserSite:
 @dataclass(frozen=True)
 class ProcessSite:
     """Which processes a process.begin/.end probe is for: those running
-    the file at ``path``, the process ``pid``, or (neither) every one."""
+    the file at ``path``, the process ``pid``, or (neither) every one;
+    ``thread``: process.thread.begin/.end, for their threads other than
+    the main one."""
     path: Optional[str]
     pid: Optional[int]
     end: bool
+    thread: bool = False
 
 
 @dataclass(frozen=True)

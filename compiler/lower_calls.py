@@ -194,7 +194,12 @@ def _function_arg(lower, node):
     return f"((s64)({_ARG_TYPES[node.name]}){read})"
 
 
-@_lowers("usymname", "usymdata")
+@_lowers("ubacktrace", "sprint_ubacktrace")
+def _ubacktrace(lower, node):
+    return f"stpc_{node.name}(c, {lower.temp_string()})"
+
+
+@_lowers("usymname", "usymdata", "sprint_ustack")
 def _usym(lower, node):
     return (f"stpc_{node.name}({lower.expr(node.args[0])}, "
             f"{lower.temp_string()})")

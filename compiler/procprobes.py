@@ -1,8 +1,10 @@
-"""``process.begin`` and ``process.end`` probe points, with or without a
-program (``process("PATH")``, searched in ``$PATH`` as for uprobes) or a
-pid (``process(PID)``).  They name no code: the module follows processes
-through the scheduler's tracepoints (runtime_c/procs.c), so the file is
-only looked up by path when the probes are armed; no build-id is needed.
+"""``process.begin`` and ``process.end`` probe points (and
+``process.thread.begin``/``.end``, for the threads other than the main
+one), with or without a program (``process("PATH")``, searched in
+``$PATH`` as for uprobes) or a pid (``process(PID)``).  They name no
+code: the module follows processes through the scheduler's tracepoints
+(runtime_c/procs.c), so the file is only looked up by path when the
+probes are armed; no build-id is needed.
 """
 
 from __future__ import annotations
@@ -19,15 +21,18 @@ MAX_FILTERS = 64
 
 
 def is_lifetime_point(point: A.ProbePoint) -> bool:
-    """process.begin, process("PATH").end, process(PID).begin..."""
+    """process.begin, process("PATH").end, process(PID).begin,
+    process.thread.begin..."""
     comps = point.components
-    return len(comps) == 2 and comps[0].name == "process" and \
-        comps[1].name in ("begin", "end") and comps[1].arg is None
+    return len(comps) in (2, 3) and comps[0].name == "process" and \
+        comps[-1].name in ("begin", "end") and comps[-1].arg is None and \
+        [(c.name, c.arg) for c in comps[1:-1]] in ([], [("thread", None)])
 
 
 def lifetime_sites(point: A.ProbePoint, handler: int, order: int,
                    errors: ErrorCollector) -> List[ProbeSite]:
-    head, what = point.components
+    head, *middle, what = point.components
+    thread = bool(middle)
     path = pid = None
     try:
         if isinstance(head.arg, str):
@@ -44,9 +49,11 @@ def lifetime_sites(point: A.ProbePoint, handler: int, order: int,
         return []
     subject = "process" if path is None and pid is None else \
         f'process("{path}")' if path is not None else f"process({pid})"
+    kind = "thread." if thread else ""
     return [ProbeSite(point, ProbeKind.PROCESS, 0, handler, order,
-                      description=f"{subject}.{what.name}",
-                      process=ProcessSite(path, pid, what.name == "end"))]
+                      description=f"{subject}.{kind}{what.name}",
+                      process=ProcessSite(path, pid, what.name == "end",
+                                          thread))]
 
 
 def lifetime_filters(sites) -> List[ProcessSite]:

@@ -23,7 +23,8 @@ from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import assigned_before_read, lower_body
 from .procprobes import lifetime_filters
-from .usyms import calls_usyms, file_symbols
+from .usyms import STACK_CALLS, calls_usyms, file_symbols, user_address
+from .uunwind import file_unwind_rows
 from .storage import (FrameView, c_long, map_capacity, member_decl,
                       plain_arrays, scalar_stats, stat_arrays,
                       stat_desc_index)
@@ -218,14 +219,20 @@ class _ModuleView:
 
     def usym_views(self) -> List[dict]:
         """The probed files' function symbols, when usymname() or
-        usymdata() is called (runtime_c/usyms.c)."""
+        usymdata() is called (runtime_c/usyms.c), and their unwind rules
+        when the script walks the user stack (runtime_c/ustack.c)."""
         if not calls_usyms(self.program):
             return []
+        walks = calls_usyms(self.program, STACK_CALLS)
         paths = dict.fromkeys(s.user.path for s in self.program.sites
                               if s.user is not None)
         return [dict(path=c_string(path), syms=[
                     f"{{ {sym.offset:#x}, {sym.size}, {c_string(sym.name)} }}"
-                    for sym in file_symbols(path)])
+                    for sym in file_symbols(path)],
+                    frames=[f"{{ {row.offset:#x}, {row.cfa_offset}, "
+                            f"{row.rbp_offset}, {row.cfa_reg} }}"
+                            for row in file_unwind_rows(path)] if walks
+                    else [])
                 for path in paths]
 
     def process_views(self) -> dict:
@@ -240,7 +247,8 @@ class _ModuleView:
                              filter=filters.index(ProcessSite(
                                  site.process.path, site.process.pid,
                                  False)),
-                             is_end=int(site.process.end))
+                             is_end=int(site.process.end),
+                             is_thread=int(site.process.thread))
                         for site in sites])
 
     def tracepoint_views(self) -> List[dict]:
@@ -308,8 +316,7 @@ class _ModuleView:
         added every slot needed) plus an offset."""
         def c_address(address: int) -> str:
             if resolved.user:
-                raise InternalError("pass 2 let a user program's global "
-                                    "variable through")
+                return user_address(address, resolved.pc)
             where = resolved.debug.locate(address)
             module = self.program.probed[where.module]
             if where.section not in module.slots:

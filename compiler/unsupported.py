@@ -58,8 +58,7 @@ _TAPSET_FUNCTION_GROUPS = {
         set_user_string set_user_string_n
     """,
     "stacks and symbols": """
-        print_stack sprint_stack print_ubacktrace sprint_ubacktrace
-        ubacktrace print_ustack sprint_ustack ustack print_syms sprint_syms
+        print_stack sprint_stack ustack print_syms sprint_syms
         print_usyms sprint_usyms symname symdata symfile
         symline symfileline usymfile usymline usymfileline umodname stack
         ucallers

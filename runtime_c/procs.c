@@ -13,6 +13,12 @@
  *  - begin and end at exec, for the filters a process starts or stops
  *    matching (it execs the file, or another program).
  *  - end, when the last thread of the process exits (sched_process_exit).
+ * process.thread.begin/.end are for the threads other than the main one
+ * (not thread_group_leader), kept in the same table by tid (a tid of such
+ * a thread is never a live tgid): a thread alive when the probes were
+ * armed, or a new one (clone with CLONE_THREAD), begins when it next
+ * leaves a system call (a new one leaves clone so), or when it exits;
+ * it ends when it exits (exec ends the other threads so).
  * The kernel's tracepoints are registered by the module itself (found
  * with for_each_kernel_tracepoint, tracepoints.c).
  */
@@ -33,7 +39,7 @@ enum stpc_proc_state {
 };
 
 struct stpc_proc {
-	pid_t tgid;
+	pid_t id;		/* a tgid, or a thread's tid */
 	enum stpc_proc_state state;
 	u64 filters;		/* bit i: stpc_program.proc_filters[i] */
 };
@@ -63,15 +69,15 @@ static u64 stpc_proc_filters(struct task_struct *t)
 	return found;
 }
 
-/* The slot of @tgid, or (if @free) a free one for it; under the lock. */
-static struct stpc_proc *stpc_proc_slot(pid_t tgid, bool free)
+/* The slot of @id, or (if @free) a free one for it; under the lock. */
+static struct stpc_proc *stpc_proc_slot(pid_t id, bool free)
 {
-	unsigned int home = hash_32(tgid, STPC_PROC_BITS), i;
+	unsigned int home = hash_32(id, STPC_PROC_BITS), i;
 	struct stpc_proc *unused = NULL, *p;
 
 	for (i = 0; i < STPC_PROC_WINDOW; i++) {
 		p = &stpc_procs[(home + i) % STPC_PROC_SLOTS];
-		if (p->state != STPC_PROC_FREE && p->tgid == tgid)
+		if (p->state != STPC_PROC_FREE && p->id == id)
 			return p;
 		if (p->state == STPC_PROC_FREE && !unused)
 			unused = p;
@@ -79,19 +85,19 @@ static struct stpc_proc *stpc_proc_slot(pid_t tgid, bool free)
 	return free ? unused : NULL;
 }
 
-static void stpc_proc_set(struct stpc_proc *p, pid_t tgid,
+static void stpc_proc_set(struct stpc_proc *p, pid_t id,
 			  enum stpc_proc_state state, u64 filters)
 {
 	if (p->state == STPC_PROC_AT_SYSCALL)
 		atomic_dec(&stpc_procs_at_syscall);
 	if (state == STPC_PROC_AT_SYSCALL)
 		atomic_inc(&stpc_procs_at_syscall);
-	p->tgid = tgid;
+	p->id = id;
 	p->state = state;
 	p->filters = filters;
 }
 
-static void stpc_proc_add(pid_t tgid, enum stpc_proc_state state,
+static void stpc_proc_add(pid_t id, enum stpc_proc_state state,
 			  u64 filters)
 {
 	unsigned long flags;
@@ -99,9 +105,9 @@ static void stpc_proc_add(pid_t tgid, enum stpc_proc_state state,
 	bool full;
 
 	raw_spin_lock_irqsave(&stpc_procs_lock, flags);
-	p = stpc_proc_slot(tgid, true);
+	p = stpc_proc_slot(id, true);
 	if (p)
-		stpc_proc_set(p, tgid, state, filters);
+		stpc_proc_set(p, id, state, filters);
 	full = !p && !stpc_procs_full_warned;
 	stpc_procs_full_warned |= full;
 	raw_spin_unlock_irqrestore(&stpc_procs_lock, flags);
@@ -111,10 +117,10 @@ static void stpc_proc_add(pid_t tgid, enum stpc_proc_state state,
 }
 
 /*
- * Moves @tgid's entry to @state with @filters (FREE: removes it).
+ * Moves @id's entry to @state with @filters (FREE: removes it).
  * Returns its filters before, and (in *begun) whether it had begun.
  */
-static u64 stpc_proc_update(pid_t tgid, enum stpc_proc_state state,
+static u64 stpc_proc_update(pid_t id, enum stpc_proc_state state,
 			    u64 filters, bool *begun)
 {
 	unsigned long flags;
@@ -123,60 +129,88 @@ static u64 stpc_proc_update(pid_t tgid, enum stpc_proc_state state,
 
 	*begun = false;
 	raw_spin_lock_irqsave(&stpc_procs_lock, flags);
-	p = stpc_proc_slot(tgid, state != STPC_PROC_FREE);
+	p = stpc_proc_slot(id, state != STPC_PROC_FREE);
 	if (p && p->state != STPC_PROC_FREE) {
 		before = p->filters;
 		*begun = p->state == STPC_PROC_BEGUN;
 	}
 	if (p)
-		stpc_proc_set(p, tgid, state, state == STPC_PROC_FREE ? 0 :
+		stpc_proc_set(p, id, state, state == STPC_PROC_FREE ? 0 :
 			      filters);
 	raw_spin_unlock_irqrestore(&stpc_procs_lock, flags);
 	return before;
 }
 
-static void stpc_proc_run(u64 filters, bool end)
+static void stpc_proc_run(u64 filters, bool end, bool thread)
 {
 	unsigned int i;
 
 	for (i = 0; filters && i < stpc_program.nprocprobes; i++) {
 		const struct stpc_procprobe *pp = &stpc_program.procprobes[i];
 
-		if (pp->is_end == end && (filters & BIT_ULL(pp->filter)))
+		if (pp->is_end == end && pp->is_thread == thread &&
+		    (filters & BIT_ULL(pp->filter)))
 			stpc_run_probe(&pp->probe);
 	}
 }
 
-static void stpc_proc_sys_exit(void *data, struct pt_regs *regs, long ret)
+static bool stpc_procs_have(bool end, bool thread)
 {
-	pid_t tgid = task_tgid_nr(current);
+	unsigned int i;
+
+	for (i = 0; i < stpc_program.nprocprobes; i++) {
+		const struct stpc_procprobe *pp = &stpc_program.procprobes[i];
+
+		if (pp->is_end == end && pp->is_thread == thread)
+			return true;
+	}
+	return false;
+}
+
+static bool stpc_procs_threads(void)
+{
+	return stpc_procs_have(false, true) || stpc_procs_have(true, true);
+}
+
+/* @id's filters if it waits to begin at a system call's end: it begins. */
+static u64 stpc_proc_begins(pid_t id)
+{
 	unsigned long flags;
 	struct stpc_proc *p;
 	u64 filters = 0;
 
-	if (!atomic_read(&stpc_procs_at_syscall))
-		return;
 	raw_spin_lock_irqsave(&stpc_procs_lock, flags);
-	p = stpc_proc_slot(tgid, false);
+	p = stpc_proc_slot(id, false);
 	if (p && p->state == STPC_PROC_AT_SYSCALL) {
 		filters = p->filters;
-		stpc_proc_set(p, tgid, STPC_PROC_BEGUN, filters);
+		stpc_proc_set(p, id, STPC_PROC_BEGUN, filters);
 	}
 	raw_spin_unlock_irqrestore(&stpc_procs_lock, flags);
-	stpc_proc_run(filters, false);
+	return filters;
+}
+
+static void stpc_proc_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	if (!atomic_read(&stpc_procs_at_syscall))
+		return;
+	stpc_proc_run(stpc_proc_begins(task_tgid_nr(current)), false, false);
+	if (!thread_group_leader(current))
+		stpc_proc_run(stpc_proc_begins(task_pid_nr(current)), false,
+			      true);
 }
 
 static void stpc_proc_fork(void *data, struct task_struct *parent,
 			   struct task_struct *child)
 {
+	bool thread = !thread_group_leader(child);
 	u64 filters;
 
-	if (!thread_group_leader(child))
+	if (thread && !stpc_procs_threads())
 		return;
 	filters = stpc_proc_filters(child);
 	if (filters)
-		stpc_proc_add(task_tgid_nr(child), STPC_PROC_AT_SYSCALL,
-			      filters);
+		stpc_proc_add(thread ? task_pid_nr(child) : task_tgid_nr(child),
+			      STPC_PROC_AT_SYSCALL, filters);
 }
 
 static void stpc_proc_exec(void *data, struct task_struct *p, pid_t old_pid,
@@ -190,22 +224,30 @@ static void stpc_proc_exec(void *data, struct task_struct *p, pid_t old_pid,
 				  &begun);
 	if (!begun)
 		before = 0;	/* it begins now, as what it execs */
-	stpc_proc_run(before & ~now, true);
-	stpc_proc_run(now & ~before, false);
+	/* a thread that execs becomes the main one: no longer followed */
+	if (old_pid != task_tgid_nr(current))
+		stpc_proc_update(old_pid, STPC_PROC_FREE, 0, &begun);
+	stpc_proc_run(before & ~now, true, false);
+	stpc_proc_run(now & ~before, false, false);
+}
+
+/* @id's entry leaves the table: it ends (and begins first if it had not). */
+static void stpc_proc_ends(pid_t id, bool thread)
+{
+	bool begun;
+	u64 filters = stpc_proc_update(id, STPC_PROC_FREE, 0, &begun);
+
+	if (!begun)
+		stpc_proc_run(filters, false, thread);
+	stpc_proc_run(filters, true, thread);
 }
 
 static void stpc_proc_exit(void *data, struct task_struct *p)
 {
-	u64 filters;
-	bool begun;
-
-	if (atomic_read(&current->signal->live))
-		return;		/* not its last thread */
-	filters = stpc_proc_update(task_tgid_nr(current), STPC_PROC_FREE, 0,
-				   &begun);
-	if (!begun)
-		stpc_proc_run(filters, false);
-	stpc_proc_run(filters, true);
+	if (!thread_group_leader(current))
+		stpc_proc_ends(task_pid_nr(current), true);
+	if (!atomic_read(&current->signal->live))	/* its last thread */
+		stpc_proc_ends(task_tgid_nr(current), false);
 }
 
 /* The processes alive now, at most a table's worth. */
@@ -233,6 +275,27 @@ static void stpc_procs_walk(void)
 	rcu_read_unlock();
 }
 
+/* The threads other than main ones alive now, at most a table's worth. */
+static void stpc_procs_walk_threads(void)
+{
+	struct task_struct *p, *t;
+	unsigned int seen = 0;
+	u64 filters;
+
+	rcu_read_lock();
+	for_each_process_thread(p, t) {
+		if (thread_group_leader(t))
+			continue;
+		if (++seen > STPC_PROC_SLOTS)
+			break;
+		filters = stpc_proc_filters(t);
+		if (filters)
+			stpc_proc_add(task_pid_nr(t), STPC_PROC_AT_SYSCALL,
+				      filters);
+	}
+	rcu_read_unlock();
+}
+
 struct stpc_proc_hook {
 	const char *name;
 	void *func;
@@ -248,12 +311,7 @@ static struct stpc_proc_hook stpc_proc_hooks[] = {
 
 static bool stpc_procs_begin(void)
 {
-	unsigned int i;
-
-	for (i = 0; i < stpc_program.nprocprobes; i++)
-		if (!stpc_program.procprobes[i].is_end)
-			return true;
-	return false;
+	return stpc_procs_have(false, false) || stpc_procs_have(false, true);
 }
 
 static int stpc_procs_filters_arm(void)
@@ -335,4 +393,6 @@ static void stpc_procs_arm(void)
 		return;
 	}
 	stpc_procs_walk();
+	if (stpc_procs_threads())
+		stpc_procs_walk_threads();
 }

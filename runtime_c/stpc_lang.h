@@ -135,6 +135,13 @@ s64 stpc_uaddr(void);
 const char *stpc_usymname(s64 addr, char *out);
 const char *stpc_usymdata(s64 addr, char *out);
 
+/* ustack.c */
+void stpc_print_ubacktrace(struct stpc_context *c);
+const char *stpc_sprint_ubacktrace(struct stpc_context *c, char *out);
+const char *stpc_ubacktrace(struct stpc_context *c, char *out);
+void stpc_print_ustack(struct stpc_context *c, const char *stk);
+const char *stpc_sprint_ustack(const char *stk, char *out);
+
 static inline s64 stpc_isinstr(const char *s, const char *part)
 {
 	return strstr(s, part) != NULL;

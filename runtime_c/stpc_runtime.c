@@ -41,6 +41,7 @@ static void stpc_unwatch_modules(void);
 #include "uentry.c"
 #include "procs.c"
 #include "usyms.c"
+#include "ustack.c"
 #include "modnotify.c"
 #include "print.c"
 #include "transport.c"

@@ -334,10 +334,24 @@ struct stpc_usym {
 	const char *name;
 };
 
+/* ubacktrace(): a file's .eh_frame rules, by file offset (ustack.c) */
+enum stpc_cfa_reg { STPC_CFA_NONE, STPC_CFA_RSP, STPC_CFA_RBP };
+#define STPC_RBP_SAME	0	/* rbp_offset: the caller's rbp is ours */
+#define STPC_RBP_LOST	1	/* rbp_offset: it cannot be found */
+
+struct stpc_uframe {
+	unsigned long offset;		/* the rule holds from here */
+	s32 cfa_offset;			/* CFA = cfa_reg + cfa_offset */
+	s16 rbp_offset;			/* caller's rbp at CFA + this */
+	u8 cfa_reg;			/* enum stpc_cfa_reg; NONE: stop */
+};
+
 struct stpc_usym_file {
 	const char *path;
 	const struct stpc_usym *syms;	/* sorted by offset */
 	unsigned int nsyms;
+	const struct stpc_uframe *frames;	/* sorted by offset */
+	unsigned int nframes;
 	struct inode *inode;		/* held while armed */
 };
 
@@ -352,6 +366,7 @@ struct stpc_procprobe {
 	struct stpc_probe probe;
 	unsigned int filter;		/* index into proc_filters, < 64 */
 	bool is_end;
+	bool is_thread;			/* process.thread.begin/.end */
 };
 
 /* The -D limits the runtime reads at run time (stpc_limits.h). */

@@ -19,23 +19,59 @@ s64 stpc_uaddr(void)
 	return instruction_pointer(task_pt_regs(current));
 }
 
-/* The inode and file offset of @addr in the current task's mappings. */
-static const struct inode *stpc_user_file_offset(unsigned long addr,
-						 unsigned long *offset)
+/* Where a user address is: the probed file mapped there (or NULL: none
+ * or another file), the offset in it and the mapping's bounds. */
+struct stpc_uplace {
+	const struct stpc_usym_file *file;
+	unsigned long offset;
+	unsigned long map_start, map_end;
+};
+
+/* The mmap lock held: @mm's mapping of @addr, if a probed file's. */
+static bool stpc_uplace_locked(struct mm_struct *mm, unsigned long addr,
+			       struct stpc_uplace *place)
 {
-	const struct inode *inode = NULL;
+	struct vm_area_struct *vma = find_vma(mm, addr);
+	const struct inode *inode;
+	unsigned int i;
+
+	*place = (struct stpc_uplace){ NULL };
+	if (!vma || vma->vm_start > addr || !vma->vm_file)
+		return false;
+	inode = file_inode(vma->vm_file);
+	for (i = 0; i < stpc_program.nusym_files; i++) {
+		if (stpc_program.usym_files[i].inode == inode) {
+			place->file = &stpc_program.usym_files[i];
+			break;
+		}
+	}
+	place->offset = addr - vma->vm_start + (vma->vm_pgoff << PAGE_SHIFT);
+	place->map_start = vma->vm_start;
+	place->map_end = vma->vm_end;
+	return place->file != NULL;
+}
+
+/* The current task's mm, its mmap lock taken if free (never waited for). */
+static struct mm_struct *stpc_user_mm_trylock(void)
+{
 	struct mm_struct *mm = current->mm;
-	struct vm_area_struct *vma;
 
 	if (!mm || (current->flags & PF_KTHREAD) || !mmap_read_trylock(mm))
 		return NULL;
-	vma = find_vma(mm, addr);
-	if (vma && vma->vm_start <= addr && vma->vm_file) {
-		inode = file_inode(vma->vm_file);
-		*offset = addr - vma->vm_start + (vma->vm_pgoff << PAGE_SHIFT);
-	}
+	return mm;
+}
+
+static bool stpc_uplace(unsigned long addr, struct stpc_uplace *place)
+{
+	struct mm_struct *mm = stpc_user_mm_trylock();
+	bool found;
+
+	place->file = NULL;
+	if (!mm)
+		return false;
+	found = stpc_uplace_locked(mm, addr, place);
 	mmap_read_unlock(mm);
-	return inode;
+	return found;
 }
 
 /* The function of @file whose bytes hold @offset: its symbols are sorted. */
@@ -58,25 +94,33 @@ static const struct stpc_usym *stpc_usym_in(const struct stpc_usym_file *file,
 	return &file->syms[low - 1];
 }
 
-static const struct stpc_usym *stpc_usym_find(unsigned long addr,
-					      unsigned long *offset)
+/*
+ * SystemTap's "symbol+0xoff/0xsize [/path]"; a probed file's address in
+ * no function is "0xaddr [/path+0xoff/0xsize]", the offset and size the
+ * mapping's; anything else the address in hex.
+ */
+static int stpc_usym_format(char *out, size_t size, unsigned long addr,
+			    const struct stpc_uplace *place)
 {
-	const struct inode *inode = stpc_user_file_offset(addr, offset);
-	unsigned int i;
+	const struct stpc_usym *sym = place->file ?
+		stpc_usym_in(place->file, place->offset) : NULL;
 
-	for (i = 0; inode && i < stpc_program.nusym_files; i++) {
-		const struct stpc_usym_file *file = &stpc_program.usym_files[i];
-
-		if (file->inode == inode)
-			return stpc_usym_in(file, *offset);
-	}
-	return NULL;
+	if (sym)
+		return snprintf(out, size, "%s+0x%lx/0x%lx [%s]", sym->name,
+				place->offset - sym->offset, sym->size,
+				place->file->path);
+	if (place->file)
+		return snprintf(out, size, "0x%lx [%s+0x%lx/0x%lx]", addr,
+				place->file->path, addr - place->map_start,
+				place->map_end - place->map_start);
+	return snprintf(out, size, "0x%lx", addr);
 }
 
 const char *stpc_usymname(s64 addr, char *out)
 {
-	unsigned long offset;
-	const struct stpc_usym *sym = stpc_usym_find(addr, &offset);
+	struct stpc_uplace place;
+	const struct stpc_usym *sym = stpc_uplace(addr, &place) ?
+		stpc_usym_in(place.file, place.offset) : NULL;
 
 	if (sym)
 		strscpy(out, sym->name, MAXSTRINGLEN);
@@ -85,17 +129,12 @@ const char *stpc_usymname(s64 addr, char *out)
 	return out;
 }
 
-/* "name+0xoff/0xsize" */
 const char *stpc_usymdata(s64 addr, char *out)
 {
-	unsigned long offset;
-	const struct stpc_usym *sym = stpc_usym_find(addr, &offset);
+	struct stpc_uplace place;
 
-	if (sym)
-		snprintf(out, MAXSTRINGLEN, "%s+0x%lx/0x%lx", sym->name,
-			 offset - sym->offset, sym->size);
-	else
-		snprintf(out, MAXSTRINGLEN, "0x%llx", (unsigned long long)addr);
+	stpc_uplace(addr, &place);
+	stpc_usym_format(out, MAXSTRINGLEN, addr, &place);
 	return out;
 }
 

@@ -8,6 +8,7 @@ import shutil
 
 import pytest
 
+from stpc.compiler import cli
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.errors import StpcError
 from stpc.compiler.ir import ProbeKind, ProcessSite
@@ -55,6 +56,37 @@ def test_the_module_gets_each_filter_once(kver):
     assert ".nproc_filters = 2," in c_source
 
 
+def test_thread_forms_share_the_process_filters(kver):
+    """process.thread.begin/.end: the forms of process.begin/.end, each
+    probe marked as a thread's; the filter of a program is one."""
+    program = _program(kver, f'''
+        probe process.thread.begin, process("true").thread.end,
+              process(42).thread.begin, process("true").begin {{ }}''')
+    assert [s.process for s in program.sites] == [
+        ProcessSite(None, None, False, True),
+        ProcessSite(TRUE, None, True, True),
+        ProcessSite(None, 42, False, True), ProcessSite(TRUE, None, False)]
+    assert [s.description for s in program.sites] == [
+        "process.thread.begin", f'process("{TRUE}").thread.end',
+        "process(42).thread.begin", f'process("{TRUE}").begin']
+    c_source = _c(kver, f'''
+        probe process("{TRUE}").thread.begin {{ println(tid()) }}
+        probe process("{TRUE}").end {{ println(pid()) }}''')
+    probes = c_source.split("stpc_procprobes[] = {", 1)[1].split("\n};", 1)[0]
+    assert [line.strip() for line in probes.splitlines()
+            if ".filter" in line or ".is_" in line] == [
+        ".filter = 0,", ".is_end = 0,", ".is_thread = 1,",
+        ".filter = 0,", ".is_end = 1,", ".is_thread = 0,"]
+    assert ".nproc_filters = 1," in c_source
+
+
+@pytest.mark.parametrize("point", ["process.thread", "process.thread.start",
+                                   'process.thread("x").begin'])
+def test_other_thread_points_are_not_lifetime_points(kver, point):
+    with pytest.raises(StpcError):
+        _program(kver, f"probe {point} {{ }}")
+
+
 @pytest.mark.parametrize("point, message", [
     ('process("/no/such/program").begin', "program /no/such/program does "
      "not exist"),
@@ -81,7 +113,20 @@ def test_builds_for_both_kernels(kver, second_kver, tmp_path, monkeypatch):
     monkeypatch.setenv("STPC_CACHE_DIR", str(tmp_path / "cache"))
     script = f'''
         probe process.begin {{ printf("%s %d\\n", execname(), pid()) }}
-        probe process("{TRUE}").end {{ println(pid()) }}'''
+        probe process("{TRUE}").end {{ println(pid()) }}
+        probe process.thread.begin, process(1).thread.end {{
+            println(tid())
+        }}'''
     for release in (kver, second_kver):
         assert Compilation(script, "t.stp", CompileOptions(
             kernel_release=release)).module().exists()
+
+
+def test_p2_lists_the_thread_probes(kver, capsys):
+    assert cli.main(["-p2", "-r", kver, "-e",
+                     f'probe process("{TRUE}").thread.begin, '
+                     'process.thread.end { println(tid()) }']) == 0
+    out = capsys.readouterr().out
+    assert out.split("# probes\n")[1] == (
+        f'process("{TRUE}").thread.begin /* handler 0, priority 0 */\n'
+        'process.thread.end /* handler 0, priority 0 */\n')

@@ -130,6 +130,27 @@ def test_target_variables_are_read_from_user_memory(kver, binary):
     assert "stpc_deref(" not in handler.split("\n}\n", 1)[0]
 
 
+def test_the_programs_globals_are_read_at_the_load_bias(kver, binary):
+    """$name and @var("name@file") of a file-scope variable: its
+    link-time address plus the bias, the uprobe's ip less the probed
+    instruction's link-time address (the function's entry for a .return,
+    which reads them at entry)."""
+    c_source = Compilation(f'''
+        probe process("{binary}").function("count_up") {{
+            printf("%d %d\\n", $shop_order_semaphore,
+                   @var("shop_done_semaphore@uprobe_target.c"))
+        }}
+        probe process("{binary}").function("count_up").return {{
+            println($shop_order_semaphore)
+        }}''', "t.stp", CompileOptions(kernel_release=kver)).c_source()
+    entry = _nm_address(binary, "count_up")
+    for name in ("shop_order_semaphore", "shop_done_semaphore"):
+        assert (f"stpc_user_deref(c, ((u64){_nm_address(binary, name):#x}ULL"
+                f" + ((u64)instruction_pointer(c->regs) - {entry:#x}ULL)), "
+                "2, ") in c_source
+    assert c_source.count("instruction_pointer(c->regs) - ") == 3
+
+
 def test_a_return_reads_parameters_at_entry(kver, binary):
     """@entry($label) and $o->id (SystemTap's implicit @entry) are read
     by the uretprobe's entry handler into the values the return handler
@@ -177,6 +198,10 @@ def test_a_return_keeps_at_most_32_entry_values(kver, binary):
      '.mark("NAME") after process("PATH")'),
     ('probe process("{b}").statement("count_up@*:1") {{ }}',
      "no statement at line 1 of count_up"),
+    ('probe process("{b}").function("count_up") '
+     '{{ print(@var("shop_order_semaphore@other.c")) }}',
+     "no global variable 'shop_order_semaphore' in other.c at "
+     f'process("{{b}}").function("count_up@{SOURCE}:{_line("count_up")}")'),
 ])
 def test_errors_are_located(kver, binary, script, message):
     with pytest.raises(StpcError) as caught:
@@ -232,7 +257,9 @@ def test_builds_for_both_kernels(kver, second_kver, binary, tmp_path,
         probe process("{binary}").function("count_up").return {{
             println($return + @entry($limit)) }}
         probe process("{binary}").mark("order") {{
-            printf("%d %d %s\\n", $arg1, $arg2, $$parms) }}'''
+            printf("%d %d %s\\n", $arg1, $arg2, $$parms) }}
+        probe process("{binary}").function("count_up") {{
+            println($shop_order_semaphore) }}'''
     for release in (kver, second_kver):
         assert Compilation(script, "t.stp", CompileOptions(
             kernel_release=release)).module().exists()

@@ -1830,7 +1830,9 @@ probe process("@BIN@").function("count_up") { printf("count_up %d\\n", $limit) }
 # SDT marks (the fixture's shop:order and shop:done, each with a
 # semaphore).  shop:order runs only while its semaphore is set, and
 # shop:done passes how many times it ran: 3 when a probe on shop:order
-# armed its semaphore, 0 when only shop:done is probed
+# armed its semaphore, 0 when only shop:done is probed.  The semaphores
+# are the program's globals: read as $name and @var at the (PIE, so
+# load-biased) program's count_up, both are 1 while their marks are probed
 _MARK_ARGS = """
 probe process("@BIN@").mark("order") {
 	printf("%s:%s quantity=%d total=%d tag=%s in %s\\n", $$provider, $$name,
@@ -1840,6 +1842,13 @@ probe process("@BIN@").mark("order") {
 probe process("@BIN@").provider("shop").mark("done") {
 	printf("%s traced=%d grand=%d\\n", pp(), $arg1, $arg2)
 }
+probe process("@BIN@").function("count_up") {
+	printf("semaphores order=%d done=%d\\n", $shop_order_semaphore,
+	       @var("shop_done_semaphore@uprobe_target.c"))
+}
+probe process("@BIN@").function("count_up").return {
+	printf("order semaphore at entry %d\\n", $shop_order_semaphore)
+}
 """
 _MARK_ARGS_OUT = "".join(
     re.escape(f"shop:order quantity={quantity} total={quantity * 7 + 3} "
@@ -1848,7 +1857,8 @@ _MARK_ARGS_OUT = "".join(
     r"\$arg3=0x[0-9a-f]+\n"
     for quantity, tag in ((2, "first"), (5, "second"), (1, "third"))) + \
     re.escape(f'process("{UPROBE_TARGET}").provider("shop").mark("done") '
-              "traced=3 grand=65\n")
+              "traced=3 grand=65\n") + \
+    re.escape("semaphores order=1 done=1\norder semaphore at entry 1\n")
 _MARK_UNARMED = """
 probe process("@BIN@").mark("done") { printf("traced=%d grand=%d\\n", $arg1, $arg2) }
 """
@@ -2015,16 +2025,43 @@ probe end {{ printf("malloc called %d times in %s\\n", calls, "uprobe_target") }
 
 
 # uaddr() is the probed address (at a return: the caller's, where it
-# returns to); usymname()/usymdata() find the fixture's functions
+# returns to); usymname()/usymdata() find the fixture's functions.  The
+# user backtraces walk count_up, main (by .eh_frame), then the libc
+# frame that called main, shown in hex (libc is not probed: no symbols,
+# no rules, the walk ends there, as SystemTap's without -d)
 _USYMS = """
 probe process("@BIN@").function("main") { println(usymname(0)) }
 probe process("@BIN@").function("count_up") {
 	printf("%s %s\\n", usymname(uaddr()), usymdata(uaddr() + 2))
+	print_ubacktrace()
+	print(sprint_ubacktrace())
+	bt = ubacktrace()
+	println(bt)
+	print_ustack(bt)
+	print(sprint_ustack(bt))
 }
 probe process("@BIN@").function("count_up").return {
 	printf("back in %s\\n", usymname(uaddr()))
+	print_ubacktrace()
 }
 """
+
+
+def _usyms_pattern(binary: str) -> str:
+    """The output of _USYMS: addresses vary, the same address is the same
+    group everywhere."""
+    path = re.escape(binary)
+    name = re.escape(os.path.basename(binary))
+    hexa = "0x[0-9a-f]+"
+    ustack = (rf" \2 : count_up\+0x0/\1 \[{path}\]\n"
+              rf" \3 : main\+\4/\5 \[{path}\]\n \6 : \6\n")
+    return (rf"0x0\ncount_up count_up\+0x2/({hexa}) \[{path}\]\n"
+            rf" ({hexa}) : count_up\+0x0/\1 \[{path}\]\n"
+            rf" ({hexa}) : main\+({hexa})/({hexa}) \[{path}\]\n"
+            rf" ({hexa})\n"
+            rf"count_up\+0x0 \[{name}\]\nmain\+\4 \[{name}\]\n\6\n"
+            rf"\2 \3 \6 \n{ustack}{ustack}"
+            rf"back in main\n \3 : main\+\4/\5 \[{path}\]\n \6\n")
 
 
 def library_cases(kver: str) -> List[VmCase]:
@@ -2040,10 +2077,44 @@ def library_cases(kver: str) -> List[VmCase]:
     # running task's executable, is a new one at each lookup on 9p
     case.shell = _LIBC_GUEST_OWNED.format(run=_bound_copy(
         target, "library_program").format(run=case.shell))
-    usyms = _uprobe_ko_case("uprobes/uaddr-usymname", kver, _USYMS, target,
-                            stdout_pattern=r"0x0\ncount_up count_up\+0x2/"
-                            r"0x[0-9a-f]+\nback in main\n")
+    usyms = _uprobe_ko_case("uprobes/uaddr-usymname-ubacktrace", kver,
+                            _USYMS, target,
+                            stdout_pattern=_usyms_pattern(target))
     return [case, usyms]
+
+
+# process.thread.begin/.end: for the thread the program starts (in its
+# own context), not for the main thread; both the program's and the bare
+# forms, under -c
+THREAD_TARGET = UPROBE_DIR / "thread_target"
+_THREADS = """
+probe process("@THR@").begin { printf("begin main=%d\\n", tid() == pid()) }
+probe process("@THR@").thread.begin { printf("%s main=%d\\n", pp(), tid() == pid()) }
+probe process.thread.begin { printf("thread begin %s\\n", execname()) }
+probe process("@THR@").thread.end { printf("%s main=%d\\n", pp(), tid() == pid()) }
+probe process.end { printf("end main=%d\\n", tid() == pid()) }
+"""
+_THREADS_OUT = """\
+begin main=1
+process("@THR@").thread.begin main=0
+thread begin thread_target
+process("@THR@").thread.end main=0
+end main=1
+"""
+
+
+def _threads_case(kver: str) -> VmCase:
+    binary = str(THREAD_TARGET)
+    script = _THREADS.replace("@THR@", binary)
+    return VmCase(
+        id="uprobes/process-thread-begin-end", cwd=WORK,
+        prebuild=[["gcc", "-O2", "-pthread", "-o", binary,
+                   str(ROOT / "tests" / "thread_target.c")],
+                  ["stpc", "-e", script, "--emit-ko", "-m", "t_threads",
+                   "-r", kver]],
+        shell=_bound_copy(binary, "thread_target").format(run=shlex.join(
+            ["stpc", "t_threads.ko", "--run", "-c", binary])),
+        stdout=_THREADS_OUT.replace("@THR@", binary), stderr="")
 
 
 def process_cases(kver: str) -> List[VmCase]:
@@ -2069,6 +2140,7 @@ def process_cases(kver: str) -> List[VmCase]:
                       stdout='started\nprocess("/usr/bin/tail")'
                       '.begin tail\nprocess("/usr/bin/tail").end tail\n'),
         fork,
+        _threads_case(kver),
     ]
 
 

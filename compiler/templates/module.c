@@ -375,13 +375,21 @@ static struct stpc_uprobe stpc_uprobes[] = {
 
 {% endif %}
 {% if usym_files %}
-/* ---- usymname(): the probed files' functions, by file offset ---- */
+/* ---- usymname(), ubacktrace(): the probed files' functions and unwind
+ * rules, by file offset ---- */
 {% for file in usym_files %}
 static const struct stpc_usym stpc_usyms_{{ loop.index0 }}[] = {
 {% for sym in file.syms %}
 	{{ sym }},
 {% endfor %}
 };
+{% if file.frames %}
+static const struct stpc_uframe stpc_uframes_{{ loop.index0 }}[] = {
+{% for frame in file.frames %}
+	{{ frame }},
+{% endfor %}
+};
+{% endif %}
 {% endfor %}
 
 static struct stpc_usym_file stpc_usym_files[] = {
@@ -390,6 +398,10 @@ static struct stpc_usym_file stpc_usym_files[] = {
 		.path = {{ file.path }},
 		.syms = stpc_usyms_{{ loop.index0 }},
 		.nsyms = ARRAY_SIZE(stpc_usyms_{{ loop.index0 }}),
+{% if file.frames %}
+		.frames = stpc_uframes_{{ loop.index0 }},
+		.nframes = ARRAY_SIZE(stpc_uframes_{{ loop.index0 }}),
+{% endif %}
 	},
 {% endfor %}
 };
@@ -417,6 +429,7 @@ static const struct stpc_procprobe stpc_procprobes[] = {
 		},
 		.filter = {{ pp.filter }},
 		.is_end = {{ pp.is_end }},
+		.is_thread = {{ pp.is_thread }},
 	},
 {% endfor %}
 };
