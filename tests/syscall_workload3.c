@@ -1,9 +1,9 @@
 /* The -c command of the VM's case tapset/syscalls-ipc (tests/vmcases.py,
- * syscall_ipc_cases): each system call of tapset/syscalls_xattr.stp and
- * syscalls_ipc.stp, made once through syscall(2) with arguments that
+ * syscall_ipc_cases): each system call of tapset/syscalls_xattr.stp,
+ * syscalls_ipc.stp and syscalls_timers.stp, made once through syscall(2) with arguments that
  * print alike in every run (strings and buffers in a mapping at a fixed
  * address; a fresh guest numbers its first queue, semaphore set and
- * segment 0).  umask() marks the start; exit() ends it.  The file is
+ * segment 0, a process its first timer 0).  umask() marks the start; exit() ends it.  The file is
  * descriptor 3. */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -39,6 +39,8 @@ int main(void)
 	struct sembuf *down = (struct sembuf *)(m + 0x540);
 	struct timespec *timeout = (struct timespec *)(m + 0x580);
 	char *stat = m + 0x600;
+	int *timer = (int *)(m + 0x700);
+	struct itimerspec *setting = (struct itimerspec *)(m + 0x740);
 	char *out = m + 0x1000;
 	long fd;
 
@@ -48,6 +50,9 @@ int main(void)
 	down->sem_op = -1;
 	down->sem_flg = IPC_NOWAIT;
 	timeout->tv_nsec = 500;
+	setting->it_interval.tv_sec = 1;
+	setting->it_interval.tv_nsec = 500;
+	setting->it_value.tv_sec = 100;
 
 	syscall(SYS_mkdir, dir, 0755);
 	fd = syscall(SYS_open, file, O_CREAT | O_RDWR, 0644);
@@ -82,6 +87,12 @@ int main(void)
 	syscall(SYS_shmat, 0, SEGMENT, SHM_RDONLY);
 	syscall(SYS_shmdt, SEGMENT);
 	syscall(SYS_shmctl, 0, IPC_RMID, NULL);
+	/* a timer, armed for 100 s, then deleted */
+	syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, timer);
+	syscall(SYS_timer_settime, 0, 0, setting, out);
+	syscall(SYS_timer_gettime, 0, out);
+	syscall(SYS_timer_getoverrun, 0);
+	syscall(SYS_timer_delete, 0);
 	syscall(SYS_exit, 0);
 	return 1;
 }

@@ -1,5 +1,6 @@
-"""The syscall tapset's extended attribute and SysV IPC calls
-(tapset/syscalls_xattr.stp, syscalls_ipc.stp; helpers in
+"""The syscall tapset's extended attribute, SysV IPC and POSIX timer
+calls (tapset/syscalls_xattr.stp, syscalls_ipc.stp, syscalls_timers.stp;
+helpers in
 aux_syscalls_ipc.stp): every alias compiles from BTF on both test
 kernels, gives the variables stap 4.8's gives it (the table here, from
 `stap -u -p2`, checked against the live stap where it is installed),
@@ -17,7 +18,7 @@ from test_tapset_syscalls import _p, _reading_all, \
     assert_stap_gives_the_same_variables, syscall_aliases
 from test_tapset_syscalls_more import FILES as MORE_FILES
 
-FILES = ("syscalls_xattr.stp", "syscalls_ipc.stp")
+FILES = ("syscalls_xattr.stp", "syscalls_ipc.stp", "syscalls_timers.stp")
 
 #: stap 4.8's variables of each entry alias beyond name and argstr (its
 #: NAME_unquoted twins included); a .return gives name, retval, retstr
@@ -51,6 +52,11 @@ STAP_ENTRY = {
     "shmat": "shmaddr_uaddr shmflg shmflg_str shmid",
     "shmdt": "shmaddr_uaddr",
     "shmctl": "buf_uaddr cmd cmd_str shmid",
+    "timer_create": "clockid clockid_str evp_uaddr timerid_uaddr",
+    "timer_settime": "flags ovalue_uaddr timerid value_str value_uaddr",
+    "timer_gettime": "timerid value_uaddr",
+    "timer_getoverrun": "timerid",
+    "timer_delete": "timerid",
 }
 
 

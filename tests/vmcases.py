@@ -2489,6 +2489,7 @@ probe begin {{
 	println(_shmat_flags_str(0xe000), " ", _shmat_flags_str(0x10000), " ",
 		_stp_msgctl_cmd_str(0x10c), " ", _stp_msgctl_cmd_str(0x10d), " ",
 		_semctl_cmd(20), " ", _semctl_cmd(0x113))
+	println(_struct_itimerspec_u(0))
 }}
 probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
 probe {entries} {{
@@ -2508,6 +2509,7 @@ XATTR_CREATE|XATTR_REPLACE 0x4 -1 |0x1000|0777 IPC_CREAT|IPC_EXCL
 MSG_NOERROR|MSG_EXCEPT|IPC_NOWAIT|0x4000
 SHM_RND|SHM_REMAP|SHM_EXEC 0x10000 IPC_64|MSG_INFO IPC_64|0xd 0x14 \
 IPC_64|SETALL
+NULL
 setxattr("/tmp/stpc-sc3/f", "trusted.stpc", "ab", 3, XATTR_CREATE)
 setxattr = 0
 lsetxattr("/tmp/stpc-sc3/f", "trusted.b", 0x20000380, 0, XATTR_REPLACE)
@@ -2560,14 +2562,24 @@ shmdt(0x20010000)
 shmdt = 0
 shmctl(0, IPC_RMID, 0x0)
 shmctl = 0
+timer_create(CLOCK_MONOTONIC, 0x0, 0x20000700)
+timer_create = 0
+timer_settime(0, 0, [1.000500,100.000000], 0x20001000)
+timer_settime = 0
+timer_gettime(0, 0x20001000)
+timer_gettime = 0
+timer_getoverrun(0)
+timer_getoverrun = 0
+timer_delete(0)
+timer_delete = 0
 """
 
 
 def syscall_ipc_cases(kver: str) -> List[VmCase]:
-    """The syscall tapset's extended attribute and SysV IPC calls: the
-    helpers' edge cases, then each alias's name, argstr and retstr under
-    a -c command that makes every one of them.  The IPC aliases are
-    tracepoint handlers run on every syscall of the guest (as in
+    """The syscall tapset's extended attribute, SysV IPC and POSIX timer
+    calls: the helpers' edge cases, then each alias's name, argstr and
+    retstr under a -c command that makes every one of them.  The IPC and
+    timer aliases are tracepoint handlers run on every syscall of the guest (as in
     syscall_more_cases: no STP_OVERLOAD)."""
     workload = WORK / "syscall_workload3"
     case = _inline("tapset/syscalls-ipc", kver, _syscalls_ipc_script(),
