@@ -59,8 +59,8 @@ int main(void)
 	syscall(SYS_umask, 022);
 	/* extended attributes: trusted.* as root, on the guest's tmpfs */
 	syscall(SYS_setxattr, file, attr, value, 3, XATTR_CREATE);
-	syscall(SYS_lsetxattr, file, attr2, value2, 3, XATTR_REPLACE);
-	syscall(SYS_fsetxattr, fd, attr2, value2, 0, 0);
+	syscall(SYS_lsetxattr, file, attr2, value2, 0, XATTR_REPLACE);
+	syscall(SYS_fsetxattr, fd, attr2, value2, 3, 0);
 	syscall(SYS_getxattr, file, attr, out, 64);
 	syscall(SYS_lgetxattr, file, attr2, out, 64);
 	syscall(SYS_fgetxattr, fd, attr, NULL, 0);
@@ -80,6 +80,7 @@ int main(void)
 	syscall(SYS_semop, 0, up, 1);
 	syscall(SYS_semtimedop, 0, down, 1, timeout);
 	syscall(SYS_semctl, 0, 0, GETVAL, 0);
+	/* x86-64 takes no IPC_64 (EINVAL), but stap names it */
 	syscall(SYS_semctl, 0, 0, IPC_STAT | IPC_64, stat);
 	syscall(SYS_semctl, 0, 0, IPC_RMID, 0);
 	/* a shared memory segment, attached where the workload says */
