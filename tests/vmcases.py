@@ -438,6 +438,7 @@ def all_cases(kver: str) -> List[VmCase]:
         tracepoint_cases(kver) + module_tracepoint_cases(kver) + \
         tapset_family_cases(kver) + task_function_cases(kver) + \
         syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
+        syscall_ipc_cases(kver) + \
         uprobe_cases(kver) + process_cases(kver) + library_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -1126,7 +1127,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              target_workflow_cases(kver) + corpus + emit + kernel_cases(kver) +
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
-             syscall_more_cases(kver) +
+             syscall_more_cases(kver) + syscall_ipc_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              [c for c in process_cases(kver)
@@ -2539,3 +2540,124 @@ def syscall_more_cases(kver: str) -> List[VmCase]:
     return [case, _inline("tapset/syscall-more-helpers", kver,
                           _SYSCALL_MORE_HELPERS,
                           stdout=_SYSCALL_MORE_HELPERS_OUT)]
+
+
+def _syscalls_ipc_script() -> str:
+    """The helpers' edge cases at begin, then each call of the workload's
+    (tests/syscall_workload3.c) as name(argstr) and name = retstr."""
+    from test_tapset_syscalls_ipc import STAP_ENTRY
+    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
+    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
+    return f"""
+global on
+probe begin {{
+	println(_stp_xattr_flags_str(3), " ", _stp_xattr_flags_str(4), " ",
+		_stp_msgget_key_str(-1), " ", __sem_flags(0), "|",
+		__sem_flags(0x11ff), " ", __sem_flags(0x600))
+	println(_stp_shmget_flags_str(0x1a4), " ",
+		_stp_shmget_flags_str(0x1800), " ",
+		_stp_shmget_flags_str(0x10000), " ", _stp_msgflg_str(0), " ",
+		_stp_msgflg_str(0x7800))
+	println(_shmat_flags_str(0xe000), " ", _shmat_flags_str(0x10000), " ",
+		_stp_msgctl_cmd_str(0x10c), " ", _stp_msgctl_cmd_str(0x10d), " ",
+		_semctl_cmd(20), " ", _semctl_cmd(0x113))
+	println(_struct_itimerspec_u(0))
+}}
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, argstr)
+}}
+probe {returns} {{
+	if (on && pid() == target())
+		printf("%s = %s\\n", name, retstr)
+}}
+"""
+
+
+_SYSCALLS_IPC_OUT = """\
+XATTR_CREATE|XATTR_REPLACE 0x4 -1 |0x1000|0777 IPC_CREAT|IPC_EXCL
+0x0|0644 SHM_HUGETLB|SHM_NORESERVE 0x10000 0x0 \
+MSG_NOERROR|MSG_EXCEPT|IPC_NOWAIT|0x4000
+SHM_RND|SHM_REMAP|SHM_EXEC 0x10000 IPC_64|MSG_INFO IPC_64|0xd 0x14 \
+IPC_64|SEM_INFO
+NULL
+setxattr("/tmp/stpc-sc3/f", "trusted.stpc", "ab", 3, XATTR_CREATE)
+setxattr = 0
+lsetxattr("/tmp/stpc-sc3/f", "trusted.b", 0x20000380, 0, XATTR_REPLACE)
+lsetxattr = -61 (ENODATA)
+fsetxattr(3, "trusted.b", "\\x01z"", 3, 0x0)
+fsetxattr = 0
+getxattr("/tmp/stpc-sc3/f", "trusted.stpc", 0x20001000, 64)
+getxattr = 3
+lgetxattr("/tmp/stpc-sc3/f", "trusted.b", 0x20001000, 64)
+lgetxattr = 3
+fgetxattr(3, "trusted.stpc", 0x0, 0)
+fgetxattr = 3
+listxattr("/tmp/stpc-sc3/f", 0x20001000, 64)
+listxattr = 23
+llistxattr("/tmp/stpc-sc3/f", 0x0, 0)
+llistxattr = 23
+flistxattr(3, 0x20001000, 1)
+flistxattr = -34 (ERANGE)
+removexattr("/tmp/stpc-sc3/f", "trusted.stpc")
+removexattr = 0
+lremovexattr("/tmp/stpc-sc3/f", "trusted.stpc")
+lremovexattr = -61 (ENODATA)
+fremovexattr(3, "trusted.b")
+fremovexattr = 0
+msgget(IPC_PRIVATE, IPC_CREAT|0600)
+msgget = 0
+msgsnd(0, 0x20000400, 3, IPC_NOWAIT)
+msgsnd = 0
+msgrcv(0, 0x20000480, 16, 1, MSG_NOERROR|IPC_NOWAIT)
+msgrcv = 3
+msgctl(0, IPC_RMID, 0x0)
+msgctl = 0
+semget(IPC_PRIVATE, 1, IPC_CREAT|IPC_EXCL|0600)
+semget = 0
+semop(0, 0x20000500, 1)
+semop = 0
+semtimedop(0, 0x20000540, 1, [0.000000500])
+semtimedop = 0
+semctl(0, 0, GETVAL, 0x0)
+semctl = 0
+semctl(0, 0, IPC_64|IPC_STAT, 0x20000600)
+semctl = -22 (EINVAL)
+semctl(0, 0, IPC_RMID, 0x0)
+semctl = 0
+shmget(0, 4096, IPC_CREAT|0600)
+shmget = 0
+shmat(0, 0x20010000, SHM_RDONLY)
+shmat = 536936448
+shmdt(0x20010000)
+shmdt = 0
+shmctl(0, IPC_RMID, 0x0)
+shmctl = 0
+timer_create(CLOCK_MONOTONIC, 0x0, 0x20000700)
+timer_create = 0
+timer_settime(0, 0, [1.000500,100.000000], 0x20001000)
+timer_settime = 0
+timer_gettime(0, 0x20001000)
+timer_gettime = 0
+timer_getoverrun(0)
+timer_getoverrun = 0
+timer_delete(0)
+timer_delete = 0
+"""
+
+
+def syscall_ipc_cases(kver: str) -> List[VmCase]:
+    """The syscall tapset's extended attribute, SysV IPC and POSIX timer
+    calls: the helpers' edge cases, then each alias's name, argstr and
+    retstr under a -c command that makes every one of them.  The IPC and
+    timer aliases are tracepoint handlers run on every syscall of the guest (as in
+    syscall_more_cases: no STP_OVERLOAD)."""
+    workload = WORK / "syscall_workload3"
+    case = _inline("tapset/syscalls-ipc", kver, _syscalls_ipc_script(),
+                   ["-c", str(workload)], defines=["-DSTP_NO_OVERLOAD"],
+                   stdout=_SYSCALLS_IPC_OUT,
+                   stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
+                             str(ROOT / "tests" / "syscall_workload3.c")])
+    return [case]
