@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <string.h>
 #include <linux/falloc.h>
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -18,6 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -84,6 +86,7 @@ int main(void)
 	struct itimerspec *tspec = (struct itimerspec *)(m + 0x5780);
 	struct timeval *tvs = (struct timeval *)(m + 0x57c0);
 	struct timezone *tz = (struct timezone *)(m + 0x5800);
+	int *futexes = (int *)(m + 0x5840);
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -276,6 +279,19 @@ int main(void)
 	syscall(SYS_readahead, fd, 0, 4096);
 	syscall(SYS_utimes, file, tvs);
 	syscall(SYS_futimesat, AT_FDCWD, file, NULL);
+	/* process control: harmless options, an unknown one */
+	syscall(SYS_prctl, PR_GET_KEEPCAPS);
+	syscall(SYS_prctl, PR_GET_NAME, out);
+	syscall(SYS_prctl, PR_CAPBSET_READ, CAP_SYS_ADMIN);
+	syscall(SYS_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0,
+		0);
+	syscall(SYS_prctl, 0x7fff, 1, 2, 3, 4);
+	/* futexes no one waits on, the first one holding 0 */
+	syscall(SYS_futex, futexes, FUTEX_WAKE, 1);
+	syscall(SYS_futex, futexes, FUTEX_WAIT, 1, zero_time);
+	syscall(SYS_futex, futexes, FUTEX_WAKE_OP, 1, 0, futexes + 1,
+		FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0));
+	syscall(SYS_futex, futexes, FUTEX_WAKE_PRIVATE, 1);
 	/* no such mount point (nor file system); the directory is none */
 	syscall(SYS_mount, root, no_dir, fs_type, MS_NOSUID | MS_NODEV,
 		fs_data);

@@ -167,6 +167,8 @@ STAP_ENTRY = {
              "mountflags mountflags_str source source_unquoted target "
              "target_unquoted",
     "umount": "flags flags_str target target_unquoted",
+    "prctl": "arg2 arg3 arg4 arg5 option",
+    "futex": "futex_uaddr op uaddr2_uaddr utime_uaddr val val3",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}
