@@ -87,6 +87,8 @@ int main(void)
 	struct timeval *tvs = (struct timeval *)(m + 0x57c0);
 	struct timezone *tz = (struct timezone *)(m + 0x5800);
 	int *futexes = (int *)(m + 0x5840);
+	siginfo_t *info_usr1 = (siginfo_t *)(m + 0x5880);
+	long *no_signals = (long *)(m + 0x5900);
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -107,6 +109,8 @@ int main(void)
 	altstack->ss_size = 0x10000;	/* beyond any frame's minimum */
 	itimer->it_interval.tv_sec = 1;
 	itimer->it_interval.tv_usec = 500;
+	info_usr1->si_signo = SIGUSR1;
+	info_usr1->si_code = SI_QUEUE;
 	utimes[0].tv_sec = 1;
 	utimes[0].tv_nsec = 500;
 	utimes[1].tv_nsec = UTIME_OMIT;
@@ -292,6 +296,12 @@ int main(void)
 	syscall(SYS_futex, futexes, FUTEX_WAKE_OP, 1, 0, futexes + 1,
 		FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0));
 	syscall(SYS_futex, futexes, FUTEX_WAKE_PRIVATE, 1);
+	/* no process 0 to signal; no SIGUSR1 pending; rt_sigsuspend()
+	 * returns when SIGALRM comes, a second on */
+	syscall(SYS_rt_sigqueueinfo, 0, SIGUSR1, info_usr1);
+	syscall(SYS_rt_sigtimedwait, sigset, info_usr1, zero_time, 8);
+	syscall(SYS_alarm, 1);
+	syscall(SYS_rt_sigsuspend, no_signals, 8);
 	/* no such mount point (nor file system); the directory is none */
 	syscall(SYS_mount, root, no_dir, fs_type, MS_NOSUID | MS_NODEV,
 		fs_data);

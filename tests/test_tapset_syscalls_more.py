@@ -169,6 +169,10 @@ STAP_ENTRY = {
     "umount": "flags flags_str target target_unquoted",
     "prctl": "arg2 arg3 arg4 arg5 option",
     "futex": "futex_uaddr op uaddr2_uaddr utime_uaddr val val3",
+    "rt_sigsuspend": "set_str set_uaddr sigsetsize",
+    "rt_sigtimedwait": "sigsetsize uinfo_str uinfo_uaddr uthese_str "
+                       "uthese_uaddr uts_str uts_uaddr",
+    "rt_sigqueueinfo": "pid sig sig_name siginfo_str uinfo_uaddr",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}

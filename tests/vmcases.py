@@ -2456,6 +2456,16 @@ futex(0x20005840, FUTEX_WAKE_OP, 1, 0, 0x20005844, \
 futex = 0
 futex(0x20005840, FUTEX_WAKE_PRIVATE, 1)
 futex = 0
+rt_sigqueueinfo(0, SIGUSR1, {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=0, \
+si_uid=0})
+rt_sigqueueinfo = -3 (ESRCH)
+rt_sigtimedwait([SIGUSR1], {si_signo=SIGUSR1, si_code=SI_QUEUE, si_pid=0, \
+si_uid=0}, [0.000000000], 8)
+rt_sigtimedwait = -11 (EAGAIN)
+alarm(1)
+alarm = 0
+rt_sigsuspend([EMPTY], 8)
+rt_sigsuspend = -514
 mount("/", "/tmp/stpc-sc2/m", "stpcfs", MS_NOSUID|MS_NODEV, "size=1m")
 mount = -2 (ENOENT)
 umount("/tmp/stpc-sc2", MNT_DETACH)
@@ -2512,6 +2522,7 @@ _SYSCALL_MORE_HELPERS = r"""probe begin {
 	println(_stpc_futex_argstr(0x10, 4, 1, -1, 0x20, -5), " ",
 		_stpc_futex_argstr(0x10, 3, 1, -1, 0, 0), " ",
 		_stpc_futex_argstr(0x10, 10, 1, 0, 0, 0xff))
+	println(_stp_siginfo_u(0), " ", _stp_siginfo_u(1))
 	exit()
 }"""
 _SYSCALL_MORE_HELPERS_OUT = """\
@@ -2540,6 +2551,7 @@ PR_SET_FPEXC, PR_FP_EXC_SW_ENABLE PR_SET_DUMPABLE, 18446744073709551615 \
 {FUTEX_OP_OPARG_SHIFT|FUTEX_OP_ADD, -2047, 0xa, -1} {0x7, 0, 0xf, 0} 0x181
 0x10, FUTEX_CMP_REQUEUE, 1, 18446744073709551615, 0x20, -5 \
 0x10, FUTEX_REQUEUE, 1, -1, 0x0 0x10, FUTEX_WAKE_BITSET, 1, 0xff
+NULL 0x1
 """
 
 
