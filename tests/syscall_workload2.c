@@ -11,13 +11,18 @@
 #include <signal.h>
 #include <string.h>
 #include <linux/falloc.h>
+#include <linux/futex.h>
+#include <linux/membarrier.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/stat.h>
@@ -72,9 +77,18 @@ int main(void)
 	struct rlimit *rlim = (struct rlimit *)(m + 0x5340);
 	char *tms = m + 0x5400;
 	char *info = m + 0x5500;
+	char *fs_type = strcpy(m + 0x5580, "stpcfs");
+	char *fs_data = strcpy(m + 0x55a0, "size=1m");
+	char *no_dir = strcpy(m + 0x55c0, "/tmp/stpc-sc2/m");
 	char *fifo = strcpy(m + 0x5600, "/tmp/stpc-sc2/p");
 	char *node = strcpy(m + 0x5680, "/tmp/stpc-sc2/n");
 	struct timespec *utimes = (struct timespec *)(m + 0x5700);
+	struct itimerspec *tspec = (struct itimerspec *)(m + 0x5780);
+	struct timeval *tvs = (struct timeval *)(m + 0x57c0);
+	struct timezone *tz = (struct timezone *)(m + 0x5800);
+	int *futexes = (int *)(m + 0x5840);
+	siginfo_t *info_usr1 = (siginfo_t *)(m + 0x5880);
+	long *no_signals = (long *)(m + 0x5900);
 	long file_fd, fd, epfd, tfd, ifd;
 	int pipe_a[2], pipe_b[2];
 
@@ -95,9 +109,20 @@ int main(void)
 	altstack->ss_size = 0x10000;	/* beyond any frame's minimum */
 	itimer->it_interval.tv_sec = 1;
 	itimer->it_interval.tv_usec = 500;
+	info_usr1->si_signo = SIGUSR1;
+	info_usr1->si_code = SI_QUEUE;
 	utimes[0].tv_sec = 1;
 	utimes[0].tv_nsec = 500;
 	utimes[1].tv_nsec = UTIME_OMIT;
+	tspec->it_interval.tv_sec = 1;
+	tspec->it_interval.tv_nsec = 500;
+	tspec->it_value.tv_sec = 100;
+	tvs[0].tv_sec = 1;
+	tvs[0].tv_usec = 500;
+	tvs[1].tv_sec = 2;
+	tvs[2].tv_sec = 5;
+	tvs[2].tv_usec = 2000000;	/* settimeofday refuses it */
+	tz->tz_minuteswest = -60;
 	signal(SIGALRM, on_alarm);
 
 	syscall(SYS_umask, 022);
@@ -244,6 +269,43 @@ int main(void)
 	syscall(SYS_inotify_init);
 	syscall(SYS_eventfd, 3);
 	syscall(SYS_eventfd2, 0, EFD_CLOEXEC | EFD_NONBLOCK);
+	/* descriptors 16 to 18; a timer 100 s away (the workload is gone
+	 * by then) */
+	syscall(SYS_epoll_create1, EPOLL_CLOEXEC);
+	syscall(SYS_signalfd4, -1, sigset, 8, 0);
+	syscall(SYS_signalfd4, -1, sigset, 8, SFD_CLOEXEC);
+	syscall(SYS_timerfd_settime, tfd, 0, tspec, out);
+	syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 1);
+	syscall(SYS_unshare, CLONE_FILES | CLONE_SYSVSEM);
+	syscall(SYS_setns, -1, CLONE_NEWNET);
+	syscall(SYS_settimeofday, tvs + 2, tz);
+	syscall(SYS_sync_file_range, fd, 0, 4096, SYNC_FILE_RANGE_WRITE);
+	syscall(SYS_readahead, fd, 0, 4096);
+	syscall(SYS_utimes, file, tvs);
+	syscall(SYS_futimesat, AT_FDCWD, file, NULL);
+	/* process control: harmless options, an unknown one */
+	syscall(SYS_prctl, PR_GET_KEEPCAPS);
+	syscall(SYS_prctl, PR_GET_NAME, out);
+	syscall(SYS_prctl, PR_CAPBSET_READ, CAP_SYS_ADMIN);
+	syscall(SYS_prctl, PR_MCE_KILL, PR_MCE_KILL_SET, PR_MCE_KILL_EARLY, 0,
+		0);
+	syscall(SYS_prctl, 0x7fff, 1, 2, 3, 4);
+	/* futexes no one waits on, the first one holding 0 */
+	syscall(SYS_futex, futexes, FUTEX_WAKE, 1);
+	syscall(SYS_futex, futexes, FUTEX_WAIT, 1, zero_time);
+	syscall(SYS_futex, futexes, FUTEX_WAKE_OP, 1, 0, futexes + 1,
+		FUTEX_OP(FUTEX_OP_ADD, 1, FUTEX_OP_CMP_GT, 0));
+	syscall(SYS_futex, futexes, FUTEX_WAKE_PRIVATE, 1);
+	/* no process 0 to signal; no SIGUSR1 pending; rt_sigsuspend()
+	 * returns when SIGALRM comes, a second on */
+	syscall(SYS_rt_sigqueueinfo, 0, SIGUSR1, info_usr1);
+	syscall(SYS_rt_sigtimedwait, sigset, info_usr1, zero_time, 8);
+	syscall(SYS_alarm, 1);
+	syscall(SYS_rt_sigsuspend, no_signals, 8);
+	/* no such mount point (nor file system); the directory is none */
+	syscall(SYS_mount, root, no_dir, fs_type, MS_NOSUID | MS_NODEV,
+		fs_data);
+	syscall(SYS_umount2, dir, MNT_DETACH);
 	syscall(SYS_exit, 0);
 	return 1;
 }

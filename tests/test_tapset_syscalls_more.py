@@ -148,9 +148,36 @@ STAP_ENTRY = {
     "inotify_add_watch": "fd mask mask_str path path_uaddr path_unquoted",
     "inotify_init": "flags",
     "eventfd": "count flags flags_str",
+    "epoll_create": "flags size",
+    "signalfd": "flags",
+    "timerfd_create": "clockid clockid_str flags flags_str",
+    "timerfd_settime": "fd flags flags_str ovalue_uaddr value_str "
+                       "value_uaddr",
+    "membarrier": "cmd cmd_str flags",
+    "unshare": "unshare_flags unshare_flags_str",
+    "setns": "fd nstype nstype_str",
+    "settimeofday": "tv_str tv_uaddr tz_str tz_uaddr",
+    "sync_file_range": "fd flags flags_str nbytes offset",
+    "readahead": "count fd offset",
+    "utimes": "filename filename_uaddr filename_unquoted tvp_uaddr "
+              "tvp_uaddr_str",
+    "futimesat": "dirfd dirfd_str filename filename_uaddr filename_unquoted "
+                 "tvp_str tvp_uaddr",
+    "mount": "data data_unquoted filesystemtype filesystemtype_unquoted "
+             "mountflags mountflags_str source source_unquoted target "
+             "target_unquoted",
+    "umount": "flags flags_str target target_unquoted",
+    "prctl": "arg2 arg3 arg4 arg5 option",
+    "futex": "futex_uaddr op uaddr2_uaddr utime_uaddr val val3",
+    "rt_sigsuspend": "set_str set_uaddr sigsetsize",
+    "rt_sigtimedwait": "sigsetsize uinfo_str uinfo_uaddr uthese_str "
+                       "uthese_uaddr uts_str uts_uaddr",
+    "rt_sigqueueinfo": "pid sig sig_name siginfo_str uinfo_uaddr",
 }
 #: exit ends the thread: no .return (as exit_group in syscalls.stp)
 NO_RETURN = {"exit"}
+#: the folded calls' .return also gives the flags that name the call
+RETURN_EXTRA = {"epoll_create": {"flags"}, "signalfd": {"flags"}}
 
 
 def expected_variables() -> Dict[str, Set[str]]:
@@ -160,7 +187,8 @@ def expected_variables() -> Dict[str, Set[str]]:
             {"name", "argstr"}
         if syscall not in NO_RETURN:
             expected[f"syscall.{syscall}.return"] = \
-                {"name", "retval", "retstr"}
+                {"name", "retval", "retstr"} | \
+                RETURN_EXTRA.get(syscall, set())
     return expected
 
 
