@@ -17,15 +17,7 @@ from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.errors import StpcError
 from stpc.compiler.uunwind import (CFA_NONE, CFA_RSP, RBP_SAME,
                                    file_unwind_rows)
-
-SOURCE = Path(__file__).resolve().parent / "uprobe_target.c"
-
-
-def _build(directory: Path, *flags: str) -> Path:
-    binary = directory / "uprobe_target"
-    subprocess.run(["gcc", "-g", "-O2", *flags, "-o", str(binary),
-                    str(SOURCE)], check=True)
-    return binary
+from test_uprobes import _build
 
 
 @pytest.fixture(scope="module")
