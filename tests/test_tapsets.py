@@ -12,6 +12,7 @@ import pytest
 
 from stpc.compiler import ast as A
 from stpc.compiler import cli, tapsets
+from stpc.compiler.defines import LIMITS
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.inputcache import ReadRecorder, stpc_identity
 from stpc.compiler.parse import parse
@@ -391,3 +392,22 @@ def test_a_point_near_a_tapsets_alias_names_it(tmp_path, capsys,
                      "hint: did you mean 'vfs.read' or 'vfs.write' or "
                      "'vfs.read.return'?",
                      'hint: use kernel.function("vfs_readv")']
+
+
+#: a string literal, or a comment (whose quotes are not literals)
+_LITERAL_OR_COMMENT = re.compile(
+    r'"((?:[^"\\\n]|\\.)*)"|//[^\n]*|#[^\n]*|/\*.*?\*/', re.S)
+
+
+def test_no_literal_of_stpcs_tapsets_is_cut_at_maxstringlen():
+    # a longer table would lose its last names without a word (a string
+    # value stops at MAXSTRINGLEN - 1 bytes): split it instead
+    longest = LIMITS["MAXSTRINGLEN"].default - 1
+    too_long = []
+    for path in sorted(tapsets.builtin_dir().glob("*.stp")):
+        text = path.read_text(encoding="latin-1")
+        for found in _LITERAL_OR_COMMENT.finditer(text):
+            if found.group(1) is not None and len(found.group(1)) > longest:
+                line = text.count("\n", 0, found.start()) + 1
+                too_long.append(f"{path.name}:{line}: {len(found.group(1))}")
+    assert too_long == []

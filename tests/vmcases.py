@@ -2596,6 +2596,8 @@ _SYSCALL_MORE_HELPERS = r"""probe begin {
 		_stpc_futex_argstr(0x10, 3, 1, -1, 0, 0), " ",
 		_stpc_futex_argstr(0x10, 10, 1, 0, 0, 0xff))
 	println(_stp_siginfo_u(0), " ", _stp_siginfo_u(1))
+	println(_sockopt_optname_str(9), " ", _sockopt_optname_str(36), " ",
+		_sockopt_optname_str(67), " ", _sockopt_optname_str(68))
 	exit()
 }"""
 _SYSCALL_MORE_HELPERS_OUT = """\
@@ -2625,6 +2627,7 @@ PR_SET_FPEXC, PR_FP_EXC_SW_ENABLE PR_SET_DUMPABLE, 18446744073709551615 \
 0x10, FUTEX_CMP_REQUEUE, 1, 18446744073709551615, 0x20, -5 \
 0x10, FUTEX_REQUEUE, 1, -1, 0x0 0x10, FUTEX_WAKE_BITSET, 1, 0xff
 NULL 0x1
+SO_KEEPALIVE SO_MARK SO_SNDTIMEO_NEW 0x44
 """
 
 
