@@ -54,9 +54,6 @@ VARIADIC_SIGNATURES = {
     "sprintf": (S, "format:string, ..."),
 }
 VARIADIC_OUTPUT = frozenset(VARIADIC_SIGNATURES)
-#: the built-ins that print to the script's output
-OUTPUT_BUILTINS = frozenset(("print", "println", "printd", "printdln",
-                             "printf", "print_backtrace"))
 
 _TABLE = [
     Builtin("exit", None, c="({{ stpc_request_exit(); 0; }})"),
@@ -119,6 +116,11 @@ _TABLE = [
     Builtin("local_clock_ns", L, c="((s64)local_clock())"),
     Builtin("jiffies", L, c="((s64)jiffies)"),
 ]
+#: the built-ins that print to the script's output: stap names each of
+#: them print...; the sprint... ones return the same text instead
+OUTPUT_BUILTINS = frozenset(
+    name for name in (*VARIADIC_SIGNATURES, *(b.name for b in _TABLE))
+    if name.startswith("print"))
 
 BUILTINS = {b.name: b for b in _TABLE}
 

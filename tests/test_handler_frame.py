@@ -90,3 +90,14 @@ def test_the_counter_runner_calls_neither_flush_nor_lock(kver, tmp_path,
     for callee in ("stpc_flush", "stpc_lock_globals", "stpc_unlock_globals"):
         assert callee not in counter
         assert callee in locked
+
+
+@pytest.mark.parametrize("call", [
+    'print("x")', 'println("x")', 'printd(",", 1, 2)', 'printdln(",", 1, 2)',
+    'printf("x")', "print_backtrace()", "print_ubacktrace()",
+    'print_ustack("")'])
+def test_a_handler_whose_only_call_prints_keeps_its_flush(kver, call):
+    c_source = Compilation(f"probe timer.ms(10) {{ {call} }}", "t.stp",
+                           CompileOptions(kernel_release=kver,
+                                          module_name="t_prints")).c_source()
+    assert "/* prints */ true" in _runner(c_source, "probe_0")
