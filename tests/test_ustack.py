@@ -18,6 +18,7 @@ from stpc.compiler.errors import StpcError
 from stpc.compiler.uunwind import (CFA_NONE, CFA_RSP, RBP_SAME,
                                    file_unwind_rows)
 from test_uprobes import _build
+from test_usyms import _c
 
 
 @pytest.fixture(scope="module")
@@ -114,11 +115,6 @@ def test_an_unreadable_file_is_an_error(tmp_path):
     missing = tmp_path / "gone"
     with pytest.raises(StpcError, match="cannot read the unwind rules"):
         file_unwind_rows(str(missing))
-
-
-def _c(kver, script: str) -> str:
-    return Compilation(script, "t.stp",
-                       CompileOptions(kernel_release=kver)).c_source()
 
 
 def test_rules_are_carried_only_when_the_stack_is_walked(kver, binary):
