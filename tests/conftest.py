@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -26,7 +27,12 @@ import vm  # noqa: E402
 import vmcases  # noqa: E402
 
 
+_config = None
+
+
 def pytest_configure(config):
+    global _config
+    _config = config
     config.addinivalue_line("markers", "vm: loads modules in the test VM")
     config.addinivalue_line("markers", "kbuild: builds modules with kbuild")
 
@@ -185,26 +191,82 @@ def _boot_batch(kver, cases, append):
                f"{cases_file} {results_file}")
     total = sum(c.timeout for c in cases) + 300
     rwdirs = [str(exchange)] + ([cache] if cache else [])
+    console = exchange / "console.log"
     try:
         run = vm.run_in_vm(command, kver, rwdirs, timeout=total,
-                           append=append)
+                           append=append, console=console,
+                           watchdog=BatchWatch(exchange, kver, len(cases)))
     except (vm.VMError, subprocess.TimeoutExpired) as exc:
-        console = getattr(exc, "console", None) or _text(exc.output)
-        done = _read_results(results_file)
-        oops = vm._tail(console, _CRASH_LINES)
-        (exchange / "console.log").write_text(console)
-        return done, oops, f"the guest died ({exc.__class__.__name__}); " \
-            f"console saved in {exchange}/console.log; its end:\n{oops}"
+        oops = vm._tail(_read_text(console), _CRASH_LINES)
+        return _read_results(results_file), oops, \
+            f"the guest died or hung ({exc.__class__.__name__}: " \
+            f"{str(exc).splitlines()[0]}); console saved in {console}; " \
+            f"its end:\n{oops}"
     if run.returncode != 0 or not results_file.exists():
         pytest.fail(f"VM batch failed (rc {run.returncode}):\n"
                     f"{run.stdout}\n{run.stderr}\n{vm._tail(run.console)}")
     return _read_results(results_file), run.dmesg, None
 
 
-def _text(output) -> str:
-    if isinstance(output, bytes):
-        return output.decode(errors="replace")
-    return output or ""
+class BatchWatch:
+    """The watchdog of one boot running a batch (vm.run_in_vm calls it
+    every few seconds): reports each case as its result arrives, and
+    gives up on a guest whose current case outlived its time limit by
+    more than the batch runner needs to stop it (a kernel hang), or that
+    started no case at all."""
+
+    #: seconds from the start of the boot to the first case
+    BOOT_LIMIT = 600
+    #: seconds past a case's limit the guest's batch runner may take to
+    #: stop it and record why
+    GRACE = 120
+
+    def __init__(self, exchange: Path, kver: str, count: int):
+        self.exchange, self.kver, self.count = exchange, kver, count
+        self.case_id, self.case_since = None, time.monotonic()
+        self.reported = 0
+
+    def __call__(self) -> str | None:
+        self.report_new_results()
+        current = _read_results(self.exchange / "current.json")
+        now = time.monotonic()
+        if not current:
+            if now - self.case_since > self.BOOT_LIMIT:
+                return f"no case started within {self.BOOT_LIMIT} s"
+            return None
+        if current["id"] != self.case_id:
+            self.case_id, self.case_since = current["id"], now
+        elif now - self.case_since > current["timeout"] + self.GRACE:
+            return (f"case {self.case_id} went on {self.GRACE} s past its "
+                    f"limit of {current['timeout']} s")
+        return None
+
+    def report_new_results(self) -> None:
+        results = _read_results(self.exchange / "results.json")
+        for case_id, result in list(results.items())[self.reported:]:
+            self.reported += 1
+            status = "timed out" if result["rc"] is None \
+                else f"status {result['rc']}"
+            _report(f"[VM {self.kver} {self.reported}/{self.count}] "
+                    f"{case_id}: {status}, {result['seconds']} s")
+
+
+def _report(line: str) -> None:
+    """Prints past pytest's capture, so a long batch shows its progress."""
+    capture = _config.pluginmanager.getplugin("capturemanager") \
+        if _config is not None else None
+    if capture is None:
+        print(line, flush=True)
+        return
+    with capture.global_and_fixture_disabled():
+        print(line, flush=True)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
 
 
 def _read_results(path: Path) -> dict:

@@ -309,30 +309,64 @@ def vng_environment(vng: str) -> dict[str, str]:
     return {**os.environ, "PATH": f"{os.path.dirname(vng)}:{path}"}
 
 
-def _run_vng(argv: list[str], timeout: float) -> tuple[int, str, float]:
+#: seconds between two looks at a running guest's watchdog
+WATCHDOG_PERIOD = 2.0
+
+
+def _run_vng(argv: list[str], timeout: float, console: Path,
+             watchdog=None) -> tuple[int, str, float]:
     """Run vng with no stdin and its own session; return (rc, log, seconds).
 
     stdin is /dev/null so vng never tries terminal handling (CI has no TTY).
     A new session lets a timeout kill vng *and* its forked QEMU together.
+    The console goes to the file ``console`` as it comes, so a guest that
+    dies or hangs leaves its last words even if the caller is killed too.
+    ``watchdog``, called every few seconds, returns why the guest should
+    be given up on (it made no progress), or None.
     """
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            start_new_session=True,
-                            env=vng_environment(argv[0]))
-    try:
-        log, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        log, _ = proc.communicate()
-        raise subprocess.TimeoutExpired(argv, timeout,
-                                        output=log.decode(errors="replace"))
-    except BaseException:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        raise
-    return proc.returncode, log.decode(errors="replace"), \
-        time.monotonic() - start
+    with open(console, "wb") as log_file:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                stdout=log_file, stderr=subprocess.STDOUT,
+                                start_new_session=True,
+                                env=vng_environment(argv[0]))
+        try:
+            _wait_guest(proc, start + timeout, watchdog)
+        except BaseException as exc:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            _explain_stop(exc, argv, timeout, _read(console))
+    return proc.returncode, _read(console), time.monotonic() - start
+
+
+class _Stalled(Exception):
+    """The watchdog gave up on the guest; the message says why."""
+
+
+def _wait_guest(proc, deadline: float, watchdog) -> None:
+    """Returns when vng exits; raises TimeoutExpired at ``deadline``,
+    _Stalled when the watchdog gives up on the guest."""
+    while True:
+        try:
+            proc.wait(timeout=max(0.0, min(WATCHDOG_PERIOD,
+                                           deadline - time.monotonic())))
+            return
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                raise
+        stalled = watchdog() if watchdog is not None else None
+        if stalled is not None:
+            raise _Stalled(stalled)
+
+
+def _explain_stop(exc: BaseException, argv, timeout: float, log: str):
+    """Re-raises why a guest was stopped, with its console attached."""
+    if isinstance(exc, _Stalled):
+        raise VMError(f"the guest was stopped: {exc}; console tail:\n"
+                      f"{_tail(log)}", log) from None
+    if isinstance(exc, subprocess.TimeoutExpired):
+        raise subprocess.TimeoutExpired(argv, timeout, output=log) from None
+    raise exc
 
 
 def _collect(xdir: Path, command: str, vng_rc: int, log: str,
@@ -354,7 +388,8 @@ def _tail(text: str, lines: int = 40) -> str:
 
 def run_in_vm(command: str, kver: str, rwdirs: list[str] = (),
               timeout: float = 900, memory: str = "2G",
-              cpus: int = 2, append: list[str] = ()) -> VMResult:
+              cpus: int = 2, append: list[str] = (), watchdog=None,
+              console: Path | None = None) -> VMResult:
     """Run ``command`` (a /bin/sh command line) as root in a fresh VM.
 
     The guest starts in the caller's cwd with the caller's PATH.  Returns a
@@ -364,6 +399,8 @@ def run_in_vm(command: str, kver: str, rwdirs: list[str] = (),
     ``timeout`` seconds (the VM is killed; ``.output`` has the console).
     Only directories in ``rwdirs`` are writable back to the host;
     ``append`` adds words to the guest kernel's command line.
+    ``watchdog`` and ``console`` (where the kernel console is written as
+    it comes; by default a file removed afterwards) are _run_vng's.
     """
     vng = check_available(kver)
     xdir = _prepare_exchange_dir(command, os.getcwd())
@@ -371,7 +408,9 @@ def run_in_vm(command: str, kver: str, rwdirs: list[str] = (),
         argv = vng_command(vng, kver, f"/bin/sh {shlex.quote(str(xdir))}"
                            "/guest.sh", [str(xdir), *rwdirs], memory, cpus,
                            append)
-        rc, log, elapsed = _run_vng(argv, timeout)
+        rc, log, elapsed = _run_vng(argv, timeout,
+                                    console or xdir / "console.log",
+                                    watchdog)
         return _collect(xdir, command, rc, log, elapsed)
     finally:
         if os.environ.get("STPC_VM_KEEP") != "1":
