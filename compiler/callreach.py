@@ -27,6 +27,17 @@ def handlers_calling(handlers: Iterable[Handler],
             if h.scope.calls & reaching or _calls(h.decl.body, builtins)}
 
 
+def expressions_calling(nodes: Iterable, functions: Mapping[str, FunctionInfo],
+                        top_level_c: bool,
+                        builtins: AbstractSet[str]) -> bool:
+    """Whether evaluating ``nodes`` may call one of ``builtins``."""
+    if top_level_c:
+        return True
+    reaching = _functions_calling(functions, builtins) | builtins
+    return any(isinstance(node, A.Call) and node.name in reaching
+               for root in nodes for node in A.walk(root))
+
+
 def _functions_calling(functions: Mapping[str, FunctionInfo],
                        builtins: AbstractSet[str]) -> Set[str]:
     found = {name for name, f in functions.items()

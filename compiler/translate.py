@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from ..loader import metadata, protocol
+from . import ast as A
 from .builtins import OUTPUT_BUILTINS
-from .callreach import handlers_calling
+from .callreach import expressions_calling, handlers_calling
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
 from .errors import InternalError
@@ -190,8 +191,7 @@ class _ModuleView:
                 is_return=int(site.kind is ProbeKind.KRETPROBE),
                 ftrace_entry=int(site.by_ftrace),
                 regs_need=f"STPC_REGS_{site.registers.name}",
-                entry=self.entry_runner(entry),
-                entry_size=entry.data_size if entry is not None else 0,
+                **self.entry_fields(site, entry),
                 optional=int(site.point.optional)))
         return views
 
@@ -212,8 +212,7 @@ class _ModuleView:
                 process=c_string(site.user.process) if site.user.process
                 else "NULL",
                 is_return=int(site.kind is ProbeKind.URETPROBE),
-                entry=self.entry_runner(entry),
-                entry_size=entry.data_size if entry is not None else 0,
+                **self.entry_fields(site, entry),
                 optional=int(site.point.optional)))
         return views
 
@@ -459,12 +458,25 @@ class _ModuleView:
                                      site.handler in self.printing),
                          site.interval_ns, self.timing_ref(site))
 
-    def entry_runner(self, entry: Optional[HandlerView]) -> str:
-        """An @entry() handler's runner, or "": it only saves values."""
+    def entry_fields(self, site: ProbeSite,
+                     entry: Optional[HandlerView]) -> dict:
+        """A .return site's @entry() handler: its runner ("" without one),
+        the size of what it saves, and how many of the probe's locks it
+        takes: all of them when what it reads may touch a global."""
         if entry is None:
-            return ""
-        return self.runner(entry.name, "STPC_PROBE_OTHER", locks=False,
-                           prints=False)
+            return dict(entry="", entry_size=0, entry_nlocks=0)
+        nodes = [entry_expression(node) for node in entry_captures(
+            self.program.handlers[site.handler].decl.body, _returns(site))]
+        program = self.program
+        prints = expressions_calling(nodes, program.functions,
+                                     bool(program.script.embedded),
+                                     OUTPUT_BUILTINS)
+        scope = program.handlers[site.handler].scope
+        locks = self.locks(scope.globals_read, scope.globals_written) \
+            if _may_touch_globals(nodes, program) else []
+        return dict(entry=self.runner(entry.name, "STPC_PROBE_OTHER",
+                                      bool(locks), prints),
+                    entry_size=entry.data_size, entry_nlocks=len(locks))
 
     def runner(self, handler: str, kind: str, locks: bool,
                prints: bool) -> str:
@@ -504,6 +516,15 @@ class _ModuleView:
 #: probes that never run beside kernel, module and timer probes: begin
 #: ones before those are armed, end and error ones after they are disarmed
 _QUIET_KINDS = frozenset((ProbeKind.BEGIN, ProbeKind.END, ProbeKind.ERROR))
+
+
+def _may_touch_globals(nodes, program: Program) -> bool:
+    """Whether expressions name a global or call a script function (which
+    may read one)."""
+    return any(isinstance(node, (A.Var, A.Index)) and node.name in
+               program.globals or isinstance(node, A.Call) and
+               node.name in program.functions
+               for root in nodes for node in A.walk(root))
 
 
 def _stats_read_when_quiet(program: Program) -> frozenset:

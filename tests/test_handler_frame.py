@@ -101,3 +101,30 @@ def test_a_handler_whose_only_call_prints_keeps_its_flush(kver, call):
                            CompileOptions(kernel_release=kver,
                                           module_name="t_prints")).c_source()
     assert "/* prints */ true" in _runner(c_source, "probe_0")
+
+
+ENTRY_SCRIPT = """global picks
+function pick() { printf("picked\\n"); return picks++ % 4 }
+probe module("stpc_fixture").function("stpc_fixture_struct").return {
+	printf("%d %d\\n", @entry($item->vals[pick()]), @entry($item->id))
+}
+probe module("stpc_fixture").function("stpc_fixture_return").return {
+	printf("%d\\n", @entry($a) + picks)
+}
+"""
+
+
+def test_an_entry_handler_prints_and_locks_when_its_values_need_it(kver):
+    """What an @entry() value reads runs at the function's entry, in a
+    frame of its own: one calling a printing function flushes and takes
+    the globals' locks; one reading parameters only does neither."""
+    import fixture
+
+    directory = str(fixture.build_fixture(kver).parent)
+    c_source = Compilation(ENTRY_SCRIPT, "t.stp", CompileOptions(
+        kernel_release=kver, module_name="t_entry",
+        debuginfo_path=(directory,))).c_source()
+    frames = re.findall(r"static void stpc_run_entry_\d+_other\(.*?"
+                        r"/\* locks \*/ (\w+),\s*/\* prints \*/ (\w+)",
+                        c_source, re.S)
+    assert sorted(frames) == [("false", "false"), ("true", "true")]

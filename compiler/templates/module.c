@@ -325,7 +325,8 @@ static struct stpc_kprobe stpc_kprobes[] = {
 {% if kprobe.entry %}
 		.entry = {
 {{ probe_fields("\t\t\t", kprobe.entry, kprobe.probe.point,
-		"stpc_kprobe_%d_locks" % loop.index0, 0, "STPC_PROBE_OTHER",
+		"stpc_kprobe_%d_locks" % loop.index0, kprobe.entry_nlocks,
+		"STPC_PROBE_OTHER",
 		kprobe.function)}}
 		},
 		.entry_size = {{ kprobe.entry_size }},
@@ -363,7 +364,8 @@ static struct stpc_uprobe stpc_uprobes[] = {
 {% if uprobe.entry %}
 		.entry = {
 {{ probe_fields("\t\t\t", uprobe.entry, uprobe.probe.point,
-		"stpc_uprobe_%d_locks" % loop.index0, 0, "STPC_PROBE_OTHER",
+		"stpc_uprobe_%d_locks" % loop.index0, uprobe.entry_nlocks,
+		"STPC_PROBE_OTHER",
 		uprobe.function)}}
 		},
 		.entry_size = {{ uprobe.entry_size }},
