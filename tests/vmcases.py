@@ -670,7 +670,7 @@ def robustness_cases(kver: str) -> List[VmCase]:
                prebuild=heavy("no_overload", "-D", "STP_NO_OVERLOAD"),
                shell=under_load("no_overload",
                                 stop="(sleep 10; kill -TERM $pid) & "),
-               stdout="rc=0\nup\nend\n", stderr="", timeout=600),
+               stdout="rc=0\nup\nend\n", stderr=""),
     ]
 
 
@@ -837,11 +837,11 @@ def user_string_cases(kver: str) -> List[VmCase]:
     return [
         built("cat_opens", id="kernel/user-string-cat",
               shell=_FIVE_CATS.format(ko="cat_opens.ko"), stdout=five,
-              stderr="", timeout=600),
+              stderr=""),
         built("cat_opens_return",
               id="kernel/user-string-cat-return",
               shell=_FIVE_CATS.format(ko="cat_opens_return.ko"),
-              stdout=five, stderr="", timeout=600),
+              stdout=five, stderr=""),
         built("marked_open",
               id="kernel/user-string-untouched-file", shell=marked("file"),
               stdout="open /etc/hostname\n", stderr=""),
@@ -1051,7 +1051,7 @@ def precompiled_cases(kver: str) -> List[VmCase]:
                      + _REFUSED.format(run="stpc pc_kinds.ko --run -m "
                                        "pc_forever")
                      + "; kill -TERM $pid; wait $pid",
-               prebuild=forever + kinds, stdout=_REFUSED_OUT, timeout=600,
+               prebuild=forever + kinds, stdout=_REFUSED_OUT,
                stderr="ERROR: a module named pc_forever is already loaded: "
                       "give another name with -m\n"),
         VmCase(id="precompiled/same-ko-twice-concurrently", cwd=work,
@@ -1066,7 +1066,7 @@ def precompiled_cases(kver: str) -> List[VmCase]:
                      "kill -TERM $a $b $c; wait $a $b $c; echo rc=$?; "
                      "cat /tmp/a /tmp/b /tmp/c; "
                      "grep -c '^pc_' /proc/modules || true",
-               prebuild=forever, timeout=600,
+               prebuild=forever,
                stdout="pc_forever\npc_forever_2\npc_other\n"
                       "/proc/stpc-pc_forever\n/proc/stpc-pc_forever_2\n"
                       "/proc/stpc-pc_other\nrc=0\n"
