@@ -273,6 +273,17 @@ def _rwdir_arg(path: str) -> str:
     return f"--rwdir={p}={p}"
 
 
+#: TCG with one host thread for all the guest's CPUs.  With a thread
+#: per CPU (QEMU's default), a guest CPU has executed code that another
+#: had just rewritten as it was before: the int3 the kernel places while
+#: it patches text (static keys, ftrace, kprobes), after the patching
+#: ended, which oopses ("Oops: int3", seen at boot with no module loaded
+#: on 6.12); a jump to 0 at a system call's entry on 6.1 while ftrace
+#: patched its call site looked the same.  The tests patch the kernel's
+#: text at every run; one thread runs the CPUs in turns (docs/setup.md).
+TCG_ACCEL = "tcg,thread=single"
+
+
 def vng_command(vng: str, kver: str, exec_cmd: str, rwdirs=(),
                 memory: str = "2G", cpus: int = 2,
                 append=()) -> list[str]:
@@ -292,7 +303,7 @@ def vng_command(vng: str, kver: str, exec_cmd: str, rwdirs=(),
             "--memory", str(memory), "--cpus", str(cpus), "--verbose",
             "--force-9p"]
     if not _use_kvm():
-        argv.append("--disable-kvm")
+        argv += ["--disable-kvm", f"--qemu-opts=-accel {TCG_ACCEL}"]
     argv += [_rwdir_arg(d) for d in rwdirs]
     argv += [f"--append={word}" for word in append]
     argv += ["--exec", exec_cmd]
