@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup apt backports-source newest-kernel2 print-packages demo test test-stress \
 	unit-test vm-test fresh-check fixture debuginfo clean bench-overhead \
-	bench-many-probes
+	bench-many-probes bench-uprobe-overhead
 
 setup: apt $(VENV)/.installed
 
@@ -121,6 +121,9 @@ bench-overhead: setup
 
 bench-many-probes: setup
 	$(VPY) bench/many_probes.py -r $(KVER) $(BENCH_ARGS)
+
+bench-uprobe-overhead: setup
+	$(VPY) bench/uprobe_overhead.py -r $(KVER) $(BENCH_ARGS)
 
 fixture: setup
 	$(MAKE) -C tests/fixture_module KVER=$(KVER)
