@@ -438,7 +438,7 @@ def all_cases(kver: str) -> List[VmCase]:
         tracepoint_cases(kver) + module_tracepoint_cases(kver) + \
         tapset_family_cases(kver) + task_function_cases(kver) + \
         syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
-        syscall_ipc_cases(kver) + \
+        syscall_ipc_cases(kver) + syscall_mq_aio_cases(kver) + \
         uprobe_cases(kver) + process_cases(kver) + library_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -1124,6 +1124,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
              syscall_more_cases(kver) + syscall_ipc_cases(kver) +
+             syscall_mq_aio_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              process_cases(kver) + library_cases(kver))
@@ -2762,4 +2763,152 @@ def syscall_ipc_cases(kver: str) -> List[VmCase]:
                    stderr=None, stderr_pattern=_MAYBE_SKIPPED)
     case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
                              str(ROOT / "tests" / "syscall_workload3.c")])
+    return [case]
+
+
+def _syscalls_mq_aio_script() -> str:
+    """The helpers' edge cases at begin, then each call of the workload's
+    (tests/syscall_workload4.c) as name(argstr) and name = retstr.  The
+    numbers that differ from run to run print as names when they lead an
+    argstr: the AIO context io_setup stored as CTX, the workload's
+    process id as PID."""
+    from test_tapset_syscalls_mq import STAP_ENTRY
+    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
+    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
+    return f"""
+global on, ctxp, ctx
+function leading_as:string (args:string, value:long, mask:string) {{
+	number = sprint(value)
+	shown = ""
+	while (value && (args == number ||
+			 substr(args, 0, strlen(number) + 2) == number . ", ")) {{
+		shown .= mask
+		args = substr(args, strlen(number), strlen(args))
+		if (args != "") {{
+			shown .= ", "
+			args = substr(args, 2, strlen(args))
+		}}
+	}}
+	return shown . args
+}}
+probe begin {{
+	println(_stp_ioprio_which_str(1), " ", _stp_ioprio_which_str(0), " ",
+		_stp_ioprio_which_str(-1), " ", _stp_ioprio_value_str(0x6007),
+		" ", _stp_ioprio_value_str(0), " ", _stp_ioprio_value_str(-1))
+	println(_kcmp_type_str(7), " ", _kcmp_type_str(8), " ",
+		_kcmp_type_str(6), " ", _stp_mlock2_str(0), " ",
+		_stp_mlock2_str(3))
+	println(_pkey_alloc_init_val_str(3), " ", _pkey_alloc_init_val_str(4),
+		" ", _preadv2_flags_str(3), " ", _preadv2_flags_str(0))
+	println(_struct_sched_attr_u(0), " ", _struct_sched_attr_u(1))
+}}
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
+probe syscall.io_setup {{ if (pid() == target()) ctxp = ctxp_uaddr }}
+probe syscall.io_setup.return {{
+	if (pid() == target())
+		ctx = user_long(ctxp)
+}}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, leading_as(leading_as(argstr, target(),
+			"PID"), ctx, "CTX"))
+}}
+probe {returns} {{
+	if (on && pid() == target())
+		printf("%s = %s\\n", name, retstr)
+}}
+"""
+
+
+def _sched_attr_str(size: int, nice: int) -> str:
+    """_struct_sched_attr_u of a struct sched_attr with only its size and
+    nice value set."""
+    return f"{{size={size}, sched_policy=0, sched_flags=0, " \
+        f"sched_nice={nice}, sched_priority=0, sched_runtime=0, " \
+        "sched_deadline=0, sched_period=0}"
+
+
+_SYSCALLS_MQ_AIO_OUT = """\
+IOPRIO_WHO_PROCESS 0 -1 IOPRIO_CLASS_IDLE|7 IOPRIO_CLASS_NONE|0 0x7|8191
+0x7 KCMP_TYPES KCMP_SYSVSEM 0x0 MLOCK_ONFAULT|0x2
+PKEY_DISABLE_ACCESS|PKEY_DISABLE_WRITE 0x4 RWF_HIPRI|0x2 0x0
+NULL 0x1
+mq_open("stpc-mq", O_RDWR|O_CREAT, 0600, 0x20000240)
+mq_open = 8
+mq_open("stpc-mq", O_RDONLY)
+mq_open = 9
+mq_timedsend(8, 0x20000300, 3, 7, 0x20000380)
+mq_timedsend = 0
+mq_timedreceive(9, 0x20000340, 16, 0x20000360, 0x0)
+mq_timedreceive = 3
+mq_notify(8, 0x0)
+mq_notify = 0
+mq_getsetattr(8, 0x0, 0x20000280)
+mq_getsetattr = 0
+mq_unlink("stpc-mq")
+mq_unlink = 0
+mq_unlink("stpc-mq")
+mq_unlink = -2 (ENOENT)
+io_setup(4, 0x20000400)
+io_setup = 0
+io_submit(CTX, 1, 0x20000480)
+io_submit = 1
+io_getevents(CTX, 1, 4, 0x200004c0, [1.000000000])
+io_getevents = 1
+io_cancel(CTX, 0x20000440, 0x20000580)
+io_cancel = -22 (EINVAL)
+io_destroy(CTX)
+io_destroy = 0
+ioprio_set(IOPRIO_WHO_PROCESS, 0, IOPRIO_CLASS_BE|4)
+ioprio_set = 0
+ioprio_get(IOPRIO_WHO_PROCESS, 0)
+ioprio_get = 16388
+kcmp(PID, PID, KCMP_FILE, 3, 3)
+kcmp = 0
+kcmp(PID, PID, KCMP_VM, 0, 0)
+kcmp = 0
+process_vm_writev(PID, 0x20000700, 1, 0x20000710, 1, 0)
+process_vm_writev = 3
+process_vm_readv(PID, 0x20000700, 1, 0x20000710, 1, 0)
+process_vm_readv = 3
+sched_setattr(0, """ + _sched_attr_str(48, -2) + """, 0)
+sched_setattr = 0
+sched_getattr(0, """ + _sched_attr_str(0, 0) + """, 56, 0)
+sched_getattr = 0
+sched_rr_get_interval(0, 0x20000680)
+sched_rr_get_interval = 0
+mlock2(0x20002000, 4096, MLOCK_ONFAULT)
+mlock2 = 0
+pkey_alloc(0, PKEY_DISABLE_WRITE)
+pkey_alloc = 1
+pkey_mprotect(0x20003000, 4096, PROT_READ|PROT_WRITE, 1)
+pkey_mprotect = 0
+pkey_free(1)
+pkey_free = 0
+pwritev2(3, 0x20000740, 1, 0x10, 0x2)
+pwritev2 = 3
+preadv2(3, 0x20000740, 1, 0x0, RWF_HIPRI)
+preadv2 = 3
+vmsplice(5, 0x20000740, 1, SPLICE_F_NONBLOCK)
+vmsplice = 3
+sendmmsg(6, 0x20000800, 1, MSG_DONTWAIT)
+sendmmsg = 1
+recvmmsg(7, 0x20000900, 1, MSG_DONTWAIT, [1.000000500])
+recvmmsg = 1
+"""
+
+
+def syscall_mq_aio_cases(kver: str) -> List[VmCase]:
+    """The syscall tapset's POSIX message queue, AIO, process, memory and
+    I/O calls: the helpers' edge cases, then each alias's name, argstr
+    and retstr under a -c command that makes every one of them.  Most
+    are tracepoint handlers run on every syscall of the guest (as in
+    syscall_more_cases: no STP_OVERLOAD)."""
+    workload = WORK / "syscall_workload4"
+    case = _inline("tapset/syscalls-mq-aio", kver, _syscalls_mq_aio_script(),
+                   ["-c", str(workload)], defines=["-DSTP_NO_OVERLOAD"],
+                   stdout=_SYSCALLS_MQ_AIO_OUT,
+                   stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
+                             str(ROOT / "tests" / "syscall_workload4.c")])
     return [case]
