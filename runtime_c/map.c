@@ -9,7 +9,7 @@
  *
  * Callers hold the array's global lock; nothing here locks.
  */
-#include <linux/jhash.h>
+#include "stpc_keystr.h"
 #include <linux/sort.h>
 
 #define STPC_NONE	0	/* slot links are index + 1; 0 ends a list */
@@ -82,52 +82,21 @@ void stpc_map_clear(struct stpc_map *m)
 	m->count = 0;
 }
 
-/*
- * strnlen() and strncmp() of key strings (at most MAXSTRINGLEN - 1 bytes
- * count), inline: the same byte loops, without a call per hit.
- */
-static __always_inline size_t stpc_key_strlen(const char *s)
-{
-	size_t n = 0;
-
-	while (n < MAXSTRINGLEN - 1 && s[n])
-		n++;
-	return n;
-}
-
-static __always_inline bool stpc_key_str_equal(const char *a, const char *b)
-{
-	size_t i;
-
-	for (i = 0; i < MAXSTRINGLEN - 1; i++) {
-		if (a[i] != b[i])
-			return false;
-		if (!a[i])
-			break;
-	}
-	return true;
-}
-
-static noinline u32 stpc_string_hash(const char *s, u32 hash)
-{
-	return jhash(s, stpc_key_strlen(s), hash);
-}
-
-/* Inline, like the lookup, where a hit looks a key up. */
+/* Inline, like the lookup, where a hit looks a key up: a word mix per
+ * number and per word of a string (stpc_keystr.h). */
 static __always_inline u32 stpc_key_hash(const struct stpc_map *m,
 					 const struct stpc_key *k)
 {
-	u32 hash = 0;
+	u64 hash = 0;
 	unsigned int i;
 
 	for (i = 0; i < m->desc->nkeys; i++) {
 		if (m->desc->key_types[i] == STPC_T_STRING)
-			hash = stpc_string_hash(k->str[i], hash);
+			hash = stpc_key_hash_string(hash, k->str[i]);
 		else
-			hash = jhash_2words((u32)k->num[i],
-					    (u32)((u64)k->num[i] >> 32), hash);
+			hash = stpc_key_mix(hash, k->num[i]);
 	}
-	return hash;
+	return (u32)(hash >> 32) ^ (u32)hash;
 }
 
 static __always_inline bool stpc_key_equal(const struct stpc_map *m,
@@ -138,8 +107,8 @@ static __always_inline bool stpc_key_equal(const struct stpc_map *m,
 
 	for (i = 0; i < m->desc->nkeys; i++) {
 		if (m->desc->key_types[i] == STPC_T_STRING) {
-			if (!stpc_key_str_equal(stpc_key_str(m, e, i),
-						k->str[i]))
+			if (!stpc_key_string_equal(stpc_key_str(m, e, i),
+						   k->str[i]))
 				return false;
 		} else if (*stpc_key_long(m, e, i) != k->num[i]) {
 			return false;
