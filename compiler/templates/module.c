@@ -11,6 +11,7 @@
 #include "stpc_runtime.h"
 #include "stpc_handler.h"
 #include "stpc_deref.h"
+#include "stpc_stat_add.h"
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
