@@ -510,6 +510,10 @@ static inline void stpc_run_probe_regs(const struct stpc_probe *p,
 	p->run(p, regs, NULL);
 }
 
+/* The generated module's: stpc_run_probe_regs for function entries,
+ * with their handlers' runners called directly. */
+void stpc_run_entry(const struct stpc_probe *p, struct pt_regs *regs);
+
 static inline void stpc_run_probe(const struct stpc_probe *p)
 {
 	p->run(p, NULL, NULL);

@@ -219,6 +219,19 @@ static void stpc_run_{{ runner.name }}(const struct stpc_probe *p,
 }
 {% endfor %}
 
+/* A function entry hit through ftrace (entry_ftrace.h) calls its
+ * runner directly when it is one of these: no indirect call per hit. */
+void stpc_run_entry(const struct stpc_probe *p, struct pt_regs *regs)
+{
+{% for name in entry_runners %}
+	if (p->run == stpc_run_{{ name }}) {
+		stpc_run_{{ name }}(p, regs, NULL);
+		return;
+	}
+{% endfor %}
+	p->run(p, regs, NULL);
+}
+
 /* ---- probe points ---- */
 {% if timing %}
 /* stpc -t: every probe's hits and cycles, in the script's order */
