@@ -14,8 +14,8 @@ from .cstring import c_string
 from .ir import FunctionInfo, GlobalSym, Program, T
 from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
-                      stat_map_ref, stat_read, stat_ref, struct_key, truth,
-                      value_ref)
+                      stat_desc_index, stat_map_desc_ref, stat_map_ref,
+                      stat_read, stat_ref, struct_key, truth, value_ref)
 from .targetvars import (TargetCompiler, TargetSite, compiler_for,
                          is_target, types_compiler)
 from .visit import ExprVisitor
@@ -231,14 +231,19 @@ class ExprLowering(ExprVisitor):
         target = node.target
         sym = self.program.symbols[target]
         value = f"s64 v = {self.expr(node.value)};"
+        # the descriptions are constants: stpc_stat_add.h inlines the add
+        # for what this statistic keeps
         if isinstance(target, A.Index):
             add = (f"{self.key_prelude(sym, target.keys)} "
                    "if (!c->last_error) stpc_stat_map_add(c, "
-                   f"{stat_map_ref(self.program, sym.name)}, &key, v, "
+                   f"{stat_map_ref(self.program, sym.name)}, "
+                   f"{stat_map_desc_ref(self.program, sym.name)}, &key, v, "
                    f"{c_string(location(target))});")
         else:
+            desc = stat_desc_index(self.program, sym)
             add = ("if (!c->last_error) "
-                   f"stpc_stat_add({stat_ref(self.program, sym.name)}, v);")
+                   f"stpc_stat_add({stat_ref(self.program, sym.name)}, "
+                   f"&stpc_stat_descs[{desc}], v);")
         return f"({{ {value} {add} v; }})"
 
     def expr_Assign(self, node):

@@ -111,6 +111,12 @@ def stat_map_ref(program: Program, name: str) -> str:
     return f"(&stpc_stat_maps[{arrays.index(name)}])"
 
 
+def stat_map_desc_ref(program: Program, name: str) -> str:
+    """The C pointer to the description of statistics array ``name``."""
+    arrays = [g.name for g in stat_arrays(program)]
+    return f"(&stpc_stat_map_descs[{arrays.index(name)}])"
+
+
 def stat_read(program: Program, sym: GlobalSym, frame: FrameView) -> str:
     """C declaring ``r``, every CPU's share of ``sym`` merged."""
     n = len(frame.temps)

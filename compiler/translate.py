@@ -84,6 +84,24 @@ class RunnerView:
     timed: bool             # stpc -t
 
 
+#: how many runners of function-entry sites stpc_run_entry calls
+#: directly, each behind one comparison: past a few, one indirect call
+#: costs less than the comparisons before it
+DIRECT_ENTRY_RUNNERS = 4
+
+
+def _entry_runners(kprobes: List[dict]) -> List[str]:
+    """The runners stpc_run_entry (runtime_c/entry_ftrace.h) calls
+    without an indirect call: those of the first function-entry sites
+    ftrace may take, in the script's order."""
+    names: List[str] = []
+    for kprobe in kprobes:
+        name = kprobe["probe"].runner
+        if kprobe["ftrace_entry"] and name not in names:
+            names.append(name)
+    return names[:DIRECT_ENTRY_RUNNERS]
+
+
 def translate(program: Program, info: ModuleInfo) -> str:
     view = _ModuleView(program, info).build()
     return environment().get_template("module.c").render(**view)
@@ -158,6 +176,7 @@ class _ModuleView:
             errors=errors,
             profile=profile,
             runners=list(self.runners.values()),
+            entry_runners=_entry_runners(kprobes),
             kprobes=kprobes,
             uprobes=uprobes,
             **processes,

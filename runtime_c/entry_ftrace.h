@@ -88,7 +88,7 @@ static void notrace stpc_entry_hit(unsigned long ip, unsigned long parent_ip,
 
 		if (ip - kp->addr > ENDBR_INSN_SIZE)
 			break;
-		stpc_run_probe_regs(&kp->probe, regs);
+		stpc_run_entry(&kp->probe, regs);
 	}
 	ftrace_test_recursion_unlock(bit);
 }

@@ -9,10 +9,8 @@
  *
  * Callers hold the array's global lock; nothing here locks.
  */
-#include <linux/jhash.h>
+#include "stpc_stat_add.h"
 #include <linux/sort.h>
-
-#define STPC_NONE	0	/* slot links are index + 1; 0 ends a list */
 
 static size_t stpc_type_size(unsigned char type)
 {
@@ -24,12 +22,6 @@ static size_t stpc_value_size(const struct stpc_map_desc *desc)
 	if (desc->value_type == STPC_T_STATS)
 		return STPC_STAT_WORDS(desc->stat->nbuckets) * sizeof(u64);
 	return stpc_type_size(desc->value_type);
-}
-
-static struct stpc_map_entry *stpc_slot(const struct stpc_map *m, u32 link)
-{
-	return (struct stpc_map_entry *)(m->slots + (size_t)(link - 1) *
-					 m->slot_size);
 }
 
 static u32 stpc_link(const struct stpc_map *m, const struct stpc_map_entry *e)
@@ -82,91 +74,10 @@ void stpc_map_clear(struct stpc_map *m)
 	m->count = 0;
 }
 
-/*
- * strnlen() and strncmp() of key strings (at most MAXSTRINGLEN - 1 bytes
- * count), inline: the same byte loops, without a call per hit.
- */
-static __always_inline size_t stpc_key_strlen(const char *s)
-{
-	size_t n = 0;
-
-	while (n < MAXSTRINGLEN - 1 && s[n])
-		n++;
-	return n;
-}
-
-static __always_inline bool stpc_key_str_equal(const char *a, const char *b)
-{
-	size_t i;
-
-	for (i = 0; i < MAXSTRINGLEN - 1; i++) {
-		if (a[i] != b[i])
-			return false;
-		if (!a[i])
-			break;
-	}
-	return true;
-}
-
-static noinline u32 stpc_string_hash(const char *s, u32 hash)
-{
-	return jhash(s, stpc_key_strlen(s), hash);
-}
-
-/* Inline, like the lookup, where a hit looks a key up. */
-static __always_inline u32 stpc_key_hash(const struct stpc_map *m,
-					 const struct stpc_key *k)
-{
-	u32 hash = 0;
-	unsigned int i;
-
-	for (i = 0; i < m->desc->nkeys; i++) {
-		if (m->desc->key_types[i] == STPC_T_STRING)
-			hash = stpc_string_hash(k->str[i], hash);
-		else
-			hash = jhash_2words((u32)k->num[i],
-					    (u32)((u64)k->num[i] >> 32), hash);
-	}
-	return hash;
-}
-
-static __always_inline bool stpc_key_equal(const struct stpc_map *m,
-					   const struct stpc_map_entry *e,
-					   const struct stpc_key *k)
-{
-	unsigned int i;
-
-	for (i = 0; i < m->desc->nkeys; i++) {
-		if (m->desc->key_types[i] == STPC_T_STRING) {
-			if (!stpc_key_str_equal(stpc_key_str(m, e, i),
-						k->str[i]))
-				return false;
-		} else if (*stpc_key_long(m, e, i) != k->num[i]) {
-			return false;
-		}
-	}
-	return true;
-}
-
-static __always_inline struct stpc_map_entry *
-stpc_map_find_hashed(struct stpc_map *m, const struct stpc_key *k, u32 hash)
-{
-	u32 link = m->buckets[hash & (m->nbuckets - 1)];
-
-	while (link != STPC_NONE) {
-		struct stpc_map_entry *e = stpc_slot(m, link);
-
-		if (e->hash == hash && stpc_key_equal(m, e, k))
-			return e;
-		link = e->bucket_next;
-	}
-	return NULL;
-}
-
 struct stpc_map_entry *stpc_map_find(struct stpc_map *m,
 				     const struct stpc_key *k)
 {
-	return stpc_map_find_hashed(m, k, stpc_key_hash(m, k));
+	return stpc_map_find_hashed(m, m->desc, k, stpc_key_hash(m->desc, k));
 }
 
 static void stpc_store_key(struct stpc_map *m, struct stpc_map_entry *e,
@@ -182,10 +93,10 @@ static void stpc_store_key(struct stpc_map *m, struct stpc_map_entry *e,
 	}
 }
 
-/* A new entry for @k, whose hash is @hash; NULL when the map is full. */
-static noinline struct stpc_map_entry *
-stpc_map_add_entry(struct stpc_context *c, struct stpc_map *m,
-		   const struct stpc_key *k, u32 hash, const char *location)
+struct stpc_map_entry *stpc_map_add_entry(struct stpc_context *c,
+					  struct stpc_map *m,
+					  const struct stpc_key *k, u32 hash,
+					  const char *location)
 {
 	struct stpc_map_entry *e;
 	u32 link, bucket;
@@ -219,8 +130,8 @@ static __always_inline struct stpc_map_entry *
 stpc_map_find_or_add(struct stpc_context *c, struct stpc_map *m,
 		     const struct stpc_key *k, const char *location)
 {
-	u32 hash = stpc_key_hash(m, k);
-	struct stpc_map_entry *e = stpc_map_find_hashed(m, k, hash);
+	u32 hash = stpc_key_hash(m->desc, k);
+	struct stpc_map_entry *e = stpc_map_find_hashed(m, m->desc, k, hash);
 
 	return e ? e : stpc_map_add_entry(c, m, k, hash, location);
 }

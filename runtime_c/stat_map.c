@@ -40,16 +40,6 @@ void stpc_stat_map_free(struct stpc_stat_map *sm)
 	stpc_map_free(&sm->agg);
 }
 
-void stpc_stat_map_add(struct stpc_context *c, struct stpc_stat_map *sm,
-		       const struct stpc_key *k, s64 v, const char *location)
-{
-	struct stpc_map *m = sm->cpu[smp_processor_id()];
-	struct stpc_map_entry *e = stpc_map_find_or_add(c, m, k, location);
-
-	if (e)
-		stpc_stat_update(sm->desc->stat, stpc_value_stat(m, e), v);
-}
-
 /* @k's statistic, every CPU's share merged into @out; empty if absent. */
 void stpc_stat_map_read(struct stpc_stat_map *sm, const struct stpc_key *k,
 			struct stpc_stat_record *out)

@@ -5,7 +5,7 @@
  * never touch shared cache lines.  Readers merge every CPU's record,
  * retrying a CPU whose record changed under them a bounded number of times.
  */
-#include <linux/log2.h>
+#include "stpc_stat_add.h"
 
 #define STPC_STAT_READ_TRIES	8
 
@@ -39,30 +39,13 @@ void stpc_stat_free(struct stpc_stat *s)
 	}
 }
 
-/* The histogram bucket of @v; see stpc_bucket_label for the inverse. */
-static unsigned int stpc_bucket(const struct stpc_stat_desc *d, s64 v)
-{
-	if (d->hist == STPC_HIST_LOG) {
-		if (v == 0)
-			return STPC_LOG_ZERO;
-		if (v > 0)
-			return STPC_LOG_ZERO + 1 + ilog2((u64)v);
-		return STPC_LOG_ZERO - 1 - ilog2(0 - (u64)v);
-	}
-	if (v < d->start)
-		return 0;
-	if ((u64)(v - d->start) / d->step >= d->nbuckets - 2)
-		return d->nbuckets - 1;
-	return 1 + (u64)(v - d->start) / d->step;
-}
-
 /*
  * @variance: SystemTap's integer version of Welford's running variance,
  * with the mean kept scaled by 2^shift and the step truncated to 32 bits
  * as SystemTap does, so results agree to the last digit.
  */
-static void stpc_stat_variance_add(const struct stpc_stat_desc *d,
-				   struct stpc_stat_record *r, s64 v)
+void stpc_stat_variance_add(const struct stpc_stat_desc *d,
+			    struct stpc_stat_record *r, s64 v)
 {
 	s64 scaled = (s64)((u64)v << d->shift);
 	s32 delta;
@@ -78,41 +61,10 @@ static void stpc_stat_variance_add(const struct stpc_stat_desc *d,
 	r->variance_s = div64_s64(r->m2, r->count - 1);
 }
 
-/*
- * Adds @v to one record; the caller keeps other writers away.  Inline in
- * the adders of probe handlers: without a variance or a histogram it is
- * four updates, no divide and no loop.
- */
-static __always_inline void stpc_stat_update(const struct stpc_stat_desc *d,
-					     struct stpc_stat_record *r, s64 v)
-{
-	if (!r->count || v < r->min)
-		r->min = v;
-	if (!r->count || v > r->max)
-		r->max = v;
-	r->count++;
-	r->sum += v;
-	if (unlikely(d->variance))
-		stpc_stat_variance_add(d, r, v);
-	if (d->hist != STPC_HIST_NONE)
-		r->buckets[stpc_bucket(d, v)]++;
-}
-
 void stpc_stat_record_add(const struct stpc_stat_desc *d,
 			  struct stpc_stat_record *r, s64 v)
 {
 	stpc_stat_update(d, r, v);
-}
-
-void stpc_stat_add(struct stpc_stat *s, s64 v)
-{
-	struct stpc_stat_record *r = s->cpu[smp_processor_id()];
-
-	WRITE_ONCE(r->seq, r->seq + 1);
-	smp_wmb();
-	stpc_stat_update(s->desc, r, v);
-	smp_wmb();
-	WRITE_ONCE(r->seq, r->seq + 1);
 }
 
 /*

@@ -150,7 +150,7 @@ static __always_inline u64 stpc_scalar_value(const union stpc_scalar *v,
  * addresses canonical under the paging in use are those from
  * -2^__VIRTUAL_MASK_SHIFT up: one comparison.
  */
-static __always_inline bool stpc_kernel_range_ok(u64 addr, size_t size)
+static noinline bool stpc_kernel_range_allowed(u64 addr, size_t size)
 {
 	u64 lowest = ~0ULL << __VIRTUAL_MASK_SHIFT;
 	u64 last = addr + size - 1;
@@ -158,6 +158,20 @@ static __always_inline bool stpc_kernel_range_ok(u64 addr, size_t size)
 	return addr >= lowest && last >= addr &&
 	       addr >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT &&
 	       last >> PAGE_SHIFT != VSYSCALL_ADDR >> PAGE_SHIFT;
+}
+
+/*
+ * The same, with one comparison for the usual case, a range wholly from
+ * the lowest kernel address to below the vsyscall page (all the kernel's
+ * and modules' memory): only the rest, above it or not a kernel address,
+ * takes the whole test.
+ */
+static __always_inline bool stpc_kernel_range_ok(u64 addr, size_t size)
+{
+	u64 lowest = ~0ULL << __VIRTUAL_MASK_SHIFT;
+
+	return likely(addr - lowest <= VSYSCALL_ADDR - lowest - size) ||
+	       stpc_kernel_range_allowed(addr, size);
 }
 
 /*

@@ -211,7 +211,6 @@ int stpc_stat_init(struct stpc_stat *s, const struct stpc_stat_desc *desc);
 void stpc_stat_free(struct stpc_stat *s);
 void stpc_stat_record_add(const struct stpc_stat_desc *d,
 			  struct stpc_stat_record *r, s64 v);
-void stpc_stat_add(struct stpc_stat *s, s64 v);
 void stpc_stat_merge(struct stpc_stat_record *into,
 		     const struct stpc_stat_record *r, unsigned int nbuckets);
 void stpc_stat_finish(const struct stpc_stat_desc *d,
@@ -239,8 +238,6 @@ struct stpc_stat_map {
 int stpc_stat_map_init(struct stpc_stat_map *sm,
 		       const struct stpc_map_desc *desc);
 void stpc_stat_map_free(struct stpc_stat_map *sm);
-void stpc_stat_map_add(struct stpc_context *c, struct stpc_stat_map *sm,
-		       const struct stpc_key *k, s64 v, const char *location);
 void stpc_stat_map_read(struct stpc_stat_map *sm, const struct stpc_key *k,
 			struct stpc_stat_record *out);
 bool stpc_stat_map_contains(struct stpc_stat_map *sm,
@@ -512,6 +509,10 @@ static inline void stpc_run_probe_regs(const struct stpc_probe *p,
 {
 	p->run(p, regs, NULL);
 }
+
+/* The generated module's: stpc_run_probe_regs for function entries,
+ * with their handlers' runners called directly. */
+void stpc_run_entry(const struct stpc_probe *p, struct pt_regs *regs);
 
 static inline void stpc_run_probe(const struct stpc_probe *p)
 {

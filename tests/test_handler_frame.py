@@ -128,3 +128,26 @@ def test_an_entry_handler_prints_and_locks_when_its_values_need_it(kver):
                         r"/\* locks \*/ (\w+),\s*/\* prints \*/ (\w+)",
                         c_source, re.S)
     assert sorted(frames) == [("false", "false"), ("true", "true")]
+
+
+ENTRIES = "global n\n" + "".join(
+    'probe kernel.function("%s") { n += %d }\n' % (name, i)
+    for i, name in enumerate(("vfs_read", "vfs_write", "vfs_open",
+                              "vfs_fsync", "vfs_getattr", "vfs_statfs")))
+
+
+def test_function_entries_call_their_first_runners_directly(kver):
+    """stpc_run_entry (entry_ftrace.h's call on a hit) compares with the
+    runners of the first four entry sites and calls them directly; the
+    others go through the pointer (tests/corpus/fixture/dispatch.stp runs
+    both ways)."""
+    from stpc.compiler.translate import DIRECT_ENTRY_RUNNERS
+    c_source = Compilation(ENTRIES, "t.stp", CompileOptions(
+        kernel_release=kver, module_name="t_entries")).c_source()
+    dispatch = re.search(r"\nvoid stpc_run_entry\(.*?\n}\n", c_source,
+                         re.S).group(0)
+    direct = re.findall(r"if \(p->run == stpc_run_(\w+)\) {\n"
+                        r"\t\tstpc_run_\1\(p, regs, NULL\);", dispatch)
+    assert direct == [f"probe_{i}_other"
+                      for i in range(DIRECT_ENTRY_RUNNERS)]
+    assert dispatch.rstrip().endswith("p->run(p, regs, NULL);\n}")

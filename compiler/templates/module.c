@@ -11,6 +11,7 @@
 #include "stpc_runtime.h"
 #include "stpc_handler.h"
 #include "stpc_deref.h"
+#include "stpc_stat_add.h"
 #include <linux/cred.h>
 #include <linux/timekeeping.h>
 #include <linux/sched/clock.h>
@@ -217,6 +218,19 @@ static void stpc_run_{{ runner.name }}(const struct stpc_probe *p,
 			 /* timed */ {{ runner.timed | lower }});
 }
 {% endfor %}
+
+/* A function entry hit through ftrace (entry_ftrace.h) calls its
+ * runner directly when it is one of these: no indirect call per hit. */
+void stpc_run_entry(const struct stpc_probe *p, struct pt_regs *regs)
+{
+{% for name in entry_runners %}
+	if (p->run == stpc_run_{{ name }}) {
+		stpc_run_{{ name }}(p, regs, NULL);
+		return;
+	}
+{% endfor %}
+	p->run(p, regs, NULL);
+}
 
 /* ---- probe points ---- */
 {% if timing %}
