@@ -311,17 +311,24 @@ def _median(rounds: Rounds) -> Optional[float]:
 
 def report(results: dict[str, Rounds], found: list[Variant],
            kver: str, rounds: int, calls: int) -> None:
-    labels = {v.key: v.label for v in found}
-    base = _median(results["none"])
-    added = {key: _median(r) - base for key, r in results.items()
-             if _median(r) is not None}
-    bare = added.get("kprobe")
     print(f"stpc_bench_hit() called {calls} times per round from a "
           f"/proc write, timed in the kernel; kernel {kver}, one VM boot "
           f"(TCG); median of {rounds} rounds, variants rotated from round "
           "to round. \"added\" is ns/call minus no probe's; \"x kprobe\" "
           "is added cost / the bare kprobe's added cost.\n")
-    print("| variant | ns/call | range | added | x kprobe |\n"
+    print_tables(results, found, "kprobe", "x kprobe", COMPARISONS)
+
+
+def print_tables(results: dict[str, Rounds], found: list[Variant],
+                 bare_key: str, ratio_title: str, comparisons) -> None:
+    """Each variant's ns/call and its added cost against ``bare_key``'s;
+    then each (ours, other, target) of ``comparisons`` as a ratio."""
+    labels = {v.key: v.label for v in found}
+    base = _median(results["none"])
+    added = {key: _median(r) - base for key, r in results.items()
+             if _median(r) is not None}
+    bare = added.get(bare_key)
+    print(f"| variant | ns/call | range | added | {ratio_title} |\n"
           "|---|---|---|---|---|")
     for key, result in results.items():
         if not result.ns_per_call:
@@ -333,7 +340,7 @@ def report(results: dict[str, Rounds], found: list[Variant],
               f"{high:.0f} | {added[key]:.0f} | {ratio} |")
     print("\n| stpc's added cost / the other's | ratio | target |\n"
           "|---|---|---|")
-    for ours, other, target in COMPARISONS:
+    for ours, other, target in comparisons:
         if ours in added and other in added and added[other] > 0:
             print(f"| {labels[ours]} / {labels[other]} | "
                   f"{added[ours] / added[other]:.2f} | {target} |")

@@ -42,7 +42,7 @@ from elftools.elf.elffile import ELFFile
 from guestbench import (ROOT, argument_parser, check_prerequisites,
                         rotated, run_guest, run_host, scratch_dir)
 from overhead import (Rounds, Variant, _bpf_count_hits, _last_int,
-                      _median, read_results)
+                      print_tables, read_results)
 from stap_oracle import ensure_runtime  # tests/, on sys.path by guestbench
 from stpc.compiler.features import feature_defines
 from stpc.compiler.userprobes import (function_symbols, load_segments,
@@ -210,31 +210,12 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
 
 def report(results: dict[str, Rounds], found: list[Variant],
            kver: str, rounds: int, calls: int) -> None:
-    labels = {v.key: v.label for v in found}
-    base = _median(results["none"])
-    added = {key: _median(r) - base for key, r in results.items()
-             if _median(r) is not None}
-    bare = added.get("bare")
     print(f"{FUNCTION}() called {calls} times per round by a user program "
           f"that times its own loop; kernel {kver}, one VM boot (TCG); "
           f"median of {rounds} rounds, variants rotated from round to "
           "round. \"added\" is ns/call minus no probe's; \"x bare\" is "
           "added cost / the bare uprobe's added cost.\n")
-    print("| variant | ns/call | range | added | x bare |\n"
-          "|---|---|---|---|---|")
-    for key, result in results.items():
-        if not result.ns_per_call:
-            print(f"| {labels[key]} | failed | | | |")
-            continue
-        low, high = min(result.ns_per_call), max(result.ns_per_call)
-        ratio = f"{added[key] / bare:.2f}x" if bare and key != "none" else ""
-        print(f"| {labels[key]} | {_median(result):.0f} | {low:.0f}-"
-              f"{high:.0f} | {added[key]:.0f} | {ratio} |")
-    print("\n| stpc's added cost / the other's | ratio |\n|---|---|")
-    for ours, other, _ in COMPARISONS:
-        if ours in added and other in added and added[other] > 0:
-            print(f"| {labels[ours]} / {labels[other]} | "
-                  f"{added[ours] / added[other]:.2f} |")
+    print_tables(results, found, "bare", "x bare", COMPARISONS)
 
 
 def main() -> int:
