@@ -143,6 +143,9 @@ def _parser() -> argparse.ArgumentParser:
                    "(PARAM:TYPE, ...)")
     p.add_argument("--dump-probe-types", action="store_true",
                    help="list the probe point forms stpc accepts")
+    p.add_argument("--dump-probe-aliases", action="store_true",
+                   help="list the tapsets' probe aliases: NAME = POINTS "
+                   "(NAME += POINTS for an epilogue alias)")
     p.add_argument("--color", "--colour", choices=color.CHOICES,
                    nargs="?", const="always", default="auto",
                    metavar="WHEN", help="colour error:, warning:, hint: "
@@ -236,6 +239,8 @@ def _dispatch(args) -> int:
             (probe_types() if args.dump_probe_types else [])
         print("\n".join(lines))
         return EXIT_OK
+    if args.dump_probe_aliases:
+        return _dump_probe_aliases(args)
     if args.list_points or args.list_vars:
         return _list(args)
     if args.script and args.script.endswith(_MODULE_SUFFIXES) and \
@@ -290,6 +295,20 @@ def _list(args) -> int:
         print(exc.render({"<point>": f"probe {point} {{ }}"}),
               file=sys.stderr)
         return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _dump_probe_aliases(args) -> int:
+    """--dump-probe-aliases: the aliases of every tapset file, for the
+    target kernel's conditionals, as stap lists them."""
+    from .preprocess import PreprocessEnv
+    from .tapsets import load_library, probe_aliases
+    kernel = _kernel(args)
+    library = load_library(tuple(args.tapset_dirs), PreprocessEnv.for_kernel(
+        kernel.release, kernel.build_tree))
+    for warning in library.warnings:
+        print(warning.render(library.sources), file=sys.stderr)
+    print("\n".join(probe_aliases(library)))
     return EXIT_OK
 
 

@@ -125,6 +125,13 @@ def load_library(include: Sequence[str], env: PreprocessEnv) -> Library:
     return Library(tuple(files), tuple(warnings), sources)
 
 
+def probe_aliases(library: Library) -> List[str]:
+    """``NAME = POINTS`` (``+=`` for an epilogue alias) for every alias
+    of the library's files, sorted, each once."""
+    return sorted({str(alias) for file in library.files
+                   for alias in file.aliases})
+
+
 #: changes when what a parsed file's pickle holds changes meaning
 PARSED_FORMAT = 1
 

@@ -272,7 +272,7 @@ def test_docs_list_the_exit_statuses_and_every_option():
     assert "[docs/cli.md](docs/cli.md)" in (ROOT / "README.md").read_text()
 
 
-# ---- --dump-functions, --dump-probe-types ---------------------------------
+# ---- --dump-functions, --dump-probe-types, --dump-probe-aliases ----------
 
 _SIGNATURE = re.compile(r"\w+:(long|string|unknown) \("
                         r"((\w+:(long|string|any), )*(\w+:(long|string|any)"
@@ -330,6 +330,27 @@ def test_dump_probe_types_module_forms_resolve(kver):
     proc = stpc("-p2", "-w", "-r", kver, "--debuginfo-path", directory, "-e",
                 f"probe {', '.join(module)} {{ }}")
     assert (proc.returncode, proc.stderr) == (0, "")
+
+
+def test_dump_probe_aliases_lists_the_tapsets_aliases(kver, tmp_path):
+    """As stap lists them: NAME = POINTS, sorted; a -I directory's
+    aliases with stpc's; each alias's points are those a probe on it
+    resolves through (-p2 of one takes its point)."""
+    (tmp_path / "mine.stp").write_text(
+        "probe mine.tick = timer.ms(5)? { }\nprobe mine.tick += end { }\n")
+    proc = stpc("--dump-probe-aliases", "-r", kver, "-I", str(tmp_path))
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert lines == sorted(set(lines))
+    assert {'syscall.open = kernel.function("__x64_sys_open")',
+            'syscall_any = kernel.trace("raw_syscalls:sys_enter")',
+            "mine.tick = timer.ms(5)?", "mine.tick += end"} <= set(lines)
+    syscalls = [line for line in lines
+                if re.match(r"syscall\.\w+ =", line)]
+    assert len(syscalls) == int(re.search(
+        r"(\d+) in all", (ROOT / "docs" / "tapsets.md").read_text()).group(1))
+    proc = stpc("-p2", "-r", kver, "-e", "probe syscall.open { }")
+    assert 'kernel.function("__x64_sys_open' in proc.stdout
 
 
 # ---- --color ------------------------------------------------------------
