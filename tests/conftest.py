@@ -192,16 +192,18 @@ def _boot_batch(kver, cases, append):
     total = sum(c.timeout for c in cases) + 300
     rwdirs = [str(exchange)] + ([cache] if cache else [])
     console = exchange / "console.log"
+    watch = BatchWatch(exchange, kver, len(cases))
     try:
         run = vm.run_in_vm(command, kver, rwdirs, timeout=total,
-                           append=append, console=console,
-                           watchdog=BatchWatch(exchange, kver, len(cases)))
+                           append=append, console=console, watchdog=watch)
     except (vm.VMError, subprocess.TimeoutExpired) as exc:
         oops = vm._tail(_read_text(console), _CRASH_LINES)
+        watch.report_new_results()
         return _read_results(results_file), oops, \
             f"the guest died or hung ({exc.__class__.__name__}: " \
             f"{str(exc).splitlines()[0]}); console saved in {console}; " \
             f"its end:\n{oops}"
+    watch.report_new_results()   # those that ended after its last look
     if run.returncode != 0 or not results_file.exists():
         pytest.fail(f"VM batch failed (rc {run.returncode}):\n"
                     f"{run.stdout}\n{run.stderr}\n{vm._tail(run.console)}")
