@@ -63,7 +63,8 @@ def test_a_guest_crash_fails_its_case_and_the_rest_run_on(monkeypatch):
                 console.write_text("RIP: 0010:0x0\n")
                 raise vm.VMError("guest died", console="RIP: 0010:0x0")
             done[case_id] = {"rc": 0, "stdout": case_id + "\n",
-                             "stderr": "", "leftover_modules": []}
+                             "stderr": "", "leftover_modules": [],
+                             "seconds": 0.1}
         with open(results_file, "w") as out:
             json.dump(done, out)
         return vm.VMResult(command, 0, "", "", dmesg="clean")
