@@ -377,10 +377,16 @@ def main() -> int:
                   timeout=600 + 120 * args.rounds * len(found))
         results = read_results(work, found, args.rounds, args.calls)
     report(results, found, args.kver, args.rounds, args.calls)
+    return exit_status(results, "overhead")
+
+
+def exit_status(results: dict[str, Rounds], bench: str) -> int:
+    """1 after saying each variant's problems (hits missed, a round that
+    failed) on stderr; 0 when there were none."""
     failed = [f"{key}: {problem}" for key, r in results.items()
               for problem in r.problems]
     for line in failed:
-        print(f"overhead: {line}", file=sys.stderr)
+        print(f"{bench}: {line}", file=sys.stderr)
     return 1 if failed else 0
 
 

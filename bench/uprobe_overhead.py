@@ -42,7 +42,7 @@ from elftools.elf.elffile import ELFFile
 from guestbench import (ROOT, argument_parser, check_prerequisites,
                         rotated, run_guest, run_host, scratch_dir)
 from overhead import (Rounds, Variant, _bpf_count_hits, _last_int,
-                      print_tables, read_results)
+                      exit_status, print_tables, read_results)
 from stap_oracle import ensure_runtime  # tests/, on sys.path by guestbench
 from stpc.compiler.features import feature_defines
 from stpc.compiler.userprobes import (function_symbols, load_segments,
@@ -246,11 +246,7 @@ def main() -> int:
                   timeout=600 + 120 * args.rounds * len(found))
         results = read_results(work, found, args.rounds, args.calls)
     report(results, found, args.kver, args.rounds, args.calls)
-    failed = [f"{key}: {problem}" for key, r in results.items()
-              for problem in r.problems]
-    for line in failed:
-        print(f"{BENCH}: {line}", file=sys.stderr)
-    return 1 if failed else 0
+    return exit_status(results, BENCH)
 
 
 if __name__ == "__main__":
