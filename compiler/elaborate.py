@@ -17,6 +17,7 @@ from .probed import ProbedModules
 from .probes import ProbeEnvironment, ProbeResolver
 from .procprobes import is_lifetime_point, lifetime_sites
 from .targetvars import check_target_uses
+from .tpdispatch import dispatch_groups
 from .varscope import TypesScope
 from .tracepoints import is_tracepoint_point, tracepoint_sites
 from .typeinfer import infer_types
@@ -70,7 +71,8 @@ def elaborate(script: A.Script,
                       types, symbols, _max_nesting(functions),
                       probed.frozen(),
                       find_warnings(script, globals_, functions, handlers,
-                                    sites, passed_over), cast_types)
+                                    sites, passed_over), cast_types,
+                      dispatch_groups(handlers, sites))
     mark_counters(program)
     return program
 

@@ -245,6 +245,29 @@ class ProbeSite:
 
 
 @dataclass(frozen=True)
+class DispatchKey:
+    """What a dispatched tracepoint's probe function switches on: the
+    argument word ``arg``, or (``offset`` given) the member at that
+    offset of the struct it points to; ``size`` bytes, sign-extended
+    when ``signed`` (compiler/tpdispatch.py)."""
+    text: str               # as the script wrote it: $id, $regs->orig_ax
+    arg: int
+    offset: Optional[int]
+    size: int
+    signed: bool
+
+
+@dataclass(frozen=True)
+class DispatchGroup:
+    """Tracepoint probes registered as one probe function that runs
+    those one of whose guard's constants equals the event's key."""
+    point: str                  # the tracepoint, as pp() shows it
+    key: DispatchKey
+    # (index in sites, the constants it runs for)
+    members: Tuple[Tuple[int, Tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
 class Handler:
     decl: A.Probe
     scope: Scope
@@ -270,6 +293,8 @@ class Program:
     # varscope.TypesScope), when a script function or a begin, end or
     # timer probe casts
     cast_types: Optional[object] = None
+    # tracepoint probes sharing a probe function (tpdispatch.py)
+    dispatch: Tuple[DispatchGroup, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("globals", "functions", "types", "symbols", "probed"):

@@ -18,8 +18,9 @@ from .callreach import expressions_calling, handlers_calling
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
 from .errors import InternalError
-from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
-                 ProbeSite, ProcessSite, Program, ResolvedSite, T, UserSite)
+from .ir import (DispatchGroup, DispatchKey, FunctionInfo, GlobalSym,
+                 ProbedModule, ProbeKind, ProbeSite, ProcessSite, Program,
+                 ResolvedSite, T, UserSite)
 from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import assigned_before_read, lower_body
@@ -181,7 +182,7 @@ class _ModuleView:
             uprobes=uprobes,
             **processes,
             usym_files=self.usym_views(),
-            tracepoints=tracepoints,
+            **tracepoints,
             timing=self.timing_views(),
             probed=self.probed_views(),
             nslots=program.nslots,
@@ -270,16 +271,55 @@ class _ModuleView:
                              is_thread=int(site.process.thread))
                         for site in sites])
 
-    def tracepoint_views(self) -> List[dict]:
-        """kernel.trace sites: each one's probe function takes the
-        tracepoint's arguments as 64-bit words (runtime_c/tracepoints.c)."""
-        return [dict(probe=self.probe_view(site),
-                     name=c_string(site.resolved.prototype.name),
-                     nargs=len(site.resolved.prototype.params),
-                     module=self.program.probed[site.resolved.module].index
-                     if site.resolved.module else -1,
-                     optional=int(site.point.optional))
-                for site in self.program.sites_of(ProbeKind.TRACEPOINT)]
+    def tracepoint_views(self) -> dict:
+        """kernel.trace sites: the probe functions registered, each taking
+        the tracepoint's arguments as 64-bit words and running one probe
+        or a dispatched group's (runtime_c/tracepoints.c); every probe's
+        struct stpc_probe, those of one function in a row."""
+        program = self.program
+        groups = {index: group for group in program.dispatch
+                  for index, _ in group.members}
+        callbacks: List[dict] = []
+        probes: List[ProbeView] = []
+        for site in program.sites_of(ProbeKind.TRACEPOINT):
+            index = self.site_index[id(site)]
+            group = groups.get(index)
+            if group is not None and group.members[0][0] != index:
+                continue    # placed with its group's first probe
+            first = len(probes)
+            members = [program.sites[i] for i, _ in group.members] \
+                if group is not None else [site]
+            probes.extend(self.probe_view(member) for member in members)
+            resolved = site.resolved
+            callbacks.append(dict(
+                name=c_string(resolved.prototype.name),
+                nargs=len(resolved.prototype.params),
+                module=program.probed[resolved.module].index
+                if resolved.module else -1,
+                optional=int(site.point.optional),
+                first=first, nprobes=len(members),
+                dispatch=self.dispatch_view(group, probes, first)
+                if group is not None else None))
+        return dict(tracepoints=callbacks, tracepoint_probes=probes)
+
+    @staticmethod
+    def dispatch_view(group: DispatchGroup, probes: List[ProbeView],
+                      first: int) -> dict:
+        """A group's probe function: its key read from the argument
+        words, then a switch with, for each constant, the runners of the
+        probes it runs (called directly), in the script's order."""
+        key = group.key
+        cases: Dict[int, List[tuple]] = {}
+        for place, (_, values) in enumerate(group.members):
+            for value in dict.fromkeys(values):
+                cases.setdefault(value, []).append(
+                    (probes[first + place].runner, first + place))
+        raw = f"a{key.arg}" if key.offset is None else "raw"
+        return dict(
+            key=c_comment(key.text), arg=key.arg, offset=key.offset,
+            size=key.size, value=_key_value(raw, key),
+            cases=[dict(value=c_long(value), calls=calls)
+                   for value, calls in sorted(cases.items())])
 
     def probed_views(self) -> List[dict]:
         views = []
@@ -596,6 +636,15 @@ def _c_build_id(build_id: str) -> Tuple[str, int]:
     """A build-id in hex as a C string of its bytes, and their count."""
     raw = bytes.fromhex(build_id)
     return c_string(raw.decode("latin-1")), len(raw)
+
+
+def _key_value(raw: str, key: DispatchKey) -> str:
+    """A dispatch key's value as an s64, from the u64 C expression
+    ``raw`` holding its bytes: truncated to its size, sign-extended when
+    signed, as the handler's guard reads it (targetvars.py)."""
+    if key.size == 8:
+        return f"(s64){raw}"
+    return f"(s64)({'s' if key.signed else 'u'}{key.size * 8}){raw}"
 
 
 def _slot_name(module: ProbedModule, section: str) -> str:

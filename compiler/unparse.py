@@ -238,7 +238,22 @@ def describe_program(program) -> str:
         handler = program.handlers[site.handler]
         out.append(_resolved_site(site))
         out.extend(_locals(handler.scope, exclude=()))
+    if program.dispatch:
+        out.append("# tracepoint dispatch")
+        out.extend(_dispatch_group(program, group)
+                   for group in program.dispatch)
     return "\n".join(out) + "\n"
+
+
+def _dispatch_group(program, group) -> str:
+    """The probes sharing one probe function, by the constant each
+    runs for (compiler/tpdispatch.py)."""
+    cases = ", ".join("|".join(str(value) for value in values) +
+                      f" -> handler {program.sites[index].handler}"
+                      for index, values in group.members)
+    return (f"{group.point} /* one probe function for "
+            f"{len(group.members)} probes, on {group.key.text}: "
+            f"{cases} */")
 
 
 def _typed_global(sym, used: bool) -> str:

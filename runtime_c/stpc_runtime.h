@@ -381,9 +381,14 @@ struct stpc_run_limits {
 	u64 overload_threshold;			/* cycles */
 };
 
-/* kernel.trace (tracepoints.c) */
+/*
+ * kernel.trace (tracepoints.c): a probe function registered on a
+ * tracepoint.  It runs its probe, or a dispatched group's probes (in a
+ * row from @probe) whose guard's constant is the event's key.
+ */
 struct stpc_tracepoint {
-	struct stpc_probe probe;
+	struct stpc_probe *probe;	/* the probe function's data */
+	unsigned int nprobes;		/* 1, or the group's */
 	const char *name;		/* the kernel's name of the tracepoint */
 	void *func;			/* void (void *probe, u64 args...) */
 	int module;			/* its probed module, or -1: vmlinux */
@@ -505,6 +510,16 @@ static inline void stpc_run_probe_data(const struct stpc_probe *p,
 				       struct pt_regs *regs, void *data)
 {
 	p->run(p, regs, data);
+}
+
+/* @n probes in a row, each given @data. */
+static inline void stpc_run_probes_data(const struct stpc_probe *probes,
+					unsigned int n, void *data)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		probes[i].run(&probes[i], NULL, data);
 }
 
 static inline void stpc_run_probe_regs(const struct stpc_probe *p,

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kernel.trace("SYSTEM:EVENT") probes: a generated probe function per
- * event, registered on the kernel's tracepoint of that name.  The probe
+ * probe, registered on the kernel's tracepoint of that name, or one for
+ * a group of probes on one tracepoint that begin with a guard on one key
+ * (`if ($id != NR) next`): it reads the key once and runs only the
+ * probes whose constant it is (compiler/tpdispatch.py).  The probe
  * function stores its arguments, one 64-bit word each, in an array the
  * handler reads as c->data.  Armed after the begin probes, disarmed
  * before the end probes, from the loader's ctl writes (process context:
@@ -47,13 +50,13 @@ static void stpc_tracepoint_failed(struct stpc_tracepoint *t,
 				   const char *why, int ret)
 {
 	stpc_warn("%s: cannot arm probe %s: %s (error %d)\n",
-		  t->optional ? "WARNING" : "ERROR", t->probe.point, why, ret);
+		  t->optional ? "WARNING" : "ERROR", t->probe->point, why, ret);
 	stpc_arming_failed(t->optional);
 }
 
 static void stpc_tracepoint_register(struct stpc_tracepoint *t)
 {
-	int ret = tracepoint_probe_register(t->tp, t->func, &t->probe);
+	int ret = tracepoint_probe_register(t->tp, t->func, t->probe);
 
 	if (ret)
 		stpc_tracepoint_failed(t, "the kernel refused it", ret);
@@ -116,7 +119,7 @@ static void stpc_tp_module_going(struct module *mod)
 
 		if (!t->armed || t->owner != mod)
 			continue;
-		tracepoint_probe_unregister(t->tp, t->func, &t->probe);
+		tracepoint_probe_unregister(t->tp, t->func, t->probe);
 		t->armed = false;
 	}
 }
@@ -194,7 +197,8 @@ static void stpc_tracepoints_arm(void)
 	}
 	stpc_tracepoints_arm_modules();
 	for (i = 0; i < stpc_program.ntracepoints; i++)
-		armed += stpc_program.tracepoints[i].armed;
+		if (stpc_program.tracepoints[i].armed)
+			armed += stpc_program.tracepoints[i].nprobes;
 	if (stpc_verbose && stpc_program.ntracepoints)
 		stpc_warn("stpc: %u tracepoint probes armed\n", armed);
 }
@@ -208,7 +212,7 @@ static unsigned int stpc_tracepoints_unregister(void)
 
 		if (!t->armed)
 			continue;
-		tracepoint_probe_unregister(t->tp, t->func, &t->probe);
+		tracepoint_probe_unregister(t->tp, t->func, t->probe);
 		t->armed = false;
 		disarmed++;
 	}

@@ -455,19 +455,57 @@ static const struct stpc_procprobe stpc_procprobes[] = {
 
 {% endif %}
 {% if tracepoints %}
-/* ---- tracepoints: a probe function per event, its arguments as words ---- */
+/* ---- tracepoints: probe functions, the arguments as words; one may
+ * dispatch on its probes' guard (compiler/tpdispatch.py) ---- */
+{% for probe in tracepoint_probes %}
+{{ lock_table("stpc_tracepoint_%d_locks" % loop.index0, probe.locks)}}
+{% endfor %}
+
+static struct stpc_probe stpc_tracepoint_probes[] = {
+{% for probe in tracepoint_probes %}
+	{
+{{ probe_fields("\t\t", probe.runner, probe.point,
+		"stpc_tracepoint_%d_locks" % loop.index0,
+		probe.locks | length, "STPC_PROBE_OTHER",
+		timing=probe.timing)}}
+	},
+{% endfor %}
+};
 {% for tp in tracepoints %}
-{{ lock_table("stpc_tracepoint_%d_locks" % loop.index0, tp.probe.locks)}}
 
 static void stpc_tracepoint_{{ loop.index0 }}(void *probe
 {%- for i in range(tp.nargs) %}, u64 a{{ i }}{% endfor %})
 {
+{% set d = tp.dispatch %}
 {% if tp.nargs %}
 	u64 args[] = { {% for i in range(tp.nargs) %}a{{ i }}{{ ", " if not loop.last }}{% endfor %} };
+{% endif %}
+{% if d and d.offset is not none %}
+	u64 raw;
+{% endif %}
+{% if tp.nargs %}
 
-	stpc_run_probe_data(probe, NULL, args);
+{% endif %}
+{% if d %}
+{% if d.offset is not none %}
+	/* each probe's guard reports the fault */
+	if (stpc_read_kernel_scalar(&raw, a{{ d.arg }} + {{ d.offset }}, {{ d.size }})) {
+		stpc_run_probes_data(probe, {{ tp.nprobes }}, args);
+		return;
+	}
+{% endif %}
+	/* {{ tp.nprobes }} probes guarded on {{ d.key }}: those for its value */
+	switch ({{ d.value }}) {
+{% for case in d.cases %}
+	case {{ case.value }}:
+{% for runner, index in case.calls %}
+		stpc_run_{{ runner }}(&stpc_tracepoint_probes[{{ index }}], NULL, args);
+{% endfor %}
+		break;
+{% endfor %}
+	}
 {% else %}
-	stpc_run_probe_data(probe, NULL, NULL);
+	stpc_run_probe_data(probe, NULL, {{ "args" if tp.nargs else "NULL" }});
 {% endif %}
 }
 {% endfor %}
@@ -475,12 +513,8 @@ static void stpc_tracepoint_{{ loop.index0 }}(void *probe
 static struct stpc_tracepoint stpc_tracepoints[] = {
 {% for tp in tracepoints %}
 	{
-		.probe = {
-{{ probe_fields("\t\t\t", tp.probe.runner, tp.probe.point,
-		"stpc_tracepoint_%d_locks" % loop.index0,
-		tp.probe.locks | length, "STPC_PROBE_OTHER",
-		timing=tp.probe.timing)}}
-		},
+		.probe = &stpc_tracepoint_probes[{{ tp.first }}],
+		.nprobes = {{ tp.nprobes }},
 		.name = {{ tp.name }},
 		.func = stpc_tracepoint_{{ loop.index0 }},
 		.module = {{ tp.module }},
