@@ -1694,6 +1694,39 @@ probe syscall_any.return {
 }
 """
 
+# probes guarded on one syscall number share a probe function that
+# dispatches on it (compiler/tpdispatch.py): two on getppid's number (an
+# alias and a guarded kernel.trace) both run, once; aliases whose calls
+# the workload never makes stay silent; an unguarded probe on the same
+# tracepoint keeps its own probe function and counts the same calls
+_SYSCALL_DISPATCH = """
+global seen, raw
+probe kernel.trace("raw_syscalls:sys_enter") {
+	if (pid() == target() && ($id == 110 || $id == 186 || $id == 37 ||
+				  $id == 108))
+		raw[$id]++
+}
+probe syscall.getppid, syscall.gettid, syscall.alarm, syscall.getegid {
+	if (pid() == target()) seen[name, "entry"]++
+}
+probe kernel.trace("raw_syscalls:sys_enter") {
+	if ($id != 110)
+		next
+	if (pid() == target()) seen["getppid", "trace"]++
+}
+probe syscall.getppid.return, syscall.gettid.return, syscall.alarm.return {
+	if (pid() == target()) seen[name, "return"]++
+}
+probe end {
+	printf("getppid %d %d %d gettid %d %d\\n", seen["getppid", "entry"],
+	       seen["getppid", "trace"], seen["getppid", "return"],
+	       seen["gettid", "entry"], seen["gettid", "return"])
+	printf("silent %d %d %d\\n", seen["alarm", "entry"],
+	       seen["getegid", "entry"], seen["alarm", "return"])
+	printf("raw %d %d %d %d\\n", raw[110], raw[186], raw[37], raw[108])
+}
+"""
+
 
 # tapset/task.stp: the task_* functions (@cast in functions) on the
 # exiting -c command, checked against the built-ins that read current,
@@ -1752,6 +1785,11 @@ def syscall_tapset_cases(kver: str) -> List[VmCase]:
                 stderr=None, stderr_pattern=_MAYBE_SKIPPED),
         _inline("tapset/syscall-any", kver, _SYSCALL_ANY,
                 ["-c", str(workload)], stdout="121 getpgid\ngettid 1\n",
+                stderr=None, stderr_pattern=_MAYBE_SKIPPED),
+        _inline("tapset/syscall-dispatch", kver, _SYSCALL_DISPATCH,
+                ["-c", str(workload)],
+                stdout="getppid 1 1 1 gettid 1 1\nsilent 0 0 0\n"
+                       "raw 1 1 0 0\n",
                 stderr=None, stderr_pattern=_MAYBE_SKIPPED)]
     for case in under_workload:
         case.prebuild.insert(0, compile_workload)
