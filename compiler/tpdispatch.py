@@ -41,19 +41,16 @@ def dispatch_groups(handlers: Sequence[Handler],
     dispatched probe function: two or more on one tracepoint, equally
     optional, guarded on one key; in the order of their first site."""
     found: Dict[tuple, List[Tuple[int, Tuple[int, ...]]]] = {}
-    keys: Dict[tuple, DispatchKey] = {}
     for index, site in enumerate(sites):
         guard = site_guard(site, handlers[site.handler].decl.body)
         if guard is None:
             continue
         key, values = guard
         place = (site.resolved.prototype.name, site.resolved.module,
-                 site.point.optional, key.arg, key.offset, key.size,
-                 key.signed)
+                 site.point.optional, key)
         found.setdefault(place, []).append((index, values))
-        keys.setdefault(place, key)
-    return tuple(DispatchGroup(sites[members[0][0]].description,
-                               keys[place], tuple(members))
+    return tuple(DispatchGroup(sites[members[0][0]].description, place[-1],
+                               tuple(members))
                  for place, members in found.items() if len(members) > 1)
 
 
