@@ -28,7 +28,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: setup apt backports-source newest-kernel2 print-packages demo test test-stress \
 	unit-test vm-test fresh-check fixture debuginfo clean bench-overhead \
-	bench-many-probes bench-uprobe-overhead
+	bench-many-probes bench-uprobe-overhead bench-syscall-dispatch
 
 setup: apt $(VENV)/.installed
 
@@ -124,6 +124,9 @@ bench-many-probes: setup
 
 bench-uprobe-overhead: setup
 	$(VPY) bench/uprobe_overhead.py -r $(KVER) $(BENCH_ARGS)
+
+bench-syscall-dispatch: setup
+	$(VPY) bench/syscall_dispatch.py -r $(KVER) $(BENCH_ARGS)
 
 fixture: setup
 	$(MAKE) -C tests/fixture_module KVER=$(KVER)

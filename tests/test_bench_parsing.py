@@ -1,4 +1,5 @@
-"""How bench/overhead.py and bench/many_probes.py read what the tools
+"""How bench/overhead.py, bench/many_probes.py and
+bench/syscall_dispatch.py read what the tools
 printed in the VM (the benchmarks themselves are run by hand)."""
 
 import sys
@@ -10,6 +11,7 @@ from stpc.loader.run import _PhaseTimes
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 import many_probes  # noqa: E402
 import overhead  # noqa: E402
+import syscall_dispatch  # noqa: E402
 
 BPF_HIST = """Attaching 1 probe...
 
@@ -30,6 +32,14 @@ def test_bpftrace_hist_hits_are_the_buckets_summed():
 def test_bpftrace_count_is_read_from_its_map():
     assert overhead._bpf_count_hits("Attaching 1 probe...\n\n\n@n: 8\n\n",
                                     8) == 8
+
+
+def test_syscall_counts_need_at_least_one_hit_per_call():
+    """n counts the loop's calls and whatever else the guest did."""
+    hits = syscall_dispatch._at_least_calls
+    assert hits("200731\n", 200000) == 200000
+    assert hits("199999\n", 200000) == 199999
+    assert hits("ERROR: no\n", 200000) is None
 
 
 def test_args_hits_need_the_right_bytes_total():
