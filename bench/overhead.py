@@ -296,8 +296,11 @@ def read_results(work: Path, found: list[Variant], rounds: int,
             made, ns = (int(word) for word in ns_file.read_text().split())
             hits = variant.hits(out, made)
             if made != calls or hits != calls:
+                err = Path(f"{tag}.err")
+                said = err.read_text().strip()[-300:] if err.exists() else ""
                 problems.append(f"round {r}: {made} calls, {hits} hits "
-                                f"counted; stdout: {out.strip()[-200:]!r}")
+                                f"counted; stdout: {out.strip()[-200:]!r}, "
+                                f"stderr: {said!r}")
                 continue
             times.append(ns / made)
         results[variant.key] = Rounds(times, problems)
