@@ -31,6 +31,15 @@ def argument_parser(doc: str) -> argparse.ArgumentParser:
     return parser
 
 
+def rounds_of_calls(parser: argparse.ArgumentParser, calls: int,
+                    what: str = "calls of the probed function") -> None:
+    """--rounds (5) and --calls (CALLS), the options of a benchmark that
+    times a number of calls in every round."""
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=calls,
+                        help=f"{what} per round")
+
+
 def check_prerequisites(bench: str, kver: str) -> None:
     """Exits saying what to install when the VM, the kernel's build tree
     or stpc is missing."""

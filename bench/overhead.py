@@ -45,7 +45,8 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, run_guest, run_host, scratch_dir)
+                        rotated, rounds_of_calls, run_guest, run_host,
+                        scratch_dir)
 from stap_oracle import ensure_runtime  # tests/, which guestbench puts on
                                         # sys.path
 
@@ -351,9 +352,7 @@ def print_tables(results: dict[str, Rounds], found: list[Variant],
 
 def main() -> int:
     parser = argument_parser(__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=200000,
-                        help="calls of the probed function per round")
+    rounds_of_calls(parser, 200000)
     parser.add_argument("--no-stap", action="store_true",
                         help="leave SystemTap out even when installed")
     parser.add_argument("--no-bpftrace", action="store_true",

@@ -33,7 +33,8 @@ from pathlib import Path
 from typing import Optional
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, run_guest, run_host, scratch_dir)
+                        rotated, rounds_of_calls, run_guest, run_host,
+                        scratch_dir)
 from overhead import (Variant, baseline_stpc, exit_status, print_tables,
                       read_results)
 
@@ -111,9 +112,7 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
 
 def main() -> int:
     parser = argument_parser(__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=200000,
-                        help="getppid() calls per round")
+    rounds_of_calls(parser, 200000, "getppid() calls")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run the scripts as compiled by the stpc "
                         "of git revision REV, in the same boot")

@@ -40,7 +40,8 @@ from typing import Optional
 from elftools.elf.elffile import ELFFile
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, run_guest, run_host, scratch_dir)
+                        rotated, rounds_of_calls, run_guest, run_host,
+                        scratch_dir)
 from overhead import (Rounds, Variant, _bpf_count_hits, _last_int,
                       exit_status, print_tables, read_results)
 from stap_oracle import ensure_runtime  # tests/, on sys.path by guestbench
@@ -220,9 +221,7 @@ def report(results: dict[str, Rounds], found: list[Variant],
 
 def main() -> int:
     parser = argument_parser(__doc__)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--calls", type=int, default=50000,
-                        help="calls of the probed function per round")
+    rounds_of_calls(parser, 50000)
     parser.add_argument("--no-stap", action="store_true",
                         help="leave SystemTap out even when installed")
     parser.add_argument("--no-bpftrace", action="store_true",
