@@ -12,9 +12,9 @@ whose constant it equals.
 A guard is the handler's first statement (after an alias's prologue is
 spliced in), ``if (KEY != CONST) next`` (or ``CONST != KEY``, or several
 such tests of one KEY joined by ``&&``) without an ``else``, where CONST
-is an integer literal (a ``@define`` expands to one) and KEY a tracepoint argument (``$id``) or an integer member of the
-struct an argument points to (``$regs->orig_ax``), read at a constant
-offset.  The matched handlers keep their guard: it holds, and it is
+is an integer literal (a ``@define`` expands to one) and KEY a
+tracepoint argument (``$id``) or an integer member of the struct an
+argument points to (``$regs->orig_ax``), read at a constant offset.  The matched handlers keep their guard: it holds, and it is
 where a fault reading the key is reported (the probe function then runs
 every probe of its group, whose guards each fault as before).
 
@@ -28,7 +28,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from . import ast as A
 from . import ctype as C
-from .ir import (DispatchGroup, DispatchKey, Handler, ProbeKind, ProbeSite)
+from .ir import DispatchGroup, DispatchKey, Handler, ProbeKind, ProbeSite
 from .unparse import expr as expr_text
 
 #: the sizes a key is read with (a scalar read, runtime_c/stpc_deref.h)
