@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 
-from stpc.compiler import ast as A
 from stpc.compiler import ctype as C
 from stpc.compiler.driver import Compilation, CompileOptions
 from stpc.compiler.ir import (DispatchKey, Handler, ProbeKind, ProbeSite,
