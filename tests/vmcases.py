@@ -439,6 +439,7 @@ def all_cases(kver: str) -> List[VmCase]:
         tapset_family_cases(kver) + task_function_cases(kver) + \
         syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
         syscall_ipc_cases(kver) + syscall_mq_aio_cases(kver) + \
+        syscall_admin_cases(kver) + \
         uprobe_cases(kver) + process_cases(kver) + library_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -1124,7 +1125,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
              syscall_more_cases(kver) + syscall_ipc_cases(kver) +
-             syscall_mq_aio_cases(kver) +
+             syscall_mq_aio_cases(kver) + syscall_admin_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              process_cases(kver) + library_cases(kver))
@@ -2800,6 +2801,27 @@ def syscall_ipc_cases(kver: str) -> List[VmCase]:
     return [case]
 
 
+# The syscall cases' script function that prints the arguments leading
+# an argstr that are value as mask (a number that differs from run to
+# run: the workload's process id)
+_LEADING_AS = """
+function leading_as:string (args:string, value:long, mask:string) {
+	number = sprint(value)
+	shown = ""
+	while (value && (args == number ||
+			 substr(args, 0, strlen(number) + 2) == number . ", ")) {
+		shown .= mask
+		args = substr(args, strlen(number), strlen(args))
+		if (args != "") {
+			shown .= ", "
+			args = substr(args, 2, strlen(args))
+		}
+	}
+	return shown . args
+}
+"""
+
+
 def _syscalls_mq_aio_script() -> str:
     """The helpers' edge cases at begin, then each call of the workload's
     (tests/syscall_workload4.c) as name(argstr) and name = retstr.  The
@@ -2814,21 +2836,7 @@ def _syscalls_mq_aio_script() -> str:
     returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
     return f"""
 global on
-function leading_as:string (args:string, value:long, mask:string) {{
-	number = sprint(value)
-	shown = ""
-	while (value && (args == number ||
-			 substr(args, 0, strlen(number) + 2) == number . ", ")) {{
-		shown .= mask
-		args = substr(args, strlen(number), strlen(args))
-		if (args != "") {{
-			shown .= ", "
-			args = substr(args, 2, strlen(args))
-		}}
-	}}
-	return shown . args
-}}
-probe begin {{
+{_LEADING_AS}probe begin {{
 	println(_stp_ioprio_which_str(1), " ", _stp_ioprio_which_str(0), " ",
 		_stp_ioprio_which_str(-1), " ", _stp_ioprio_value_str(0x6007),
 		" ", _stp_ioprio_value_str(0), " ", _stp_ioprio_value_str(-1))
@@ -2951,4 +2959,73 @@ def syscall_mq_aio_cases(kver: str) -> List[VmCase]:
                    stderr=None, stderr_pattern=_MAYBE_SKIPPED)
     case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
                              str(ROOT / "tests" / "syscall_workload4.c")])
+    return [case]
+
+
+def _syscalls_admin_script() -> str:
+    """The helpers' edge cases at begin, then each call of the workload's
+    (tests/syscall_workload5.c) as name(argstr) and name = retstr; the
+    workload's process id prints as PID where it leads an argstr."""
+    from test_tapset_syscalls_admin import STAP_ENTRY
+    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
+    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
+    return f"""
+global on
+{_LEADING_AS}
+probe begin {{
+	println(_stp_keyctl_perm_str(0), " ",
+		_stp_keyctl_perm_str(0xc1020304), " ",
+		_stp_keyctl_cmd_str(-5), " ",
+		_stp_keyctl_keyring_shortcut_str(5), " ",
+		_stp_keyctl_default_keyrings_str(7))
+	println(_fanotify_init_flags_str(0x107), " ",
+		_fanotify_init_flags_str(0xc), " ",
+		_fanotify_mark_mask_str(0x100000000), " ",
+		_faccessat2_flags_str(0x300), " ",
+		_userfaultfd_flags_str(0))
+	println(_mempolicy_mode_str(0xc002), " ", _mempolicy_mode_str(-1), " ",
+		_mempolicy_mode_str(0x2005), " ", _mempolicy_flags_str(0))
+	println(_swapon_flags_str(0x8000), " ", _swapon_flags_str(0), " ",
+		_swapon_flags_str(0x80001), " ", _adjtimex_return_str(1), " ",
+		_adjtimex_return_str(7), " ", _struct_timex_u(0))
+	println(_kexec_flags_str(0), " ", _reboot_flag_str(0), " ",
+		_reboot_magic_str(1), " ", _bpf_cmd_str(-1), " ",
+		_seccomp_flags_str(3), " ", _module_flags_str(0), " ",
+		_finit_module_flags_str(4), " ",
+		_perf_event_open_flags_str(0x18))
+	println(_quotactl_cmd_str(0x12345603), " ",
+		_quotactl_quota_type_str(9), " ", _struct_dqinfo_u(0), " ",
+		__ptrace_request_str(-1), " ", _ptrace_options_str(0x100), " ",
+		_stp_elf_notes_str(0x502), " ", _stp_struct_iovec_u(0), " ",
+		_arch_ptrace_prctl_str(0))
+}}
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, leading_as(argstr, target(), "PID"))
+}}
+probe {returns} {{
+	if (on && pid() == target())
+		printf("%s = %s\\n", name, retstr)
+}}
+"""
+
+
+_SYSCALLS_ADMIN_OUT = """\
+"""
+
+
+def syscall_admin_cases(kver: str) -> List[VmCase]:
+    """The syscall tapset's administration calls (syscalls_admin.stp): the
+    helpers' edge cases, then each alias's name, argstr and retstr under
+    a -c command that makes every one of them.  Every alias is a
+    tracepoint handler run on every syscall of the guest (as in
+    syscall_mq_aio_cases: no STP_OVERLOAD)."""
+    workload = WORK / "syscall_workload5"
+    case = _inline("tapset/syscalls-admin", kver, _syscalls_admin_script(),
+                   ["-c", str(workload)], defines=["-DSTP_NO_OVERLOAD"],
+                   stdout=_SYSCALLS_ADMIN_OUT,
+                   stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
+                             str(ROOT / "tests" / "syscall_workload5.c")])
     return [case]
