@@ -37,6 +37,7 @@
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #define BASE ((char *)0x20000000)
 #define NO_PID 99999
@@ -99,6 +100,8 @@ int main(void)
 	int *status = (int *)(m + 0x760);
 	struct timex *timex = (struct timex *)(m + 0x800);
 	struct timex *bad_timex = (struct timex *)(m + 0x900);
+	/* zeroed: adjtimex writes the clock's state back into its own */
+	struct timex *clock_timex = (struct timex *)(m + 0xf00);
 	struct timespec *when = (struct timespec *)(m + 0xa00);
 	char *ldt = m + 0xa40;
 	siginfo_t *info = (siginfo_t *)(m + 0xb00);
@@ -108,11 +111,13 @@ int main(void)
 	char *quota_info = m + 0xca0;	/* a struct if_dqinfo, zeroed */
 	long *word = (long *)(m + 0xd00);
 	struct iovec *regset = (struct iovec *)(m + 0xd10);
+	struct utimbuf *times = (struct utimbuf *)(m + 0xd40);
 	char *remapped = m + 0x1000;
 	char *bound = m + 0x2000;
 	pid_t pid = getpid();
 	long fanotify;
 
+	times->modtime = 951782400;	/* 2000-02-29 */
 	regset->iov_base = m + 0xe00;
 	regset->iov_len = 0x100;
 	*action = SECCOMP_RET_KILL_PROCESS;
@@ -190,6 +195,8 @@ int main(void)
 	syscall(SYS_vhangup);
 	syscall(SYS_swapon, file, SWAP_FLAG_PREFER | SWAP_FLAG_DISCARD | 5);
 	syscall(SYS_swapoff, file);
+	syscall(SYS_utime, file, times);
+	syscall(SYS_utime, file, NULL);
 	syscall(SYS_remap_file_pages, remapped, 0x1000, 0, 0, 0);
 	/* memory policy: this process's, node 0's */
 	syscall(SYS_mbind, bound, 0x1000, MPOL_BIND | MPOL_F_STATIC_NODES,
@@ -201,7 +208,7 @@ int main(void)
 	/* time and system */
 	syscall(SYS_adjtimex, timex);
 	syscall(SYS_adjtimex, bad_timex);
-	syscall(SYS_clock_adjtime, CLOCK_REALTIME, timex);
+	syscall(SYS_clock_adjtime, CLOCK_REALTIME, clock_timex);
 	syscall(SYS_clock_settime, CLOCK_MONOTONIC, when);
 	syscall(SYS_reboot, LINUX_REBOOT_MAGIC1, 0x1234, LINUX_REBOOT_CMD_HALT,
 		NULL);

@@ -58,6 +58,8 @@ STAP_ENTRY = {
     "vhangup": "",
     "swapon": f"{_PATH} swapflags swapflags_str",
     "swapoff": _PATH,
+    "utime": "actime buf_uaddr filename filename_uaddr filename_unquoted "
+             "modtime",
     "remap_file_pages": "flags flags_str pgoff prot prot_str size start",
     "mbind": "flags flags_str len maxnode mode mode_str nmask_uaddr start",
     "get_mempolicy": "addr flags flags_str maxnode nmask_uaddr policy_uaddr",
