@@ -242,6 +242,9 @@ class StmtLowering(StmtVisitor):
                 self.emit(f"stpc_str_assign(l->vars.retvalue, {value});")
             else:
                 self.emit(f"l->vars.retvalue = {value};")
+            if self.catch_label != "out":   # the value's error is caught
+                self.emit(f"if (unlikely(c->last_error)) "
+                          f"goto {self.catch_label};")
         self.emit("goto out;")
 
 

@@ -18,7 +18,7 @@ from .errors import StpcError
 #: Well-known tapset functions, by subject
 _TAPSET_FUNCTION_GROUPS = {
     "time": """
-        ctime tz_ctime tz_gmtoff tz_name get_cycles cpu_clock_ns
+        tz_ctime tz_gmtoff tz_name get_cycles cpu_clock_ns
         cpu_clock_us cpu_clock_ms cpu_clock_s local_clock_us local_clock_ms
         local_clock_s ktime_get_ns msecs_to_string nsecs_to_string
         usecs_to_string start_stopwatch stop_stopwatch read_stopwatch_s

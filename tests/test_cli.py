@@ -355,13 +355,13 @@ def test_dump_probe_aliases_lists_the_tapsets_aliases(kver, tmp_path):
 
 # ---- --color ------------------------------------------------------------
 
-ERROR_SCRIPT = "probe begin { println(ctime(0)) }"
+ERROR_SCRIPT = "probe begin { println(tz_ctime(0)) }"
 
 
 def test_color_always_paints_the_prefixes():
     proc = stpc("-p2", "--color=always", "-e", ERROR_SCRIPT)
     assert proc.returncode == 1
-    assert "\033[01;31merror:\033[0m tapset function 'ctime'" in \
+    assert "\033[01;31merror:\033[0m tapset function 'tz_ctime'" in \
         proc.stderr
     assert "\033[01;36mhint:\033[0m" in proc.stderr
 

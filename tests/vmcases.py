@@ -439,6 +439,7 @@ def all_cases(kver: str) -> List[VmCase]:
         tapset_family_cases(kver) + task_function_cases(kver) + \
         syscall_tapset_cases(kver) + syscall_more_cases(kver) + \
         syscall_ipc_cases(kver) + syscall_mq_aio_cases(kver) + \
+        syscall_admin_cases(kver) + \
         uprobe_cases(kver) + process_cases(kver) + library_cases(kver)
     wanted = os.environ.get("STPC_VM_CASES")
     if wanted:
@@ -1124,7 +1125,7 @@ def second_kernel_cases(kver: str) -> List[VmCase]:
              untouched + tracepoint_cases(kver) +
              module_tracepoint_cases(kver) + syscall_tapset_cases(kver) +
              syscall_more_cases(kver) + syscall_ipc_cases(kver) +
-             syscall_mq_aio_cases(kver) +
+             syscall_mq_aio_cases(kver) + syscall_admin_cases(kver) +
              [c for c in tapset_family_cases(kver)
               if c.id not in _NEEDS_KERNEL_DWARF] + uprobe_cases(kver) +
              process_cases(kver) + library_cases(kver))
@@ -2838,6 +2839,27 @@ def syscall_ipc_cases(kver: str) -> List[VmCase]:
     return [case]
 
 
+# The syscall cases' script function that prints the arguments leading
+# an argstr that are value as mask (a number that differs from run to
+# run: the workload's process id)
+_LEADING_AS = """
+function leading_as:string (args:string, value:long, mask:string) {
+	number = sprint(value)
+	shown = ""
+	while (value && (args == number ||
+			 substr(args, 0, strlen(number) + 2) == number . ", ")) {
+		shown .= mask
+		args = substr(args, strlen(number), strlen(args))
+		if (args != "") {
+			shown .= ", "
+			args = substr(args, 2, strlen(args))
+		}
+	}
+	return shown . args
+}
+"""
+
+
 def _syscalls_mq_aio_script() -> str:
     """The helpers' edge cases at begin, then each call of the workload's
     (tests/syscall_workload4.c) as name(argstr) and name = retstr.  The
@@ -2852,21 +2874,7 @@ def _syscalls_mq_aio_script() -> str:
     returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
     return f"""
 global on
-function leading_as:string (args:string, value:long, mask:string) {{
-	number = sprint(value)
-	shown = ""
-	while (value && (args == number ||
-			 substr(args, 0, strlen(number) + 2) == number . ", ")) {{
-		shown .= mask
-		args = substr(args, strlen(number), strlen(args))
-		if (args != "") {{
-			shown .= ", "
-			args = substr(args, 2, strlen(args))
-		}}
-	}}
-	return shown . args
-}}
-probe begin {{
+{_LEADING_AS}probe begin {{
 	println(_stp_ioprio_which_str(1), " ", _stp_ioprio_which_str(0), " ",
 		_stp_ioprio_which_str(-1), " ", _stp_ioprio_value_str(0x6007),
 		" ", _stp_ioprio_value_str(0), " ", _stp_ioprio_value_str(-1))
@@ -2989,4 +2997,243 @@ def syscall_mq_aio_cases(kver: str) -> List[VmCase]:
                    stderr=None, stderr_pattern=_MAYBE_SKIPPED)
     case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
                              str(ROOT / "tests" / "syscall_workload4.c")])
+    return [case]
+
+
+def _syscalls_admin_script() -> str:
+    """The helpers' edge cases at begin, then each call of the workload's
+    (tests/syscall_workload5.c) as name(argstr) and name = retstr; the
+    workload's process id prints as PID where it leads an argstr."""
+    from test_tapset_syscalls_admin import STAP_ENTRY
+    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
+    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
+    return f"""
+global on
+{_LEADING_AS}
+probe begin {{
+	println(_stp_keyctl_perm_str(0), " ",
+		_stp_keyctl_perm_str(0xc1020304), " ",
+		_stp_keyctl_cmd_str(-5), " ",
+		_stp_keyctl_keyring_shortcut_str(5), " ",
+		_stp_keyctl_default_keyrings_str(7))
+	println(_fanotify_init_flags_str(0x107), " ",
+		_fanotify_init_flags_str(0xc), " ",
+		_fanotify_mark_mask_str(0x100000000), " ",
+		_faccessat2_flags_str(0x300), " ",
+		_userfaultfd_flags_str(0))
+	println(_mempolicy_mode_str(0xc002), " ", _mempolicy_mode_str(-1), " ",
+		_mempolicy_mode_str(0x2005), " ", _mempolicy_flags_str(0))
+	println(_swapon_flags_str(0x8000), " ", _swapon_flags_str(0), " ",
+		_swapon_flags_str(0x80001), " ", _adjtimex_return_str(1), " ",
+		_adjtimex_return_str(7), " ", _struct_timex_u(0))
+	println(_kexec_flags_str(0), " ", _reboot_flag_str(0), " ",
+		_reboot_magic_str(1), " ", _bpf_cmd_str(-1), " ",
+		_seccomp_flags_str(3), " ", _module_flags_str(0), " ",
+		_finit_module_flags_str(4), " ",
+		_perf_event_open_flags_str(0x18))
+	println(_quotactl_cmd_str(0x12345603), " ",
+		_quotactl_quota_type_str(9), " ", _struct_dqinfo_u(0), " ",
+		__ptrace_request_str(-1), " ", _ptrace_options_str(0x100), " ",
+		_stp_elf_notes_str(0x502), " ", _stp_struct_iovec_u(0), " ",
+		_arch_ptrace_prctl_str(0))
+	println(ctime(-2147483648), ", ", ctime(2147483647), ", ", ctime(-1))
+	try {{
+		println(ctime(2147483648))
+	}} catch (message) {{
+		println(message)
+	}}
+}}
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, leading_as(argstr, target(), "PID"))
+}}
+probe {returns} {{
+	if (on && pid() == target())
+		printf("%s = %s\\n", name, retstr)
+}}
+"""
+
+
+#: the fields of a zeroed struct timex, as _struct_timex_u prints them
+#: after its modes
+_TIMEX_ZERO = "constant=0, esterror=0, freq=0, maxerror=0, offset=0, " \
+    "precision=0, status=0, tick=0, tolerance=0}"
+
+
+def _memfd_secret_return(kver: str) -> str:
+    """memfd_secret's retstr for flags it does not know: ENOSYS on 6.1,
+    where secretmem waits for secretmem.enable=1; EINVAL from 6.5 on, where
+    it is on unless disabled."""
+    if kver.startswith("6.1."):
+        return "memfd_secret = -38 (ENOSYS)"
+    return "memfd_secret = -22 (EINVAL)"
+
+
+def _syscalls_admin_out(kver: str) -> str:
+    """The case's output: the helpers' edge cases, then each call with its
+    return, in the workload's order."""
+    return """\
+0 KEY_POS_VIEW|KEY_USR_READ|KEY_GRP_VIEW|KEY_GRP_READ|KEY_OTH_WRITE|3221225472 -5 5 7
+FAN_CLASS_CONTENT|FAN_CLOEXEC|FAN_NONBLOCK|0x100 0xc 0x100000000 AT_SYMLINK_NOFOLLOW|AT_EACCESS 0x0
+0xc000|MPOL_BIND 0xffffffff 0x2000|0x5 0x0
+SWAP_FLAG_PREFER|0 0x0 0x80000 1 (TIME_INS) 7 (7) NULL
+KEXEC_ARCH_DEFAULT LINUX_REBOOT_CMD_CAD_OFF 0x1 0xffffffffffffffff 0x3 0x0 0x4 PERF_FLAG_FD_CLOEXEC|0x10
+0x123456|0x3 0x9 NULL 0xffffffffffffffff 0x100 NT_METAG_TLS NULL 0x0
+Fri Dec 13 20:45:52 1901, Tue Jan 19 03:14:07 2038, Wed Dec 31 23:59:59 1969
+Time too far in the future to be converted
+init_module(0x20000340, 16, "a=1")
+init_module = -8 (ENOEXEC)
+finit_module(99, "a=1", MODULE_INIT_IGNORE_VERMAGIC|0x8)
+finit_module = -22 (EINVAL)
+delete_module("stpc_none", O_NONBLOCK)
+delete_module = -2 (ENOENT)
+execveat(AT_FDCWD, "/stpc-no-such-file", ["x"], ["A=1"], 0x0)
+execveat = -2 (ENOENT)
+add_key("user", "stpc-key", "secret", 6, 12345)
+add_key = -126 (ENOKEY)
+request_key("user", "stpc-key", 0x0, 0)
+request_key = -126 (ENOKEY)
+keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_THREAD_KEYRING, 0)
+keyctl = -126 (ENOKEY)
+keyctl(KEYCTL_SETPERM, 12345, KEY_POS_VIEW|KEY_POS_READ|KEY_POS_WRITE|KEY_POS_SEARCH|KEY_POS_LINK|KEY_POS_SETATTR|KEY_USR_VIEW|128)
+keyctl = -22 (EINVAL)
+keyctl(KEYCTL_SET_REQKEY_KEYRING, KEY_REQKEY_DEFL_NO_CHANGE)
+keyctl = 0
+keyctl(KEYCTL_READ, 12345, 0x200006c0, 16)
+keyctl = -126 (ENOKEY)
+keyctl(KEYCTL_SEARCH, 12345, "user", "stpc-key", 0)
+keyctl = -126 (ENOKEY)
+keyctl(99, 1, 2, 3, 4)
+keyctl = -95 (EOPNOTSUPP)
+ptrace(PTRACE_PEEKDATA, 99999, 0x20002000, [0x20000d00])
+ptrace = -3 (ESRCH)
+ptrace(PTRACE_CONT, 99999, 0x0, SIGUSR1)
+ptrace = -3 (ESRCH)
+ptrace(PTRACE_GETREGSET, 99999, NT_PRSTATUS, [{0x20000e00, 256}])
+ptrace = -3 (ESRCH)
+ptrace(PTRACE_SETOPTIONS, 99999, 0x0, PTRACE_O_EXITKILL|PTRACE_O_TRACESYSGOOD)
+ptrace = -3 (ESRCH)
+ptrace(PTRACE_ARCH_PRCTL, 99999, 0x20000d00, ARCH_GET_FS)
+ptrace = -3 (ESRCH)
+ptrace(0x4300, 99999, 0x0, 0x0)
+ptrace = -3 (ESRCH)
+perf_event_open(0x20000400, -1, -1, -1, PERF_FLAG_FD_CLOEXEC)
+perf_event_open = -22 (EINVAL)
+bpf(BPF_MAP_CREATE, 0x20000400, 16)
+bpf = -22 (EINVAL)
+bpf(0x63, 0x20000400, 16)
+bpf = -22 (EINVAL)
+seccomp(0x2, 0x0, 0x20000660)
+seccomp = 0
+seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, 0x0)
+seccomp = -14 (EFAULT)
+userfaultfd(O_NONBLOCK|O_CLOEXEC)
+userfaultfd = 4
+faccessat2(AT_FDCWD, "/tmp/stpc-sc5/f", R_OK|W_OK, AT_EACCESS)
+faccessat2 = 0
+fanotify_init(FAN_CLASS_NOTIF|FAN_CLOEXEC, O_RDONLY)
+fanotify_init = 5
+fanotify_mark(5, FAN_MARK_ADD, FAN_CLOSE_WRITE|FAN_OPEN|FAN_ONDIR, AT_FDCWD, "/tmp/stpc-sc5")
+fanotify_mark = 0
+name_to_handle_at(AT_FDCWD, "/tmp/stpc-sc5/f", 0x20000600, 0x20000640, 0x0)
+name_to_handle_at = -95 (EOPNOTSUPP)
+open_by_handle_at(AT_FDCWD, 0x20000600, O_RDONLY)
+open_by_handle_at = -22 (EINVAL)
+memfd_secret(MFD_CLOEXEC|MFD_ALLOW_SEALING|0xfc)
+""" + _memfd_secret_return(kver) + """
+pivot_root("/stpc-no-such-file", "/tmp/stpc-sc5")
+pivot_root = -2 (ENOENT)
+quotactl(Q_GETQUOTA|USRQUOTA, "/dev/stpc-none", 0, {dqb_bhardlimit=0, dqb_bsoftlimit=0, dqb_curspace=0, dqb_ihardlimit=0, dqb_isoftlimit=0, ...})
+quotactl = -2 (ENOENT)
+quotactl(Q_QUOTAON|GRPQUOTA, "/dev/stpc-none", QFMT_VFS_V0, "/quota.group")
+quotactl = -2 (ENOENT)
+quotactl(Q_GETINFO|USRQUOTA, "/dev/stpc-none", 0, {dqi_bgrace=0, dqi_igrace=0, dqi_flags=0, dqi_valid=0})
+quotactl = -2 (ENOENT)
+quotactl(Q_GETFMT|0x2, "/dev/stpc-none", 0, 200006c0)
+quotactl = -2 (ENOENT)
+quotactl(Q_SYNC|USRQUOTA, 0x0, 0, 0x0)
+quotactl = 0
+quotactl(Q_XGETQUOTA|USRQUOTA, 0x20000c00, 0, 0x20000c40)
+quotactl = -2 (ENOENT)
+acct("/stpc-no-such-file")
+acct = -2 (ENOENT)
+acct(0x0)
+acct = 0
+sysfs(1, "stpc-nofs")
+sysfs = -22 (EINVAL)
+sysfs(2, 0, 0x200006c0)
+sysfs = 0
+sysfs(4, 0x1, 0x2)
+sysfs = -22 (EINVAL)
+ustat(1234, 0x200006c0)
+ustat = -22 (EINVAL)
+vhangup()
+vhangup = 0
+swapon("/tmp/stpc-sc5/f", SWAP_FLAG_PREFER|SWAP_FLAG_DISCARD|5)
+swapon = -22 (EINVAL)
+swapoff("/tmp/stpc-sc5/f")
+swapoff = -22 (EINVAL)
+utime("/tmp/stpc-sc5/f", [Thu Jan  1 00:00:00 1970, Tue Feb 29 00:00:00 2000])
+utime = 0
+utime("/tmp/stpc-sc5/f", [Thu Jan  1 00:00:00 1970, Thu Jan  1 00:00:00 1970])
+utime = 0
+remap_file_pages(0x20001000, 0x1000, PROT_NONE, 0x0, 0x0)
+remap_file_pages = -22 (EINVAL)
+mbind(0x20002000, 4096, MPOL_F_STATIC_NODES|MPOL_BIND, 0x20000720, 2, 0x0)
+mbind = 0
+get_mempolicy(0x20000740, 0x0, 0, 0x0, 0x0)
+get_mempolicy = 0
+set_mempolicy(MPOL_DEFAULT, 0x0, 0)
+set_mempolicy = 0
+migrate_pages(0, 2, 0x20000720, 0x20000720)
+migrate_pages = 0
+move_pages(0, 1, 0x20000750, 0x0, 0x20000760, 0x0)
+move_pages = 0
+adjtimex({0x0, """ + _TIMEX_ZERO + """)
+adjtimex = 5 (TIME_ERROR)
+adjtimex({ADJ_OFFSET_SINGLESHOT, """ + _TIMEX_ZERO + """)
+adjtimex = -22 (-22)
+clock_adjtime(CLOCK_REALTIME, {0x0, """ + _TIMEX_ZERO + """)
+clock_adjtime = 5
+clock_settime(CLOCK_MONOTONIC, [1.000000500])
+clock_settime = -22 (EINVAL)
+reboot(LINUX_REBOOT_MAGIC1, 0x1234, LINUX_REBOOT_CMD_HALT, 0x0)
+reboot = -22 (EINVAL)
+sethostname("stpc", -1)
+sethostname = -22 (EINVAL)
+setdomainname("stpc", 100)
+setdomainname = -22 (EINVAL)
+syslog(99, 0x0, 0)
+syslog = -22 (EINVAL)
+syslog(3, 0x200006c0, 0)
+syslog = 0
+ioperm(0x80, 0x1, 0x0)
+ioperm = 0
+modify_ldt(0, 0x20000a40, 16)
+modify_ldt = 0
+kexec_load(0x0, 17, 0x0, KEXEC_ARCH_386|KEXEC_ARCH_X86_64)
+kexec_load = -22 (EINVAL)
+kexec_file_load(-1, -1, 6, "quiet", KEXEC_FILE_NO_INITRAMFS)
+kexec_file_load = -9 (EBADF)
+restart_syscall()
+restart_syscall = -4 (EINTR)
+rt_tgsigqueueinfo(PID, PID, SIG_0, {si_signo=SIG_0, si_code=SI_QUEUE, si_pid=1, si_uid=0})
+rt_tgsigqueueinfo = 0
+"""
+
+
+def syscall_admin_cases(kver: str) -> List[VmCase]:
+    """The syscall tapset's administration calls (syscalls_admin.stp): the
+    helpers' edge cases, then each alias's name, argstr and retstr under
+    a -c command that makes every one of them.  Every alias is a
+    tracepoint handler run on every syscall of the guest (as in
+    syscall_mq_aio_cases: no STP_OVERLOAD)."""
+    workload = WORK / "syscall_workload5"
+    case = _inline("tapset/syscalls-admin", kver, _syscalls_admin_script(),
+                   ["-c", str(workload)], defines=["-DSTP_NO_OVERLOAD"],
+                   stdout=_syscalls_admin_out(kver),
+                   stderr=None, stderr_pattern=_MAYBE_SKIPPED)
+    case.prebuild.insert(0, ["gcc", "-O1", "-o", str(workload),
+                             str(ROOT / "tests" / "syscall_workload5.c")])
     return [case]
