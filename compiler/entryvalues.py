@@ -35,8 +35,9 @@ def check_entry_uses(functions: Mapping[str, FunctionInfo],
                      handlers: Sequence[Handler],
                      sites: Sequence[ProbeSite], types: Mapping[object, T],
                      max_string_len: int, errors: ErrorCollector) -> None:
-    """@entry only in the handlers of .return probes, with one
-    expression that can be read at entry, and values that fit the
+    """@entry only in the handlers of .return probes, with an
+    expression that can be read at entry (type inference checked that it
+    is one, of a type that can be stored), and values that fit the
     per-call storage."""
     for function in functions.values():
         for node in A.walk(function.decl.body):
@@ -51,7 +52,10 @@ def check_entry_uses(functions: Mapping[str, FunctionInfo],
         uses = [node for node in A.walk(handler.decl.body) if is_entry(node)]
         if uses and kinds.get(handler.index, set()) - set(_RETURN_KINDS):
             for node in uses:
-                errors.add(_NOT_AT_RETURN, node.span)
+                errors.add(_NOT_AT_RETURN, node.span,
+                           hint="in a function's .return probe it reads "
+                                "its expression when the function is "
+                                "entered")
             continue
         for node in uses:
             _check_expression(node, handler, errors)
@@ -61,11 +65,6 @@ def check_entry_uses(functions: Mapping[str, FunctionInfo],
 
 def _check_expression(node: A.AtOp, handler: Handler,
                       errors: ErrorCollector) -> None:
-    if len(node.args) != 1:
-        errors.add("@entry takes one expression", node.span,
-                   hint="for example @entry($ptr->len) or "
-                        "@entry(gettimeofday_ns())")
-        return
     for inner in A.walk(node.args[0]):
         if is_entry(inner):
             errors.add("@entry inside @entry: its expression is read at "
@@ -107,8 +106,10 @@ class EntryLayout:
         strings = [node for node in self.captures if _is_string(node, types)]
         numbers = [node for node in self.captures
                    if not _is_string(node, types)]
+        self.slots: Dict[object, str] = {
+            node: f"((s64 *)c->data)[{i}]" for i, node in enumerate(numbers)}
         self.refs: Dict[object, str] = {
-            node: f"(((s64 *)c->data)[{i}])" for i, node in enumerate(numbers)}
+            node: f"({slot})" for node, slot in self.slots.items()}
         self.refs.update(
             (node, f"((char *)c->data + {8 * len(numbers)} + "
                    f"{j} * MAXSTRINGLEN)") for j, node in enumerate(strings))
@@ -127,4 +128,4 @@ class EntryLayout:
         """A C statement saving ``value``, the capture's C, at entry."""
         if node in self.strings:
             return f"stpc_str_assign({self.ref(node)}, {value});"
-        return f"{self.ref(node)} = {value};"
+        return f"{self.slots[node]} = {value};"
