@@ -6,7 +6,7 @@ of built-in functions are lowered by lower_calls.py.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from . import ast as A
 from . import lower_calls
