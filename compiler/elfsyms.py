@@ -79,6 +79,12 @@ def patched_module_image(data: bytes) -> Tuple[bytes, Dict[int, int]]:
 
 def read_build_id(elf: ELFFile) -> str:
     """The GNU build-id note, in hex ("" if there is none)."""
+    return build_id_note(elf)[0]
+
+
+def build_id_note(elf: ELFFile) -> Tuple[str, int]:
+    """The GNU build-id in hex and the file offset of its bytes (the
+    note's descriptor), or ("", 0) if there is none."""
     for section in elf.iter_sections():
         if section["sh_type"] != "SHT_NOTE":
             continue
@@ -90,9 +96,10 @@ def read_build_id(elf: ELFFile) -> str:
             desc_at = name_at + (namesz + 3) // 4 * 4
             if kind == _NT_GNU_BUILD_ID and \
                     data[name_at:name_at + namesz] == b"GNU\0":
-                return data[desc_at:desc_at + descsz].hex()
+                return (data[desc_at:desc_at + descsz].hex(),
+                        section["sh_offset"] + desc_at)
             pos = desc_at + (descsz + 3) // 4 * 4
-    return ""
+    return "", 0
 
 
 class SymbolIndex:

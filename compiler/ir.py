@@ -165,9 +165,11 @@ class CodeSite:
 class UserSite:
     """Where a uprobe goes: an offset into a program's (or library's)
     file, which the module finds by path when it arms the probe; the
-    loader checks the file's build-id first."""
+    loader checks the file's build-id first, and the module again on the
+    file it opens."""
     path: str
     build_id: str
+    build_id_offset: int        # where the build-id's bytes are in the file
     offset: int                 # in the file, from the program headers
     address: int                # the same place as a DWARF/ELF address
     function: str               # for probefunc()

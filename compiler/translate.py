@@ -9,7 +9,7 @@ from a precomputed view model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from ..loader import metadata, protocol
 from . import ast as A
@@ -20,7 +20,7 @@ from .endprint import unread_globals
 from .entryvalues import EntryLayout
 from .errors import InternalError
 from .ir import (FunctionInfo, GlobalSym, ProbedModule, ProbeKind,
-                 ProbeSite, ProcessSite, Program, ResolvedSite, T)
+                 ProbeSite, ProcessSite, Program, ResolvedSite, T, UserSite)
 from .lower_embedded import embedded_block, embedded_function_body
 from .lower_expr import ExprLowering
 from .lower_stmt import assigned_before_read, lower_body
@@ -226,6 +226,7 @@ class _ModuleView:
             views.append(dict(
                 probe=self.probe_view(site), path=c_string(site.user.path),
                 offset=f"{site.user.offset:#x}",
+                **_build_id_fields(site.user),
                 ref_ctr_offset=f"{site.user.semaphore_offset:#x}"
                 if site.user.semaphore_offset else "",
                 function=c_string(site.user.function),
@@ -284,14 +285,13 @@ class _ModuleView:
     def probed_views(self) -> List[dict]:
         views = []
         for module in self.program.probed.values():
-            build_id = bytes.fromhex(module.build_id)
+            build_id, build_id_len = _c_build_id(module.build_id)
             views.append(dict(
                 name=c_string(module.name), first_slot=module.first_slot,
                 nslots=len(module.slots),
                 is_kernel=int(module.name == "kernel"),
                 optional=int(module.optional),
-                build_id=c_string(build_id.decode("latin-1")),
-                build_id_len=len(build_id),
+                build_id=build_id, build_id_len=build_id_len,
                 slots=", ".join(c_string(s) for s in module.slots),
                 slot_defines=[f"{_slot_name(module, s)} "
                               f"{module.first_slot + i}"
@@ -587,6 +587,20 @@ def _handler_name(index: int, site) -> str:
     if site is not None and site.variant >= 0:
         return f"probe_{index}_{site.variant}"
     return f"probe_{index}"
+
+
+def _build_id_fields(user: UserSite) -> dict:
+    """The bytes of the file's build-id and where they are in it, which
+    the module reads in the file it opens (runtime_c/uprobes.c)."""
+    build_id, build_id_len = _c_build_id(user.build_id)
+    return dict(build_id=build_id, build_id_len=build_id_len,
+                build_id_offset=f"{user.build_id_offset:#x}")
+
+
+def _c_build_id(build_id: str) -> Tuple[str, int]:
+    """A build-id in hex as a C string of its bytes, and their count."""
+    raw = bytes.fromhex(build_id)
+    return c_string(raw.decode("latin-1")), len(raw)
 
 
 def _slot_name(module: ProbedModule, section: str) -> str:

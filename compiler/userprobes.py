@@ -27,7 +27,7 @@ from elftools.elf.elffile import ELFFile
 
 from . import ast as A
 from .dwarf import DebugFile
-from .elfsyms import read_build_id
+from .elfsyms import build_id_note
 from .errors import StpcError, nearest
 from .ir import ProbeKind, ProbeSite, ResolvedSite, UserSite
 from .sdt import SdtNote, read_notes
@@ -53,6 +53,7 @@ class UserProgram:
     functions of its symbol table)."""
     path: str
     build_id: str
+    build_id_offset: int                    # of its bytes, in the file
     segments: List[Tuple[int, int, int]]    # PT_LOAD: vaddr, filesz, offset
     debug: Optional[DebugFile]
     symbols: List[ElfFunction]
@@ -64,6 +65,13 @@ class UserProgram:
             raise StpcError(f"address {address:#x} of {self.path} is in no "
                             "loadable segment", span)
         return offset
+
+    def site(self, address: int, function: str, span,
+             **extra) -> UserSite:
+        """Where a uprobe at link-time ``address`` goes."""
+        return UserSite(self.path, self.build_id, self.build_id_offset,
+                        self.file_offset(address, span), address, function,
+                        **extra)
 
 
 def load_segments(elf: ELFFile) -> List[Tuple[int, int, int]]:
@@ -110,7 +118,7 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
     try:
         with open(path, "rb") as stream:
             elf = ELFFile(stream)
-            build_id = read_build_id(elf)
+            build_id, build_id_offset = build_id_note(elf)
             segments = load_segments(elf)
             has_dwarf = elf.get_section_by_name(".debug_info") is not None
             symbols = _elf_functions(elf)
@@ -124,7 +132,8 @@ def open_program(path: str, debuginfo_path: Tuple[str, ...],
     debug_path = Path(path) if has_dwarf else \
         _separate_debug_file(build_id, debuginfo_path)
     debug = DebugFile(debug_path, path) if debug_path else None
-    return UserProgram(path, build_id, segments, debug, symbols, marks)
+    return UserProgram(path, build_id, build_id_offset, segments, debug,
+                       symbols, marks)
 
 
 def _elf_functions(elf: ELFFile) -> List[ElfFunction]:
@@ -237,8 +246,7 @@ def _dwarf_site(program: UserProgram, point: A.ProbePoint, handler: int,
         handler, order, description=description,
         resolved=ResolvedSite(program.debug, function, pc, returns,
                               user=True),
-        user=UserSite(program.path, program.build_id,
-                      program.file_offset(pc, span), pc, function.name))
+        user=program.site(pc, function.name, span))
 
 
 def _program(resolver: "ProbeResolver", name: str, span) -> UserProgram:
@@ -280,10 +288,7 @@ def _symbol_sites(program: UserProgram, point: A.ProbePoint, pattern,
     return [ProbeSite(point, kind, 0, handler, order + i,
                       description=describe(point, "function", f.name,
                                            suffix),
-                      user=UserSite(program.path, program.build_id,
-                                    program.file_offset(f.address,
-                                                        what.span),
-                                    f.address, f.name))
+                      user=program.site(f.address, f.name, what.span))
             for i, f in enumerate(functions)]
 
 
@@ -332,10 +337,8 @@ def _mark_site(program: UserProgram, point: A.ProbePoint, handler: int,
         point, ProbeKind.UPROBE, 0, handler, order, description=description,
         resolved=ResolvedSite(None, None, note.pc, False, user=True,
                               mark=note),
-        user=UserSite(program.path, program.build_id,
-                      program.file_offset(note.pc, span), note.pc,
-                      _function_at(program, note.pc),
-                      semaphore_offset=semaphore))
+        user=program.site(note.pc, _function_at(program, note.pc), span,
+                          semaphore_offset=semaphore))
 
 
 def _function_at(program: UserProgram, address: int) -> str:

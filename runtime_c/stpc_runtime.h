@@ -310,6 +310,9 @@ struct stpc_uprobe {
 	struct stpc_probe probe;
 	const char *path;		/* the probed file, found when armed */
 	unsigned long offset;		/* in the file */
+	const u8 *build_id;		/* the file's, compiled against */
+	unsigned int build_id_len;
+	loff_t build_id_offset;		/* where its bytes are in the file */
 	loff_t ref_ctr_offset;		/* a mark's semaphore in the file, or 0:
 					 * counted up while registered */
 	const char *process;		/* .library(): only this program's */

@@ -7,9 +7,11 @@
  * uprobe is registered (and decrements when it is unregistered).  The file is looked up by path when
  * the probes are armed (after the begin probes, from the loader's ctl
  * write: process context, where lookups and registration may sleep); the
- * loader checked its build-id before loading the module.  With -c or -x
+ * loader checked its build-id before loading the module, and the module
+ * checks it again in the file it opens.  With -c or -x
  * (stpc_target), only the target process's threads run the handlers.
  */
+#include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/uprobes.h>
 
@@ -76,6 +78,48 @@ static struct inode *stpc_uprobe_inode(const char *path, int *err)
 	return inode;
 }
 
+/*
+ * Whether @file holds @up's build-id where the compiler found it: the
+ * loader checked the path before loading the module, but the path may
+ * name another file by now (a package upgraded meanwhile), and offsets
+ * into another build would place breakpoints mid-instruction.
+ */
+static bool stpc_file_is_probed_build(struct file *file,
+				      const struct stpc_uprobe *up)
+{
+	loff_t pos = up->build_id_offset;
+	unsigned int done, n;
+	u8 chunk[32];
+
+	for (done = 0; done < up->build_id_len; done += n) {
+		n = min_t(unsigned int, sizeof(chunk), up->build_id_len - done);
+		if (kernel_read(file, chunk, n, &pos) != n ||
+		    memcmp(chunk, up->build_id + done, n))
+			return false;
+	}
+	return true;
+}
+
+/* The inode of @up's file, held, once its build-id is checked; NULL
+ * and *err when there is no such file, or -ENOEXEC: another build. */
+static struct inode *stpc_uprobe_file_inode(const struct stpc_uprobe *up,
+					    int *err)
+{
+	struct inode *inode = NULL;
+	struct file *file;
+
+	file = filp_open(up->path, O_RDONLY | O_LARGEFILE, 0);
+	if (IS_ERR(file)) {
+		*err = PTR_ERR(file);
+		return NULL;
+	}
+	if (stpc_file_is_probed_build(file, up))
+		inode = igrab(file_inode(file));
+	*err = inode ? 0 : -ENOEXEC;
+	filp_close(file, NULL);
+	return inode;
+}
+
 /* Lets go of the inodes the probe held (or failed to take). */
 static void stpc_uprobe_release(struct stpc_uprobe *up)
 {
@@ -87,9 +131,15 @@ static void stpc_uprobe_release(struct stpc_uprobe *up)
 
 static void stpc_uprobe_failed(struct stpc_uprobe *up, int ret)
 {
-	stpc_warn("%s: cannot arm probe %s at %s+%#lx: error %d\n",
-		  up->optional ? "WARNING" : "ERROR", up->probe.point,
-		  up->path, up->offset, ret);
+	const char *level = up->optional ? "WARNING" : "ERROR";
+
+	if (ret == -ENOEXEC)
+		stpc_warn("%s: cannot arm probe %s: %s is not the file it was "
+			  "compiled for (its build-id differs)\n", level,
+			  up->probe.point, up->path);
+	else
+		stpc_warn("%s: cannot arm probe %s at %s+%#lx: error %d\n",
+			  level, up->probe.point, up->path, up->offset, ret);
 	stpc_arming_failed(up->optional);
 }
 
@@ -103,7 +153,7 @@ static void stpc_uprobes_arm(void)
 
 		if (up->armed)
 			continue;
-		up->inode = stpc_uprobe_inode(up->path, &ret);
+		up->inode = stpc_uprobe_file_inode(up, &ret);
 		if (up->inode && up->process)
 			up->process_inode = stpc_uprobe_inode(up->process, &ret);
 		if (!up->inode || (up->process && !up->process_inode)) {

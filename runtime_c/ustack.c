@@ -27,17 +27,10 @@ struct stpc_uframe_at {
 static const struct stpc_uframe *stpc_uframe_in(const struct stpc_usym_file *file,
 						unsigned long offset)
 {
-	unsigned int low = 0, high = file->nframes;
+	unsigned int count = stpc_count_from(file->frames, file->nframes,
+					     sizeof(*file->frames), offset);
 
-	while (low < high) {
-		unsigned int mid = low + (high - low) / 2;
-
-		if (file->frames[mid].offset <= offset)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return low ? &file->frames[low - 1] : NULL;
+	return count ? &file->frames[count - 1] : NULL;
 }
 
 /* A function's first instruction: the return address was just pushed. */

@@ -74,24 +74,42 @@ static bool stpc_uplace(unsigned long addr, struct stpc_uplace *place)
 	return found;
 }
 
-/* The function of @file whose bytes hold @offset: its symbols are sorted. */
-static const struct stpc_usym *stpc_usym_in(const struct stpc_usym_file *file,
-					    unsigned long offset)
+/*
+ * How many entries of @table (@n of @stride bytes, sorted by a leading
+ * unsigned long file offset) start at or before @offset: the last of
+ * them is the one that may cover it.
+ */
+static unsigned int stpc_count_from(const void *table, unsigned int n,
+				    size_t stride, unsigned long offset)
 {
-	unsigned int low = 0, high = file->nsyms;
+	unsigned int low = 0, high = n;
 
 	while (low < high) {
 		unsigned int mid = low + (high - low) / 2;
+		const unsigned long *start = table + (size_t)mid * stride;
 
-		if (file->syms[mid].offset <= offset)
+		if (*start <= offset)
 			low = mid + 1;
 		else
 			high = mid;
 	}
-	if (!low || offset >= file->syms[low - 1].offset +
-			      file->syms[low - 1].size)
+	return low;
+}
+
+static_assert(offsetof(struct stpc_usym, offset) == 0);
+static_assert(offsetof(struct stpc_uframe, offset) == 0);
+
+/* The function of @file whose bytes hold @offset: its symbols are sorted. */
+static const struct stpc_usym *stpc_usym_in(const struct stpc_usym_file *file,
+					    unsigned long offset)
+{
+	unsigned int count = stpc_count_from(file->syms, file->nsyms,
+					     sizeof(*file->syms), offset);
+
+	if (!count || offset >= file->syms[count - 1].offset +
+				file->syms[count - 1].size)
 		return NULL;
-	return &file->syms[low - 1];
+	return &file->syms[count - 1];
 }
 
 /*

@@ -368,6 +368,9 @@ static struct stpc_uprobe stpc_uprobes[] = {
 		},
 		.path = {{ uprobe.path }},
 		.offset = {{ uprobe.offset }},
+		.build_id = (const u8 *){{ uprobe.build_id }},
+		.build_id_len = {{ uprobe.build_id_len }},
+		.build_id_offset = {{ uprobe.build_id_offset }},
 {% if uprobe.ref_ctr_offset %}
 		.ref_ctr_offset = {{ uprobe.ref_ctr_offset }},
 {% endif %}
