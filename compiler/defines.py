@@ -187,11 +187,16 @@ def _buffer_bytes(megabytes: int) -> int:
     return megabytes << 20
 
 
+def limit_in_effect(values: Dict[str, str], name: str) -> int:
+    """A limit as checked -D options (decimal) give it, or its default."""
+    given = values.get(name)
+    return int(given) if given is not None else LIMITS[name].default
+
+
 def _check_together(values: Dict[str, str]) -> None:
     """Limits that bound each other, each given or left at its default."""
     def value(name: str) -> int:
-        given = values.get(name)
-        return int(given) if given is not None else LIMITS[name].default
+        return limit_in_effect(values, name)
 
     aligned = -(-value("STPC_PRINT_BUFSIZE") // RECORD_ALIGN) * RECORD_ALIGN
     record = RECORD.size + aligned

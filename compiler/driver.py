@@ -173,6 +173,7 @@ class Compilation:
             w.span.file == self.file)
 
     def probe_environment(self) -> "ProbeEnvironment":
+        from .defines import limit_in_effect
         from .probes import ProbeEnvironment
         return ProbeEnvironment(self.options.kernel_release,
                                 self.options.debuginfo_path,
@@ -180,7 +181,10 @@ class Compilation:
                                 self.options.kernel_types,
                                 ftrace_entries=not any(
                                     name == "STPC_NO_FTRACE"
-                                    for name, _ in self.options.defines))
+                                    for name, _ in self.options.defines),
+                                max_string_len=limit_in_effect(
+                                    dict(self.options.defines),
+                                    "MAXSTRINGLEN"))
 
     def c_source(self) -> str:
         if self._c_source is None:

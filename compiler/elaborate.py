@@ -10,6 +10,8 @@ from . import ast as A
 from .aliases import check_uses_placed, expand_aliases
 from .builtins import is_builtin
 from .counters import mark_counters
+from .defines import LIMITS
+from .entryvalues import check_entry_uses
 from .errors import ErrorCollector, StpcError, nearest
 from .ir import (FunctionInfo, GlobalSym, Handler, LocalSym, ProbeKind,
                  ProbeSite, Program, Scope, T)
@@ -62,6 +64,10 @@ def elaborate(script: A.Script,
     types, symbols = infer_types(globals_, functions, scopes, errors)
     errors.raise_if_any()
     _mark_global_use(globals_, functions, scopes)
+    check_entry_uses(functions, handlers, sites, types,
+                     env.max_string_len if env is not None
+                     else LIMITS["MAXSTRINGLEN"].default, errors)
+    errors.raise_if_any()
     probed = resolver.probed if resolver is not None else ProbedModules()
     sites, cast_types = check_target_uses(
         functions, handlers, sites, probed, errors,

@@ -6,11 +6,12 @@ of built-in functions are lowered by lower_calls.py.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from . import ast as A
 from . import lower_calls
 from .cstring import c_string
+from .entryvalues import EntryLayout
 from .ir import FunctionInfo, GlobalSym, Program, T
 from .near import location
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
@@ -32,11 +33,12 @@ class ExprLowering(ExprVisitor):
 
     def __init__(self, program: Program, frame: FrameView,
                  function: Optional[FunctionInfo] = None,
-                 site: Optional[TargetSite] = None, entry_nodes=()):
+                 site: Optional[TargetSite] = None,
+                 entry: Optional[EntryLayout] = None):
         self.program = program
         self.frame = frame
         self.function = function
-        self.entry_nodes: List[object] = list(entry_nodes)
+        self.entry = entry      # a .return's values read at entry
         self.target_vars: Optional[TargetCompiler] = None
         where = lambda node: c_string(location(node))   # noqa: E731
         if site is not None:
@@ -87,21 +89,12 @@ class ExprLowering(ExprVisitor):
 
     # -- target variables --
     def target_value(self, node):
-        if node in self.entry_nodes:
-            return self.entry_value(node)
+        if self.entry is not None and node in self.entry:
+            return self.entry.ref(node)
         return self.target_vars.value(node)
 
-    def entry_value(self, node) -> str:
-        """A value the .return probe's entry handler stored."""
-        index = self.entry_nodes.index(node)
-        return f"(((s64 *)c->data)[{index}])"
-
-    expr_Member = expr_Subscript = expr_AddressOf = target_value
-
-    def expr_AtOp(self, node):
-        if node.op != "@entry":
-            return self.target_value(node)
-        return self.entry_value(node)
+    expr_Member = expr_Subscript = expr_AddressOf = expr_AtOp = \
+        target_value
 
     def expr_TargetVar(self, node):
         if not node.context:

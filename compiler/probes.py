@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from . import ast as A
 from .debuginfo import debuginfo_dir
+from .defines import LIMITS
 from .dwarf import DebugFile, Subprogram
 from .errors import EnvironmentProblem, ErrorCollector, StpcError, nearest
 from .ir import CodeSite, ProbeKind, ProbeSite, ResolvedSite
@@ -41,6 +42,7 @@ class ProbeEnvironment:
     verbose: int = 0
     kernel_types: str = "auto"      # "dwarf", "btf", or whichever exists
     ftrace_entries: bool = True     # function entries may ride ftrace
+    max_string_len: int = LIMITS["MAXSTRINGLEN"].default    # -D value
 
 
 class FunctionSuffix(enum.Enum):

@@ -526,28 +526,12 @@ def check_target_uses(functions, handlers, sites: Sequence[ProbeSite],
             elif nodes:
                 compiler = checker.check(site.description, site.resolved,
                                          nodes, written=written)
-                if site.user is not None and site.resolved.returns:
-                    _check_user_entry_size(handler.decl.body, site, errors)
             checked[i] = dataclasses.replace(site, registers=entry_registers(
                 compiler.registers if compiler else set(),
                 compiler.writes_registers if compiler else False,
                 handler.index in opaque))
     checker.add_entry_slots()
     return checked, casts.types
-
-
-#: the entry values a process(...) .return keeps per call: the runtime's
-#: STPC_UENTRY_MAX_SIZE (runtime_c/stpc_runtime.h) in 64-bit words
-USER_ENTRY_VALUES = 32
-
-
-def _check_user_entry_size(body, site: ProbeSite,
-                           errors: ErrorCollector) -> None:
-    captures = entry_captures(body, returns=True)
-    if len(captures) > USER_ENTRY_VALUES:
-        errors.add(f"{site.point} reads {len(captures)} values at entry: "
-                   f"a process(...) .return probe keeps at most "
-                   f"{USER_ENTRY_VALUES}", captures[USER_ENTRY_VALUES].span)
 
 
 def _chain_root(node):
@@ -714,14 +698,8 @@ class _Checker:
 
     def check_entry(self, point: str, resolved: ResolvedSite,
                     node: A.AtOp) -> None:
-        if not resolved.returns:
-            self.errors.add("@entry is only available in .return probes",
-                            node.span)
-            return
-        if len(node.args) != 1 or not is_target(node.args[0]):
-            self.errors.add("@entry takes one target expression", node.span,
-                            hint="for example @entry($ptr->len)")
-            return
+        """The target expressions in @entry's expression, at entry
+        (entryvalues.py checked where @entry is and what it holds)."""
         self.check(point, resolved.at_entry(),
                    list(outer_targets(node.args[0])), at_entry=True)
 

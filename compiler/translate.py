@@ -17,6 +17,7 @@ from .builtins import OUTPUT_BUILTINS
 from .callreach import expressions_calling, handlers_calling
 from .cstring import c_comment, c_string
 from .endprint import unread_globals
+from .entryvalues import EntryLayout
 from .errors import InternalError
 from .ir import (DispatchGroup, DispatchKey, FunctionInfo, GlobalSym,
                  ProbedModule, ProbeKind, ProbeSite, ProcessSite, Program,
@@ -69,7 +70,7 @@ class HandlerView:
     name: str
     frame: FrameView
     body: List[str]
-    data_size: int = 0      # an @entry() handler: bytes of values it saves
+    data_size: str = "0"    # an @entry() handler: bytes it saves (C)
     zero_locals: bool = False   # a local may be read before it is set
 
 
@@ -476,8 +477,7 @@ class _ModuleView:
         if site is not None and site.resolved is not None:
             at_site = self.target_site(site, site.resolved)
         exprs = ExprLowering(self.program, frame, site=at_site,
-                             entry_nodes=entry_captures(
-                                 handler.decl.body, _returns(site)))
+                             entry=self.entry_layout(site))
         body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body, zero_locals=not (
             assigned_before_read(handler.scope.body, handler.scope.locals)))
@@ -485,18 +485,23 @@ class _ModuleView:
     def entry_view(self, site: ProbeSite) -> Optional[HandlerView]:
         """For a .return probe using @entry(): the function that reads
         those values when the probed function is entered."""
-        nodes = entry_captures(self.program.handlers[site.handler].decl.body,
-                               _returns(site))
-        if not nodes or site.variant < 0:
+        layout = self.entry_layout(site)
+        if not layout.captures or site.variant < 0:
             return None
         name = f"entry_{site.variant}"
         frame = FrameView(f"stpc_locals_{name}", name)
         exprs = ExprLowering(self.program, frame, site=self.target_site(
             site, site.resolved.at_entry()))
-        body = [f"\t((s64 *)c->data)[{i}] = "
-                f"{exprs.expr(entry_expression(node))};"
-                for i, node in enumerate(nodes)]
-        return HandlerView(name, frame, body, data_size=8 * len(nodes))
+        body = ["\t" + layout.store(node, exprs.expr(entry_expression(node)))
+                for node in layout.captures]
+        return HandlerView(name, frame, body, data_size=layout.size)
+
+    def entry_layout(self, site: Optional[ProbeSite]) -> EntryLayout:
+        """The values a site's handler reads at entry, in its data."""
+        captures = entry_captures(
+            self.program.handlers[site.handler].decl.body,
+            _returns(site)) if site is not None else []
+        return EntryLayout(captures, self.program.types)
 
     def unread_globals_handler(self) -> Optional[HandlerView]:
         found = unread_globals(self.program)
@@ -524,8 +529,8 @@ class _ModuleView:
         takes: all of them when what it reads may touch a global."""
         if entry is None:
             return dict(entry="", entry_size=0, entry_nlocks=0)
-        nodes = [entry_expression(node) for node in entry_captures(
-            self.program.handlers[site.handler].decl.body, _returns(site))]
+        nodes = [entry_expression(node)
+                 for node in self.entry_layout(site).captures]
         program = self.program
         prints = expressions_calling(nodes, program.functions,
                                      bool(program.script.embedded),

@@ -294,6 +294,11 @@ class ExprTypes(WalkState, ExprVisitor):
             return self.fixed(T.LONG)
         if node.op == "@entry" and len(node.args) == 1:
             return self.expr(node.args[0])
+        if node.op == "@entry":
+            self.error("@entry takes one expression", node.span,
+                       hint="for example @entry($ptr->len) or "
+                            "@entry(gettimeofday_ns())")
+            return None
         for arg in node.args:
             self.expr(arg)
         self.error(f"'{node.op}' is not supported yet", node.span)

@@ -303,8 +303,9 @@ struct stpc_kprobe {
 };
 
 /* process("PATH").function(...) and .mark(...) (uprobes.c) */
-#define STPC_UENTRY_MAX_SIZE 256	/* @entry() bytes at a .return: 32 values
-					   (USER_ENTRY_VALUES, translate.py) */
+#define STPC_UENTRY_MAX_SIZE 4096	/* @entry() bytes at a .return, as a
+					   kretprobe's (ENTRY_DATA_MAX,
+					   compiler/entryvalues.py) */
 struct stpc_uprobe {
 	struct stpc_probe probe;
 	const char *path;		/* the probed file, found when armed */

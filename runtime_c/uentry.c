@@ -9,7 +9,9 @@
  * address the function's ret popped.  Each recursion level and each thread
  * has its own key.  The table is bounded: a frame that never returns
  * (longjmp, exit) is evicted by newer ones, the oldest first; a return
- * whose values were evicted is a skipped probe.
+ * whose values were evicted is a skipped probe.  The values (strings of
+ * MAXSTRINGLEN among them) are too big for the kernel stack: each CPU
+ * has a scratch copy in the table, used with preemption off.
  */
 #include <linux/hash.h>
 #include <linux/mm.h>
@@ -29,8 +31,16 @@ struct stpc_uentries {
 	raw_spinlock_t lock;
 	u64 stamp;
 	size_t stride;
+	size_t scratch_size;	/* of each CPU's scratch copy */
+	char *scratch;		/* past the slots */
 	char slots[];
 };
+
+/* This CPU's scratch copy of a frame's values; preemption is off. */
+static void *stpc_uentry_scratch(struct stpc_uentries *t)
+{
+	return t->scratch + smp_processor_id() * t->scratch_size;
+}
 
 static struct stpc_uentry *stpc_uentry_at(struct stpc_uentries *t,
 					  unsigned int i)
@@ -108,13 +118,16 @@ static int stpc_uretprobe_entry(struct uprobe_consumer *self,
 {
 	struct stpc_uprobe *up = container_of(self, struct stpc_uprobe,
 					      consumer);
-	u64 values[STPC_UENTRY_MAX_SIZE / sizeof(u64)];
+	void *values;
 
 	if (!stpc_uprobe_wanted(up))
 		return 0;
+	preempt_disable();
+	values = stpc_uentry_scratch(up->entries);
 	memset(values, 0, up->entry_size);
 	stpc_run_probe_data(&up->entry, regs, values);
 	stpc_uentry_store(up->entries, regs->sp, values, up->entry_size);
+	preempt_enable();
 	return 0;
 }
 
@@ -129,16 +142,18 @@ static int stpc_uretprobe_entry_hit(struct uprobe_consumer *self,
 {
 	struct stpc_uprobe *up = container_of(self, struct stpc_uprobe,
 					      consumer);
-	u64 values[STPC_UENTRY_MAX_SIZE / sizeof(u64)];
+	void *values;
 
 	if (!stpc_uprobe_wanted(up))
 		return 0;
-	if (!stpc_uentry_take(up->entries, stpc_uentry_sp(regs), values,
-			      up->entry_size)) {
+	preempt_disable();
+	values = stpc_uentry_scratch(up->entries);
+	if (stpc_uentry_take(up->entries, stpc_uentry_sp(regs), values,
+			     up->entry_size))
+		stpc_run_probe_data(&up->probe, regs, values);
+	else
 		stpc_skip_probe();
-		return 0;
-	}
-	stpc_run_probe_data(&up->probe, regs, values);
+	preempt_enable();
 	return 0;
 }
 
@@ -146,7 +161,9 @@ static int stpc_uretprobe_entry_hit(struct uprobe_consumer *self,
 static int stpc_uentries_prepare(struct stpc_uprobe *up)
 {
 	size_t stride = ALIGN(sizeof(struct stpc_uentry) + up->entry_size, 8);
-	size_t size = sizeof(struct stpc_uentries) + STPC_UENTRY_SLOTS * stride;
+	size_t scratch_size = ALIGN(up->entry_size, 8);
+	size_t size = sizeof(struct stpc_uentries) + STPC_UENTRY_SLOTS * stride +
+		      nr_cpu_ids * scratch_size;
 	struct stpc_uentries *t;
 
 	if (up->entry_size > STPC_UENTRY_MAX_SIZE)
@@ -156,6 +173,8 @@ static int stpc_uentries_prepare(struct stpc_uprobe *up)
 		return -ENOMEM;
 	raw_spin_lock_init(&t->lock);
 	t->stride = stride;
+	t->scratch_size = scratch_size;
+	t->scratch = t->slots + STPC_UENTRY_SLOTS * stride;
 	up->entries = t;
 	up->consumer.handler = stpc_uretprobe_entry;
 	up->consumer.ret_handler = stpc_uretprobe_entry_hit;

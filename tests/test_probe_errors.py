@@ -133,7 +133,7 @@ def test_cast_reads_kernel_structs_in_functions_and_begin(compile_c, kver):
      "@cast type 'enum pid_type' must be 'struct NAME', 'union NAME' or "
      "'NAME'"),
     ('probe begin { println(@entry(@cast(0, "task_struct")->pid)) }',
-     "target variables are not available in 'begin' probes"),
+     "@entry is only available in .return probes"),
 ])
 def test_cast_errors_away_from_probed_functions(compile_c, source, message):
     assert message in _error(compile_c, source).message

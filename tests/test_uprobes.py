@@ -172,15 +172,20 @@ def test_a_return_reads_parameters_at_entry(kver, binary):
     assert ".entry_size = 16," in c_source
 
 
-def test_a_return_keeps_at_most_32_entry_values(kver, binary):
-    reads = " + ".join("@entry($limit)" for _ in range(33))
+def test_a_return_keeps_at_most_4096_bytes_of_entry_values(kver, binary):
+    """Numbers take 8 bytes, strings MAXSTRINGLEN (512): eight strings
+    fill the table's 4096 bytes a call, a ninth is refused."""
+    numbers = " + ".join("@entry($limit * 2)" for _ in range(33))
+    _program(kver, f'probe process("{binary}").function("count_up")'
+                   f'.return {{ println({numbers}) }}')
+    strings = ", ".join(f"@entry(sprint($limit, {i}))" for i in range(9))
     with pytest.raises(StpcError) as caught:
         _program(kver, f'probe process("{binary}").function("count_up")'
-                       f'.return {{ println({reads}) }}')
+                       f'.return {{ println({strings}) }}')
     errors = getattr(caught.value, "errors", [caught.value])
-    assert errors[0].message.endswith("reads 33 values at entry: a "
-                                      "process(...) .return probe keeps at "
-                                      "most 32")
+    assert errors[0].message.startswith("the values this .return probe "
+                                        "reads at entry take more than "
+                                        "4096 bytes a call")
 
 
 @pytest.mark.parametrize("script, message", [
@@ -191,8 +196,8 @@ def test_a_return_keeps_at_most_32_entry_values(kver, binary):
     ('probe process("stpc-no-such-program").function("f") {{ }}',
      "no program 'stpc-no-such-program' in $PATH"),
     ('probe process("{b}").function("count_up").return '
-     '{{ print(@entry($limit + 1)) }}',
-     "@entry takes one target expression"),
+     '{{ print(@entry(@entry($limit) + 1)) }}',
+     "@entry inside @entry: its expression is read at entry already"),
     ('probe process("{b}").plt("tick") {{ }}',
      'expected .function("PATTERN"), .statement("PATTERN") or '
      '.mark("NAME") after process("PATH")'),

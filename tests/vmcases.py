@@ -1859,6 +1859,24 @@ order 102 total 38 label order
 order 103 total 10 label order
 count_up(4) returns 6
 """
+# @entry(EXPR) of any expression at a process(...) .return: strings (one
+# read from an untouched .rodata literal), a script function's call,
+# arithmetic, a global bumped at entry
+_UPROBE_ENTRY_EXPR = """
+global entered
+function scaled(n) { return n * 10 }
+probe process("@BIN@").function("order_total").return {
+	printf("%s order %d tag %s quantity*10 %d call %d returned %d\\n",
+	       @entry(execname()), @entry($o->id + 1000),
+	       @entry(user_string($o->tag)), @entry(scaled($o->quantity)),
+	       @entry(++entered), $return)
+}
+"""
+_UPROBE_ENTRY_EXPR_OUT = """\
+uprobe_target order 1101 tag first quantity*10 20 call 1 returned 17
+uprobe_target order 1102 tag second quantity*10 50 call 2 returned 38
+uprobe_target order 1103 tag third quantity*10 10 call 3 returned 10
+"""
 # under -c, only the target fires: the shell's child running the program
 # first is another process; the program it then execs is the target
 _UPROBE_TARGET_ONLY = """
@@ -1978,6 +1996,9 @@ def uprobe_cases(kver: str) -> List[VmCase]:
         _python_mark_case(kver),
         _uprobe_ko_case("uprobes/return-entry-values", kver, _UPROBE_ENTRY,
                         target, stdout=_UPROBE_ENTRY_OUT),
+        _uprobe_ko_case("uprobes/return-entry-expressions", kver,
+                        _UPROBE_ENTRY_EXPR, target,
+                        stdout=_UPROBE_ENTRY_EXPR_OUT),
         _other_build_id_case(kver),
         _other_build_id_module_case(kver),
         _libc_case("uprobes/libc-malloc-by-symbol", kver, _MALLOC, target,
