@@ -6,7 +6,7 @@ of built-in functions are lowered by lower_calls.py.
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import Optional
 
 from . import ast as A
 from . import lower_calls
@@ -14,7 +14,6 @@ from .cstring import c_string
 from .entryvalues import EntryLayout
 from .ir import FunctionInfo, GlobalSym, Program, T
 from .near import location
-from .readblocks import plan_read_blocks
 from .storage import (C_TYPE, STAT_OPS, FrameView, c_long, global_value, map_ref,
                       stat_desc_index, stat_map_desc_ref, stat_map_ref,
                       stat_read, stat_ref, struct_key, truth, value_ref)
@@ -50,19 +49,6 @@ class ExprLowering(ExprVisitor):
 
     def temp_string(self) -> str:
         return self.frame.temp_string()
-
-    def read_blocks(self, body) -> List[str]:
-        """Plans the blocks a handler's member reads share (readblocks.py)
-        into its frame; the C lines that start them empty."""
-        if self.target_vars is None:
-            return []
-        plan = plan_read_blocks(body, self.target_vars.member_layout,
-                                lambda: self.frame.new_name("rb"))
-        self.target_vars.read_blocks = plan
-        names = sorted({block.name for block in plan.values()})
-        self.frame.temps.extend(f"struct stpc_read_block {name};"
-                                for name in names)
-        return [f"\tl->{name}.filled = false;" for name in names]
 
     def expr(self, node) -> str:
         return self.visit_expr(node)

@@ -13,8 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from typing import (TYPE_CHECKING, Callable, Dict, List, Optional,
-                    Sequence, Set, Tuple)
+from typing import Callable, List, Optional, Sequence, Set, Tuple
 
 from . import ast as A
 from . import ctype as C
@@ -27,9 +26,6 @@ from .location import (Computed, InMemory, InRegister, Location, Pieces,
 from .probed import ProbedModules
 from .varscope import TypesScope, scope_of
 from .visit import EXPR_NODES, ExprVisitor
-
-if TYPE_CHECKING:
-    from .readblocks import ReadBlock
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
 # at an SDT mark: its arguments, and its note's names as strings
@@ -59,12 +55,9 @@ class Shown:
 
 @dataclass
 class Obj:
-    """A C object at a known place, during compilation of one access;
-    ``block`` where it is a member read through a block of reads
-    (readblocks.py): the C of the pointer, and the member's offset."""
+    """A C object at a known place, during compilation of one access."""
     type: C.CType
     loc: Location
-    block: Optional[Tuple["ReadBlock", str, int]] = None
 
 
 _NOT_AN_OBJECT = "it names no object in the probed code: refused as " \
@@ -94,8 +87,6 @@ class TargetCompiler(ExprVisitor):
         # writes one: they decide which ftrace_ops an entry site rides
         self.registers: Set[str] = set()
         self.writes_registers = False
-        # the member reads made through blocks (readblocks.py)
-        self.read_blocks: Dict[A.Member, "ReadBlock"] = {}
 
     # -- entry point --
     def value(self, node) -> str:
@@ -266,29 +257,6 @@ class TargetCompiler(ExprVisitor):
         raise StpcError(f"no {wanted if kind else 'struct ' + name} in the "
                         f"debug information of {self.point}", node.span)
 
-    def member_layout(self, node: A.Member) -> Optional[Tuple[int, int]]:
-        """The offset and size of a member read off a kernel pointer, if
-        it is a 1, 2, 4 or 8 byte integer or pointer (readblocks.py)."""
-        if self.scope.space != "kernel":
-            return None
-        try:
-            pointer = C.strip(self.object(node.base).type)
-        except StpcError:
-            return None
-        struct = C.strip(pointer.target) \
-            if isinstance(pointer, C.Pointer) else None
-        if not isinstance(struct, C.Struct) or struct.declaration:
-            return None
-        found = struct.member(node.name)
-        if found is None or found[1].bit_size:
-            return None
-        offset, member = found
-        t = C.strip(member.type)
-        if not isinstance(t, (C.Base, C.Enum, C.Pointer)) or \
-                getattr(t, "floating", False) or t.size not in (1, 2, 4, 8):
-            return None
-        return offset, t.size
-
     # -- steps --
     def member(self, obj: Obj, node: A.Member) -> Obj:
         t = C.strip(obj.type)
@@ -310,9 +278,6 @@ class TargetCompiler(ExprVisitor):
                             ", ".join(t.member_names()))
         offset, member = found
         loc = self.offset(obj.loc, offset, max(member.type.size, 1), node)
-        block = self.read_blocks.get(node)
-        if block is not None and isinstance(obj.loc, InMemory):
-            return Obj(member.type, loc, (block, obj.loc.address, offset))
         if member.bit_size:
             raw = self.load_raw(Obj(member.type, loc),
                                 (member.bit_offset + member.bit_size + 7) // 8,
@@ -365,11 +330,6 @@ class TargetCompiler(ExprVisitor):
         loc = obj.loc
         if isinstance(loc, Pieces):
             loc = self.offset(loc, 0, size, node)
-        if obj.block is not None and size == C.strip(obj.type).size:
-            block, pointer, offset = obj.block
-            return (f"stpc_block_deref(c, &l->{block.name}, {pointer}, "
-                    f"{block.start}, {block.words}, {offset}, {size}, "
-                    f"{self.where(node)})")
         if isinstance(loc, InMemory):
             return deref_c(loc.address, size, self.where(node),
                            self.scope.space)

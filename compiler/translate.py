@@ -478,10 +478,7 @@ class _ModuleView:
             at_site = self.target_site(site, site.resolved)
         exprs = ExprLowering(self.program, frame, site=at_site,
                              entry=self.entry_layout(site))
-        starts = exprs.read_blocks(handler.scope.body) \
-            if at_site is not None and not _returns(site) else []
-        body = starts + lower_body(exprs, handler.scope.body,
-                                   handler.scope.locals)
+        body = lower_body(exprs, handler.scope.body, handler.scope.locals)
         return HandlerView(name, frame, body, zero_locals=not (
             assigned_before_read(handler.scope.body, handler.scope.locals)))
 

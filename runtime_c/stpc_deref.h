@@ -221,24 +221,6 @@ static __always_inline long stpc_read_kernel_scalar(u64 *out, u64 addr,
 fault:
 	return -EFAULT;
 }
-/*
- * @words 8-byte words from @addr into @dst: one range check, then a load
- * each.  For a handler's block of members (below).
- */
-static __always_inline long stpc_read_kernel_words(u64 *dst, u64 addr,
-						   int words)
-{
-	const u64 *src = (const u64 *)(uintptr_t)addr;
-	int i;
-
-	if (unlikely(!stpc_kernel_range_ok(addr, words * sizeof(u64))))
-		return -ERANGE;
-	for (i = 0; i < words; i++)
-		__get_kernel_nofault(&dst[i], &src[i], u64, fault);
-	return 0;
-fault:
-	return -EFAULT;
-}
 #else
 static __always_inline long stpc_read_kernel_scalar(u64 *out, u64 addr,
 						    int size)
@@ -249,13 +231,6 @@ static __always_inline long stpc_read_kernel_scalar(u64 *out, u64 addr,
 
 	*out = stpc_scalar_value(&v, size);
 	return err;
-}
-
-static __always_inline long stpc_read_kernel_words(u64 *dst, u64 addr,
-						   int words)
-{
-	return copy_from_kernel_nofault(dst, (const void *)(uintptr_t)addr,
-					words * sizeof(u64));
 }
 #endif
 
@@ -271,49 +246,6 @@ static __always_inline u64 stpc_deref(struct stpc_context *c, u64 addr,
 		return 0;
 	}
 	return v;
-}
-
-/*
- * Members a handler reads off one pointer, lying within 64 bytes of each
- * other (compiler/readblocks.py): the first read copies the whole range
- * once, the others take their bytes from the copy, as long as the pointer
- * is the same.  Where the copy faults, each member is read on its own, so
- * the error and its location are those of the first member that faults.
- */
-#define STPC_READ_BLOCK_WORDS 8
-
-struct stpc_read_block {
-	u64 addr;
-	bool filled;
-	bool ok;
-	u64 words[STPC_READ_BLOCK_WORDS];
-};
-
-static __always_inline bool stpc_read_block_fill(struct stpc_read_block *b,
-						 u64 addr, int words)
-{
-	if (b->filled && b->addr == addr)
-		return b->ok;
-	b->filled = true;
-	b->addr = addr;
-	b->ok = !stpc_read_kernel_words(b->words, addr, words);
-	return b->ok;
-}
-
-/*
- * The @size bytes at @base + @offset, zero-extended, from the block of
- * @words words at @base + @start.
- */
-static __always_inline u64
-stpc_block_deref(struct stpc_context *c, struct stpc_read_block *b, u64 base,
-		 int start, int words, int offset, int size, const char *where)
-{
-	union stpc_scalar v = { .q = 0 };
-
-	if (unlikely(!stpc_read_block_fill(b, base + start, words)))
-		return stpc_deref(c, base + offset, size, where);
-	memcpy(&v, (const u8 *)b->words + (offset - start), size);
-	return stpc_scalar_value(&v, size);
 }
 
 static __maybe_unused u64 stpc_user_deref(struct stpc_context *c, u64 addr,

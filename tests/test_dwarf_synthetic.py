@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from stpc.compiler import ast as A
 from stpc.compiler import ctype as C
 from stpc.compiler.dwarf import DebugFile
 from stpc.compiler.elfsyms import CodeAddress
 from stpc.compiler.ir import ResolvedSite
 from stpc.compiler.location import (Computed, InMemory, InRegister, Pieces,
                                     Unavailable)
-from stpc.compiler.targetvars import TargetCompiler
 from stpc.compiler.varscope import DwarfScope
 
 from dwarf_writer import (ATE_BOOLEAN, ATE_FLOAT, ATE_SIGNED,
@@ -269,20 +267,3 @@ def test_pointer_to_struct_parameter(debug):
     p = _variables(_scope(debug))["p"]
     assert p.is_param and p.type.display() == "struct node *"
     assert C.strip(p.type.target).member("mode")[1].bit_size == 5
-
-
-def test_member_layouts_that_a_block_of_reads_may_take(debug):
-    """readblocks.py combines 1, 2, 4 and 8 byte integers, enums and
-    pointers read off a pointer: not bit fields, arrays or $p itself."""
-    span = A.Span("t.stp", 1, 1)
-    compiler = TargetCompiler(_scope(debug), False, "f", lambda node: "0",
-                              lambda node: "W")
-    p = A.TargetVar(span, "p", False)
-    layouts = {name: compiler.member_layout(A.Member(span, p, name))
-               for name in ("next", "flags", "mode", "grid", "hue", "l",
-                            "call", "tail")}
-    assert layouts == {"next": (0, 8), "flags": None, "mode": None,
-                       "grid": None, "hue": (36, 4), "l": (40, 8),
-                       "call": (48, 8), "tail": None}
-    assert compiler.member_layout(A.Member(span, A.TargetVar(
-        span, "a", False), "next")) is None
