@@ -42,12 +42,23 @@ class FrameInfo:
             sym = self.symbol_at(pc) if entry else None
             if sym is not None and sym.address == pc:
                 return entry
-            fde = self._fde_at(pc)
-            return _cfa_in(fde, pc) if fde is not None else None
+            # a program without .debug_frame has its rules in .eh_frame
+            fde = self._fde_at(pc) if self._has_debug_frame else \
+                self._fde_covering(pc)
+        else:
+            fde = self._fde_covering(pc)
+        return _cfa_in(fde, pc) if fde is not None else None
+
+    @functools.cached_property
+    def _has_debug_frame(self) -> bool:
+        return self.elf.get_section_by_name(".debug_frame") is not None
+
+    def _fde_covering(self, pc: int):
+        """The parsed frame entry covering pc (a module's, a program's)."""
         for fde in self._fdes:
             start = fde.header["initial_location"]
             if start <= pc < start + fde.header["address_range"]:
-                return _cfa_in(fde, pc)
+                return fde
         return None
 
     @functools.cached_property
@@ -57,7 +68,9 @@ class FrameInfo:
             entries = self.dwarf.CFI_entries()
         elif self.dwarf.has_EH_CFI():
             entries = self.dwarf.EH_CFI_entries()
-        return [e for e in entries if "initial_location" in e.header]
+        # .eh_frame ends with a terminator (ZERO), which has no header
+        return [e for e in entries
+                if "initial_location" in getattr(e, "header", {})]
 
     def _fde_at(self, pc: int):
         """The one frame description entry of vmlinux covering pc, found
