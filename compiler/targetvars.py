@@ -173,8 +173,10 @@ class TargetCompiler(ExprVisitor):
             if self.scope.space == "user" else None
         if program_global is not None:
             return Obj(program_global.type, self.locate(program_global, node))
-        if self.scope.mark is not None and self.scope.code is None:
-            raise self.not_a_mark_argument(node, len(variables))
+        is_argument = re.fullmatch(r"arg\d+", node.name)
+        if self.scope.mark is not None and (self.scope.code is None or
+                                            is_argument):
+            raise self.not_a_mark_argument(node, len(self.scope.variables()))
         names = [v.name for v in variables]
         raise StpcError(
             f"unknown target variable '${node.name}' in "
@@ -193,7 +195,8 @@ class TargetCompiler(ExprVisitor):
             return StpcError(f"'${node.name}': a mark has no variables but "
                              f"its arguments ({has} at mark "
                              f"{mark.provider}:{mark.name})", node.span,
-                             hint=hint)
+                             hint=hint + "; with the program's DWARF, also "
+                             "the variables in scope at the mark")
         return StpcError(
             f"'${node.name}': mark {mark.provider}:{mark.name} has {has}",
             node.span, hint=hint)

@@ -21,12 +21,14 @@ from stpc.loader import probed
 from stpc.loader.kmod import LoaderError
 
 SOURCE = Path(__file__).resolve().parent / "uprobe_target.c"
+# the fixture's second compilation unit: globals of another unit
+STOCK = SOURCE.with_name("uprobe_stock.c")
 
 
 def _build(directory: Path, *flags: str) -> Path:
     binary = directory / "uprobe_target"
     subprocess.run(["gcc", "-g", "-O2", *flags, "-o", str(binary),
-                    str(SOURCE)], check=True)
+                    str(SOURCE), str(STOCK)], check=True)
     return binary
 
 
@@ -149,6 +151,52 @@ def test_the_programs_globals_are_read_at_the_load_bias(kver, binary):
                 f" + ((u64)instruction_pointer(c->regs) - {entry:#x}ULL)), "
                 "2, ") in c_source
     assert c_source.count("instruction_pointer(c->regs) - ") == 3
+
+
+def _at_load_bias(binary: Path, name: str, probe_address: int) -> str:
+    """The C of global ``name``'s address in the probed task."""
+    return (f"((u64){_nm_address(binary, name):#x}ULL + ((u64)"
+            f"instruction_pointer(c->regs) - {probe_address:#x}ULL))")
+
+
+def test_var_finds_a_global_of_another_unit(kver, binary):
+    """@var("name@file") and @var("name", "PATH") look in every unit of
+    the program, at a function and at a mark (whose function's DWARF
+    gives $name of its own unit)."""
+    c_source = Compilation(f'''
+        probe process("{binary}").function("count_up") {{
+            printf("%d %d\\n", @var("stock_left@uprobe_stock.c"),
+                   @var("stock_left", "{binary}"))
+        }}
+        probe process("{binary}").mark("done") {{
+            printf("%d %d\\n", @var("stock_left"), $shop_done_semaphore)
+        }}''', "t.stp", CompileOptions(kernel_release=kver)).c_source()
+    done, = _program(kver, f'probe process("{binary}").mark("done") '
+                           '{ }').sites
+    entry = _nm_address(binary, "count_up")
+    assert c_source.count(_at_load_bias(binary, "stock_left", entry)) == 2
+    assert _at_load_bias(binary, "stock_left", done.user.address) \
+        in c_source
+    assert _at_load_bias(binary, "shop_done_semaphore",
+                         done.user.address) in c_source
+
+
+@pytest.mark.parametrize("body, message", [
+    # as SystemTap: $name is a global of the probed function's unit only
+    ("print($stock_left)", "unknown target variable '$stock_left' in "
+                           "count_up"),
+    ('print(@var("stock_left", "/bin/true"))',
+     "@var's module must be the probed program {b}"),
+    ('print(@var("stock_left", 1))',
+     "@var's module is a string: the program's path"),
+])
+def test_other_units_and_programs_are_refused(kver, binary, body, message):
+    with pytest.raises(StpcError) as caught:
+        _program(kver, f'probe process("{binary}").function("count_up") '
+                       f'{{ {body} }}')
+    errors = getattr(caught.value, "errors", [caught.value])
+    assert errors[0].message == message.format(b=binary)
+    assert errors[0].span is not None
 
 
 def test_a_return_reads_parameters_at_entry(kver, binary):
