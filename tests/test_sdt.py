@@ -298,20 +298,6 @@ def test_a_mark_shows_the_locals_in_scope_as_systemtap(kver, fixture):
     assert "((u64)c->regs->sp) + 128LL) + -112LL) + " in c_source
 
 
-def test_without_dwarf_a_mark_has_only_its_arguments(kver, fixture,
-                                                      tmp_path):
-    stripped = tmp_path / "stripped"
-    subprocess.run(["strip", "--strip-debug", "-o", str(stripped),
-                    str(fixture)], check=True)
-    with pytest.raises(StpcError) as caught:
-        _program(kver, f'probe process("{stripped}").mark("order") '
-                       '{ print($total) }')
-    errors = getattr(caught.value, "errors", [caught.value])
-    assert errors[0].message == ("'$total': a mark has no variables but "
-                                 "its arguments (3 arguments at mark "
-                                 "shop:order)")
-
-
 @pytest.mark.parametrize("point, message", [
     ('.mark("ordr")', "no mark matches 'ordr' in {b}"),
     ('.mark("order").return', 'expected .mark("NAME") or '

@@ -181,24 +181,6 @@ def test_var_finds_a_global_of_another_unit(kver, binary):
                          done.user.address) in c_source
 
 
-@pytest.mark.parametrize("body, message", [
-    # as SystemTap: $name is a global of the probed function's unit only
-    ("print($stock_left)", "unknown target variable '$stock_left' in "
-                           "count_up"),
-    ('print(@var("stock_left", "/bin/true"))',
-     "@var's module must be the probed program {b}"),
-    ('print(@var("stock_left", 1))',
-     "@var's module is a string: the program's path"),
-])
-def test_other_units_and_programs_are_refused(kver, binary, body, message):
-    with pytest.raises(StpcError) as caught:
-        _program(kver, f'probe process("{binary}").function("count_up") '
-                       f'{{ {body} }}')
-    errors = getattr(caught.value, "errors", [caught.value])
-    assert errors[0].message == message.format(b=binary)
-    assert errors[0].span is not None
-
-
 def test_a_return_reads_parameters_at_entry(kver, binary):
     """@entry($label) and $o->id (SystemTap's implicit @entry) are read
     by the uretprobe's entry handler into the values the return handler
@@ -255,6 +237,15 @@ def test_a_return_keeps_at_most_4096_bytes_of_entry_values(kver, binary):
      '{{ print(@var("shop_order_semaphore@other.c")) }}',
      "no global variable 'shop_order_semaphore' in other.c at "
      f'process("{{b}}").function("count_up@{SOURCE}:{_line("count_up")}")'),
+    # as SystemTap: $name is a global of the probed function's unit only
+    ('probe process("{b}").function("count_up") {{ print($stock_left) }}',
+     "unknown target variable '$stock_left' in count_up"),
+    ('probe process("{b}").function("count_up") '
+     '{{ print(@var("stock_left", "/bin/true")) }}',
+     "@var's module must be the probed program {b}"),
+    ('probe process("{b}").function("count_up") '
+     '{{ print(@var("stock_left", 1)) }}',
+     "@var's module is a string: the program's path"),
 ])
 def test_errors_are_located(kver, binary, script, message):
     with pytest.raises(StpcError) as caught:
@@ -279,6 +270,14 @@ def test_without_dwarf_functions_come_from_the_symbol_table(kver, binary,
                        '{ print($limit) }')
     assert caught.value.message == (f"'$limit': {stripped} has no DWARF: "
                                     "target variables cannot be read")
+    # a mark then has only its arguments
+    with pytest.raises(StpcError) as caught:
+        _program(kver, f'probe process("{stripped}").mark("order") '
+                       '{ print($total) }')
+    errors = getattr(caught.value, "errors", [caught.value])
+    assert errors[0].message == ("'$total': a mark has no variables but "
+                                 "its arguments (3 arguments at mark "
+                                 "shop:order)")
 
 
 def test_list_and_list_with_variables(kver, binary):
