@@ -49,6 +49,13 @@ class FrameInfo:
             fde = self._fde_covering(pc)
         return _cfa_in(fde, pc) if fde is not None else None
 
+    @property
+    def _eh_frame_has_data(self) -> bool:
+        """A separate debug file keeps .eh_frame's header, not its bytes
+        (SHT_NOBITS): its rules are in the program, not read here."""
+        section = self.elf.get_section_by_name(".eh_frame")
+        return section is not None and section["sh_type"] != "SHT_NOBITS"
+
     @functools.cached_property
     def _has_debug_frame(self) -> bool:
         return self.elf.get_section_by_name(".debug_frame") is not None
@@ -66,7 +73,7 @@ class FrameInfo:
         entries = []
         if self.dwarf.has_CFI():
             entries = self.dwarf.CFI_entries()
-        elif self.dwarf.has_EH_CFI():
+        elif self.dwarf.has_EH_CFI() and self._eh_frame_has_data:
             entries = self.dwarf.EH_CFI_entries()
         # .eh_frame ends with a terminator (ZERO), which has no header
         return [e for e in entries
