@@ -42,12 +42,30 @@ class FrameInfo:
             sym = self.symbol_at(pc) if entry else None
             if sym is not None and sym.address == pc:
                 return entry
-            fde = self._fde_at(pc)
-            return _cfa_in(fde, pc) if fde is not None else None
+            # a program without .debug_frame has its rules in .eh_frame
+            fde = self._fde_at(pc) if self._has_debug_frame else \
+                self._fde_covering(pc)
+        else:
+            fde = self._fde_covering(pc)
+        return _cfa_in(fde, pc) if fde is not None else None
+
+    @property
+    def _eh_frame_has_data(self) -> bool:
+        """A separate debug file keeps .eh_frame's header, not its bytes
+        (SHT_NOBITS): its rules are in the program, not read here."""
+        section = self.elf.get_section_by_name(".eh_frame")
+        return section is not None and section["sh_type"] != "SHT_NOBITS"
+
+    @functools.cached_property
+    def _has_debug_frame(self) -> bool:
+        return self.elf.get_section_by_name(".debug_frame") is not None
+
+    def _fde_covering(self, pc: int):
+        """The parsed frame entry covering pc (a module's, a program's)."""
         for fde in self._fdes:
             start = fde.header["initial_location"]
             if start <= pc < start + fde.header["address_range"]:
-                return _cfa_in(fde, pc)
+                return fde
         return None
 
     @functools.cached_property
@@ -55,9 +73,11 @@ class FrameInfo:
         entries = []
         if self.dwarf.has_CFI():
             entries = self.dwarf.CFI_entries()
-        elif self.dwarf.has_EH_CFI():
+        elif self.dwarf.has_EH_CFI() and self._eh_frame_has_data:
             entries = self.dwarf.EH_CFI_entries()
-        return [e for e in entries if "initial_location" in e.header]
+        # .eh_frame ends with a terminator (ZERO), which has no header
+        return [e for e in entries
+                if "initial_location" in getattr(e, "header", {})]
 
     def _fde_at(self, pc: int):
         """The one frame description entry of vmlinux covering pc, found

@@ -174,6 +174,14 @@ class DebugFile:
         the symbol table (cheap) and then their compilation unit only."""
         return self._functions.find_functions(name_glob)
 
+    def function_containing(self, address: int) -> Optional[Subprogram]:
+        """The out-of-line function whose code holds ``address`` (found
+        through the symbol covering it), None outside any."""
+        symbol = self.symbol_at(address)
+        if symbol is None:
+            return None
+        return self._functions.subprogram_at(symbol.address)
+
     def find_inlined(self, name_glob: str) -> List[Subprogram]:
         """Every inlined instance of a function matching the glob."""
         return self._functions.find_inlined(name_glob)
@@ -230,25 +238,33 @@ class DebugFile:
 
     # -- variables --
     def variables_at(self, sub: Subprogram, pc: int) -> List[DIE]:
-        """Parameters and locals visible at ``pc``, outer scopes first;
-        an inner declaration hides an outer one of the same name."""
+        """Parameters and locals visible at ``pc``, innermost scope first
+        (SystemTap's order for $$vars); an inner declaration hides an
+        outer one of the same name."""
+        scopes = sorted(self._scopes_at(sub.die, pc, 0),
+                        key=lambda scope: -scope[0])
         seen: Dict[str, DIE] = {}
-        for die in self._scope_variables(sub.die, pc):
-            name = die_name(origin(die))
-            if name:
-                seen.pop(name, None)
-                seen[name] = die
+        for _, dies in scopes:
+            for die in dies:
+                name = die_name(origin(die))
+                if name and name not in seen:
+                    seen[name] = die
         return list(seen.values())
 
     def parameters(self, sub: Subprogram) -> List[DIE]:
         return [d for d in sub.die.iter_children()
                 if d.tag == "DW_TAG_formal_parameter"]
 
-    def _scope_variables(self, scope: DIE, pc: int) -> Iterator[DIE]:
+    def _scopes_at(self, scope: DIE, pc: int,
+                   depth: int) -> Iterator[Tuple[int, List[DIE]]]:
+        """(depth, its variables) of the scope and of each lexical block
+        in it that covers pc."""
+        dies = []
         for die in scope.iter_children():
             if die.tag in ("DW_TAG_formal_parameter", "DW_TAG_variable"):
-                yield die
+                dies.append(die)
             elif die.tag == "DW_TAG_lexical_block":
                 spans = self.die_ranges(die)
                 if not spans or any(lo <= pc < hi for lo, hi in spans):
-                    yield from self._scope_variables(die, pc)
+                    yield from self._scopes_at(die, pc, depth + 1)
+        yield depth, dies

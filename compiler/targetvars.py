@@ -24,12 +24,13 @@ from .ir import ProbeSite, ResolvedSite
 from .location import (Computed, InMemory, InRegister, Location, Pieces,
                        Unavailable, deref_c, regs, write_c)
 from .probed import ProbedModules
+from .userprobes import find_program
 from .varscope import TypesScope, scope_of
 from .visit import EXPR_NODES, ExprVisitor
 
 CONTEXT_GROUPS = ("parms", "locals", "vars", "return")
 # at an SDT mark: its arguments, and its note's names as strings
-MARK_CONTEXT = ("parms", "vars", "name", "provider")
+MARK_CONTEXT = ("parms", "vars", "locals", "name", "provider")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,8 @@ class TargetCompiler(ExprVisitor):
                             "$return is readable there", node.span,
                             hint=f"@entry(${node.name}) reads it at entry")
         variables = self.scope.variables()
+        if self.scope.mark is not None:
+            variables = variables + self.scope.code_variables()
         for var in variables:
             if var.name == node.name:
                 return Obj(var.type, self.locate(var, node))
@@ -170,8 +173,10 @@ class TargetCompiler(ExprVisitor):
             if self.scope.space == "user" else None
         if program_global is not None:
             return Obj(program_global.type, self.locate(program_global, node))
-        if self.scope.mark is not None:
-            raise self.not_a_mark_argument(node, len(variables))
+        is_argument = re.fullmatch(r"arg\d+", node.name)
+        if self.scope.mark is not None and (self.scope.code is None or
+                                            is_argument):
+            raise self.not_a_mark_argument(node, len(self.scope.variables()))
         names = [v.name for v in variables]
         raise StpcError(
             f"unknown target variable '${node.name}' in "
@@ -190,7 +195,8 @@ class TargetCompiler(ExprVisitor):
             return StpcError(f"'${node.name}': a mark has no variables but "
                              f"its arguments ({has} at mark "
                              f"{mark.provider}:{mark.name})", node.span,
-                             hint=hint)
+                             hint=hint + "; with the program's DWARF, also "
+                             "the variables in scope at the mark")
         return StpcError(
             f"'${node.name}': mark {mark.provider}:{mark.name} has {has}",
             node.span, hint=hint)
@@ -223,13 +229,29 @@ class TargetCompiler(ExprVisitor):
                 len(node.args) > 2:
             raise StpcError('@var takes "name@file.c" and optionally the '
                             "module", node.span)
+        if len(node.args) == 2 and self.scope.space == "user":
+            self.check_var_program(node.args[1])
         name, _, file = node.args[0].value.partition("@")
-        var = self.scope.global_variable(name, file or None)
+        var = self.scope.global_variable(name, file or None, any_unit=True)
         if var is None:
             raise StpcError(f"no global variable '{name}'"
                             f"{' in ' + file if file else ''} at "
                             f"{self.point}", node.span)
         return Obj(var.type, self.locate(var, node))
+
+    def check_var_program(self, module) -> None:
+        """@var("name", "PATH") in a process probe: PATH is the probed
+        program (another file's globals are at no known place)."""
+        probed = self.scope.debug
+        if not isinstance(module, A.StrLit):
+            raise StpcError("@var's module is a string: the program's path",
+                            module.span)
+        if probed is None or \
+                find_program(module.value, module.span) != probed.module:
+            raise StpcError(f"@var's module must be the probed program"
+                            f"{' ' + probed.module if probed else ''}",
+                            module.span, hint="globals are read from the "
+                            "program the probe is in")
 
     def cast(self, node: A.AtOp) -> Obj:
         if len(node.args) < 2 or not isinstance(node.args[1], A.StrLit):
@@ -391,7 +413,8 @@ class TargetCompiler(ExprVisitor):
 
     def mark_context(self, node: A.TargetVar) -> List[Shown]:
         """At a mark, as SystemTap shows them: $$parms and $$vars are
-        ``$arg1=%#x ...`` (the typed values); $$name and $$provider the
+        ``$arg1=%#x ...`` (the typed values); $$locals the locals in
+        scope there (with the program's DWARF); $$name and $$provider the
         note's strings."""
         mark = self.scope.mark
         if node.name not in MARK_CONTEXT:
@@ -401,6 +424,11 @@ class TargetCompiler(ExprVisitor):
         if node.name in ("name", "provider"):
             text = getattr(mark, node.name)
             return [Shown(text.replace("%", "%%"))]
+        if node.name == "locals":
+            return [self.shown(var.name, A.TargetVar(node.span, var.name,
+                                                     False), node.pretty)
+                    for var in self.scope.code_variables()
+                    if not var.is_param]
         return [Shown(f"${var.name}=%#llx", (FormatArg(
             "unsigned long long", (self.load(self.object(A.TargetVar(
                 node.span, var.name, False)), node),)),))

@@ -333,10 +333,13 @@ def _mark_site(program: UserProgram, point: A.ProbePoint, handler: int,
     span = point.components[-1].span
     semaphore = program.file_offset(note.semaphore, span) \
         if note.semaphore else 0
+    # the function the mark is in gives its locals and its globals
+    function = program.debug.function_containing(note.pc) \
+        if program.debug is not None else None
     return ProbeSite(
         point, ProbeKind.UPROBE, 0, handler, order, description=description,
-        resolved=ResolvedSite(None, None, note.pc, False, user=True,
-                              mark=note),
+        resolved=ResolvedSite(program.debug if function else None, function,
+                              note.pc, False, user=True, mark=note),
         user=program.site(note.pc, _function_at(program, note.pc), span,
                           semaphore_offset=semaphore))
 

@@ -112,11 +112,13 @@ class DwarfScope:
     def return_type(self) -> C.CType:
         return function_return_type(self.function)
 
-    def global_variable(self, name: str, file: Optional[str]):
-        """A file-scope variable, for @var("name@file"): the probed
-        function's compilation unit first, then (modules only) all."""
+    def global_variable(self, name: str, file: Optional[str],
+                        any_unit: bool = False):
+        """A file-scope variable: the probed function's compilation unit
+        first, then all of a module's, or (``any_unit``: @var) all of a
+        program's; never every unit of vmlinux."""
         units = [self.function.die.cu]
-        if self.debug.relocatable:
+        if self.debug.relocatable or (any_unit and self.space == "user"):
             units += [cu for cu in self.debug.dwarf.iter_CUs()
                       if cu.cu_offset != units[0].cu_offset]
         for cu in units:
@@ -170,7 +172,8 @@ class BtfScope:
     def availability(self, variable: TargetVariable) -> Optional[str]:
         return "install the kernel's -dbg package for DWARF"
 
-    def global_variable(self, name: str, file: Optional[str]):
+    def global_variable(self, name: str, file: Optional[str],
+                        any_unit: bool = False):
         return None     # BTF describes no variables we could place
 
     def return_type(self) -> C.CType:
@@ -221,7 +224,8 @@ class TypesScope:
     def variables(self) -> List[TargetVariable]:
         return []
 
-    def global_variable(self, name: str, file: Optional[str]):
+    def global_variable(self, name: str, file: Optional[str],
+                        any_unit: bool = False):
         return None
 
     def find_struct(self, kind: str, name: str) -> Optional[C.CType]:
@@ -230,11 +234,14 @@ class TypesScope:
 
 class MarkScope:
     """An SDT mark's arguments, $arg1..$argN, typed by the size and sign
-    its note gives; a malformed one is refused when it is used."""
+    its note gives; a malformed one is refused when it is used.  With the
+    program's DWARF, also the variables in scope at the mark (``code``:
+    the function it is in) and the program's globals."""
     space = "user"
 
-    def __init__(self, mark: SdtNote):
+    def __init__(self, mark: SdtNote, code: Optional[DwarfScope]):
         self.mark = mark
+        self.code = code
 
     @property
     def function_name(self) -> str:
@@ -261,11 +268,23 @@ class MarkScope:
                                   f"read: {exc}") from None
         return locate
 
+    @property
+    def debug(self):
+        """The program's DWARF, if it has some."""
+        return self.code.debug if self.code is not None else None
+
+    def code_variables(self) -> List[TargetVariable]:
+        """The parameters and locals of the code at the mark."""
+        return self.code.variables() if self.code is not None else []
+
     def availability(self, variable: TargetVariable) -> Optional[str]:
         return None
 
-    def global_variable(self, name: str, file: Optional[str]):
-        return None
+    def global_variable(self, name: str, file: Optional[str],
+                        any_unit: bool = False):
+        if self.code is None:
+            return None
+        return self.code.global_variable(name, file, any_unit)
 
     def return_type(self) -> C.CType:
         return C.Void()
@@ -278,7 +297,8 @@ def scope_of(resolved: ResolvedSite, relocate: Callable[[int], str]):
     """The variables at a resolved site, whichever format described it;
     ``relocate`` gives the C of an address in its DWARF file."""
     if resolved.mark is not None:
-        return MarkScope(resolved.mark)
+        return MarkScope(resolved.mark, DwarfScope(resolved, relocate)
+                         if resolved.function is not None else None)
     if resolved.tracepoint:
         return TracepointScope(resolved.prototype, resolved.btf,
                                resolved.types)

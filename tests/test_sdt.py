@@ -266,18 +266,36 @@ def test_arguments_translate_to_user_reads(kver, fixture):
 @pytest.mark.parametrize("body, message", [
     ("print($arg4)", "'$arg4': mark shop:order has 3 arguments"),
     ("print($arg0)", "'$arg0': mark shop:order has 3 arguments"),
-    ("print($total)", "'$total': a mark has no variables but its arguments "
-                      "(3 arguments at mark shop:order)"),
-    ("print($$locals)", "'$$locals' at a mark: only $$parms, $$vars, "
-                        "$$name, $$provider are available there"),
+    ("print($nosuch)", "unknown target variable '$nosuch' in mark "
+                       "shop:order"),
+    ("print($$return)", "'$$return' at a mark: only $$parms, $$vars, "
+                        "$$locals, $$name, $$provider are available there"),
+    ('print(@var("stock_left@uprobe_target.c"))',
+     "no global variable 'stock_left' in uprobe_target.c at "
+     'process("{b}").mark("order")'),
 ])
 def test_errors_at_a_mark_are_located(kver, fixture, body, message):
     with pytest.raises(StpcError) as caught:
         _program(kver, f'probe process("{fixture}").mark("order") '
                        f'{{ {body} }}')
     errors = getattr(caught.value, "errors", [caught.value])
-    assert errors[0].message == message
+    assert errors[0].message == message.format(b=fixture)
     assert errors[0].span is not None and errors[0].span.line == 1
+
+
+def test_a_mark_shows_the_locals_in_scope_as_systemtap(kver, fixture):
+    """$$locals at a mark: the locals of the function the mark is in, at
+    its address, innermost scope first; the format is stap -p3's for the
+    fixture built by gcc 12 -g -O2 (main's i is optimized out there)."""
+    c_source = _c_source(kver, f'''
+        probe process("{fixture}").mark("order") {{ println($$locals) }}
+        probe process("{fixture}").mark("done") {{
+            printf("%d %d\\n", $grand, $orders[1]->quantity)
+        }}''')
+    assert '"total=%#llx orders=[...] grand=%#llx i=\\077 traced=%#llx"' \
+        in c_source
+    # main's frame at the mark: its CFA from .eh_frame (rsp + 128)
+    assert "((u64)c->regs->sp) + 128LL) + -112LL) + " in c_source
 
 
 @pytest.mark.parametrize("point, message", [

@@ -21,12 +21,14 @@ from stpc.loader import probed
 from stpc.loader.kmod import LoaderError
 
 SOURCE = Path(__file__).resolve().parent / "uprobe_target.c"
+# the fixture's second compilation unit: globals of another unit
+STOCK = SOURCE.with_name("uprobe_stock.c")
 
 
 def _build(directory: Path, *flags: str) -> Path:
     binary = directory / "uprobe_target"
     subprocess.run(["gcc", "-g", "-O2", *flags, "-o", str(binary),
-                    str(SOURCE)], check=True)
+                    str(SOURCE), str(STOCK)], check=True)
     return binary
 
 
@@ -151,6 +153,34 @@ def test_the_programs_globals_are_read_at_the_load_bias(kver, binary):
     assert c_source.count("instruction_pointer(c->regs) - ") == 3
 
 
+def _at_load_bias(binary: Path, name: str, probe_address: int) -> str:
+    """The C of global ``name``'s address in the probed task."""
+    return (f"((u64){_nm_address(binary, name):#x}ULL + ((u64)"
+            f"instruction_pointer(c->regs) - {probe_address:#x}ULL))")
+
+
+def test_var_finds_a_global_of_another_unit(kver, binary):
+    """@var("name@file") and @var("name", "PATH") look in every unit of
+    the program, at a function and at a mark (whose function's DWARF
+    gives $name of its own unit)."""
+    c_source = Compilation(f'''
+        probe process("{binary}").function("count_up") {{
+            printf("%d %d\\n", @var("stock_left@uprobe_stock.c"),
+                   @var("stock_left", "{binary}"))
+        }}
+        probe process("{binary}").mark("done") {{
+            printf("%d %d\\n", @var("stock_left"), $shop_done_semaphore)
+        }}''', "t.stp", CompileOptions(kernel_release=kver)).c_source()
+    done, = _program(kver, f'probe process("{binary}").mark("done") '
+                           '{ }').sites
+    entry = _nm_address(binary, "count_up")
+    assert c_source.count(_at_load_bias(binary, "stock_left", entry)) == 2
+    assert _at_load_bias(binary, "stock_left", done.user.address) \
+        in c_source
+    assert _at_load_bias(binary, "shop_done_semaphore",
+                         done.user.address) in c_source
+
+
 def test_a_return_reads_parameters_at_entry(kver, binary):
     """@entry($label) and $o->id (SystemTap's implicit @entry) are read
     by the uretprobe's entry handler into the values the return handler
@@ -207,6 +237,15 @@ def test_a_return_keeps_at_most_4096_bytes_of_entry_values(kver, binary):
      '{{ print(@var("shop_order_semaphore@other.c")) }}',
      "no global variable 'shop_order_semaphore' in other.c at "
      f'process("{{b}}").function("count_up@{SOURCE}:{_line("count_up")}")'),
+    # as SystemTap: $name is a global of the probed function's unit only
+    ('probe process("{b}").function("count_up") {{ print($stock_left) }}',
+     "unknown target variable '$stock_left' in count_up"),
+    ('probe process("{b}").function("count_up") '
+     '{{ print(@var("stock_left", "/bin/true")) }}',
+     "@var's module must be the probed program {b}"),
+    ('probe process("{b}").function("count_up") '
+     '{{ print(@var("stock_left", 1)) }}',
+     "@var's module is a string: the program's path"),
 ])
 def test_errors_are_located(kver, binary, script, message):
     with pytest.raises(StpcError) as caught:
@@ -231,6 +270,14 @@ def test_without_dwarf_functions_come_from_the_symbol_table(kver, binary,
                        '{ print($limit) }')
     assert caught.value.message == (f"'$limit': {stripped} has no DWARF: "
                                     "target variables cannot be read")
+    # a mark then has only its arguments
+    with pytest.raises(StpcError) as caught:
+        _program(kver, f'probe process("{stripped}").mark("order") '
+                       '{ print($total) }')
+    errors = getattr(caught.value, "errors", [caught.value])
+    assert errors[0].message == ("'$total': a mark has no variables but "
+                                 "its arguments (3 arguments at mark "
+                                 "shop:order)")
 
 
 def test_list_and_list_with_variables(kver, binary):

@@ -1806,6 +1806,12 @@ def syscall_tapset_cases(kver: str) -> List[VmCase]:
 UPROBE_DIR = WORK / "uprobes"
 UPROBE_TARGET = UPROBE_DIR / "uprobe_target"
 UPROBE_SOURCE = ROOT / "tests" / "uprobe_target.c"
+# its second compilation unit: globals of another unit than main's
+UPROBE_STOCK = ROOT / "tests" / "uprobe_stock.c"
+# every case builds the one program the same way: a module is built for
+# its build-id
+UPROBE_BUILD = ["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
+                str(UPROBE_SOURCE), str(UPROBE_STOCK)]
 _GUEST_OWNED = ("cp {dir}/uprobe_target /tmp/uprobe_target && "
                 "mount -t tmpfs uprobes {dir} && "
                 "cp /tmp/uprobe_target {dir}/ && ( {run} ); rc=$?; "
@@ -1916,6 +1922,38 @@ _MARK_ARGS_OUT = "".join(
     re.escape(f'process("{UPROBE_TARGET}").provider("shop").mark("done") '
               "traced=3 grand=65\n") + \
     re.escape("semaphores order=1 done=1\norder semaphore at entry 1\n")
+# the program's globals where SystemTap reads them: @var of another
+# compilation unit's (uprobe_stock.c, whose constructor took 8 off
+# stock_left), by file and by program; $name and @var at a mark, from
+# the DWARF of the function the mark is in; and the locals in scope at a
+# mark and at a statement, innermost scope first (SystemTap's order)
+_UPROBE_GLOBALS = """
+probe process("@BIN@").mark("order") { println($$locals) }
+probe process("@BIN@").mark("done") {
+	printf("done semaphore=%d stock=%d %s\\n", $shop_done_semaphore,
+	       @var("stock_left@uprobe_stock.c"), user_string(@var("stock_name")))
+	println($$locals)
+}
+probe process("@BIN@").function("count_up") {
+	printf("count_up stock=%d %s\\n", @var("stock_left", "@BIN@"),
+	       user_string(@var("stock_name@uprobe_stock.c", "@BIN@")))
+}
+probe process("@BIN@").statement("count_up@*:@LOOP@") {
+	printf("%s | %s\\n", $$locals, $$vars)
+}
+"""
+_UPROBE_GLOBALS_OUT = """\
+total=0x11 orders=[...] grand=0x11 i=? traced=0x1
+total=0x26 orders=[...] grand=0x37 i=? traced=0x2
+total=0xa orders=[...] grand=0x41 i=? traced=0x3
+done semaphore=1 stock=92 widgets
+orders=[...] grand=0x41 i=? traced=0x3
+count_up stock=92 widgets
+i=0x0 sum=0x0 | limit=0x4 i=0x0 sum=0x0
+i=0x1 sum=0x0 | limit=0x4 i=0x1 sum=0x0
+i=0x2 sum=0x1 | limit=0x4 i=0x2 sum=0x1
+i=0x3 sum=0x3 | limit=0x4 i=0x3 sum=0x3
+"""
 _MARK_UNARMED = """
 probe process("@BIN@").mark("done") { printf("traced=%d grand=%d\\n", $arg1, $arg2) }
 """
@@ -1926,8 +1964,7 @@ def _uprobe_case(case_id: str, kver: str, script: str, command: str,
     script = script.replace("@BIN@", str(UPROBE_TARGET)).replace(
         "@LOOP@", str(_UPROBE_LOOP_LINE))
     case = _inline(case_id, kver, script, ["-c", command], **expect)
-    case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
-                             str(UPROBE_SOURCE)])
+    case.prebuild.insert(0, UPROBE_BUILD)
     case.shell = _GUEST_OWNED.format(dir=UPROBE_DIR,
                                      run=before + case.shell)
     return case
@@ -1943,8 +1980,7 @@ def _uprobe_ko_case(case_id: str, kver: str, script: str, command: str,
     expect.setdefault("stderr", "")
     return VmCase(
         id=case_id, cwd=WORK,
-        prebuild=[["gcc", "-g", "-O2", "-o", str(UPROBE_TARGET),
-                   str(UPROBE_SOURCE)],
+        prebuild=[UPROBE_BUILD,
                   ["stpc", "-e", script, "--emit-ko", "-m", module,
                    "-r", kver]],
         shell=_GUEST_OWNED.format(dir=UPROBE_DIR, run=shlex.join(
@@ -1993,6 +2029,8 @@ def uprobe_cases(kver: str) -> List[VmCase]:
                      target, stdout=None, stdout_pattern=_MARK_ARGS_OUT),
         _uprobe_case("uprobes/mark-semaphore-unarmed", kver, _MARK_UNARMED,
                      target, stdout="traced=0 grand=65\n"),
+        _uprobe_case("uprobes/globals-other-unit-mark-locals", kver,
+                     _UPROBE_GLOBALS, target, stdout=_UPROBE_GLOBALS_OUT),
         _python_mark_case(kver),
         _uprobe_ko_case("uprobes/return-entry-values", kver, _UPROBE_ENTRY,
                         target, stdout=_UPROBE_ENTRY_OUT),
@@ -2132,8 +2170,7 @@ def library_cases(kver: str) -> List[VmCase]:
                          f"ls / > /dev/null; {target}",
                          stdout="started\nmalloc called 3 times in "
                                 "uprobe_target\n")
-    case.prebuild.insert(0, ["gcc", "-g", "-O2", "-o", target,
-                             str(UPROBE_SOURCE)])
+    case.prebuild.insert(0, UPROBE_BUILD)
     # the program too is a guest-owned copy: its inode, compared with the
     # running task's executable, is a new one at each lookup on 9p
     case.shell = _LIBC_GUEST_OWNED.format(run=_bound_copy(
@@ -2246,7 +2283,7 @@ def _other_file_case(kver: str, case_id: str, module: str,
     run = shlex.join([*loader, f"{module}.ko", "--run", "-c", target])
     return VmCase(
         id=case_id, cwd=WORK,
-        prebuild=[["gcc", "-g", "-O2", "-o", target, str(UPROBE_SOURCE)],
+        prebuild=[UPROBE_BUILD,
                   ["stpc", "-e", script, "--emit-ko", "-m", module,
                    "-r", kver]],
         shell=_GUEST_OWNED.format(
