@@ -239,6 +239,7 @@ int main(void)
 	 * library loaded */
 	syscall(SYS_arch_prctl, ARCH_GET_FS, fs_base);
 	syscall(SYS_arch_prctl, 0x9999, 0);
+	syscall(SYS__sysctl, fs_found);
 	syscall(SYS_iopl, 0);
 	syscall(SYS_iopl, 4);
 	syscall(SYS_set_thread_area, tls);

@@ -82,6 +82,7 @@ STAP_ENTRY = {
     "restart_syscall": "",
     "rt_tgsigqueueinfo": "sig sig_str tgid tid uinfo_str uinfo_uaddr",
     "arch_prctl": "addr code code_str",
+    "sysctl": "args",
     "iopl": "level",
     "set_thread_area": "u_info_str u_info_uaddr",
     "get_thread_area": "u_info_str u_info_uaddr",

@@ -3059,6 +3059,10 @@ probe begin {{
 		_arch_ptrace_prctl_str(0))
 	println(_stp_arch_prctl_func_str(0x100001002), " ",
 		_stp_arch_prctl_func_str(-1), " ", _struct_user_desc_u(0))
+	println(_wait_status_str(0x300), ", ", _wait_status_str(0x10009), ", ",
+		_wait_status_str(0x8b), ", ", _wait_status_str(0x1137f), ", ",
+		_wait_status_str(0x3057f), ", ", _wait_status_str(0xffff), ", ",
+		_wait_status_str(-1))
 	println(ctime(-2147483648), ", ", ctime(2147483647), ", ", ctime(-1))
 	try {{
 		println(ctime(2147483648))
@@ -3110,6 +3114,7 @@ SWAP_FLAG_PREFER|0 0x0 0x80000 1 (TIME_INS) 7 (7) NULL
 KEXEC_ARCH_DEFAULT LINUX_REBOOT_CMD_CAD_OFF 0x1 0xffffffffffffffff 0x3 0x0 0x4 PERF_FLAG_FD_CLOEXEC|0x10
 0x123456|0x3 0x9 NULL 0xffffffffffffffff 0x100 NT_METAG_TLS NULL 0x0
 ARCH_SET_FS -1 NULL
+WEXITSTATUS=3, WTERMSIG=SIGKILL | 0x10000, WCOREDUMP, WSTOPSIG=SIGSTOP | 0x10000, WSTOPSIG=SIGTRAP | PTRACE_EVENT_CLONE << 8, WIFCONTINUED, ?=0xffffffffffffffff
 Fri Dec 13 20:45:52 1901, Tue Jan 19 03:14:07 2038, Wed Dec 31 23:59:59 1969
 Time too far in the future to be converted
 init_module(0x20000340, 16, "a=1")
@@ -3254,6 +3259,8 @@ arch_prctl(ARCH_GET_FS, 536883200)
 arch_prctl = 0
 arch_prctl(39321, 0)
 arch_prctl = -22 (EINVAL)
+sysctl(0x200006c0)
+sysctl = -38 (ENOSYS)
 iopl(0)
 iopl = 0
 iopl(4)
