@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <utime.h>
@@ -120,6 +121,7 @@ int main(void)
 	struct user_desc *tls = (struct user_desc *)(m + 0x3100);
 	pid_t pid = getpid();
 	long fanotify;
+	pid_t child;
 
 	times->modtime = 951782400;	/* 2000-02-29 */
 	regset->iov_base = m + 0xe00;
@@ -248,6 +250,12 @@ int main(void)
 	syscall(SYS_get_thread_area, UNMAPPED);
 	syscall(SYS_uselib, missing);
 	syscall(SYS_lookup_dcookie, 0x1234, fs_found, 16);
+	/* wait4's status: a child's that exits 3, then none left */
+	child = fork();
+	if (child == 0)
+		_exit(3);
+	syscall(SYS_wait4, child, status, 0, NULL);
+	syscall(SYS_wait4, -1, status, WNOHANG, NULL);
 	syscall(SYS_exit, 0);
 	return 1;
 }

@@ -3023,8 +3023,9 @@ def syscall_mq_aio_cases(kver: str) -> List[VmCase]:
 
 def _syscalls_admin_script() -> str:
     """The helpers' edge cases at begin, then each call of the workload's
-    (tests/syscall_workload5.c) as name(argstr) and name = retstr; the
-    workload's process id prints as PID where it leads an argstr."""
+    (tests/syscall_workload5.c) as name(argstr) and name = retstr, and
+    wait4's return with its status_str; the workload's process id prints
+    as PID where it leads an argstr."""
     from test_tapset_syscalls_admin import STAP_ENTRY
     entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
     returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
@@ -3078,6 +3079,11 @@ probe {entries} {{
 probe {returns} {{
 	if (on && pid() == target())
 		printf("%s = %s\\n", name, retstr)
+}}
+probe syscall.wait4.return {{
+	if (on && pid() == target())
+		printf("wait4 = %s %s\\n", retval > 0 ? "a pid" : retstr,
+		       status_str)
 }}
 """
 
@@ -3277,6 +3283,8 @@ uselib("/stpc-no-such-file")
 uselib = -2 (ENOENT)
 lookup_dcookie(0x1234, 0x200006c0, 0x10)
 lookup_dcookie = -38 (ENOSYS)
+wait4 = a pid WEXITSTATUS=3
+wait4 = -10 (ECHILD) N/A
 """
 
 
