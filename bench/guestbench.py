@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -72,6 +73,21 @@ def rotated(items: list, round_number: int) -> list:
     right after the same other one."""
     shift = round_number % len(items)
     return items[shift:] + items[:shift]
+
+
+def round_lines(found: list, rounds: int,
+                round_command: Callable[[str], str]) -> list[str]:
+    """The shell lines of ROUNDS rounds of the variants FOUND, rotated:
+    each variant's run with {round} as round_command(TAG), where TAG
+    (res/KEY.R) names its .out and .err, and .rc if it fails."""
+    lines = []
+    for r in range(rounds):
+        for variant in rotated(found, r):
+            tag = f"res/{variant.key}.{r}"
+            run = variant.run.format(round=round_command(tag))
+            lines.append(f"{{ {run}; }} > {tag}.out 2> {tag}.err "
+                         f"|| echo $? > {tag}.rc")
+    return lines
 
 
 def run_guest(bench: str, work: Path, lines: list[str], kver: str,

@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, rounds_of_calls, run_guest, run_host,
+                        round_lines, rounds_of_calls, run_guest, run_host,
                         scratch_dir)
 from stap_oracle import ensure_runtime  # tests/, which guestbench puts on
                                         # sys.path
@@ -262,13 +262,9 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
              f"echo {calls} > /proc/stpc_bench",
              "IP=$(awk '$3 == \"stpc_bench_hit\" { print $1 }' "
              "/proc/kallsyms)"]
-    for r in range(rounds):
-        for variant in rotated(found, r):
-            tag = f"res/{variant.key}.{r}"
-            # bpftrace -c wants a path: `sh` is both /bin/sh and /usr/bin/sh
-            run = variant.run.format(round=f"/bin/sh round.sh {tag}.ns")
-            lines.append(f"{{ {run}; }} > {tag}.out 2> {tag}.err "
-                         f"|| echo $? > {tag}.rc")
+    # bpftrace -c wants a path: `sh` is both /bin/sh and /usr/bin/sh
+    lines += round_lines(found, rounds,
+                         lambda tag: f"/bin/sh round.sh {tag}.ns")
     lines.append(f"rmmod {TARGET}")
     return lines
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Optional
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, rounds_of_calls, run_guest, run_host,
+                        round_lines, rounds_of_calls, run_guest, run_host,
                         scratch_dir)
 from overhead import (Variant, baseline_stpc, exit_status, print_tables,
                       read_results)
@@ -100,14 +100,9 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
     # untimed: TCG translates the loop's code on its first run
     lines = [f"cd {q(str(work))}", "mkdir -p res",
              f"./syscall_loop {calls} res/warm.ns"]
-    for r in range(rounds):
-        for variant in rotated(found, r):
-            tag = f"res/{variant.key}.{r}"
-            run = variant.run.format(
-                round=f"{work / 'syscall_loop'} {calls} {work / tag}.ns")
-            lines.append(f"{{ {run}; }} > {tag}.out 2> {tag}.err "
-                         f"|| echo $? > {tag}.rc")
-    return lines
+    return lines + round_lines(
+        found, rounds,
+        lambda tag: f"{work / 'syscall_loop'} {calls} {work / tag}.ns")
 
 
 def main() -> int:

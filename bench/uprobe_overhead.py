@@ -40,9 +40,9 @@ from typing import Optional
 from elftools.elf.elffile import ELFFile
 
 from guestbench import (ROOT, argument_parser, check_prerequisites,
-                        rotated, rounds_of_calls, run_guest, run_host,
+                        round_lines, rounds_of_calls, run_guest, run_host,
                         scratch_dir)
-from overhead import (Rounds, Variant, _bpf_count_hits, _last_int,
+from overhead import (Rounds, Variant, _bare, _bpf_count_hits, _last_int,
                       exit_status, print_tables, read_results)
 from stap_oracle import ensure_runtime  # tests/, on sys.path by guestbench
 from stpc.compiler.features import feature_defines
@@ -81,17 +81,11 @@ def _args_hits(out: str, calls: int) -> Optional[int]:
     return sum(row[1] for row in rows)
 
 
-def _bare(params: str) -> str:
-    """Loads the bare uprobe module, runs the program, prints its hits."""
-    return (f"insmod {BARE}.ko {params} && {{{{ {{round}}; "
-            f"cat /sys/module/{BARE}/parameters/hits; rmmod {BARE}; }}}}")
-
-
 # (variant, tool it needs beyond stpc, label, guest shell, hits' reader)
 VARIANTS = [
     ("none", "", "no probe", "{round}", lambda out, calls: calls),
     ("bare", "", "bare uprobe (empty handler)",
-     _bare("path=$PROG offset=$OFFSET"), _last_int),
+     _bare(BARE, "path=$PROG offset=$OFFSET"), _last_int),
     ("stpc_count", "", "stpc `n++`",
      "stpc stpc_count.ko --run -c '{round}'", _last_int),
     ("stpc_args", "", "stpc `$kind`, `$value` + `<<<` into an array",
@@ -197,13 +191,9 @@ def guest_script(work: Path, found: list[Variant], rounds: int,
              f"OFFSET={function_offset(program)}",
              # untimed: TCG translates the loop's code on its first run
              f"{q(str(program))} {calls} > /dev/null"]
-    for r in range(rounds):
-        for variant in rotated(found, r):
-            tag = f"res/{variant.key}.{r}"
-            # bpftrace -c wants a path: `sh` is both /bin/sh and /usr/bin/sh
-            run = variant.run.format(round=f"/bin/sh round.sh {tag}.ns")
-            lines.append(f"{{ {run}; }} > {tag}.out 2> {tag}.err "
-                         f"|| echo $? > {tag}.rc")
+    # bpftrace -c wants a path: `sh` is both /bin/sh and /usr/bin/sh
+    lines += round_lines(found, rounds,
+                         lambda tag: f"/bin/sh round.sh {tag}.ns")
     # results leave the tmpfs before it goes: only the program is on it
     lines.append(f"umount {q(str(prog))}")
     return lines

@@ -141,6 +141,22 @@ def expected_variables() -> Dict[str, Set[str]]:
     return expected
 
 
+def stap_alias_variables(entries: Dict[str, str], no_return=(),
+                         return_extra=None) -> Dict[str, Set[str]]:
+    """What stap 4.8 gives the aliases of ``entries`` (a call's variables
+    beyond name and argstr, space-separated): a .return gives name,
+    retval and retstr, and ``return_extra``'s names for its call; the
+    calls in ``no_return`` have no .return."""
+    expected = {}
+    for syscall, names in entries.items():
+        expected[f"syscall.{syscall}"] = set(names.split()) | \
+            {"name", "argstr"}
+        if syscall not in no_return:
+            expected[f"syscall.{syscall}.return"] = RETURN_VARIABLES | \
+                (return_extra or {}).get(syscall, set())
+    return expected
+
+
 #: the tapset files this module checks (test_tapset_syscalls_more.py
 #: checks the other syscall files)
 FILES = ("syscalls.stp", "syscall_any.stp")

@@ -7,12 +7,11 @@ them all under tests/syscall_workload5.c)."""
 
 from __future__ import annotations
 
-from typing import Dict, Set
-
 import pytest
 
 from test_tapset_syscalls import KVER, KVER_612, assert_aliases_compile, \
-    assert_stap_gives_the_same_variables, syscall_aliases
+    assert_stap_gives_the_same_variables, stap_alias_variables, \
+    syscall_aliases
 from test_tapset_syscalls_ipc import FILES as IPC_FILES
 from test_tapset_syscalls_more import FILES as MORE_FILES
 from test_tapset_syscalls_mq import FILES as MQ_FILES
@@ -93,21 +92,12 @@ STAP_ENTRY = {
 
 #: the values stap's ptrace.return reads after PTRACE_GETEVENTMSG and
 #: PTRACE_ARCH_PRCTL
-PTRACE_RETURN = "arch_prctl_addr geteventmsg_data"
-
-
-def expected_variables() -> Dict[str, Set[str]]:
-    expected = {}
-    for syscall, names in STAP_ENTRY.items():
-        expected[f"syscall.{syscall}"] = set(names.split()) | \
-            {"name", "argstr"}
-        expected[f"syscall.{syscall}.return"] = {"name", "retval", "retstr"}
-    expected["syscall.ptrace.return"] |= set(PTRACE_RETURN.split())
-    return expected
+RETURN_EXTRA = {"ptrace": {"arch_prctl_addr", "geteventmsg_data"}}
 
 
 def test_variables_are_stap_names():
-    assert syscall_aliases(FILES) == expected_variables()
+    assert syscall_aliases(FILES) == stap_alias_variables(
+        STAP_ENTRY, return_extra=RETURN_EXTRA)
 
 
 def test_no_alias_is_defined_twice():

@@ -8,12 +8,11 @@ them all under tests/syscall_workload2.c)."""
 
 from __future__ import annotations
 
-from typing import Dict, Set
-
 import pytest
 
 from test_tapset_syscalls import KVER, KVER_612, assert_aliases_compile, \
-    assert_stap_gives_the_same_variables, syscall_aliases
+    assert_stap_gives_the_same_variables, stap_alias_variables, \
+    syscall_aliases
 
 FILES = ("syscalls_ids.stp", "syscalls_files.stp", "syscalls_more.stp")
 
@@ -179,20 +178,9 @@ NO_RETURN = {"exit"}
 RETURN_EXTRA = {"epoll_create": {"flags"}, "signalfd": {"flags"}}
 
 
-def expected_variables() -> Dict[str, Set[str]]:
-    expected = {}
-    for syscall, names in STAP_ENTRY.items():
-        expected[f"syscall.{syscall}"] = set(names.split()) | \
-            {"name", "argstr"}
-        if syscall not in NO_RETURN:
-            expected[f"syscall.{syscall}.return"] = \
-                {"name", "retval", "retstr"} | \
-                RETURN_EXTRA.get(syscall, set())
-    return expected
-
-
 def test_variables_are_stap_names():
-    assert syscall_aliases(FILES) == expected_variables()
+    assert syscall_aliases(FILES) == stap_alias_variables(
+        STAP_ENTRY, NO_RETURN, RETURN_EXTRA)
 
 
 def test_no_alias_is_defined_twice():

@@ -2739,12 +2739,29 @@ def syscall_more_cases(kver: str) -> List[VmCase]:
                           stdout=_SYSCALL_MORE_HELPERS_OUT)]
 
 
+def _each_call_printed(calls, argstr: str = "argstr") -> str:
+    """Probes that print each of @calls the -c command makes once it has
+    called umask(), as name(@argstr) and name = retstr; the script
+    declares `global on`."""
+    entries = ", ".join(f"syscall.{name}" for name in calls)
+    returns = ", ".join(f"syscall.{name}.return" for name in calls)
+    return f"""\
+probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
+probe {entries} {{
+	if (on && pid() == target())
+		printf("%s(%s)\\n", name, {argstr})
+}}
+probe {returns} {{
+	if (on && pid() == target())
+		printf("%s = %s\\n", name, retstr)
+}}
+"""
+
+
 def _syscalls_ipc_script() -> str:
     """The helpers' edge cases at begin, then each call of the workload's
     (tests/syscall_workload3.c) as name(argstr) and name = retstr."""
     from test_tapset_syscalls_ipc import STAP_ENTRY
-    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
-    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
     return f"""
 global on
 probe begin {{
@@ -2760,16 +2777,7 @@ probe begin {{
 		_semctl_cmd(20), " ", _semctl_cmd(0x113))
 	println(_struct_itimerspec_u(0))
 }}
-probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
-probe {entries} {{
-	if (on && pid() == target())
-		printf("%s(%s)\\n", name, argstr)
-}}
-probe {returns} {{
-	if (on && pid() == target())
-		printf("%s = %s\\n", name, retstr)
-}}
-"""
+""" + _each_call_printed(STAP_ENTRY)
 
 
 _SYSCALLS_IPC_OUT = """\
@@ -2891,8 +2899,6 @@ def _syscalls_mq_aio_script() -> str:
     take its lock on each (under single-threaded TCG a reader on the
     other vCPU then waits a whole time slice and its probe is skipped)."""
     from test_tapset_syscalls_mq import STAP_ENTRY
-    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
-    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
     return f"""
 global on
 {_LEADING_AS}probe begin {{
@@ -2906,16 +2912,7 @@ global on
 		" ", _preadv2_flags_str(3), " ", _preadv2_flags_str(0))
 	println(_struct_sched_attr_u(0), " ", _struct_sched_attr_u(1))
 }}
-probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
-probe {entries} {{
-	if (on && pid() == target())
-		printf("%s(%s)\\n", name, leading_as(argstr, target(), "PID"))
-}}
-probe {returns} {{
-	if (on && pid() == target())
-		printf("%s = %s\\n", name, retstr)
-}}
-"""
+""" + _each_call_printed(STAP_ENTRY, 'leading_as(argstr, target(), "PID")')
 
 
 def _sched_attr_str(size: int, nice: int) -> str:
@@ -3027,8 +3024,6 @@ def _syscalls_admin_script() -> str:
     wait4's return with its status_str; the workload's process id prints
     as PID where it leads an argstr."""
     from test_tapset_syscalls_admin import STAP_ENTRY
-    entries = ", ".join(f"syscall.{name}" for name in STAP_ENTRY)
-    returns = ", ".join(f"syscall.{name}.return" for name in STAP_ENTRY)
     return f"""
 global on
 {_LEADING_AS}
@@ -3071,21 +3066,12 @@ probe begin {{
 		println(message)
 	}}
 }}
-probe kernel.function("__x64_sys_umask") {{ if (pid() == target()) on = 1 }}
-probe {entries} {{
-	if (on && pid() == target())
-		printf("%s(%s)\\n", name, leading_as(argstr, target(), "PID"))
-}}
-probe {returns} {{
-	if (on && pid() == target())
-		printf("%s = %s\\n", name, retstr)
-}}
 probe syscall.wait4.return {{
 	if (on && pid() == target())
 		printf("wait4 = %s %s\\n", retval > 0 ? "a pid" : retstr,
 		       status_str)
 }}
-"""
+""" + _each_call_printed(STAP_ENTRY, 'leading_as(argstr, target(), "PID")')
 
 
 #: the fields of a zeroed struct timex, as _struct_timex_u prints them
