@@ -237,8 +237,9 @@ int main(void)
 	syscall(SYS_restart_syscall);
 	syscall(SYS_rt_tgsigqueueinfo, pid, pid, 0, info);
 	/* x86-64's own: only this process's FS base read, its I/O privilege
-	 * kept at 0, no TLS slot set or read (1 is none of the three), no
-	 * library loaded */
+	 * kept at 0; the TLS-slot calls, uselib and _sysctl are
+	 * sys_ni_syscall for a 64-bit task (TLS entry 1 would be none of the
+	 * three anyway) */
 	syscall(SYS_arch_prctl, ARCH_GET_FS, fs_base);
 	syscall(SYS_arch_prctl, 0x9999, 0);
 	syscall(SYS__sysctl, fs_found);
