@@ -3088,15 +3088,6 @@ _USER_DESC = "{entry_number=1, base_addr=4096, limit=1048575, " \
     "seg_not_present=0, useable=1, lm=0}"
 
 
-def _lookup_dcookie_return(kver: str) -> str:
-    """lookup_dcookie's retstr for a cookie nobody made: EINVAL on 6.1,
-    where no profiler holds the dcookies; ENOSYS on 6.12, which has
-    none."""
-    if kver.startswith("6.1."):
-        return "lookup_dcookie = -22 (EINVAL)"
-    return "lookup_dcookie = -38 (ENOSYS)"
-
-
 def _memfd_secret_return(kver: str) -> str:
     """memfd_secret's retstr for flags it does not know: ENOSYS on 6.1,
     where secretmem waits for secretmem.enable=1; EINVAL from 6.5 on, where
@@ -3279,7 +3270,7 @@ get_thread_area = -38 (ENOSYS)
 uselib("/stpc-no-such-file")
 uselib = -38 (ENOSYS)
 lookup_dcookie(0x1234, 0x200006c0, 0x10)
-""" + _lookup_dcookie_return(kver) + """
+lookup_dcookie = -38 (ENOSYS)
 wait4 = a pid WEXITSTATUS=3
 wait4 = -10 (ECHILD) N/A
 """
