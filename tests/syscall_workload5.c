@@ -13,6 +13,7 @@
  * userfaultfd's 4, fanotify's 5. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <asm/ldt.h>
 #include <asm/prctl.h>
 #include <linux/dqblk_xfs.h>
 #include <linux/elf.h>
@@ -35,12 +36,14 @@
 #include <sys/syscall.h>
 #include <sys/timex.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <utime.h>
 
 #define BASE ((char *)0x20000000)
 #define NO_PID 99999
+#define UNMAPPED ((void *)0x10)
 
 /* the kernel's struct file_handle, its bytes left empty */
 struct empty_file_handle {
@@ -114,8 +117,11 @@ int main(void)
 	struct utimbuf *times = (struct utimbuf *)(m + 0xd40);
 	char *remapped = m + 0x1000;
 	char *bound = m + 0x2000;
+	unsigned long *fs_base = (unsigned long *)(m + 0x3000);
+	struct user_desc *tls = (struct user_desc *)(m + 0x3100);
 	pid_t pid = getpid();
 	long fanotify;
+	pid_t child;
 
 	times->modtime = 951782400;	/* 2000-02-29 */
 	regset->iov_base = m + 0xe00;
@@ -128,6 +134,13 @@ int main(void)
 	when->tv_nsec = 500;
 	info->si_code = SI_QUEUE;
 	info->si_pid = 1;
+	tls->entry_number = 1;
+	tls->base_addr = 0x1000;
+	tls->limit = 0xfffff;
+	tls->seg_32bit = 1;
+	tls->contents = 2;
+	tls->limit_in_pages = 1;
+	tls->useable = 1;
 
 	leave_the_terminal();
 	syscall(SYS_mkdir, dir, 0755);
@@ -223,6 +236,27 @@ int main(void)
 		KEXEC_FILE_NO_INITRAMFS);
 	syscall(SYS_restart_syscall);
 	syscall(SYS_rt_tgsigqueueinfo, pid, pid, 0, info);
+	/* x86-64's own: only this process's FS base read, its I/O privilege
+	 * kept at 0; the TLS-slot calls, uselib and _sysctl are
+	 * sys_ni_syscall for a 64-bit task (TLS entry 1 would be none of the
+	 * three anyway) */
+	syscall(SYS_arch_prctl, ARCH_GET_FS, fs_base);
+	syscall(SYS_arch_prctl, 0x9999, 0);
+	syscall(SYS__sysctl, fs_found);
+	syscall(SYS_iopl, 0);
+	syscall(SYS_iopl, 4);
+	syscall(SYS_set_thread_area, tls);
+	syscall(SYS_set_thread_area, NULL);
+	syscall(SYS_get_thread_area, tls);
+	syscall(SYS_get_thread_area, UNMAPPED);
+	syscall(SYS_uselib, missing);
+	syscall(SYS_lookup_dcookie, 0x1234, fs_found, 16);
+	/* wait4's status: a child's that exits 3, then none left */
+	child = fork();
+	if (child == 0)
+		_exit(3);
+	syscall(SYS_wait4, child, status, 0, NULL);
+	syscall(SYS_wait4, -1, status, WNOHANG, NULL);
 	syscall(SYS_exit, 0);
 	return 1;
 }

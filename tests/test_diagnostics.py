@@ -132,12 +132,12 @@ def test_deep_scripts_compile(script, last_pass, capsys):
 def test_an_optional_point_not_supported_yet_is_dropped(capsys):
     """As an optional point that matches nothing (docs/language.md), with
     a warning: it never fires, where SystemTap's would."""
-    status, out, err = run_cli(["-p2", "-e", 'probe syscall.iopl?, '
+    status, out, err = run_cli(["-p2", "-e", 'probe syscall.rseq?, '
                                 'kernel.data("jiffies")?, begin '
                                 '{ println(1) }'], capsys)
     assert status == 0
     assert [line for line in err.splitlines() if "warning" in line] == [
-        "<input>:1:7: warning: optional probe point 'syscall.iopl' is "
+        "<input>:1:7: warning: optional probe point 'syscall.rseq' is "
         "unknown or unsupported: it never fires",
         "<input>:1:22: warning: optional probe point "
         "'kernel.data(\"jiffies\")' is unknown or unsupported: it "

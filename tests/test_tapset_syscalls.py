@@ -116,12 +116,14 @@ UNQUOTED = {
     "mkdirat": "pahtname", "rename": "oldpath newpath",
     "renameat2": "oldname_str newname_str", "unlinkat": "pathname_str",
 }
-#: the entry aliases without a .return (exit_group never returns; wait4's
-#: sets status_str, which stpc lacks)
-NO_RETURN = {"exit_group", "wait4"}
+#: the entry aliases without a .return (exit_group never returns: stap's
+#: is the never probe, which stpc lacks)
+NO_RETURN = {"exit_group"}
 RETURN_VARIABLES = {"name", "retval", "retstr"}
-#: the .return aliases that give more (pipe's: the descriptors made)
-MORE_RETURN_VARIABLES = {"pipe": {"fildes_uaddr", "pipe0", "pipe1"}}
+#: the .return aliases that give more (pipe's: the descriptors made;
+#: wait4's: the status the child left)
+MORE_RETURN_VARIABLES = {"pipe": {"fildes_uaddr", "pipe0", "pipe1"},
+                         "wait4": {"status_uaddr", "status_str"}}
 
 
 def expected_variables() -> Dict[str, Set[str]]:

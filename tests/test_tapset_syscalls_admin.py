@@ -80,6 +80,13 @@ STAP_ENTRY = {
                        "flags_str initrd_fd kernel_fd",
     "restart_syscall": "",
     "rt_tgsigqueueinfo": "sig sig_str tgid tid uinfo_str uinfo_uaddr",
+    "arch_prctl": "addr code code_str",
+    "sysctl": "args",
+    "iopl": "level",
+    "set_thread_area": "u_info_str u_info_uaddr",
+    "get_thread_area": "u_info_str u_info_uaddr",
+    "uselib": "library library_uaddr library_unquoted",
+    "lookup_dcookie": "buffer_uaddr cookie len",
 }
 
 

@@ -3057,8 +3057,9 @@ def syscall_mq_aio_cases(kver: str) -> List[VmCase]:
 
 def _syscalls_admin_script() -> str:
     """The helpers' edge cases at begin, then each call of the workload's
-    (tests/syscall_workload5.c) as name(argstr) and name = retstr; the
-    workload's process id prints as PID where it leads an argstr."""
+    (tests/syscall_workload5.c) as name(argstr) and name = retstr, and
+    wait4's return with its status_str; the workload's process id prints
+    as PID where it leads an argstr."""
     from test_tapset_syscalls_admin import STAP_ENTRY
     return f"""
 global on
@@ -3089,12 +3090,23 @@ probe begin {{
 		__ptrace_request_str(-1), " ", _ptrace_options_str(0x100), " ",
 		_stp_elf_notes_str(0x502), " ", _stp_struct_iovec_u(0), " ",
 		_arch_ptrace_prctl_str(0))
+	println(_stp_arch_prctl_func_str(0x100001002), " ",
+		_stp_arch_prctl_func_str(-1), " ", _struct_user_desc_u(0))
+	println(_wait_status_str(0x300), ", ", _wait_status_str(0x10009), ", ",
+		_wait_status_str(0x8b), ", ", _wait_status_str(0x1137f), ", ",
+		_wait_status_str(0x3057f), ", ", _wait_status_str(0xffff), ", ",
+		_wait_status_str(-1))
 	println(ctime(-2147483648), ", ", ctime(2147483647), ", ", ctime(-1))
 	try {{
 		println(ctime(2147483648))
 	}} catch (message) {{
 		println(message)
 	}}
+}}
+probe syscall.wait4.return {{
+	if (on && pid() == target())
+		printf("wait4 = %s %s\\n", retval > 0 ? "a pid" : retstr,
+		       status_str)
 }}
 """ + _each_call_printed(STAP_ENTRY, 'leading_as(argstr, target(), "PID")')
 
@@ -3103,6 +3115,14 @@ probe begin {{
 #: after its modes
 _TIMEX_ZERO = "constant=0, esterror=0, freq=0, maxerror=0, offset=0, " \
     "precision=0, status=0, tick=0, tolerance=0}"
+
+
+#: the workload's struct user_desc (TLS entry 1, which is none), as
+#: set_thread_area and get_thread_area print it; both calls are
+#: sys_ni_syscall for x86-64's 64-bit tasks
+_USER_DESC = "{entry_number=1, base_addr=4096, limit=1048575, " \
+    "seg_32bit=1, contents=2, read_exec_only=0, limit_in_pages=1, " \
+    "seg_not_present=0, useable=1, lm=0}"
 
 
 def _memfd_secret_return(kver: str) -> str:
@@ -3124,6 +3144,8 @@ FAN_CLASS_CONTENT|FAN_CLOEXEC|FAN_NONBLOCK|0x100 0xc 0x100000000 AT_SYMLINK_NOFO
 SWAP_FLAG_PREFER|0 0x0 0x80000 1 (TIME_INS) 7 (7) NULL
 KEXEC_ARCH_DEFAULT LINUX_REBOOT_CMD_CAD_OFF 0x1 0xffffffffffffffff 0x3 0x0 0x4 PERF_FLAG_FD_CLOEXEC|0x10
 0x123456|0x3 0x9 NULL 0xffffffffffffffff 0x100 NT_METAG_TLS NULL 0x0
+ARCH_SET_FS -1 NULL
+WEXITSTATUS=3, WTERMSIG=SIGKILL | 0x10000, WCOREDUMP, WSTOPSIG=SIGSTOP | 0x10000, WSTOPSIG=SIGTRAP | PTRACE_EVENT_CLONE << 8, WIFCONTINUED, ?=0xffffffffffffffff
 Fri Dec 13 20:45:52 1901, Tue Jan 19 03:14:07 2038, Wed Dec 31 23:59:59 1969
 Time too far in the future to be converted
 init_module(0x20000340, 16, "a=1")
@@ -3264,6 +3286,30 @@ restart_syscall()
 restart_syscall = -4 (EINTR)
 rt_tgsigqueueinfo(PID, PID, SIG_0, {si_signo=SIG_0, si_code=SI_QUEUE, si_pid=1, si_uid=0})
 rt_tgsigqueueinfo = 0
+arch_prctl(ARCH_GET_FS, 536883200)
+arch_prctl = 0
+arch_prctl(39321, 0)
+arch_prctl = -22 (EINVAL)
+sysctl(0x200006c0)
+sysctl = -38 (ENOSYS)
+iopl(0)
+iopl = 0
+iopl(4)
+iopl = -22 (EINVAL)
+set_thread_area(""" + _USER_DESC + """)
+set_thread_area = -38 (ENOSYS)
+set_thread_area(NULL)
+set_thread_area = -38 (ENOSYS)
+get_thread_area(""" + _USER_DESC + """)
+get_thread_area = -38 (ENOSYS)
+get_thread_area(0x10)
+get_thread_area = -38 (ENOSYS)
+uselib("/stpc-no-such-file")
+uselib = -38 (ENOSYS)
+lookup_dcookie(0x1234, 0x200006c0, 0x10)
+lookup_dcookie = -38 (ENOSYS)
+wait4 = a pid WEXITSTATUS=3
+wait4 = -10 (ECHILD) N/A
 """
 
 
