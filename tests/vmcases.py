@@ -1492,6 +1492,8 @@ probe syscall.*.return {
 		ret = retval > 0 ? "an address" : retstr
 	else if (name == "clone" || name == "fork" || name == "vfork")
 		ret = retval > 0 ? "a pid" : retstr
+	else if (name == "wait4")
+		ret = retval >= 0 ? "a pid or 0" : retstr
 	else
 		ret = retstr
 	printf("%s = %s\\n", name, ret)
@@ -1642,6 +1644,7 @@ kill = 0
 sched_yield()
 sched_yield = 0
 wait4(-1, 0x0, WNOHANG, 0x0)
+wait4 = a pid or 0
 execve("/bin/true", ["true", "x y"], ["A=1"])
 execve = 0
 exit_group(0)
