@@ -179,6 +179,19 @@ def syscall_aliases(files=FILES) -> Dict[str, Set[str]]:
     return found
 
 
+def test_no_alias_is_defined_in_two_files():
+    """Each syscall tapset file adds calls of its own: an alias defined
+    in two files would fire twice."""
+    files_of: Dict[str, Set[str]] = {}
+    for file in tapsets.load_library((), ENV).files:
+        for alias in file.aliases:
+            if str(alias.name).startswith(("syscall.", "syscall_any")):
+                files_of.setdefault(str(alias.name), set()).add(
+                    Path(file.file).name)
+    assert {name: files for name, files in files_of.items()
+            if len(files) > 1} == {}
+
+
 def test_at_least_thirty_syscalls_with_their_return():
     aliases = syscall_aliases()
     entries = [name for name in aliases if not name.endswith(".return")

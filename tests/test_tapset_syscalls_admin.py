@@ -12,9 +12,6 @@ import pytest
 from test_tapset_syscalls import KVER, KVER_612, assert_aliases_compile, \
     assert_stap_gives_the_same_variables, stap_alias_variables, \
     syscall_aliases
-from test_tapset_syscalls_ipc import FILES as IPC_FILES
-from test_tapset_syscalls_more import FILES as MORE_FILES
-from test_tapset_syscalls_mq import FILES as MQ_FILES
 
 FILES = ("syscalls_admin.stp",)
 
@@ -98,13 +95,6 @@ RETURN_EXTRA = {"ptrace": {"arch_prctl_addr", "geteventmsg_data"}}
 def test_variables_are_stap_names():
     assert syscall_aliases(FILES) == stap_alias_variables(
         STAP_ENTRY, return_extra=RETURN_EXTRA)
-
-
-def test_no_alias_is_defined_twice():
-    """The file adds calls: none of its is in the other tapset files."""
-    others = set(syscall_aliases()) | set(syscall_aliases(MORE_FILES)) | \
-        set(syscall_aliases(IPC_FILES)) | set(syscall_aliases(MQ_FILES))
-    assert not set(syscall_aliases(FILES)) & others
 
 
 @pytest.mark.parametrize("kver", [KVER, KVER_612])

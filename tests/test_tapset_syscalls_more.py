@@ -183,11 +183,6 @@ def test_variables_are_stap_names():
         STAP_ENTRY, NO_RETURN, RETURN_EXTRA)
 
 
-def test_no_alias_is_defined_twice():
-    """The files add calls: none of theirs is in syscalls.stp."""
-    assert not set(syscall_aliases(FILES)) & set(syscall_aliases())
-
-
 @pytest.mark.parametrize("kver", [KVER, KVER_612])
 def test_every_alias_compiles_from_btf(kver, capsys):
     assert_aliases_compile(syscall_aliases(FILES), kver, capsys,

@@ -14,8 +14,6 @@ import pytest
 from test_tapset_syscalls import KVER, KVER_612, assert_aliases_compile, \
     assert_stap_gives_the_same_variables, stap_alias_variables, \
     syscall_aliases
-from test_tapset_syscalls_ipc import FILES as IPC_FILES
-from test_tapset_syscalls_more import FILES as MORE_FILES
 
 FILES = ("syscalls_mq.stp", "syscalls_aio.stp", "syscalls_proc.stp",
          "syscalls_mem_io.stp")
@@ -63,13 +61,6 @@ STAP_ENTRY = {
 
 def test_variables_are_stap_names():
     assert syscall_aliases(FILES) == stap_alias_variables(STAP_ENTRY)
-
-
-def test_no_alias_is_defined_twice():
-    """The files add calls: none of theirs is in the other tapset files."""
-    others = set(syscall_aliases()) | set(syscall_aliases(MORE_FILES)) | \
-        set(syscall_aliases(IPC_FILES))
-    assert not set(syscall_aliases(FILES)) & others
 
 
 @pytest.mark.parametrize("kver", [KVER, KVER_612])
