@@ -5,6 +5,7 @@ in one VM boot.
 
     python3 bench/overhead.py [-r KVER] [--rounds N] [--calls N]
                               [--no-stap] [--no-bpftrace] [--baseline REV]
+                              [--phases]
 
 bench/modules/ is built on the host with kbuild (with DWARF): the target
 module stpc_bench_target, where writing N to /proc/stpc_bench calls the
@@ -21,7 +22,10 @@ calls made (the proof that its probe fired), or the run fails.
 With --baseline REV, stpc's scripts are also compiled by the stpc of git
 revision REV (its tree from `git archive`, run on this venv's
 libraries) and run as variants of their own in the same boot, so that
-a change is measured before and after side by side.
+a change is measured before and after side by side.  With --phases,
+the args probe is also run built up one piece at a time (a member read,
+a kernel_string, an array of statistics with a number key, then a
+string key), and what each piece adds is printed: its profile.
 
 Prints Markdown for docs/performance.md: the median ns per call (and the
 range over the rounds), the cost the probe adds over no probe, that added
@@ -82,6 +86,56 @@ HIST = """global values
 probe %s { values <<< $value }
 probe end { print(@hist_log(values)); printf("%%d\\n", @count(values)) }
 """
+# --phases: the args probe built up one piece at a time, each variant
+# adding one piece to one before it (PHASE_STEPS), so that the step
+# between their added costs is what that piece costs: a profile of the
+# args + aggregate probe measured the way the probe itself is
+PHASE_SCRIPT = """global %(globals)s
+probe %(point)s {
+	%(body)s
+}
+probe end {
+	%(report)sprintf("%%%%d\\n", bytes)
+}
+"""
+# (key, label, body, the keys of `calls` or ())
+PHASES = [
+    ("reads", "`bytes += $item->size`", "bytes += $item->size", ()),
+    ("string", "the same if `kernel_string($item->owner->name) != \"\"`",
+     'if (kernel_string($item->owner->name) != "") bytes += $item->size',
+     ()),
+    ("numkey", "`calls[$item->kind] <<< $value` and `bytes`",
+     "calls[$item->kind] <<< $value; bytes += $item->size", ("k",)),
+    ("strkey", "`calls[kernel_string($item->owner->name)] <<< $value` and "
+     "`bytes`", "calls[kernel_string($item->owner->name)] <<< $value; "
+     "bytes += $item->size", ("n",)),
+]
+# (from, to, the piece the step adds)
+PHASE_STEPS = [
+    ("stpc_count", "stpc_phase_reads", "a member read and a per-CPU add "
+     "instead of `n++`"),
+    ("stpc_phase_reads", "stpc_phase_string", "`kernel_string` of a "
+     "two-pointer chain, and a test"),
+    ("stpc_phase_reads", "stpc_phase_numkey", "a 1-key (number) array of "
+     "statistics"),
+    ("stpc_phase_numkey", "stpc_phase_strkey", "its key a `kernel_string` "
+     "instead of a member"),
+    ("stpc_phase_strkey", "stpc_args", "a second (number) key"),
+]
+
+
+def phase_script(body: str, keys: tuple[str, ...]) -> str:
+    if not keys:
+        return PHASE_SCRIPT % {"globals": "bytes", "point": "%s",
+                               "body": body, "report": ""}
+    names = ", ".join(keys)
+    formats = " ".join("%%s" if key == "n" else "%%d" for key in keys)
+    report = (f"foreach ([{names}] in calls)\n\t\tprintf(\"{formats} "
+              f"%%d\\n\", {names}, @count(calls[{names}]))\n\t")
+    return PHASE_SCRIPT % {"globals": "calls, bytes", "point": "%s",
+                           "body": body, "report": report}
+
+
 BPF_COUNT = "kprobe:stpc_bench_hit { @n = count(); }\n"
 BPF_HIST = "kprobe:stpc_bench_hit { @h = hist(arg1); }\n"
 
@@ -99,14 +153,23 @@ def _last_int(out: str, calls: int) -> Optional[int]:
     return int(words[-1]) if words and words[-1].isdigit() else None
 
 
-def _args_hits(out: str, calls: int) -> Optional[int]:
-    """The calls the 2-key statistics counted, if the bytes total is
-    right too (item k has size 10 + k % 4)."""
-    lines = out.split("\n")
-    rows = [line.split() for line in lines if len(line.split()) == 3]
-    if _last_int(out, calls) != sum(10 + k % 4 for k in range(calls)):
-        return None
-    return sum(int(row[2]) for row in rows)
+def _keyed_hits(nkeys: int) -> Callable[[str, int], Optional[int]]:
+    """The reader of a script that adds `$item->size` to bytes on every
+    hit and, with NKEYS keys, counts the hits in an array of statistics
+    printed a row per key (the keys, then @count): the hits the rows
+    count (every call, without keys), if the bytes total is right too
+    (item k has size 10 + k % 4)."""
+    def hits(out: str, calls: int) -> Optional[int]:
+        if _last_int(out, calls) != sum(10 + k % 4 for k in range(calls)):
+            return None
+        if not nkeys:
+            return calls
+        rows = [line.split() for line in out.split("\n")]
+        return sum(int(row[-1]) for row in rows if len(row) == nkeys + 1)
+    return hits
+
+
+_args_hits = _keyed_hits(2)
 
 
 def _bpf_count_hits(out: str, calls: int) -> Optional[int]:
@@ -157,11 +220,16 @@ VARIANTS = [
 BASELINE = ("stpc_count", "stpc_count_no_overload", "stpc_args", "stpc_hist")
 
 
-def variants(stap: bool, bpftrace: bool,
-             baseline: Optional[str]) -> list[Variant]:
+def variants(stap: bool, bpftrace: bool, baseline: Optional[str],
+             phases: bool = False) -> list[Variant]:
     tools = {"": True, "stap": stap, "bpftrace": bpftrace}
     found = [Variant(key, label, run, hits)
              for key, tool, label, run, hits in VARIANTS if tools[tool]]
+    if phases:
+        found += [Variant(f"stpc_phase_{key}", f"stpc {label}",
+                          f"stpc stpc_phase_{key}.ko --run -c '{{round}}'",
+                          _keyed_hits(len(keys)))
+                  for key, label, _, keys in PHASES]
     if baseline:
         found += [Variant(f"{v.key}_base", f"{v.label} at {baseline}",
                           v.run.replace(f"{v.key}.ko", f"{v.key}_base.ko"),
@@ -210,7 +278,7 @@ COMPARISONS = [
 
 
 def build(work: Path, kver: str, stap: bool, bpftrace: bool,
-          baseline: Optional[str]) -> None:
+          baseline: Optional[str], phases: bool = False) -> None:
     """Every module on the host, into WORK."""
     for source in MODULES.iterdir():
         shutil.copy(source, work)
@@ -220,6 +288,10 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool,
                "hist": HIST}
     stpc_builds = {**{name: (name, []) for name in scripts},
                    "count_no_overload": ("count", ["-D", "STP_NO_OVERLOAD"])}
+    if phases:
+        for key, _, body, keys in PHASES:
+            scripts[f"phase_{key}"] = phase_script(body, keys)
+            stpc_builds[f"phase_{key}"] = (f"phase_{key}", [])
     compilers = [(["stpc"], "")]
     if baseline:
         compilers.append((baseline_stpc(work, baseline), "_base"))
@@ -310,13 +382,27 @@ def _median(rounds: Rounds) -> Optional[float]:
 
 
 def report(results: dict[str, Rounds], found: list[Variant],
-           kver: str, rounds: int, calls: int) -> None:
+           kver: str, rounds: int, calls: int, phases: bool) -> None:
     print(f"stpc_bench_hit() called {calls} times per round from a "
           f"/proc write, timed in the kernel; kernel {kver}, one VM boot "
           f"(TCG); median of {rounds} rounds, variants rotated from round "
           "to round. \"added\" is ns/call minus no probe's; \"x kprobe\" "
           "is added cost / the bare kprobe's added cost.\n")
     print_tables(results, found, "kprobe", "x kprobe", COMPARISONS)
+    if phases:
+        print_phase_steps(results)
+
+
+def print_phase_steps(results: dict[str, Rounds]) -> None:
+    """What each piece of the args probe adds: the step between the
+    medians of two variants that differ by that piece."""
+    medians = {key: _median(r) for key, r in results.items()}
+    print("\n| the args probe, piece by piece | ns added per call |\n"
+          "|---|---|")
+    for before, after, piece in PHASE_STEPS:
+        if medians.get(before) is not None and \
+                medians.get(after) is not None:
+            print(f"| {piece} | {medians[after] - medians[before]:.0f} |")
 
 
 def print_tables(results: dict[str, Rounds], found: list[Variant],
@@ -353,6 +439,9 @@ def main() -> int:
                         help="leave SystemTap out even when installed")
     parser.add_argument("--no-bpftrace", action="store_true",
                         help="leave bpftrace out even when installed")
+    parser.add_argument("--phases", action="store_true",
+                        help="also run the args probe built up one piece "
+                        "at a time, and print what each piece adds")
     parser.add_argument("--baseline", metavar="REV",
                         help="also run stpc's variants as compiled by the "
                         "stpc of git revision REV, in the same boot")
@@ -366,15 +455,15 @@ def main() -> int:
             print(f"overhead: {tool} left out (not installed or --no-"
                   f"{package.replace('systemtap', 'stap')}; apt-get install "
                   f"{package})", file=sys.stderr)
-    found = variants(stap, bpftrace, args.baseline)
+    found = variants(stap, bpftrace, args.baseline, args.phases)
     with scratch_dir("stpc-overhead-") as tmp:
         work = Path(tmp)
-        build(work, args.kver, stap, bpftrace, args.baseline)
+        build(work, args.kver, stap, bpftrace, args.baseline, args.phases)
         run_guest(BENCH, work, guest_script(work, found, args.rounds,
                                             args.calls), args.kver,
                   timeout=600 + 120 * args.rounds * len(found))
         results = read_results(work, found, args.rounds, args.calls)
-    report(results, found, args.kver, args.rounds, args.calls)
+    report(results, found, args.kver, args.rounds, args.calls, args.phases)
     return exit_status(results, "overhead")
 
 

@@ -55,3 +55,24 @@ def test_many_probes_reads_the_loaders_verbose_lines(capsys):
     err = capsys.readouterr().err
     assert many_probes._ARMED.search(err).group(1) == "1"
     assert many_probes._DISARMED.search(err) is not None
+
+
+def test_keyed_hits_count_the_rows_of_each_key_width():
+    """--phases' readers: no keys (the bytes total alone), one key."""
+    assert overhead._keyed_hits(0)("56\n", 5) == 5
+    assert overhead._keyed_hits(0)("55\n", 5) is None
+    assert overhead._keyed_hits(1)("even 3\nodd 2\n56\n", 5) == 5
+    assert overhead._keyed_hits(1)("0 2\n1 1\n2 1\n3 1\n56\n", 5) == 5
+
+
+def test_phase_scripts_parse_and_print_what_their_reader_reads():
+    from stpc.compiler.parse import parse
+    for key, _, body, keys in overhead.PHASES:
+        text = overhead.phase_script(body, keys) % (overhead.POINT %
+                                                   overhead.TARGET)
+        parse(text, f"{key}.stp")
+        assert ("foreach" in text) == bool(keys)
+        assert text.rstrip().endswith('printf("%d\\n", bytes)\n}')
+    steps = {step for pair in overhead.PHASE_STEPS for step in pair[:2]}
+    assert steps <= {f"stpc_phase_{key}" for key, *_ in overhead.PHASES} \
+        | {"stpc_count", "stpc_args"}
