@@ -217,7 +217,8 @@ VARIANTS = [
 
 
 # the stpc variants also built by the stpc of --baseline REV
-BASELINE = ("stpc_count", "stpc_count_no_overload", "stpc_args", "stpc_hist")
+BASELINE = ("stpc_count", "stpc_count_no_overload", "stpc_args", "stpc_hist",
+            *(f"stpc_phase_{key}" for key, *_ in PHASES))
 
 
 def variants(stap: bool, bpftrace: bool, baseline: Optional[str],

@@ -28,7 +28,7 @@ class FrameView:
 
     def temp_string(self) -> str:
         name = self.new_name("t")
-        self.temps.append(f"char {name}[MAXSTRINGLEN];")
+        self.temps.append(string_decl(name))
         return f"l->{name}"
 
 
@@ -163,9 +163,17 @@ def truth(value: str) -> str:
     return f"(({value}) != 0)"
 
 
+def string_decl(name: str) -> str:
+    """A string variable or temporary.  Word-aligned: a string used as an
+    array key is hashed and compared a word at a time (stpc_keystr.h),
+    which takes one load per word of an aligned string and two for
+    others."""
+    return f"char {name}[MAXSTRINGLEN] __aligned(8);"
+
+
 def member_decl(name: str, t: T) -> str:
     if t is T.STRING:
-        return f"char {name}[MAXSTRINGLEN];"
+        return string_decl(name)
     return f"s64 {name};"
 
 

@@ -25,6 +25,13 @@ stpc_slot(const struct stpc_map *m, u32 link)
 					 m->slot_size);
 }
 
+/*
+ * The loops over an array's keys are unrolled whole (a map has at most
+ * STPC_MAX_KEYS): GCC otherwise keeps the loop around a string key's
+ * inner loop and reads each key's type from the description at run time.
+ */
+#define STPC_EACH_KEY _Pragma("GCC unroll 16")
+
 /* A word mix per number and per word of a string (stpc_keystr.h). */
 static __always_inline u32 stpc_key_hash(const struct stpc_map_desc *d,
 					 const struct stpc_key *k)
@@ -32,6 +39,7 @@ static __always_inline u32 stpc_key_hash(const struct stpc_map_desc *d,
 	u64 hash = 0;
 	unsigned int i;
 
+	STPC_EACH_KEY
 	for (i = 0; i < d->nkeys; i++) {
 		if (d->key_types[i] == STPC_T_STRING)
 			hash = stpc_key_hash_string(hash, k->str[i]);
@@ -48,6 +56,7 @@ static __always_inline bool stpc_key_equal(const struct stpc_map *m,
 {
 	unsigned int i;
 
+	STPC_EACH_KEY
 	for (i = 0; i < d->nkeys; i++) {
 		if (d->key_types[i] == STPC_T_STRING) {
 			if (!stpc_key_string_equal(stpc_key_str(m, e, i),
