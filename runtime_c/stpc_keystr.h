@@ -103,70 +103,14 @@ static __always_inline u64 stpc_key_mix(u64 h, u64 v)
 	return h ^ (h >> 29);
 }
 
-/*
- * The chunks of a word-aligned string are its words: chunk @i is the
- * word at @s + @i words, cut as stpc_key_chunk() cuts it, in one step
- * with no cursor to keep.  Strings in handlers' frames and in arrays'
- * entries are aligned, so this is the usual case.
- */
-static __always_inline bool stpc_key_is_aligned(const char *s)
-{
-	return !((uintptr_t)s & (STPC_WORD_BYTES - 1));
-}
-
-static __always_inline bool stpc_key_aligned_chunk(const char *s, size_t i,
-						   unsigned long *chunk)
-{
-	unsigned long c = stpc_key_word(s + i * STPC_WORD_BYTES);
-	size_t left = STPC_KEY_MAXLEN - i * STPC_WORD_BYTES;
-	size_t n = stpc_key_strnlen(c, min_t(size_t, STPC_WORD_BYTES, left));
-
-	if (n < STPC_WORD_BYTES) {
-		*chunk = c & ((1UL << (n * 8)) - 1);
-		return false;
-	}
-	*chunk = c;
-	return left > STPC_WORD_BYTES;
-}
-
-static __always_inline u64 stpc_key_hash_aligned(u64 h, const char *s)
-{
-	unsigned long chunk;
-	size_t i = 0;
-	bool more;
-
-	do {
-		more = stpc_key_aligned_chunk(s, i++, &chunk);
-		h = stpc_key_mix(h, chunk);
-	} while (more);
-	return h;
-}
-
-static __always_inline bool stpc_key_equal_aligned(const char *a,
-						   const char *b)
-{
-	unsigned long ca, cb;
-	size_t i = 0;
-	bool more;
-
-	do {
-		more = stpc_key_aligned_chunk(a, i, &ca);
-		stpc_key_aligned_chunk(b, i++, &cb);
-		if (ca != cb)
-			return false;
-	} while (more);
-	return true;
-}
-
 /* @h with the string @s's bytes mixed in. */
 static __always_inline u64 stpc_key_hash_string(u64 h, const char *s)
 {
 	struct stpc_key_chunks it;
 	unsigned long chunk;
+
 	bool more;
 
-	if (likely(stpc_key_is_aligned(s)))
-		return stpc_key_hash_aligned(h, s);
 	stpc_key_chunks_start(&it, s);
 	do {
 		more = stpc_key_chunk(&it, &chunk);
@@ -183,8 +127,6 @@ static __always_inline bool stpc_key_string_equal(const char *a,
 	unsigned long ca, cb;
 	bool more;
 
-	if (likely(stpc_key_is_aligned(a) && stpc_key_is_aligned(b)))
-		return stpc_key_equal_aligned(a, b);
 	stpc_key_chunks_start(&ia, a);
 	stpc_key_chunks_start(&ib, b);
 	do {

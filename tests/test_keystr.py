@@ -1,8 +1,7 @@
 """runtime_c/stpc_keystr.h, compiled in user space: array keys' strings
 hashed and compared a word at a time give what the byte loops gave (two
 keys are equal exactly when strncmp() over MAXSTRINGLEN - 1 bytes says
-so), the hash of a string does not depend on where it lies (word-aligned
-strings take a path of their own), and no word
+so), the hash of a string does not depend on where it lies, and no word
 is read past the one holding the NUL (nor past the last byte a key
 counts): strings end right before an unreadable page, at every
 alignment, and the test would crash if a read went past it."""
@@ -30,7 +29,6 @@ typedef uint64_t u64;
 typedef uint64_t __le64;
 typedef uint32_t __le32;
 #define __force
-#define likely(x) __builtin_expect(!!(x), 1)
 #define BITS_PER_LONG 64
 #undef __always_inline
 #define __always_inline inline __attribute__((always_inline))
