@@ -12,6 +12,18 @@
 #include "stpc_stat_add.h"
 #include <linux/sort.h>
 
+static size_t stpc_type_size(unsigned char type)
+{
+	return type == STPC_T_STRING ? MAXSTRINGLEN : sizeof(s64);
+}
+
+static size_t stpc_value_size(const struct stpc_map_desc *desc)
+{
+	if (desc->value_type == STPC_T_STATS)
+		return STPC_STAT_WORDS(desc->stat->nbuckets) * sizeof(u64);
+	return stpc_type_size(desc->value_type);
+}
+
 static u32 stpc_link(const struct stpc_map *m, const struct stpc_map_entry *e)
 {
 	return ((const char *)e - m->slots) / m->slot_size + 1;
@@ -19,15 +31,18 @@ static u32 stpc_link(const struct stpc_map *m, const struct stpc_map_entry *e)
 
 int stpc_map_init(struct stpc_map *m, const struct stpc_map_desc *desc)
 {
+	size_t off = ALIGN(sizeof(struct stpc_map_entry), 8);
 	size_t slots, buckets;
 	unsigned int i;
 
 	m->desc = desc;
-	for (i = 0; i < desc->nkeys; i++)
-		m->key_off[i] = stpc_key_off_of(desc, i);
-	m->value_off = stpc_value_off_of(desc);
-	m->slot_size = stpc_slot_size_of(desc);
-	m->nbuckets = stpc_nbuckets_of(desc);
+	for (i = 0; i < desc->nkeys; i++) {
+		m->key_off[i] = off;
+		off += ALIGN(stpc_type_size(desc->key_types[i]), 8);
+	}
+	m->value_off = off;
+	m->slot_size = off + ALIGN(stpc_value_size(desc), 8);
+	m->nbuckets = roundup_pow_of_two(desc->max_entries);
 	slots = (size_t)desc->max_entries * m->slot_size;
 	buckets = m->nbuckets * sizeof(u32);
 	m->slots = stpc_counted(vzalloc(slots), slots, STPC_MEM_DATA);

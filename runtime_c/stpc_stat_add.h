@@ -5,10 +5,9 @@
  * array's) description, a static const object, so the compiler knows the
  * key types and whether a variance or a histogram is kept: the hash and
  * the lookup have no loop over the keys and no branch on their types,
- * and the update keeps only the parts that statistic has; the entries'
- * layout is known too, so a hit reads no offset from the map.  The
- * runtime (map.c, stats.c, stat_map.c) uses the same functions with
- * descriptions it reads at run time, and the layout the map stores.
+ * and the update keeps only the parts that statistic has.  The runtime
+ * (map.c, stats.c, stat_map.c) uses the same functions with descriptions
+ * it reads at run time.
  */
 #ifndef STPC_STAT_ADD_H
 #define STPC_STAT_ADD_H
@@ -19,81 +18,19 @@
 
 #define STPC_NONE	0	/* slot links are index + 1; 0 ends a list */
 
+static __always_inline struct stpc_map_entry *
+stpc_slot(const struct stpc_map *m, u32 link)
+{
+	return (struct stpc_map_entry *)(m->slots + (size_t)(link - 1) *
+					 m->slot_size);
+}
+
 /*
  * The loops over an array's keys are unrolled whole (a map has at most
  * STPC_MAX_KEYS): GCC otherwise keeps the loop around a string key's
  * inner loop and reads each key's type from the description at run time.
  */
 #define STPC_EACH_KEY _Pragma("GCC unroll 16")
-
-/*
- * An entry's layout, from its array's description: a header, each key,
- * then the value, each 8-byte aligned.  stpc_map_init() stores it in the
- * map.  stpc_layout() takes it from the description where that is a
- * constant the compiler sees (a probe handler's `a[k] <<< v`), so the
- * hit loads no offset, and from the map elsewhere.
- */
-#define stpc_layout(from_desc, stored) ({				\
-	/* a call in __builtin_constant_p()'s argument makes it 0 */	\
-	typeof(stored) __known = (from_desc);				\
-									\
-	__builtin_constant_p(__known) ? __known : (stored);		\
-})
-
-static __always_inline size_t stpc_type_size(unsigned char type)
-{
-	return type == STPC_T_STRING ? MAXSTRINGLEN : sizeof(s64);
-}
-
-static __always_inline size_t stpc_value_size(const struct stpc_map_desc *d)
-{
-	if (d->value_type == STPC_T_STATS)
-		return STPC_STAT_WORDS(d->stat->nbuckets) * sizeof(u64);
-	return stpc_type_size(d->value_type);
-}
-
-static __always_inline size_t stpc_key_off_of(const struct stpc_map_desc *d,
-					      unsigned int key)
-{
-	size_t off = ALIGN(sizeof(struct stpc_map_entry), 8);
-	unsigned int i;
-
-	STPC_EACH_KEY
-	for (i = 0; i < key; i++)
-		off += ALIGN(stpc_type_size(d->key_types[i]), 8);
-	return off;
-}
-
-static __always_inline size_t stpc_value_off_of(const struct stpc_map_desc *d)
-{
-	return stpc_key_off_of(d, d->nkeys);
-}
-
-static __always_inline size_t stpc_slot_size_of(const struct stpc_map_desc *d)
-{
-	return stpc_value_off_of(d) + ALIGN(stpc_value_size(d), 8);
-}
-
-static __always_inline u32 stpc_nbuckets_of(const struct stpc_map_desc *d)
-{
-	return roundup_pow_of_two(d->max_entries);
-}
-
-/* The slot of @link in @m, whose description is @d. */
-static __always_inline struct stpc_map_entry *
-stpc_slot_in(const struct stpc_map *m, const struct stpc_map_desc *d,
-	     u32 link)
-{
-	size_t size = stpc_layout(stpc_slot_size_of(d), m->slot_size);
-
-	return (struct stpc_map_entry *)(m->slots + (size_t)(link - 1) * size);
-}
-
-static __always_inline struct stpc_map_entry *
-stpc_slot(const struct stpc_map *m, u32 link)
-{
-	return stpc_slot_in(m, m->desc, link);
-}
 
 /* A word mix per number and per word of a string (stpc_keystr.h). */
 static __always_inline u32 stpc_key_hash(const struct stpc_map_desc *d,
@@ -121,13 +58,11 @@ static __always_inline bool stpc_key_equal(const struct stpc_map *m,
 
 	STPC_EACH_KEY
 	for (i = 0; i < d->nkeys; i++) {
-		const char *key = (const char *)e +
-			stpc_layout(stpc_key_off_of(d, i), m->key_off[i]);
-
 		if (d->key_types[i] == STPC_T_STRING) {
-			if (!stpc_key_string_equal(key, k->str[i]))
+			if (!stpc_key_string_equal(stpc_key_str(m, e, i),
+						   k->str[i]))
 				return false;
-		} else if (*(const s64 *)key != k->num[i]) {
+		} else if (*stpc_key_long(m, e, i) != k->num[i]) {
 			return false;
 		}
 	}
@@ -139,11 +74,10 @@ static __always_inline struct stpc_map_entry *
 stpc_map_find_hashed(struct stpc_map *m, const struct stpc_map_desc *d,
 		     const struct stpc_key *k, u32 hash)
 {
-	u32 nbuckets = stpc_layout(stpc_nbuckets_of(d), m->nbuckets);
-	u32 link = m->buckets[hash & (nbuckets - 1)];
+	u32 link = m->buckets[hash & (m->nbuckets - 1)];
 
 	while (link != STPC_NONE) {
-		struct stpc_map_entry *e = stpc_slot_in(m, d, link);
+		struct stpc_map_entry *e = stpc_slot(m, link);
 
 		if (e->hash == hash && stpc_key_equal(m, d, e, k))
 			return e;
@@ -227,9 +161,7 @@ static __always_inline void stpc_stat_map_add(struct stpc_context *c,
 	if (!e)
 		e = stpc_map_add_entry(c, m, k, hash, location);
 	if (e)
-		stpc_stat_update(d->stat, (struct stpc_stat_record *)((char *)e +
-				 stpc_layout(stpc_value_off_of(d), m->value_off)),
-				 v);
+		stpc_stat_update(d->stat, stpc_value_stat(m, e), v);
 }
 
 #endif /* STPC_STAT_ADD_H */
