@@ -64,51 +64,49 @@ COUNT = """global n
 probe %s { n++ }
 probe end { printf("%%d\\n", n) }
 """
-ARGS = """global calls, bytes
-probe %s {
-	calls[kernel_string($item->owner->name), $item->kind] <<< $value
-	bytes += $item->size
-}
-probe end {
-	foreach ([n, k] in calls)
-		printf("%%s %%d %%d\\n", n, k, @count(calls[n, k]))
-	printf("%%d\\n", bytes)
-}
-"""
-# the same counter on the ftrace_ops that saves every register: a
-# handler that may take a backtrace needs them (compiler/entryregs.py;
-# the dead branch costs one action)
-COUNT_REGS = """global n
-probe %s { n++; if (0) print_backtrace() }
-probe end { printf("%%d\\n", n) }
-"""
-HIST = """global values
-probe %s { values <<< $value }
-probe end { print(@hist_log(values)); printf("%%d\\n", @count(values)) }
-"""
-# --phases: the args probe built up one piece at a time, each variant
-# adding one piece to one before it (PHASE_STEPS), so that the step
-# between their added costs is what that piece costs: a profile of the
-# args + aggregate probe measured the way the probe itself is
-PHASE_SCRIPT = """global %(globals)s
-probe %(point)s {
+# The args probe, and (--phases) the same built up one piece at a time,
+# each variant adding one piece to one before it (PHASE_STEPS), so that
+# the step between their added costs is what that piece costs: a
+# profile of the args probe measured the way the probe itself is.  Each
+# adds $item->size to bytes; those with keys count the hits in `calls`,
+# printed a row per key (read back by _keyed_hits).
+ARGS_SCRIPT = """global %(globals)s
+probe %%s {
 	%(body)s
 }
 probe end {
 	%(report)sprintf("%%%%d\\n", bytes)
 }
 """
-# (key, label, body, the keys of `calls` or ())
+
+
+def args_script(body: str, keys: tuple[tuple[str, str], ...]) -> str:
+    """The script of BODY; KEYS are the (name, printf format) of the keys
+    of `calls`, or () where the script has no array."""
+    if not keys:
+        return ARGS_SCRIPT % {"globals": "bytes", "body": body, "report": ""}
+    names = ", ".join(name for name, _ in keys)
+    formats = " ".join(fmt for _, fmt in keys).replace("%", "%%")
+    report = (f"foreach ([{names}] in calls)\n\t\tprintf(\"{formats} "
+              f"%%d\\n\", {names}, @count(calls[{names}]))\n\t")
+    return ARGS_SCRIPT % {"globals": "calls, bytes", "body": body,
+                          "report": report}
+
+
+ARGS = args_script("calls[kernel_string($item->owner->name), $item->kind] "
+                   "<<< $value\n\tbytes += $item->size",
+                   (("n", "%s"), ("k", "%d")))
+# (key, label, body, the keys of `calls`)
 PHASES = [
     ("reads", "`bytes += $item->size`", "bytes += $item->size", ()),
     ("string", "the same if `kernel_string($item->owner->name) != \"\"`",
      'if (kernel_string($item->owner->name) != "") bytes += $item->size',
      ()),
     ("numkey", "`calls[$item->kind] <<< $value` and `bytes`",
-     "calls[$item->kind] <<< $value; bytes += $item->size", ("k",)),
+     "calls[$item->kind] <<< $value; bytes += $item->size", (("k", "%d"),)),
     ("strkey", "`calls[kernel_string($item->owner->name)] <<< $value` and "
      "`bytes`", "calls[kernel_string($item->owner->name)] <<< $value; "
-     "bytes += $item->size", ("n",)),
+     "bytes += $item->size", (("n", "%s"),)),
 ]
 # (from, to, the piece the step adds)
 PHASE_STEPS = [
@@ -122,20 +120,17 @@ PHASE_STEPS = [
      "instead of a member"),
     ("stpc_phase_strkey", "stpc_args", "a second (number) key"),
 ]
-
-
-def phase_script(body: str, keys: tuple[str, ...]) -> str:
-    if not keys:
-        return PHASE_SCRIPT % {"globals": "bytes", "point": "%s",
-                               "body": body, "report": ""}
-    names = ", ".join(keys)
-    formats = " ".join("%%s" if key == "n" else "%%d" for key in keys)
-    report = (f"foreach ([{names}] in calls)\n\t\tprintf(\"{formats} "
-              f"%%d\\n\", {names}, @count(calls[{names}]))\n\t")
-    return PHASE_SCRIPT % {"globals": "calls, bytes", "point": "%s",
-                           "body": body, "report": report}
-
-
+# the same counter on the ftrace_ops that saves every register: a
+# handler that may take a backtrace needs them (compiler/entryregs.py;
+# the dead branch costs one action)
+COUNT_REGS = """global n
+probe %s { n++; if (0) print_backtrace() }
+probe end { printf("%%d\\n", n) }
+"""
+HIST = """global values
+probe %s { values <<< $value }
+probe end { print(@hist_log(values)); printf("%%d\\n", @count(values)) }
+"""
 BPF_COUNT = "kprobe:stpc_bench_hit { @n = count(); }\n"
 BPF_HIST = "kprobe:stpc_bench_hit { @h = hist(arg1); }\n"
 
@@ -291,7 +286,7 @@ def build(work: Path, kver: str, stap: bool, bpftrace: bool,
                    "count_no_overload": ("count", ["-D", "STP_NO_OVERLOAD"])}
     if phases:
         for key, _, body, keys in PHASES:
-            scripts[f"phase_{key}"] = phase_script(body, keys)
+            scripts[f"phase_{key}"] = args_script(body, keys)
             stpc_builds[f"phase_{key}"] = (f"phase_{key}", [])
     compilers = [(["stpc"], "")]
     if baseline:
@@ -383,14 +378,14 @@ def _median(rounds: Rounds) -> Optional[float]:
 
 
 def report(results: dict[str, Rounds], found: list[Variant],
-           kver: str, rounds: int, calls: int, phases: bool) -> None:
+           kver: str, rounds: int, calls: int) -> None:
     print(f"stpc_bench_hit() called {calls} times per round from a "
           f"/proc write, timed in the kernel; kernel {kver}, one VM boot "
           f"(TCG); median of {rounds} rounds, variants rotated from round "
           "to round. \"added\" is ns/call minus no probe's; \"x kprobe\" "
           "is added cost / the bare kprobe's added cost.\n")
     print_tables(results, found, "kprobe", "x kprobe", COMPARISONS)
-    if phases:
+    if any(key.startswith("stpc_phase_") for key in results):
         print_phase_steps(results)
 
 
@@ -464,7 +459,7 @@ def main() -> int:
                                             args.calls), args.kver,
                   timeout=600 + 120 * args.rounds * len(found))
         results = read_results(work, found, args.rounds, args.calls)
-    report(results, found, args.kver, args.rounds, args.calls, args.phases)
+    report(results, found, args.kver, args.rounds, args.calls)
     return exit_status(results, "overhead")
 
 

@@ -67,9 +67,10 @@ def test_keyed_hits_count_the_rows_of_each_key_width():
 
 def test_phase_scripts_parse_and_print_what_their_reader_reads():
     from stpc.compiler.parse import parse
-    for key, _, body, keys in overhead.PHASES:
-        text = overhead.phase_script(body, keys) % (overhead.POINT %
-                                                   overhead.TARGET)
+    scripts = [(key, overhead.args_script(body, keys), keys)
+               for key, _, body, keys in overhead.PHASES]
+    for key, script, keys in [*scripts, ("args", overhead.ARGS, "nk")]:
+        text = script % (overhead.POINT % overhead.TARGET)
         parse(text, f"{key}.stp")
         assert ("foreach" in text) == bool(keys)
         assert text.rstrip().endswith('printf("%d\\n", bytes)\n}')
